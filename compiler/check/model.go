@@ -1,0 +1,83 @@
+package check
+
+import "github.com/bfcdev/bfc/lang/source"
+
+// Model is a checked model with every block expanded and every size resolved
+// to a number. Lowering (compiler/lower) consumes it.
+type Model struct {
+	Name string
+	Pos  source.Pos
+
+	// Consts are the model's named constants (file-level ones it uses and its
+	// own), after build-time overrides, in declaration order.
+	Consts []Const
+
+	Vocab    int
+	D        int    // width of the residual stream (the embedding dim)
+	MaxBatch int    // from input(batch: ..)
+	MaxSeq   int    // from input(seq: ..)
+	PosEmbed string // "learned" or "none" (embed(pos: ..))
+	EmbedPos source.Pos
+
+	Layers []*Layer // every sub-layer of every repeated block, in order
+
+	FinalNorm string // "rms", "layer" or "none"
+	NormPos   source.Pos
+	NormEps   float64
+	Tied      bool // head tied to the token embedding
+	HeadPos   source.Pos
+	Loss      string // "cross_entropy"
+	LossPos   source.Pos
+}
+
+// Const is a resolved constant.
+type Const struct {
+	Name string
+	Type string // dim, int, real, bool
+	Int  int64
+	Real float64
+	Bool bool
+	Pos  source.Pos
+}
+
+// Layer is one sub-layer instance: a primitive wrapped in a residual and a norm.
+type Layer struct {
+	// Name is the dotted prefix of the layer's parameters:
+	// "blocks.<i>.<sub-layer name>", i counting block instances from 0.
+	Name     string
+	Block    string // the block's name
+	Instance int    // i above
+	Sub      string // the sub-layer's name inside the block
+	Pos      source.Pos
+
+	Kind string // "attention" or "ffn"
+
+	Norm      string  // "rms", "layer" or "none"
+	Placement string  // "pre" or "post"
+	Eps       float64 // norm epsilon
+	Residual  bool
+
+	In, Out int // input and output widths
+
+	// attention
+	Heads, HeadDim int
+	Causal         bool
+
+	// ffn
+	Hidden int
+	Act    string // relu, gelu, gelu_tanh, sqrelu, silu, reglu, geglu, swiglu
+}
+
+// Gated reports whether the layer's activation is a gated linear unit and,
+// if so, the activation of its gate.
+func (l *Layer) Gated() (gate string, ok bool) {
+	switch l.Act {
+	case "reglu":
+		return "relu", true
+	case "geglu":
+		return "gelu", true
+	case "swiglu":
+		return "silu", true
+	}
+	return l.Act, false
+}
