@@ -1,0 +1,56 @@
+package kernels
+
+import "fmt"
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C, where op(A) is m×k, op(B) is
+// k×n and C is m×n, all row-major with leading dimensions lda, ldb, ldc.
+// op(X) is X, or Xᵀ when the trans flag is set. As in BLAS, beta == 0
+// overwrites C without reading it. The reference loop is
+//
+//	for i := range m {
+//		for j := range n {
+//			var s F
+//			for p := range k {
+//				s += opA(i, p) * opB(p, j)
+//			}
+//			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//		}
+//	}
+//
+// Large products run in parallel on all cores.
+func Gemm[F Float](transA, transB bool, m, n, k int, alpha F, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
+	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if is32[F]() {
+		gemm(transA, transB, m, n, k, float32(alpha), as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc, true)
+	} else {
+		gemm(transA, transB, m, n, k, float64(alpha), as64(a), lda, as64(b), ldb, float64(beta), as64(c), ldc, true)
+	}
+}
+
+// checkGemm panics with a clear message when the arguments cannot describe
+// the product.
+func checkGemm(transA, transB bool, m, n, k, na, lda, nb, ldb, nc, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels.Gemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("A", ar, ac, na, lda)
+	checkMat("B", br, bc, nb, ldb)
+	checkMat("C", m, n, nc, ldc)
+}
+
+func checkMat(name string, rows, cols, n, ld int) {
+	if ld < max(cols, 1) {
+		panic(fmt.Sprintf("kernels.Gemm: ld%s=%d < %d columns", name, ld, cols))
+	}
+	if rows > 0 && cols > 0 && n < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("kernels.Gemm: %s has %d elements, need %d for %d×%d with ld %d", name, n, (rows-1)*ld+cols, rows, cols, ld))
+	}
+}

@@ -1,0 +1,103 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// A parTask is work split into numbered chunks. Each participant calls
+// runChunks once and claims chunk indices with j.claim until none are left,
+// so per-participant scratch can be taken once per call.
+type parTask interface {
+	runChunks(j *parJob)
+}
+
+// parJob is one call of runParallel.
+type parJob struct {
+	t    parTask
+	n    int64
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+// claim returns the next unclaimed chunk index.
+func (j *parJob) claim() (int, bool) {
+	i := j.next.Add(1) - 1
+	return int(i), i < j.n
+}
+
+// The worker pool: persistent goroutines that help the caller of
+// runParallel. Only workers known to be idle are handed a job, so a call
+// never waits on a busy worker and nested calls degrade to serial.
+var pool struct {
+	mu      sync.Mutex
+	started int
+	idle    atomic.Int32
+	jobs    chan *parJob
+}
+
+var jobPool = sync.Pool{New: func() any { return new(parJob) }}
+
+func init() {
+	pool.jobs = make(chan *parJob, 256)
+}
+
+func worker() {
+	for {
+		j := <-pool.jobs
+		j.t.runChunks(j)
+		pool.idle.Add(1) // before Done: the caller may reuse us at once
+		j.wg.Done()
+	}
+}
+
+// ensureWorkers starts workers until there are n.
+func ensureWorkers(n int) {
+	if n > 255 {
+		n = 255
+	}
+	pool.mu.Lock()
+	for pool.started < n {
+		pool.started++
+		pool.idle.Add(1)
+		go worker()
+	}
+	pool.mu.Unlock()
+}
+
+// takeIdle reserves one idle worker.
+func takeIdle() bool {
+	for {
+		v := pool.idle.Load()
+		if v <= 0 {
+			return false
+		}
+		if pool.idle.CompareAndSwap(v, v-1) {
+			return true
+		}
+	}
+}
+
+// runParallel runs t over n chunks on the caller plus up to
+// GOMAXPROCS-1 idle workers, and returns when all chunks are done.
+func runParallel(t parTask, n int) {
+	helpers := min(runtime.GOMAXPROCS(0), n) - 1
+	j := jobPool.Get().(*parJob)
+	j.t, j.n = t, int64(n)
+	j.next.Store(0)
+	if helpers > 0 {
+		ensureWorkers(runtime.GOMAXPROCS(0) - 1)
+		for range helpers {
+			if !takeIdle() {
+				break
+			}
+			j.wg.Add(1)
+			pool.jobs <- j
+		}
+	}
+	t.runChunks(j)
+	j.wg.Wait()
+	j.t = nil
+	jobPool.Put(j)
+}
