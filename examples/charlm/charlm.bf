@@ -1,0 +1,17 @@
+// CharLM is a byte-level language model: a small dense Transformer that
+// reads bytes and predicts the next one.
+import "std/transformer.bf"
+
+model CharLM {
+    dim vocab = 256
+    dim d = 128
+    int heads = 4
+    int layers = 4
+
+    input(batch: 16, seq: 128)
+    embed(vocab: vocab, dim: d, pos: learned)
+    repeat layers Transformer(d: d, heads: heads)
+    norm rms
+    head tied
+    loss cross_entropy
+}

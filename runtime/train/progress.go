@@ -1,0 +1,127 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// progress prints the state of a run: on a terminal one line that updates in
+// place, elsewhere a line every few seconds.
+type progress struct {
+	w        io.Writer
+	tty      bool
+	steps    int
+	budget   time.Duration
+	last     time.Time
+	lastLen  int
+	heldOut  float64
+	interval time.Duration
+}
+
+func newProgress(w io.Writer, steps int, budget time.Duration) *progress {
+	p := &progress{w: w, steps: steps, budget: budget, heldOut: math.NaN()}
+	if w == nil {
+		return p
+	}
+	p.tty = isTerminal(w)
+	p.interval = 5 * time.Second
+	if p.tty {
+		p.interval = 200 * time.Millisecond
+	}
+	return p
+}
+
+func (p *progress) line(step int, r *Result, lr float64) string {
+	tps := 0.0
+	if r.Elapsed > 0 {
+		tps = float64(r.Tokens) / r.Elapsed.Seconds()
+	}
+	left := time.Duration(0)
+	if step > 0 {
+		perStep := r.Elapsed / time.Duration(step)
+		left = perStep * time.Duration(p.steps-step)
+		if p.budget > 0 && p.budget-r.Elapsed < left {
+			left = p.budget - r.Elapsed
+		}
+	}
+	frac := float64(step) / float64(p.steps)
+	if p.budget > 0 {
+		frac = math.Max(frac, r.Elapsed.Seconds()/p.budget.Seconds())
+	}
+	bar := bar(frac, 20)
+	s := fmt.Sprintf("%s step %d/%d  loss %.3f (%.2f bpb)", bar, step, p.steps, r.TrainLoss, r.TrainLoss/math.Ln2)
+	if !math.IsNaN(p.heldOut) {
+		s += fmt.Sprintf("  held-out %.3f bpb", p.heldOut)
+	}
+	s += fmt.Sprintf("  lr %.2e  %s tok/s  %s elapsed  %s left", lr, humanRate(tps), clock(r.Elapsed), clock(left))
+	return s
+}
+
+func (p *progress) update(step int, r *Result, lr float64) {
+	if p.w == nil {
+		return
+	}
+	now := time.Now()
+	if step != 1 && step != p.steps && now.Sub(p.last) < p.interval {
+		return
+	}
+	p.last = now
+	s := p.line(step, r, lr)
+	if p.tty {
+		pad := ""
+		if n := p.lastLen - len(s); n > 0 {
+			pad = strings.Repeat(" ", n)
+		}
+		fmt.Fprintf(p.w, "\r%s%s", s, pad)
+		p.lastLen = len(s)
+	} else {
+		fmt.Fprintln(p.w, s)
+	}
+}
+
+func (p *progress) eval(r *Result) {
+	p.heldOut = r.HeldOutBPB
+	if p.w == nil {
+		return
+	}
+	msg := fmt.Sprintf("step %d: held-out %.3f bits per byte", r.Steps, r.HeldOutBPB)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r%s\r%s\n", strings.Repeat(" ", p.lastLen), msg)
+		p.lastLen = 0
+	} else {
+		fmt.Fprintln(p.w, msg)
+	}
+}
+
+func (p *progress) done() {
+	if p.w != nil && p.tty && p.lastLen > 0 {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func bar(frac float64, width int) string {
+	frac = math.Max(0, math.Min(1, frac))
+	n := int(frac*float64(width) + 0.5)
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+func clock(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int(d.Seconds() + 0.5)
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+func humanRate(x float64) string {
+	switch {
+	case x >= 1e6:
+		return fmt.Sprintf("%.2fM", x/1e6)
+	case x >= 1e3:
+		return fmt.Sprintf("%.1fk", x/1e3)
+	}
+	return fmt.Sprintf("%.0f", x)
+}
