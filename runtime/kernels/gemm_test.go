@@ -126,8 +126,12 @@ func TestGemmNamedType(t *testing.T) {
 }
 
 func TestGemmPanics(t *testing.T) {
-	require.Panics(t, func() { Gemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2) })
-	require.Panics(t, func() { Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 1, make([]float32, 4), 2, 0, make([]float32, 4), 2) })
+	require.Panics(t, func() {
+		Gemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2)
+	})
+	require.Panics(t, func() {
+		Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 1, make([]float32, 4), 2, 0, make([]float32, 4), 2)
+	})
 	// Empty products are fine.
 	Gemm[float32](false, false, 0, 0, 0, 1, nil, 1, nil, 1, 0, nil, 1)
 }

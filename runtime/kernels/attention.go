@@ -1,0 +1,206 @@
+package kernels
+
+import (
+	"math"
+	"sync"
+)
+
+// Attention computes multi-head scaled dot-product attention.
+//
+// qkv is [batch*seq, 3*heads*headDim]: each row holds q for all heads, then
+// k for all heads, then v for all heads; head h uses columns
+// h*headDim..(h+1)*headDim of each part. out is [batch*seq, heads*headDim]
+// in the same head layout. Scores are scaled by 1/sqrt(headDim); with causal
+// set, query s only sees keys s' <= s. lse ([batch*heads*seq], index
+// (b*heads+h)*seq+s) receives the log-sum-exp of each query's scaled
+// scores, for AttentionBackward.
+func Attention[F Float](out, lse, qkv []F, batch, seq, heads, headDim int, causal bool) {
+	checkAttention("Attention", len(out), len(lse), len(qkv), batch, seq, heads, headDim)
+	if is32[F]() {
+		attention(as32(out), as32(lse), as32(qkv), nil, nil, batch, seq, heads, headDim, causal, false)
+	} else {
+		attention(as64(out), as64(lse), as64(qkv), nil, nil, batch, seq, heads, headDim, causal, false)
+	}
+}
+
+// AttentionBackward accumulates into dqkv the gradient of Attention given
+// dout, the inputs qkv and the forward's out and lse. Probabilities are
+// recomputed from lse (flash-attention style) with D = rowsum(dout*out):
+//
+//	P = exp(Q·Kᵀ/√d - lse);  dV += Pᵀ·dO;  dP = dO·Vᵀ
+//	dS = P*(dP - D)/√d;  dQ += dS·K;  dK += dSᵀ·Q
+func AttentionBackward[F Float](dqkv, dout, qkv, out, lse []F, batch, seq, heads, headDim int, causal bool) {
+	checkAttention("AttentionBackward", len(out), len(lse), len(qkv), batch, seq, heads, headDim)
+	checkLen("AttentionBackward", "dqkv", len(dqkv), len(qkv))
+	checkLen("AttentionBackward", "dout", len(dout), len(out))
+	if is32[F]() {
+		attention(as32(out), as32(lse), as32(qkv), as32(dqkv), as32(dout), batch, seq, heads, headDim, causal, true)
+	} else {
+		attention(as64(out), as64(lse), as64(qkv), as64(dqkv), as64(dout), batch, seq, heads, headDim, causal, true)
+	}
+}
+
+func checkAttention(kernel string, nout, nlse, nqkv, batch, seq, heads, headDim int) {
+	checkLen(kernel, "qkv", nqkv, batch*seq*3*heads*headDim)
+	checkLen(kernel, "out", nout, batch*seq*heads*headDim)
+	checkLen(kernel, "lse", nlse, batch*heads*seq)
+}
+
+// attnBlock is the number of query rows handled at once; the score block
+// is attnBlock×seq.
+const attnBlock = 64
+
+// attnJob is one Attention or AttentionBackward call. The forward pass is
+// split into (batch, head, query block) chunks; the backward pass into
+// (batch, head) chunks since query blocks share dK and dV.
+type attnJob[T real] struct {
+	out, lse, qkv, dqkv, dout []T
+	batch, seq, heads, hd     int
+	causal, backward          bool
+	nblk                      int // query blocks per sequence
+}
+
+// attnScratch holds one participant's score blocks.
+type attnScratch[T real] struct {
+	s, dp []T
+}
+
+var (
+	attnJobs32    = sync.Pool{New: func() any { return new(attnJob[float32]) }}
+	attnJobs64    = sync.Pool{New: func() any { return new(attnJob[float64]) }}
+	attnScratch32 = sync.Pool{New: func() any { return new(attnScratch[float32]) }}
+	attnScratch64 = sync.Pool{New: func() any { return new(attnScratch[float64]) }}
+)
+
+func attention[T real](out, lse, qkv, dqkv, dout []T, batch, seq, heads, hd int, causal, backward bool) {
+	if batch == 0 || seq == 0 || heads == 0 {
+		return
+	}
+	pool := pick[T](&attnJobs32, &attnJobs64)
+	j := pool.Get().(*attnJob[T])
+	*j = attnJob[T]{
+		out: out, lse: lse, qkv: qkv, dqkv: dqkv, dout: dout,
+		batch: batch, seq: seq, heads: heads, hd: hd,
+		causal: causal, backward: backward, nblk: ceilDiv(seq, attnBlock),
+	}
+	n := batch * heads
+	if !backward {
+		n *= j.nblk
+	}
+	runParallel(j, n)
+	*j = attnJob[T]{}
+	pool.Put(j)
+}
+
+func (j *attnJob[T]) runChunks(pj *parJob) {
+	sp := pick[T](&attnScratch32, &attnScratch64)
+	s := sp.Get().(*attnScratch[T])
+	if need := attnBlock * j.seq; cap(s.s) < need {
+		s.s, s.dp = make([]T, need), make([]T, need)
+	}
+	for i, ok := pj.claim(); ok; i, ok = pj.claim() {
+		if j.backward {
+			for blk := range j.nblk {
+				j.backwardBlock(i/j.heads, i%j.heads, blk, s)
+			}
+		} else {
+			bh := i / j.nblk
+			j.forwardBlock(bh/j.heads, bh%j.heads, i%j.nblk, s)
+		}
+	}
+	sp.Put(s)
+}
+
+// blockGeom returns the query rows [i0, i0+nq) of block blk and the number
+// of keys nk they can see.
+func (j *attnJob[T]) blockGeom(blk int) (i0, nq, nk int) {
+	i0 = blk * attnBlock
+	nq = min(attnBlock, j.seq-i0)
+	nk = j.seq
+	if j.causal {
+		nk = i0 + nq
+	}
+	return
+}
+
+// scores sets s (nq×nk) to the probabilities of block blk of head (b, h).
+// In the forward pass they are normalized here and lse is written; in the
+// backward pass they come from the saved lse.
+func (j *attnJob[T]) scores(b, h, blk int, s []T) (i0, nq, nk int) {
+	i0, nq, nk = j.blockGeom(blk)
+	ld := 3 * j.heads * j.hd
+	q := j.qkv[(b*j.seq+i0)*ld+h*j.hd:]
+	k := j.qkv[b*j.seq*ld+(j.heads+h)*j.hd:]
+	scale := T(1 / math.Sqrt(float64(j.hd)))
+	gemm(false, true, nq, nk, j.hd, scale, q, ld, k, ld, 0, s, nk, false)
+	lse := j.lse[(b*j.heads+h)*j.seq+i0:]
+	for r := range nq {
+		row := s[r*nk : r*nk+nk]
+		lim := nk
+		if j.causal {
+			lim = i0 + r + 1
+		}
+		if j.backward {
+			l := float64(lse[r])
+			for c := range lim {
+				row[c] = T(math.Exp(float64(row[c]) - l))
+			}
+		} else {
+			m := float64(rowMax(row[:lim]))
+			var sum float64
+			for c := range lim {
+				e := math.Exp(float64(row[c]) - m)
+				sum += e
+				row[c] = T(e)
+			}
+			inv := T(1 / sum)
+			for c := range lim {
+				row[c] *= inv
+			}
+			lse[r] = T(m + math.Log(sum))
+		}
+		clear(row[lim:])
+	}
+	return
+}
+
+func (j *attnJob[T]) forwardBlock(b, h, blk int, sc *attnScratch[T]) {
+	i0, nq, nk := j.scores(b, h, blk, sc.s)
+	ld, ldo := 3*j.heads*j.hd, j.heads*j.hd
+	v := j.qkv[b*j.seq*ld+(2*j.heads+h)*j.hd:]
+	o := j.out[(b*j.seq+i0)*ldo+h*j.hd:]
+	gemm(false, false, nq, j.hd, nk, 1, sc.s, nk, v, ld, 0, o, ldo, false)
+}
+
+func (j *attnJob[T]) backwardBlock(b, h, blk int, sc *attnScratch[T]) {
+	i0, nq, nk := j.scores(b, h, blk, sc.s)
+	hd := j.hd
+	ld, ldo := 3*j.heads*hd, j.heads*hd
+	base := b * j.seq * ld
+	q := j.qkv[(b*j.seq+i0)*ld+h*hd:]
+	k := j.qkv[base+(j.heads+h)*hd:]
+	v := j.qkv[base+(2*j.heads+h)*hd:]
+	dq := j.dqkv[(b*j.seq+i0)*ld+h*hd:]
+	dk := j.dqkv[base+(j.heads+h)*hd:]
+	dv := j.dqkv[base+(2*j.heads+h)*hd:]
+	do := j.dout[(b*j.seq+i0)*ldo+h*hd:]
+	o := j.out[(b*j.seq+i0)*ldo+h*hd:]
+	p, dp := sc.s[:nq*nk], sc.dp[:nq*nk]
+
+	gemm(true, false, nk, hd, nq, 1, p, nk, do, ldo, 1, dv, ld, false) // dV += Pᵀ·dO
+	gemm(false, true, nq, nk, hd, 1, do, ldo, v, ld, 0, dp, nk, false) // dP = dO·Vᵀ
+	scale := 1 / math.Sqrt(float64(hd))
+	for r := range nq {
+		var d float64
+		for c := range hd {
+			d += float64(do[r*ldo+c]) * float64(o[r*ldo+c])
+		}
+		pr, dpr := p[r*nk:r*nk+nk], dp[r*nk:r*nk+nk]
+		dd, sc := T(d), T(scale)
+		for c := range dpr {
+			dpr[c] = pr[c] * (dpr[c] - dd) * sc // dS
+		}
+	}
+	gemm(false, false, nq, hd, nk, 1, dp, nk, k, ld, 1, dq, ld, false) // dQ += dS·K
+	gemm(true, false, nk, hd, nq, 1, dp, nk, q, ld, 1, dk, ld, false)  // dK += dSᵀ·Q
+}

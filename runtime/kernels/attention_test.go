@@ -1,0 +1,149 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// naiveAttention is the float64 reference: one query at a time.
+func naiveAttention(qkv []float64, batch, seq, heads, hd int, causal bool) (out, lse []float64) {
+	ld := 3 * heads * hd
+	out = make([]float64, batch*seq*heads*hd)
+	lse = make([]float64, batch*heads*seq)
+	for b := range batch {
+		for h := range heads {
+			for i := range seq {
+				q := qkv[(b*seq+i)*ld+h*hd:]
+				nk := seq
+				if causal {
+					nk = i + 1
+				}
+				s := make([]float64, nk)
+				m := math.Inf(-1)
+				for j := range nk {
+					k := qkv[(b*seq+j)*ld+(heads+h)*hd:]
+					for c := range hd {
+						s[j] += q[c] * k[c]
+					}
+					s[j] /= math.Sqrt(float64(hd))
+					m = math.Max(m, s[j])
+				}
+				var sum float64
+				for j := range s {
+					s[j] = math.Exp(s[j] - m)
+					sum += s[j]
+				}
+				lse[(b*heads+h)*seq+i] = m + math.Log(sum)
+				for j := range nk {
+					v := qkv[(b*seq+j)*ld+(2*heads+h)*hd:]
+					for c := range hd {
+						out[(b*seq+i)*heads*hd+h*hd+c] += s[j] / sum * v[c]
+					}
+				}
+			}
+		}
+	}
+	return out, lse
+}
+
+type attnCase struct {
+	batch, seq, heads, hd int
+	causal                bool
+}
+
+var attnCases = []attnCase{
+	{1, 1, 1, 1, true},
+	{2, 5, 2, 3, true},
+	{2, 5, 2, 3, false},
+	{1, 70, 3, 4, true},
+	{2, 130, 2, 8, false},
+	{2, 129, 2, 16, true},
+}
+
+func testAttentionForward[F Float](t *testing.T) {
+	r := newRand(12)
+	for _, c := range attnCases {
+		qkv := randSlice[F](r, c.batch*c.seq*3*c.heads*c.hd)
+		for i := range qkv {
+			qkv[i] *= 2
+		}
+		out := make([]F, c.batch*c.seq*c.heads*c.hd)
+		lse := make([]F, c.batch*c.heads*c.seq)
+		Attention(out, lse, qkv, c.batch, c.seq, c.heads, c.hd, c.causal)
+		wo, wl := naiveAttention(to64(qkv), c.batch, c.seq, c.heads, c.hd, c.causal)
+		requireClose(t, wo, out, tolFor[F](), fmt.Sprint(c))
+		requireClose(t, wl, lse, tolFor[F](), fmt.Sprint(c))
+	}
+}
+
+func TestAttention(t *testing.T) {
+	t.Run("f32", testAttentionForward[float32])
+	t.Run("f64", testAttentionForward[float64])
+}
+
+func TestAttentionBackward(t *testing.T) {
+	r := newRand(13)
+	for _, c := range attnCases {
+		t.Run(fmt.Sprint(c), func(t *testing.T) {
+			qkv := randSlice[float64](r, c.batch*c.seq*3*c.heads*c.hd)
+			out := make([]float64, c.batch*c.seq*c.heads*c.hd)
+			lse := make([]float64, c.batch*c.heads*c.seq)
+			dout := randSlice[float64](r, len(out))
+			loss := func() float64 {
+				Attention(out, lse, qkv, c.batch, c.seq, c.heads, c.hd, c.causal)
+				return dotLoss(dout, out)
+			}
+			loss()
+			d0 := randSlice[float64](r, len(qkv))
+			d := clone(d0)
+			AttentionBackward(d, dout, qkv, out, lse, c.batch, c.seq, c.heads, c.hd, c.causal)
+			grad := accumulated(d, d0)
+			gradCheck(t, "qkv", qkv, loss, grad)
+
+			// float32 agrees with float64.
+			q32, o32, l32 := toF32(qkv), make([]float32, len(out)), make([]float32, len(lse))
+			Attention(o32, l32, q32, c.batch, c.seq, c.heads, c.hd, c.causal)
+			d32 := make([]float32, len(qkv))
+			AttentionBackward(d32, toF32(dout), q32, o32, l32, c.batch, c.seq, c.heads, c.hd, c.causal)
+			requireClose(t, grad, d32, 1e-3)
+		})
+	}
+}
+
+func TestAttentionAllocs(t *testing.T) {
+	const batch, seq, heads, hd = 2, 128, 2, 16
+	r := newRand(14)
+	qkv := randSlice[float32](r, batch*seq*3*heads*hd)
+	out := make([]float32, batch*seq*heads*hd)
+	lse := make([]float32, batch*heads*seq)
+	dqkv := make([]float32, len(qkv))
+	step := func() {
+		Attention(out, lse, qkv, batch, seq, heads, hd, true)
+		AttentionBackward(dqkv, out, qkv, out, lse, batch, seq, heads, hd, true)
+	}
+	step()
+	require.LessOrEqual(t, testing.AllocsPerRun(10, step), 0.5)
+}
+
+func BenchmarkAttention(b *testing.B) {
+	// The reference block: batch 8, seq 256, 4 heads of 64, causal.
+	const batch, seq, heads, hd = 8, 256, 4, 64
+	r := newRand(15)
+	qkv := randSlice[float32](r, batch*seq*3*heads*hd)
+	out := make([]float32, batch*seq*heads*hd)
+	lse := make([]float32, batch*heads*seq)
+	dqkv := make([]float32, len(qkv))
+	b.Run("forward", func(b *testing.B) {
+		for b.Loop() {
+			Attention(out, lse, qkv, batch, seq, heads, hd, true)
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		for b.Loop() {
+			AttentionBackward(dqkv, out, qkv, out, lse, batch, seq, heads, hd, true)
+		}
+	})
+}

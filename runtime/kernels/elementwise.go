@@ -1,0 +1,71 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// Add sets y = a + b element-wise; y may alias a or b.
+func Add[F Float](y, a, b []F) {
+	n := len(y)
+	checkLen("Add", "a", len(a), n)
+	checkLen("Add", "b", len(b), n)
+	a, b = a[:n], b[:n]
+	for i := range y {
+		y[i] = a[i] + b[i]
+	}
+}
+
+// AddTo sets dst += src.
+func AddTo[F Float](dst, src []F) {
+	checkLen("AddTo", "src", len(src), len(dst))
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+// Scale sets x *= s.
+func Scale[F Float](x []F, s F) {
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+// Zero sets x to 0.
+func Zero[F Float](x []F) { clear(x) }
+
+// SumSquares returns Σ x², accumulated in float64.
+func SumSquares[F Float](x []F) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := (*[4]F)(x[i:])
+		a, b, c, d := float64(v[0]), float64(v[1]), float64(v[2]), float64(v[3])
+		s0 += a * a
+		s1 += b * b
+		s2 += c * c
+		s3 += d * d
+	}
+	for ; i < len(x); i++ {
+		v := float64(x[i])
+		s0 += v * v
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// AllFinite reports whether x holds no NaN or ±Inf.
+func AllFinite[F Float](x []F) bool {
+	var acc F
+	for _, v := range x {
+		acc += v - v // NaN for NaN and ±Inf, else 0
+	}
+	return !math.IsNaN(float64(acc))
+}
+
+// checkLen panics unless got >= want.
+func checkLen(kernel, name string, got, want int) {
+	if got < want {
+		panic(fmt.Sprintf("kernels.%s: len(%s) = %d, need %d", kernel, name, got, want))
+	}
+}

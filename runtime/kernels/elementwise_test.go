@@ -1,0 +1,95 @@
+package kernels
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestElementwise(t *testing.T) {
+	r := newRand(2)
+	for _, n := range []int{0, 1, 3, 4, 5, 17, 100} {
+		a, b := randSlice[float32](r, n), randSlice[float32](r, n)
+		y := make([]float32, n)
+		Add(y, a, b)
+		for i := range y {
+			require.Equal(t, a[i]+b[i], y[i])
+		}
+		d := make([]float32, n)
+		copy(d, a)
+		AddTo(d, b)
+		require.Equal(t, y, d)
+		Add(a, a, b) // aliasing
+		require.Equal(t, y, a)
+		Scale(d, 2)
+		for i := range d {
+			require.Equal(t, 2*y[i], d[i])
+		}
+		var ss float64
+		for _, v := range y {
+			ss += float64(v) * float64(v)
+		}
+		require.InDelta(t, ss, SumSquares(y), 1e-9*(1+ss))
+		require.True(t, AllFinite(y))
+		Zero(d)
+		require.Equal(t, make([]float32, n), d)
+	}
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		x := []float64{1, 2, bad, 3, 4}
+		require.False(t, AllFinite(x))
+		require.False(t, AllFinite([]float32{0, float32(bad)}))
+	}
+	require.Panics(t, func() { Add(make([]float32, 3), make([]float32, 2), make([]float32, 3)) })
+}
+
+func TestEmbed(t *testing.T) {
+	r := newRand(3)
+	const vocab, d = 7, 5
+	table := randSlice[float64](r, vocab*d)
+	tokens := []int32{3, 0, 6, 3}
+	y := make([]float64, len(tokens)*d)
+	Embed(y, table, tokens, d)
+	for i, tok := range tokens {
+		require.Equal(t, table[int(tok)*d:int(tok)*d+d], y[i*d:i*d+d])
+	}
+	dy := randSlice[float64](r, len(y))
+	init := randSlice[float64](r, len(table))
+	dt := clone(init)
+	EmbedBackward(dt, dy, tokens, d)
+	want := clone(init)
+	for i, tok := range tokens {
+		for j := range d {
+			want[int(tok)*d+j] += dy[i*d+j]
+		}
+	}
+	require.InDeltaSlice(t, want, dt, 1e-12)
+	require.Panics(t, func() { Embed(y, table, []int32{7}, d) })
+	require.Panics(t, func() { Embed(y, table, []int32{-1}, d) })
+}
+
+func TestPosEmbed(t *testing.T) {
+	r := newRand(4)
+	const batch, seq, d = 3, 4, 5
+	x := randSlice[float64](r, batch*seq*d)
+	pos := randSlice[float64](r, seq*d)
+	y := make([]float64, len(x))
+	AddPosEmbed(y, x, pos, batch, seq, d)
+	for b := range batch {
+		for s := range seq {
+			for j := range d {
+				require.Equal(t, x[(b*seq+s)*d+j]+pos[s*d+j], y[(b*seq+s)*d+j])
+			}
+		}
+	}
+	AddPosEmbed(x, x, pos, batch, seq, d) // aliasing
+	require.Equal(t, y, x)
+	dy := randSlice[float64](r, len(y))
+	init := randSlice[float64](r, len(pos))
+	dpos := clone(init)
+	AddPosEmbedBackward(dpos, dy, batch, seq, d)
+	gradCheck(t, "pos", pos, func() float64 {
+		AddPosEmbed(y, x, pos, batch, seq, d)
+		return dotLoss(dy, y)
+	}, accumulated(dpos, init))
+}

@@ -1,0 +1,80 @@
+package kernels
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func naiveSoftmax(x []float64) []float64 {
+	var s float64
+	for _, v := range x {
+		s += math.Exp(v)
+	}
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = math.Exp(v) / s
+	}
+	return y
+}
+
+func TestSoftmax(t *testing.T) {
+	r := newRand(10)
+	const rows, n = 4, 9
+	x := randSlice[float64](r, rows*n)
+	y := make([]float32, rows*n)
+	Softmax(y, toF32(x), rows, n)
+	for i := range rows {
+		requireClose(t, naiveSoftmax(x[i*n:i*n+n]), y[i*n:i*n+n], 1e-6)
+	}
+	// Stability: large logits do not overflow.
+	big := []float32{1000, 1001, 999}
+	Softmax(big, big, 1, 3)
+	requireClose(t, naiveSoftmax([]float64{1, 2, 0}), big, 1e-6)
+}
+
+func TestCrossEntropy(t *testing.T) {
+	r := newRand(11)
+	const rows, vocab = 6, 7
+	logits := randSlice[float64](r, rows*vocab)
+	for i := range logits {
+		logits[i] *= 4
+	}
+	targets := []int32{3, -1, 0, 6, -100, 2}
+	lse := make([]float64, rows)
+	loss := CrossEntropy(lse, logits, targets, rows, vocab)
+	var want float64
+	for i := range rows {
+		var s float64
+		for j := range vocab {
+			s += math.Exp(logits[i*vocab+j])
+		}
+		require.InDelta(t, math.Log(s), lse[i], 1e-12)
+		if targets[i] >= 0 {
+			want -= math.Log(math.Exp(logits[i*vocab+int(targets[i])]) / s)
+		}
+	}
+	require.InDelta(t, want/4, loss, 1e-12)
+
+	lse32 := make([]float32, rows)
+	loss32 := CrossEntropy(lse32, toF32(logits), targets, rows, vocab)
+	require.InDelta(t, want/4, loss32, 1e-5)
+
+	const scale = 0.75
+	d0 := randSlice[float64](r, rows*vocab)
+	d := clone(d0)
+	CrossEntropyBackward(d, logits, lse, targets, rows, vocab, scale)
+	g := accumulated(d, d0)
+	for j := range vocab { // ignored rows get nothing
+		require.Zero(t, g[1*vocab+j])
+		require.Zero(t, g[4*vocab+j])
+	}
+	gradCheck(t, "logits", logits, func() float64 {
+		return scale * CrossEntropy(lse, logits, targets, rows, vocab)
+	}, g)
+
+	// No counted rows.
+	require.Zero(t, CrossEntropy(lse, logits[:vocab], []int32{-1}, 1, vocab))
+	require.Panics(t, func() { CrossEntropy(lse, logits, []int32{7, 0, 0, 0, 0, 0}, rows, vocab) })
+}
