@@ -3,4 +3,10 @@
 // static or the run-time token count T = batch*seq. The forward list ends in
 // the loss; autodiff appends the backward list. The text form (Print) is
 // stable and is what `bfc ir` shows.
+//
+// Every op's arguments and results are described by a signature table
+// (shape.go): forward ops infer their result types (InferTypes, used by
+// Builder), backward ops check theirs. Verify checks a whole program against
+// the table and the ordering rules; run it after every stage that builds or
+// rewrites a program.
 package ir

@@ -150,7 +150,12 @@ type Value struct {
 	Shape []int // the parameter's logical shape (for checkpoints), product = rows*cols
 	Init  Init
 	Decay bool   // weight decay applies
-	Grad  *Value // its gradient (KindGrad), set by autodiff
+	Grad  *Value // its gradient (KindGrad), set by autodiff; autodiff also sets it on every other value that gets a gradient
+
+	// GradOf is set on gradient values (KindGrad, and the KindTemp
+	// gradients of activations): the value this is the gradient of. The
+	// caller zeroes every such value before running Backward.
+	GradOf *Value
 }
 
 // Attrs are the attributes of an instruction. Only the ones an op documents
