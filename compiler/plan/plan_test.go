@@ -1,0 +1,377 @@
+package plan_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/bfcdev/bfc/compiler/ir"
+	"github.com/bfcdev/bfc/compiler/plan"
+	"github.com/bfcdev/bfc/compiler/plan/plantest"
+)
+
+func programs(t *testing.T) map[string]*ir.Program {
+	t.Helper()
+	noBack := plantest.Tiny()
+	noBack.NoBackward = true
+	untied := plantest.Stack(2)
+	untied.Tied = false
+	out := map[string]*ir.Program{}
+	for name, c := range map[string]plantest.Config{
+		"tiny": plantest.Tiny(), "stack1": plantest.Stack(1), "stack4": plantest.Stack(4),
+		"untied": untied, "nobackward": noBack,
+	} {
+		p, err := plantest.Build(c)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[name] = p
+	}
+	return out
+}
+
+// sequence is an arena's instruction list with the point at which DLoss is
+// seeded (-1: never) and the values that must survive to the end of the
+// forward section (keepTo).
+type sequence struct {
+	name   string
+	arena  *plan.Arena
+	instrs []*ir.Instr
+	seedAt int
+	keep   []*ir.Value
+	keepTo int
+}
+
+func sequences(p *ir.Program, l *plan.Layout) []sequence {
+	train := append(append([]*ir.Instr(nil), p.Forward...), p.Backward...)
+	seedAt := -1
+	if len(p.Backward) > 0 {
+		seedAt = len(p.Forward)
+	}
+	nf := len(p.Forward)
+	return []sequence{
+		{"train", &l.Train, train, seedAt, []*ir.Value{p.Logits, p.Loss}, nf - 1},
+		{"eval", &l.Eval, p.Forward, -1, []*ir.Value{p.Logits, p.Loss}, nf - 1},
+		{"infer", &l.Infer, p.Forward[:p.NInfer], -1, []*ir.Value{p.Logits}, p.NInfer - 1},
+	}
+}
+
+func accumulates(in *ir.Instr) bool { return in.Op.IsBackward() || in.Attrs.Acc }
+
+// TestNoLiveOverlap checks, by brute force over every pair of temporaries,
+// that values whose live ranges intersect occupy disjoint elements, and
+// that every slot is aligned and inside its arena.
+func TestNoLiveOverlap(t *testing.T) {
+	for name, p := range programs(t) {
+		l, err := plan.Plan(p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, e := range overlaps(p, l) {
+			t.Errorf("%s: %s", name, e)
+		}
+	}
+}
+
+// TestOverlapCheck makes sure the checker above catches a broken layout.
+func TestOverlapCheck(t *testing.T) {
+	p := plantest.MustBuild(plantest.Tiny())
+	l, err := plan.Plan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Qkv and the attention output are live together.
+	in := p.Forward[4]
+	if in.Op != ir.OpAttention {
+		t.Fatalf("forward[4] is %v", in.Op)
+	}
+	l.Infer.Off[in.Outs[0].ID] = l.Infer.Off[in.Args[0].ID]
+	if errs := overlaps(p, l); len(errs) == 0 {
+		t.Error("an output placed on its input went unnoticed")
+	}
+}
+
+func overlaps(p *ir.Program, l *plan.Layout) []string {
+	var errs []string
+	errorf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	for _, s := range sequences(p, l) {
+		first := map[*ir.Value]int{}
+		last := map[*ir.Value]int{}
+		var vals []*ir.Value
+		see := func(v *ir.Value, i int) {
+			if v.Kind != ir.KindTemp {
+				return
+			}
+			if _, ok := first[v]; !ok {
+				first[v] = i
+				vals = append(vals, v)
+			}
+			last[v] = i
+		}
+		for i, in := range s.instrs {
+			if i == s.seedAt {
+				see(p.DLoss, i)
+			}
+			for _, v := range in.Args {
+				see(v, i)
+			}
+			for _, v := range in.Outs {
+				see(v, i)
+			}
+		}
+		for _, v := range s.keep {
+			if _, ok := last[v]; ok && last[v] < s.keepTo {
+				last[v] = s.keepTo
+			}
+		}
+		for _, v := range p.Values {
+			_, used := first[v]
+			if used != s.arena.Has(v) {
+				errorf("%s: %s used=%v but has slot=%v", s.name, v.Name, used, s.arena.Has(v))
+			}
+		}
+		for _, v := range vals {
+			off := s.arena.Offset(v)
+			if off%plan.Align != 0 || off+l.Elems(v) > s.arena.Size {
+				errorf("%s: %s at [%d,%d) misaligned or outside the arena of %d", s.name, v.Name, off, off+l.Elems(v), s.arena.Size)
+			}
+		}
+		for i, a := range vals {
+			for _, b := range vals[i+1:] {
+				if last[a] < first[b] || last[b] < first[a] {
+					continue // never live together
+				}
+				ao, bo := s.arena.Offset(a), s.arena.Offset(b)
+				if ao < bo+l.Elems(b) && bo < ao+l.Elems(a) {
+					errorf("%s: %s [%d,%d) live %d..%d overlaps %s [%d,%d) live %d..%d", s.name,
+						a.Name, ao, ao+l.Elems(a), first[a], last[a], b.Name, bo, bo+l.Elems(b), first[b], last[b])
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// TestSimulate runs every arena's instruction sequence over a shadow arena
+// that records which value owns each element: every argument must still
+// own its elements when read, and every accumulating first write must be
+// preceded by a zeroing the layout asks for.
+func TestSimulate(t *testing.T) {
+	for name, p := range programs(t) {
+		l, err := plan.Plan(p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, s := range sequences(p, l) {
+			owner := make([]int, s.arena.Size)
+			for i := range owner {
+				owner[i] = -1
+			}
+			zeroed := map[*ir.Value]bool{}
+			written := map[*ir.Value]bool{}
+			write := func(v *ir.Value) {
+				off := s.arena.Offset(v)
+				for j := off; j < off+l.Elems(v); j++ {
+					owner[j] = v.ID
+				}
+			}
+			owns := func(v *ir.Value) bool {
+				off := s.arena.Offset(v)
+				for j := off; j < off+l.Elems(v); j++ {
+					if owner[j] != v.ID {
+						return false
+					}
+				}
+				return true
+			}
+			if len(s.arena.Zero) != len(s.instrs) {
+				t.Fatalf("%s/%s: %d zero lists for %d instructions", name, s.name, len(s.arena.Zero), len(s.instrs))
+			}
+			for i, in := range s.instrs {
+				if i == s.seedAt {
+					write(p.DLoss)
+					written[p.DLoss] = true
+				}
+				for _, v := range s.arena.Zero[i] {
+					if written[v] {
+						t.Errorf("%s/%s: instr %d zeroes %s, which already holds data", name, s.name, i, v.Name)
+					}
+					write(v)
+					zeroed[v] = true
+				}
+				for _, v := range in.Args {
+					if v.Kind == ir.KindTemp && !owns(v) {
+						t.Errorf("%s/%s: instr %d (%v in %s) reads %s, clobbered", name, s.name, i, in.Op, in.Layer, v.Name)
+					}
+				}
+				for _, v := range in.Outs {
+					if v.Kind != ir.KindTemp {
+						continue
+					}
+					if accumulates(in) && !owns(v) {
+						t.Errorf("%s/%s: instr %d (%v in %s) accumulates into %s, which is neither zeroed nor intact", name, s.name, i, in.Op, in.Layer, v.Name)
+					}
+					if !accumulates(in) && zeroed[v] && !written[v] {
+						t.Errorf("%s/%s: %s zeroed needlessly", name, s.name, v.Name)
+					}
+					write(v)
+					written[v] = true
+				}
+				if i != s.keepTo {
+					continue
+				}
+				for _, v := range s.keep {
+					if s.arena.Has(v) && !owns(v) {
+						t.Errorf("%s/%s: output %s clobbered before the end of the forward section", name, s.name, v.Name)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSizesAndReuse(t *testing.T) {
+	progs := programs(t)
+	p := progs["stack4"]
+	l, err := plan.Plan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := p.MaxBatch * p.MaxSeq; l.MaxTokens != want {
+		t.Errorf("MaxTokens = %d, want %d", l.MaxTokens, want)
+	}
+	if got, want := l.Elems(p.Logits), l.MaxTokens*p.Vocab; got != want {
+		t.Errorf("Elems(logits) = %d, want %d", got, want)
+	}
+	if got := l.Elems(p.Loss); got != 1 {
+		t.Errorf("Elems(loss) = %d, want 1", got)
+	}
+	round := func(n int) int { return (n + plan.Align - 1) / plan.Align * plan.Align }
+
+	// Parameters and gradients: packed in declaration order.
+	off := 0
+	for _, v := range p.Params {
+		if got := l.Params.Offset(v); got != off {
+			t.Errorf("param %s at %d, want %d", v.Name, got, off)
+		}
+		if got := l.Grads.Offset(v.Grad); got != off {
+			t.Errorf("grad %s at %d, want %d", v.Name, got, off)
+		}
+		if l.Params.Has(v.Grad) || l.Grads.Has(v) || l.Train.Has(v) || l.Train.Has(v.Grad) {
+			t.Errorf("%s or its gradient is in the wrong arena", v.Name)
+		}
+		off += round(v.Rows.N * v.Cols)
+	}
+	if l.Params.Size != off || l.Grads.Size != off {
+		t.Errorf("param arena %d, grad arena %d, want %d", l.Params.Size, l.Grads.Size, off)
+	}
+	for _, v := range []*ir.Value{p.Tokens, p.Targets} {
+		if l.Train.Has(v) || l.Infer.Has(v) || l.Eval.Has(v) || l.Params.Has(v) {
+			t.Errorf("input %s has an arena slot", v.Name)
+		}
+	}
+
+	// Reuse: each temporary arena is smaller than the sum of its slots.
+	for _, s := range sequences(p, l) {
+		sum := 0
+		for _, v := range p.Values {
+			if s.arena.Has(v) {
+				sum += round(l.Elems(v))
+			}
+		}
+		if s.arena.Size >= sum {
+			t.Errorf("%s arena: %d elements, no smaller than the %d of its values: no reuse", s.name, s.arena.Size, sum)
+		}
+		t.Logf("%s arena: %d elements for %d without reuse", s.name, s.arena.Size, sum)
+	}
+	// Forward activations of every layer are needed by backward, so the
+	// training arena holds at least all of them; inference needs less.
+	if l.Infer.Size > l.Eval.Size || l.Eval.Size >= l.Train.Size {
+		t.Errorf("infer %d, eval %d, train %d: want infer <= eval < train", l.Infer.Size, l.Eval.Size, l.Train.Size)
+	}
+	// Inference over four blocks needs no more than over one.
+	l1, err := plan.Plan(progs["stack1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Infer.Size != l1.Infer.Size {
+		t.Errorf("inference arena: %d for 4 blocks, %d for 1: want equal", l.Infer.Size, l1.Infer.Size)
+	}
+
+	nb := progs["nobackward"]
+	lnb, err := plan.Plan(nb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lnb.Grads.Size != 0 || lnb.Train.Size != lnb.Eval.Size {
+		t.Errorf("no backward: grads %d, train %d, eval %d", lnb.Grads.Size, lnb.Train.Size, lnb.Eval.Size)
+	}
+}
+
+func TestZeroLists(t *testing.T) {
+	p := plantest.MustBuild(plantest.Tiny())
+	l, err := plan.Plan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf := len(p.Forward)
+	for i := range nf {
+		if len(l.Train.Zero[i]) != 0 {
+			t.Errorf("forward instr %d zeroes %d values", i, len(l.Train.Zero[i]))
+		}
+	}
+	// Every activation gradient is zeroed exactly once, before its first write.
+	count := map[*ir.Value]int{}
+	for _, z := range l.Train.Zero[nf:] {
+		for _, v := range z {
+			count[v]++
+		}
+	}
+	for _, v := range p.Values {
+		want := 0
+		if v.Kind == ir.KindTemp && v.GradOf != nil && v != p.DLoss {
+			want = 1
+		}
+		if count[v] != want {
+			t.Errorf("%s zeroed %d times, want %d", v.Name, count[v], want)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	if _, err := plan.Plan(nil); err == nil {
+		t.Error("Plan(nil): no error")
+	}
+	p := plantest.MustBuild(plantest.Tiny())
+	p.MaxBatch = 0
+	if _, err := plan.Plan(p); err == nil {
+		t.Error("MaxBatch 0: no error")
+	}
+	p = plantest.MustBuild(plantest.Tiny())
+	p.Forward[2], p.Forward[3] = p.Forward[3], p.Forward[2] // a read before its write
+	if _, err := plan.Plan(p); err == nil {
+		t.Error("reordered forward: no error")
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	a, err := plan.Plan(plantest.MustBuild(plantest.Stack(3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		b, err := plan.Plan(plantest.MustBuild(plantest.Stack(3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pair := range [][2]*plan.Arena{{&a.Train, &b.Train}, {&a.Infer, &b.Infer}, {&a.Params, &b.Params}} {
+			if pair[0].Size != pair[1].Size {
+				t.Fatal("sizes differ between runs")
+			}
+			for i := range pair[0].Off {
+				if pair[0].Off[i] != pair[1].Off[i] {
+					t.Fatal("offsets differ between runs")
+				}
+			}
+		}
+	}
+}
