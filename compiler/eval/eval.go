@@ -1,0 +1,237 @@
+package eval
+
+import (
+	"fmt"
+
+	"github.com/bfcdev/bfc/compiler/ir"
+	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/tensor"
+)
+
+// Machine runs one program on one batch shape. Every value has its own
+// buffer (no reuse), so any value can be read after a run.
+type Machine[F kernels.Float] struct {
+	p          *ir.Program
+	batch, seq int
+	t          int // batch*seq
+
+	f   [][]F     // float buffers by value ID
+	ids [][]int32 // int32 buffers by value ID
+
+	grads []*ir.Value // every gradient buffer, zeroed by Backward
+	loss  float64     // the cross-entropy that last wrote p.Loss, in float64
+}
+
+// New allocates every value of p for batch sequences of seq tokens (value
+// rows that are multiples of T get batch*seq rows).
+func New[F kernels.Float](p *ir.Program, batch, seq int) *Machine[F] {
+	if batch <= 0 || seq <= 0 {
+		panic(fmt.Sprintf("eval.New: batch=%d seq=%d", batch, seq))
+	}
+	m := &Machine[F]{p: p, batch: batch, seq: seq, t: batch * seq}
+	m.f = make([][]F, len(p.Values))
+	m.ids = make([][]int32, len(p.Values))
+	for _, v := range p.Values {
+		n := m.Rows(v) * v.Cols
+		if v.DType == ir.Int32 {
+			m.ids[v.ID] = make([]int32, n)
+		} else {
+			m.f[v.ID] = make([]F, n)
+		}
+		if v.GradOf != nil {
+			m.grads = append(m.grads, v)
+		}
+	}
+	return m
+}
+
+// Program returns the program m runs.
+func (m *Machine[F]) Program() *ir.Program { return m.p }
+
+// Rows returns the number of rows of v in m.
+func (m *Machine[F]) Rows(v *ir.Value) int {
+	if v.Rows.Tokens {
+		return m.t
+	}
+	return v.Rows.N
+}
+
+// Get returns v's buffer (not a copy): float values only.
+func (m *Machine[F]) Get(v *ir.Value) []F {
+	if v.DType != ir.Float {
+		panic(fmt.Sprintf("eval: Get of %s, a %v value", v.Name, v.DType))
+	}
+	return m.f[v.ID]
+}
+
+// Set copies data into v's buffer; len(data) must be its size.
+func (m *Machine[F]) Set(v *ir.Value, data []F) {
+	b := m.Get(v)
+	if len(data) != len(b) {
+		panic(fmt.Sprintf("eval: Set of %s with %d elements, want %d", v.Name, len(data), len(b)))
+	}
+	copy(b, data)
+}
+
+// SetTokens sets the token ids and the targets (-1 ignores a position).
+// targets may be nil for inference.
+func (m *Machine[F]) SetTokens(tokens, targets []int32) {
+	set := func(v *ir.Value, data []int32, what string) {
+		if v == nil {
+			panic("eval: the program has no " + what)
+		}
+		if len(data) != len(m.ids[v.ID]) {
+			panic(fmt.Sprintf("eval: %d %s, want %d", len(data), what, len(m.ids[v.ID])))
+		}
+		copy(m.ids[v.ID], data)
+	}
+	set(m.p.Tokens, tokens, "tokens")
+	if targets != nil {
+		set(m.p.Targets, targets, "targets")
+	}
+}
+
+// InitParams initialises every parameter from its Init, drawing from one
+// generator seeded with seed, in parameter order.
+func (m *Machine[F]) InitParams(seed uint64) {
+	r := tensor.NewRNG(seed)
+	for _, v := range m.p.Params {
+		x := m.f[v.ID]
+		switch v.Init.Kind {
+		case "normal":
+			tensor.InitNormal(x, v.Init.Std, r)
+		case "ones":
+			tensor.InitOnes(x)
+		case "zeros":
+			tensor.InitZeros(x)
+		default:
+			panic(fmt.Sprintf("eval: param %s: unknown init %q", v.Name, v.Init.Kind))
+		}
+	}
+}
+
+// Forward runs every forward instruction and returns the loss (its first
+// element, for a fragment whose loss is not a scalar).
+func (m *Machine[F]) Forward() float64 {
+	m.Run(m.p.Forward)
+	if m.p.Loss == nil {
+		return 0
+	}
+	if in := m.lossInstr(); in != nil && in.Op == ir.OpCrossEntropy {
+		return m.loss
+	}
+	return float64(m.f[m.p.Loss.ID][0])
+}
+
+func (m *Machine[F]) lossInstr() *ir.Instr {
+	for i := len(m.p.Forward) - 1; i >= 0; i-- {
+		for _, o := range m.p.Forward[i].Outs {
+			if o == m.p.Loss {
+				return m.p.Forward[i]
+			}
+		}
+	}
+	return nil
+}
+
+// Infer runs the first NInfer forward instructions, which end at Logits.
+func (m *Machine[F]) Infer() { m.Run(m.p.Forward[:m.p.NInfer]) }
+
+// Backward zeroes every gradient, sets DLoss to 1 and runs the backward
+// instructions. Forward must have run.
+func (m *Machine[F]) Backward() {
+	m.ZeroGrads()
+	for i := range m.f[m.p.DLoss.ID] {
+		m.f[m.p.DLoss.ID][i] = 1
+	}
+	m.Run(m.p.Backward)
+}
+
+// ZeroGrads zeroes every gradient buffer (values with GradOf set).
+func (m *Machine[F]) ZeroGrads() {
+	for _, v := range m.grads {
+		kernels.Zero(m.f[v.ID])
+	}
+}
+
+// Run executes instrs, instructions over the program's values, in order.
+// It panics (as the kernels do) on sizes that do not fit.
+func (m *Machine[F]) Run(instrs []*ir.Instr) {
+	for _, in := range instrs {
+		m.exec(in)
+	}
+}
+
+func (m *Machine[F]) exec(in *ir.Instr) {
+	var act kernels.Act
+	if in.Attrs.Act != "" {
+		var ok bool
+		if act, ok = kernels.ParseAct(in.Attrs.Act); !ok {
+			panic(fmt.Sprintf("eval: %v: unknown activation %q", in.Op, in.Attrs.Act))
+		}
+	}
+	a, o := in.Args, in.Outs
+	f := func(v *ir.Value) []F { return m.f[v.ID] }
+	ids := func(v *ir.Value) []int32 { return m.ids[v.ID] }
+	rows := func(v *ir.Value) int { return m.Rows(v) }
+	at := in.Attrs
+	switch in.Op {
+	case ir.OpEmbed:
+		kernels.Embed(f(o[0]), f(a[1]), ids(a[0]), a[1].Cols)
+	case ir.OpAddPos:
+		kernels.AddPosEmbed(f(o[0]), f(a[0]), f(a[1]), m.batch, m.seq, a[0].Cols)
+	case ir.OpMatMul:
+		rm, k := rows(a[0]), a[0].Cols
+		if at.TransA {
+			rm, k = k, rm
+		}
+		n := a[1].Cols
+		if at.TransB {
+			n = rows(a[1])
+		}
+		var beta F
+		if at.Acc {
+			beta = 1
+		}
+		kernels.Gemm(at.TransA, at.TransB, rm, n, k, 1, f(a[0]), a[0].Cols, f(a[1]), a[1].Cols, beta, f(o[0]), n)
+	case ir.OpRMSNorm:
+		kernels.RMSNorm(f(o[0]), f(o[1]), f(a[0]), f(a[1]), rows(a[0]), a[0].Cols, F(at.Eps))
+	case ir.OpLayerNorm:
+		kernels.LayerNorm(f(o[0]), f(o[1]), f(o[2]), f(a[0]), f(a[1]), f(a[2]), rows(a[0]), a[0].Cols, F(at.Eps))
+	case ir.OpAttention:
+		kernels.Attention(f(o[0]), f(o[1]), f(a[0]), m.batch, m.seq, at.Heads, at.HeadDim, at.Causal)
+	case ir.OpAct:
+		kernels.Activate(act, f(o[0]), f(a[0]))
+	case ir.OpGLU:
+		kernels.GLU(act, f(o[0]), f(a[0]), rows(a[0]), a[0].Cols/2)
+	case ir.OpAdd:
+		kernels.Add(f(o[0]), f(a[0]), f(a[1]))
+	case ir.OpCrossEntropy:
+		l := kernels.CrossEntropy(f(o[1]), f(a[0]), ids(a[1]), rows(a[0]), a[0].Cols)
+		f(o[0])[0] = F(l)
+		if o[0] == m.p.Loss {
+			m.loss = l
+		}
+
+	case ir.OpEmbedGrad:
+		kernels.EmbedBackward(f(o[0]), f(a[0]), ids(a[1]), a[0].Cols)
+	case ir.OpAddPosGrad:
+		kernels.AddPosEmbedBackward(f(o[0]), f(a[0]), m.batch, m.seq, a[0].Cols)
+	case ir.OpRMSNormGrad:
+		kernels.RMSNormBackward(f(o[0]), f(o[1]), f(a[0]), f(a[1]), f(a[2]), f(a[3]), rows(a[1]), a[1].Cols)
+	case ir.OpLayerNormGrad:
+		kernels.LayerNormBackward(f(o[0]), f(o[1]), f(o[2]), f(a[0]), f(a[1]), f(a[2]), f(a[3]), f(a[4]), rows(a[1]), a[1].Cols)
+	case ir.OpAttentionGrad:
+		kernels.AttentionBackward(f(o[0]), f(a[0]), f(a[1]), f(a[2]), f(a[3]), m.batch, m.seq, at.Heads, at.HeadDim, at.Causal)
+	case ir.OpActGrad:
+		kernels.ActivateBackward(act, f(o[0]), f(a[0]), f(a[1]))
+	case ir.OpGLUGrad:
+		kernels.GLUBackward(act, f(o[0]), f(a[0]), f(a[1]), rows(a[1]), a[1].Cols/2)
+	case ir.OpAccum:
+		kernels.AddTo(f(o[0]), f(a[0]))
+	case ir.OpCrossEntropyGrad:
+		kernels.CrossEntropyBackward(f(o[0]), f(a[1]), f(a[2]), ids(a[3]), rows(a[1]), a[1].Cols, f(a[0])[0])
+	default:
+		panic(fmt.Sprintf("eval: no kernel for %v", in.Op))
+	}
+}
