@@ -76,19 +76,27 @@ func (m *Machine[F]) Set(v *ir.Value, data []F) {
 // SetTokens sets the token ids and the targets (-1 ignores a position).
 // targets may be nil for inference.
 func (m *Machine[F]) SetTokens(tokens, targets []int32) {
-	set := func(v *ir.Value, data []int32, what string) {
-		if v == nil {
-			panic("eval: the program has no " + what)
-		}
-		if len(data) != len(m.ids[v.ID]) {
-			panic(fmt.Sprintf("eval: %d %s, want %d", len(data), what, len(m.ids[v.ID])))
-		}
-		copy(m.ids[v.ID], data)
+	if m.p.Tokens == nil {
+		panic("eval: the program has no tokens")
 	}
-	set(m.p.Tokens, tokens, "tokens")
+	m.SetIDs(m.p.Tokens, tokens)
 	if targets != nil {
-		set(m.p.Targets, targets, "targets")
+		if m.p.Targets == nil {
+			panic("eval: the program has no targets")
+		}
+		m.SetIDs(m.p.Targets, targets)
 	}
+}
+
+// SetIDs copies data into the buffer of v, an i32 value.
+func (m *Machine[F]) SetIDs(v *ir.Value, data []int32) {
+	if v.DType != ir.Int32 {
+		panic(fmt.Sprintf("eval: SetIDs of %s, a %v value", v.Name, v.DType))
+	}
+	if len(data) != len(m.ids[v.ID]) {
+		panic(fmt.Sprintf("eval: SetIDs of %s with %d elements, want %d", v.Name, len(data), len(m.ids[v.ID])))
+	}
+	copy(m.ids[v.ID], data)
 }
 
 // InitParams initialises every parameter from its Init, drawing from one
