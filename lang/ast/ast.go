@@ -79,6 +79,13 @@ type Block struct {
 	Name   *Ident       `parser:"\"block\" @@"`
 	Params []*Param     `parser:"\"(\" ( @@ ( \",\" @@ )* \",\"? )? \")\""`
 	Body   []*BlockStmt `parser:"\"{\" @@* \"}\""`
+
+	// LParen, RParen, LBrace and RBrace are the positions of the block's
+	// brackets. The parser fills them; they are not part of the grammar.
+	LParen lexer.Position `parser:""`
+	RParen lexer.Position `parser:""`
+	LBrace lexer.Position `parser:""`
+	RBrace lexer.Position `parser:""`
 }
 
 // Param is a block parameter with an optional default.
@@ -139,6 +146,11 @@ type Call struct {
 
 	Func *Ident `parser:"@@"`
 	Args []*Arg `parser:"\"(\" ( @@ ( \",\" @@ )* \",\"? )? \")\""`
+
+	// LParen and RParen are the positions of the call's parentheses. The
+	// parser fills them; they are not part of the grammar.
+	LParen lexer.Position `parser:""`
+	RParen lexer.Position `parser:""`
 }
 
 // Arg is one keyword argument.
@@ -161,6 +173,11 @@ type Model struct {
 
 	Name *Ident       `parser:"\"model\" @@"`
 	Body []*ModelStmt `parser:"\"{\" @@* \"}\""`
+
+	// LBrace and RBrace are the positions of the model's braces. The parser
+	// fills them; they are not part of the grammar.
+	LBrace lexer.Position `parser:""`
+	RBrace lexer.Position `parser:""`
 }
 
 // ModelStmt is one statement of a model body.
@@ -190,6 +207,12 @@ type Repeat struct {
 	// List records whether the blocks were written as a bracketed list.
 	List   bool    `parser:"( @\"[\""`
 	Blocks []*Call `parser:"@@ ( \",\" @@ )* \",\"? \"]\" | @@ )"`
+
+	// LBrack and RBrack are the positions of the brackets of a list (zero
+	// when List is false). The parser fills them; they are not part of the
+	// grammar.
+	LBrack lexer.Position `parser:""`
+	RBrack lexer.Position `parser:""`
 }
 
 // Expr is a sum of terms.

@@ -1,0 +1,3 @@
+model CRLF {
+    norm rms // crlf
+}
