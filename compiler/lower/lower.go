@@ -152,6 +152,9 @@ func (l *lowerer) layer(ly *check.Layer, x *ir.Value) (*ir.Value, error) {
 	if x.Cols != ly.In {
 		return nil, fmt.Errorf("%s: input width %d, the layer expects %d", ly.Name, x.Cols, ly.In)
 	}
+	if ly.Residual && ly.In != ly.Out {
+		return nil, fmt.Errorf("%s: a residual needs equal input and output widths, got %d and %d", ly.Name, ly.In, ly.Out)
+	}
 	normPrefix := ly.Name + ".norm"
 	var err error
 	h := x
