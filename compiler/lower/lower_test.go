@@ -29,8 +29,8 @@ func newModel(name string, posEmbed, finalNorm string, tied bool, blocks ...bloc
 	const d = 8
 	m := &check.Model{
 		Name: name, Pos: pos(1, 1),
-		Consts:   []check.Const{{Name: "d", Type: "dim", Int: d, Pos: pos(2, 3)}, {Name: "eps", Type: "real", Real: 1e-5, Pos: pos(3, 3)}},
-		Vocab:    11, D: d, MaxBatch: 2, MaxSeq: 6,
+		Consts: []check.Const{{Name: "d", Type: "dim", Int: d, Pos: pos(2, 3)}, {Name: "eps", Type: "real", Real: 1e-5, Pos: pos(3, 3)}},
+		Vocab:  11, D: d, MaxBatch: 2, MaxSeq: 6,
 		PosEmbed: posEmbed, EmbedPos: pos(4, 3),
 		FinalNorm: finalNorm, NormPos: pos(20, 3), NormEps: 1e-5,
 		Tied: tied, HeadPos: pos(21, 3),
