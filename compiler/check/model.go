@@ -21,6 +21,11 @@ type Model struct {
 
 	Layers []*Layer // every sub-layer of every repeated block, in order
 
+	// FinalWidth is the width of the stream after the last block: D unless
+	// some sub-layer changes the width (out: with residual: false). A tied
+	// head requires it to equal D.
+	FinalWidth int
+
 	FinalNorm string // "rms", "layer" or "none"
 	NormPos   source.Pos
 	NormEps   float64
