@@ -23,10 +23,11 @@ type Machine[F kernels.Float] struct {
 }
 
 // New allocates every value of p for batch sequences of seq tokens (value
-// rows that are multiples of T get batch*seq rows).
+// rows that are multiples of T get batch*seq rows). batch and seq must not
+// exceed the program's maxima (when it has them).
 func New[F kernels.Float](p *ir.Program, batch, seq int) *Machine[F] {
-	if batch <= 0 || seq <= 0 {
-		panic(fmt.Sprintf("eval.New: batch=%d seq=%d", batch, seq))
+	if batch <= 0 || seq <= 0 || (p.MaxBatch > 0 && batch > p.MaxBatch) || (p.MaxSeq > 0 && seq > p.MaxSeq) {
+		panic(fmt.Sprintf("eval.New: batch=%d seq=%d, want 1..%d and 1..%d", batch, seq, p.MaxBatch, p.MaxSeq))
 	}
 	m := &Machine[F]{p: p, batch: batch, seq: seq, t: batch * seq}
 	m.f = make([][]F, len(p.Values))
@@ -86,6 +87,14 @@ func (m *Machine[F]) SetTokens(tokens, targets []int32) {
 		}
 		m.SetIDs(m.p.Targets, targets)
 	}
+}
+
+// IDs returns the buffer of v, an i32 value (not a copy).
+func (m *Machine[F]) IDs(v *ir.Value) []int32 {
+	if v.DType != ir.Int32 {
+		panic(fmt.Sprintf("eval: IDs of %s, a %v value", v.Name, v.DType))
+	}
+	return m.ids[v.ID]
 }
 
 // SetIDs copies data into the buffer of v, an i32 value.
