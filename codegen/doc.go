@@ -1,0 +1,17 @@
+// Package codegen turns a planned IR program into the Go package that
+// trains and serves the model: a pure function (Generate) from an
+// ir.Program and its plan.Layout to file names and contents, built with
+// jennifer and formatted with go/format. It does no disk I/O.
+//
+// The generated package has the model's dimensions as constants, one Model
+// type holding a few arenas allocated once by New (parameters, gradients,
+// training activations, inference activations, at offsets from the
+// layout), and methods Forward, Backward, Infer, Params, Save and Load.
+// Every IR instruction becomes one direct call of a generic runtime/kernels
+// function on sub-slices of the arenas, preceded by a comment naming the
+// layer it implements, so the generated code reads like the model: a
+// training step allocates nothing.
+//
+// Output depends only on the inputs: identical programs give identical
+// bytes, with no versions or timestamps.
+package codegen
