@@ -90,6 +90,10 @@ func (l *lowerer) run() (p *ir.Program, err error) {
 		}
 	}
 
+	if m.FinalWidth != 0 && x.Cols != m.FinalWidth {
+		return nil, fmt.Errorf("model %s: the stream is %d wide after the last block, the checker says %d", m.Name, x.Cols, m.FinalWidth)
+	}
+
 	// Final norm and head.
 	l.at("norm", m.NormPos)
 	x, err = l.norm("norm", m.FinalNorm, m.NormEps, x)
