@@ -1,0 +1,5 @@
+import "b.bf"
+
+block A(d: dim) {
+    ff = ffn(hidden: 4 * d)
+}

@@ -1,0 +1,5 @@
+import "more.bf"
+
+block Wide(d: dim) {
+    ff = ffn(hidden: mult * d, act: sqrelu)
+}

@@ -1,0 +1,1 @@
+int mult = 8
