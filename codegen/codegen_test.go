@@ -108,8 +108,6 @@ func diff(a, b []byte) string {
 	return ""
 }
 
-
-
 // goldenCase is one directory of testdata: input.bf, an optional
 // options.json (codegen.Options; Package defaults to the directory name,
 // Source to input.bf) and want/ holding the expected files.
