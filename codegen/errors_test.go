@@ -101,3 +101,14 @@ func TestGenerateOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestSourceSanitised(t *testing.T) {
+	p, l := planned(t, plantest.Tiny())
+	files, err := codegen.Generate(p, l, codegen.Options{Source: "evil\nfunc init() { panic(1) }\n.bf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(files[0].Data, []byte("// Source: evilfunc init() { panic(1) }.bf, model Tiny.\n")) {
+		t.Errorf("header:\n%s", bytes.SplitN(files[0].Data, []byte("\npackage"), 2)[0])
+	}
+}
