@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/bfcdev/bfc/compiler"
 	"github.com/bfcdev/bfc/compiler/ir"
 	"github.com/bfcdev/bfc/compiler/plan"
 	"github.com/bfcdev/bfc/compiler/plan/plantest"
@@ -26,8 +27,48 @@ func programs(t *testing.T) map[string]*ir.Program {
 		}
 		out[name] = p
 	}
+	// Programs from the real pipeline, forward and backward.
+	progs, diags := compiler.CompileSource(compiler.Options{}, "plan.bf", []byte(pipelineSrc))
+	if len(diags) > 0 {
+		t.Fatalf("plan.bf: %v", diags)
+	}
+	for _, p := range progs {
+		out["pipeline/"+p.Name] = p
+	}
 	return out
 }
+
+const pipelineSrc = `
+import "std/transformer.bf"
+
+block Post(d: dim) {
+    norm layer post
+    attn = attention(heads: 2, head_dim: 4, causal: false)
+    ffn = ffn(hidden: 12, act: reglu)
+}
+
+model Dense {
+    dim vocab = 13
+    dim d = 8
+    input(batch: 2, seq: 6)
+    embed(vocab: vocab, dim: d, pos: learned)
+    repeat 3 GatedTransformer(d: d, heads: 2)
+    norm rms
+    head tied
+    loss cross_entropy
+}
+
+model Mixed {
+    dim vocab = 7
+    dim d = 8
+    input(batch: 3, seq: 4)
+    embed(vocab: vocab, dim: d, pos: none)
+    repeat 2 [Transformer(d: d, heads: 2, act: sqrelu), Post(d: d)]
+    norm layer
+    head untied
+    loss cross_entropy
+}
+`
 
 // sequence is an arena's instruction list with the point at which DLoss is
 // seeded (-1: never) and the values that must survive to the end of the
