@@ -132,7 +132,7 @@ func (r *recogniser) opened(what string, t *lexer.Token) source.Note {
 	return source.Note{Pos: p, Msg: what + " opened here"}
 }
 
-//	file = { import } { decl }
+// file = { import } { decl }
 func (r *recogniser) file() {
 	for is(r.peek(0), "import") {
 		r.next()
@@ -158,7 +158,7 @@ func (r *recogniser) file() {
 	}
 }
 
-//	const = type ident "=" expr
+// const = type ident "=" expr
 func (r *recogniser) constDecl() {
 	typ := r.next().Value
 	name := r.ident("constant name after " + typ)
@@ -166,7 +166,7 @@ func (r *recogniser) constDecl() {
 	r.expr()
 }
 
-//	block = "block" ident "(" [ param { "," param } [","] ] ")" "{" { blockstmt } "}"
+// block = "block" ident "(" [ param { "," param } [","] ] ")" "{" { blockstmt } "}"
 func (r *recogniser) block() {
 	r.next()
 	name := r.ident("block name")
@@ -206,7 +206,7 @@ func (r *recogniser) block() {
 	r.next()
 }
 
-//	blockstmt = const | "norm" ident [ "pre" | "post" ] | ident "=" call
+// blockstmt = const | "norm" ident [ "pre" | "post" ] | ident "=" call
 func (r *recogniser) blockStmt() {
 	t0, t1 := r.peek(0), r.peek(1)
 	switch {
@@ -236,7 +236,7 @@ func (r *recogniser) blockStmt() {
 	}
 }
 
-//	call = ident "(" [ arg { "," arg } [","] ] ")"
+// call = ident "(" [ arg { "," arg } [","] ] ")"
 func (r *recogniser) call() {
 	name := r.next().Value
 	lparen := r.peek(0)
@@ -266,7 +266,7 @@ func (r *recogniser) call() {
 	r.next()
 }
 
-//	model = "model" ident "{" { modelstmt } "}"
+// model = "model" ident "{" { modelstmt } "}"
 func (r *recogniser) model() {
 	r.next()
 	name := r.ident("model name")
@@ -281,10 +281,11 @@ func (r *recogniser) model() {
 	r.next()
 }
 
-//	modelstmt = const
-//	          | "repeat" expr ( call | "[" call { "," call } [","] "]" )
-//	          | "norm" ident | "head" ident | "loss" ident
-//	          | call
+// modelstmt = const
+//
+//	| "repeat" expr ( call | "[" call { "," call } [","] "]" )
+//	| "norm" ident | "head" ident | "loss" ident
+//	| call
 func (r *recogniser) modelStmt() {
 	t0, t1, t2, t3 := r.peek(0), r.peek(1), r.peek(2), r.peek(3)
 	switch {
@@ -353,7 +354,7 @@ func startsExpr(t *lexer.Token) bool {
 	return t.Type == tokInt || t.Type == tokFloat || isIdent(t) || is(t, "(") || is(t, "-")
 }
 
-//	expr = term { ("+" | "-") term }
+// expr = term { ("+" | "-") term }
 func (r *recogniser) expr() {
 	r.term()
 	for is(r.peek(0), "+") || is(r.peek(0), "-") {
@@ -362,7 +363,7 @@ func (r *recogniser) expr() {
 	}
 }
 
-//	term = unary { ("*" | "/" | "%") unary }
+// term = unary { ("*" | "/" | "%") unary }
 func (r *recogniser) term() {
 	r.unary()
 	for is(r.peek(0), "*") || is(r.peek(0), "/") || is(r.peek(0), "%") {
@@ -371,8 +372,8 @@ func (r *recogniser) term() {
 	}
 }
 
-//	unary = [ "-" ] primary
-//	primary = real | int | "true" | "false" | call | ident | "(" expr ")"
+// unary = [ "-" ] primary
+// primary = real | int | "true" | "false" | call | ident | "(" expr ")"
 func (r *recogniser) unary() {
 	if is(r.peek(0), "-") {
 		r.next()
