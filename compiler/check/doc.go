@@ -10,13 +10,17 @@
 //     from Config.Std, other paths relative to the importing file), and
 //     find import cycles.
 //   - resolve.go: one namespace for the file-level constants, blocks and
-//     models of all files; scopes; constant evaluation on first use.
+//     models of all loaded files (imports of imports included); scopes;
+//     constant evaluation on first use. Only the root files' models are
+//     checked and expanded.
 //   - override.go: build-time values for file-level and model constants.
 //   - expr.go, value.go: constant expressions. Ints (dims are positive
 //     ints) and reals; "/" on ints must divide exactly; real literals only
 //     where a real is wanted. Names resolve innermost first: block
 //     parameters and locals (or a model's constants), then file-level
-//     constants, then the words of the universe (universe.go).
+//     constants, then the words of the universe (universe.go). Scoping is
+//     lexical: a block body never sees the constants of the model that
+//     repeats it, only what its arguments pass in.
 //   - block.go, layer.go: blocks and their sub-layers. A table of
 //     primitives (attention, ffn; moe is rejected for now) gives each
 //     sub-layer's attributes and how it maps the stream's width.

@@ -71,6 +71,11 @@ func (c *checker) parse(f *file, src []byte) {
 		c.incomplete = true
 		var l source.List
 		if errors.As(err, &l) {
+			for _, d := range l {
+				// The parser's other code (BadFile: a file over its size
+				// limit) is a syntax-level rejection too.
+				d.Code = BadSyntax
+			}
 			c.diags = append(c.diags, l...)
 		} else {
 			c.errorf(source.Pos{File: f.name, Line: 1, Col: 1}, BadSyntax, "%v", err)
