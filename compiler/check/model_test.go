@@ -317,3 +317,53 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestOverrideTargets checks which constants an override replaces: a plain
+// name replaces the file-level constant and every root model's constant of
+// that name; "Model.name" wins over it for that model.
+func TestOverrideTargets(t *testing.T) {
+	src := `dim d = 32
+model A {
+    dim d = 64
+    input(batch: 1, seq: 4)
+    embed(vocab: 16, dim: d)
+    repeat 1 B(d: d)
+    norm rms
+    head tied
+    loss cross_entropy
+}
+model C {
+    input(batch: 1, seq: 4)
+    embed(vocab: 16, dim: d)
+    repeat 1 B(d: d)
+    norm rms
+    head tied
+    loss cross_entropy
+}
+block B(d: dim) {
+    ff = ffn(hidden: 2 * d)
+}
+`
+	for _, tc := range []struct {
+		overrides map[string]string
+		a, c      int
+	}{
+		{nil, 64, 32},
+		{map[string]string{"d": "8"}, 8, 8},
+		{map[string]string{"d": "8", "A.d": "16"}, 16, 8},
+		{map[string]string{"A.d": "16"}, 16, 32},
+	} {
+		res, diags := CheckSource(Config{Overrides: tc.overrides}, "m.bf", []byte(src))
+		if len(diags) > 0 {
+			t.Fatalf("%v: %v", tc.overrides, diags)
+		}
+		a, c := res.Models[0], res.Models[1]
+		if a.D != tc.a || c.D != tc.c || a.Layers[0].Hidden != 2*tc.a || c.Layers[0].Hidden != 2*tc.c {
+			t.Errorf("%v: A.D = %d, C.D = %d; want %d, %d", tc.overrides, a.D, c.D, tc.a, tc.c)
+		}
+		// A's own d shadows the file's: A lists only its own.
+		if len(a.Consts) != 1 || a.Consts[0].Pos.Line != 3 || len(c.Consts) != 1 || c.Consts[0].Pos.Line != 1 {
+			t.Errorf("%v: consts A %v, C %v", tc.overrides, a.Consts, c.Consts)
+		}
+	}
+}

@@ -41,10 +41,10 @@ func (c *checker) models() []*Model {
 
 // modelStmts are a model's statements sorted by kind.
 type modelStmts struct {
-	input, embed       *ast.Call
-	norm, head, loss   *ast.ModelStmt
-	inputPos, embedPos source.Pos
-	repeats            []*ast.Repeat
+	input, embed     *ast.Call
+	norm, head, loss *ast.ModelStmt
+	embedPos         source.Pos
+	repeats          []*ast.Repeat
 }
 
 func (c *checker) model(md *ast.Model) *Model {
@@ -76,8 +76,8 @@ func (c *checker) model(md *ast.Model) *Model {
 	// input and embed
 	if s.input != nil {
 		args := c.bindArgs(ev, s.input, inputAttrs, "attribute", "input")
-		m.MaxBatch = c.positive(ev, args, "batch", s.input)
-		m.MaxSeq = c.positive(ev, args, "seq", s.input)
+		m.MaxBatch = c.positive(ev, args, "batch")
+		m.MaxSeq = c.positive(ev, args, "seq")
 	}
 	width := invalid
 	if s.embed != nil {
@@ -163,7 +163,7 @@ func (c *checker) modelStmts(md *ast.Model) *modelStmts {
 			switch name {
 			case "input":
 				if single("input", pos) {
-					s.input, s.inputPos = st.Call, pos
+					s.input = st.Call
 				}
 			case "embed":
 				if single("embed", pos) {
@@ -204,7 +204,7 @@ func (c *checker) modelStmts(md *ast.Model) *modelStmts {
 }
 
 // positive returns a count attribute that must be at least 1.
-func (c *checker) positive(ev *evaluator, args *boundArgs, name string, call *ast.Call) int {
+func (c *checker) positive(ev *evaluator, args *boundArgs, name string) int {
 	v := args.vals[name]
 	if !v.ok() {
 		return 0
