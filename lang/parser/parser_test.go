@@ -110,3 +110,12 @@ func mustRead(t testing.TB, file string) []byte {
 	}
 	return src
 }
+
+// TestGrammarInDocs checks that the language reference shows the current
+// grammar.
+func TestGrammarInDocs(t *testing.T) {
+	doc := string(mustRead(t, "../../docs/language.md"))
+	if !strings.Contains(doc, "```ebnf\n"+Grammar()+"\n```") {
+		t.Error("the ```ebnf block of docs/language.md differs from grammar.ebnf; copy it over")
+	}
+}
