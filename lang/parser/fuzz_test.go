@@ -62,7 +62,7 @@ func checkErrorPositions(t *testing.T, src []byte, err error) {
 		if p.File != "f.bf" || p.Line < 1 || p.Line > lines+1 || p.Col < 1 || p.Offset < 0 || p.Offset > len(src) {
 			t.Fatalf("diagnostic %q at a position outside the input (%d lines, %d bytes): %+v", d.Msg, lines, len(src), p)
 		}
-		if d.Code != "BadSyntax" && d.Code != "BadFile" {
+		if d.Code != "BadSyntax" {
 			t.Fatalf("diagnostic code %q", d.Code)
 		}
 		if d.Msg == "" || strings.Contains(d.Msg, "\n") {

@@ -59,7 +59,7 @@ const MaxNesting = 100
 func Parse(filename string, src []byte) (*ast.File, error) {
 	if len(src) > maxSource {
 		var l source.List
-		l.Add(source.Pos{File: filename}, "BadFile", "file is %d bytes; .bf sources are limited to %d bytes", len(src), maxSource)
+		l.Add(source.Pos{File: filename, Line: 1, Col: 1}, "BadSyntax", "file is %d bytes; .bf sources are limited to %d bytes", len(src), maxSource)
 		return nil, l
 	}
 	toks, comments, lexErr := scan(filename, src)

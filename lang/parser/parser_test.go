@@ -119,3 +119,14 @@ func TestGrammarInDocs(t *testing.T) {
 		t.Error("the ```ebnf block of docs/language.md differs from grammar.ebnf; copy it over")
 	}
 }
+
+func TestTooLarge(t *testing.T) {
+	src := make([]byte, maxSource+1)
+	for i := range src {
+		src[i] = ' '
+	}
+	_, err := Parse("big.bf", src)
+	if err == nil || !strings.HasPrefix(err.Error(), "big.bf:1:1: file is 16777217 bytes") {
+		t.Errorf("got %v", err)
+	}
+}
