@@ -10,7 +10,9 @@
 //     statements of a body, a blank line of the source is kept (at most one);
 //   - every comment kept: a comment on a line of its own stays on a line of
 //     its own before what follows it (or before the closing brace), a comment
-//     at the end of a line stays at the end of that line;
+//     at the end of a line stays at the end of that line, and the end-of-line
+//     comments of consecutive lines with the same indentation line up in one
+//     column;
 //   - a parameter, argument or block list is written on one line, unless its
 //     first element starts on a line after the opening bracket or a comment
 //     falls inside it: then it is written one element per line, each followed

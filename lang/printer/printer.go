@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2/lexer"
 
@@ -52,7 +53,7 @@ func Fprint(w io.Writer, f *ast.File) (err error) {
 		}
 	}()
 	p.file(f)
-	_, err = w.Write(p.out.Bytes())
+	_, err = w.Write(render(p.lines))
 	return err
 }
 
@@ -67,7 +68,7 @@ const indentUnit = "    "
 const noNext = math.MaxInt
 
 type printer struct {
-	out      bytes.Buffer
+	lines    []outLine
 	comments []*ast.Comment
 	ci       int // next comment to print
 
@@ -87,7 +88,6 @@ type printer struct {
 	lastLine  int  // source line of the last printed token or comment
 	wantBlank bool // print a blank line before the next line
 	noBlank   bool // keep no blank line before the next line
-	written   bool // something has been printed
 }
 
 // start begins a new output line at the current indentation, whose first
@@ -127,15 +127,49 @@ func (p *printer) text(s string) {
 // emit writes one output line at indentation ind, preceded by a blank line
 // when one is wanted or the source had one before srcLine.
 func (p *printer) emit(ind int, s string, srcLine int) {
-	if p.written && !p.noBlank && (p.wantBlank || srcLine > 0 && p.lastLine > 0 && srcLine > p.lastLine+1) {
-		p.out.WriteByte('\n')
+	if len(p.lines) > 0 && !p.noBlank && (p.wantBlank || srcLine > 0 && p.lastLine > 0 && srcLine > p.lastLine+1) {
+		p.lines = append(p.lines, outLine{blank: true})
 	}
 	p.wantBlank, p.noBlank = false, false
-	for range ind {
-		p.out.WriteString(indentUnit)
+	p.lines = append(p.lines, outLine{indent: ind, text: s})
+}
+
+// outLine is one line of output.
+type outLine struct {
+	blank   bool
+	indent  int
+	text    string
+	comment string // a comment at the end of the line
+}
+
+// render writes the lines, aligning the end-of-line comments of
+// consecutive lines with the same indentation into one column.
+func render(lines []outLine) []byte {
+	var b bytes.Buffer
+	for i := 0; i < len(lines); {
+		// The run of lines that align with line i.
+		j, width := i, 0
+		for j < len(lines) && lines[j].comment != "" && !lines[j].blank && lines[j].indent == lines[i].indent {
+			width = max(width, utf8.RuneCountInString(lines[j].text))
+			j++
+		}
+		if j == i {
+			j = i + 1
+		}
+		for _, l := range lines[i:j] {
+			if !l.blank {
+				b.WriteString(strings.Repeat(indentUnit, l.indent))
+				b.WriteString(l.text)
+				if l.comment != "" {
+					b.WriteString(strings.Repeat(" ", width-utf8.RuneCountInString(l.text)+1))
+					b.WriteString(l.comment)
+				}
+			}
+			b.WriteByte('\n')
+		}
+		i = j
 	}
-	p.out.WriteString(s)
-	p.written = true
+	return b.Bytes()
 }
 
 // commentsBefore prints, each on a line of its own at indentation ind, the
@@ -148,7 +182,6 @@ func (p *printer) commentsBefore(off int, ind int) {
 		}
 		p.ci++
 		p.emit(ind, c.Text, c.Pos.Line)
-		p.out.WriteByte('\n')
 		p.lastLine = max(p.lastLine, c.Pos.Line)
 	}
 }
@@ -174,11 +207,10 @@ func (p *printer) end(end lexer.Position, next int) {
 	if p.ci < len(p.comments) {
 		c := p.comments[p.ci]
 		if end.Line > 0 && c.Pos.Line == end.Line && c.Pos.Offset >= end.Offset && c.Pos.Offset < next {
-			p.out.WriteString(" " + c.Text)
+			p.lines[len(p.lines)-1].comment = c.Text
 			p.ci++
 		}
 	}
-	p.out.WriteByte('\n')
 }
 
 // hasComment reports whether a comment starts between offsets from and to
