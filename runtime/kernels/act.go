@@ -43,69 +43,14 @@ const (
 	geluC       = 0.044715
 )
 
-// actEval returns act(x).
-func actEval(a Act, x float64) float64 {
-	switch a {
-	case ActReLU:
-		return max(x, 0)
-	case ActGELU:
-		return 0.5 * x * (1 + math.Erf(x*invSqrt2))
-	case ActGELUTanh:
-		return 0.5 * x * (1 + math.Tanh(sqrt2OverPi*(x+geluC*x*x*x)))
-	case ActSqReLU:
-		if x > 0 {
-			return x * x
-		}
-		return 0
-	case ActSiLU:
-		return x / (1 + math.Exp(-x))
-	}
-	panic(fmt.Sprintf("kernels: unknown activation %v", a))
-}
-
-// actDeriv returns act'(x), the exact derivative of actEval.
-func actDeriv(a Act, x float64) float64 {
-	switch a {
-	case ActReLU:
-		if x > 0 {
-			return 1
-		}
-		return 0
-	case ActGELU:
-		return 0.5*(1+math.Erf(x*invSqrt2)) + x*invSqrt2Pi*math.Exp(-0.5*x*x)
-	case ActGELUTanh:
-		t := math.Tanh(sqrt2OverPi * (x + geluC*x*x*x))
-		return 0.5*(1+t) + 0.5*x*(1-t*t)*sqrt2OverPi*(1+3*geluC*x*x)
-	case ActSqReLU:
-		if x > 0 {
-			return 2 * x
-		}
-		return 0
-	case ActSiLU:
-		s := 1 / (1 + math.Exp(-x))
-		return s * (1 + x*(1-s))
-	}
-	panic(fmt.Sprintf("kernels: unknown activation %v", a))
-}
-
 // Activate sets y = act(x) element-wise; y may alias x.
 func Activate[F Float](act Act, y, x []F) {
 	checkLen("Activate", "x", len(x), len(y))
-	x = x[:len(y)]
-	switch act {
-	case ActReLU:
-		for i, v := range x {
-			y[i] = max(v, 0)
-		}
-	case ActSqReLU:
-		for i, v := range x {
-			v = max(v, 0)
-			y[i] = v * v
-		}
-	default:
-		for i, v := range x {
-			y[i] = F(actEval(act, float64(v)))
-		}
+	checkAct(act)
+	if is32[F]() {
+		activate(act, as32(y), as32(x))
+	} else {
+		activate(act, as64(y), as64(x))
 	}
 }
 
@@ -114,24 +59,11 @@ func ActivateBackward[F Float](act Act, dx, dy, x []F) {
 	n := len(dx)
 	checkLen("ActivateBackward", "dy", len(dy), n)
 	checkLen("ActivateBackward", "x", len(x), n)
-	dy, x = dy[:n], x[:n]
-	switch act {
-	case ActReLU:
-		for i, v := range x {
-			if v > 0 {
-				dx[i] += dy[i]
-			}
-		}
-	case ActSqReLU:
-		for i, v := range x {
-			if v > 0 {
-				dx[i] += 2 * v * dy[i]
-			}
-		}
-	default:
-		for i, v := range x {
-			dx[i] += dy[i] * F(actDeriv(act, float64(v)))
-		}
+	checkAct(act)
+	if is32[F]() {
+		activateBackward(act, as32(dx), as32(dy), as32(x))
+	} else {
+		activateBackward(act, as64(dx), as64(dy), as64(x))
 	}
 }
 
@@ -144,13 +76,11 @@ func ActivateBackward[F Float](act Act, dx, dy, x []F) {
 func GLU[F Float](act Act, y, x []F, rows, hidden int) {
 	checkLen("GLU", "x", len(x), rows*2*hidden)
 	checkLen("GLU", "y", len(y), rows*hidden)
-	for r := range rows {
-		g := x[r*2*hidden : r*2*hidden+hidden]
-		u := x[r*2*hidden+hidden : (r+1)*2*hidden]
-		yr := y[r*hidden : (r+1)*hidden]
-		for j := range yr {
-			yr[j] = F(actEval(act, float64(g[j]))) * u[j]
-		}
+	checkAct(act)
+	if is32[F]() {
+		glu(act, as32(y), as32(x), rows, hidden)
+	} else {
+		glu(act, as64(y), as64(x), rows, hidden)
 	}
 }
 
@@ -161,16 +91,142 @@ func GLUBackward[F Float](act Act, dx, dy, x []F, rows, hidden int) {
 	checkLen("GLUBackward", "x", len(x), rows*2*hidden)
 	checkLen("GLUBackward", "dx", len(dx), rows*2*hidden)
 	checkLen("GLUBackward", "dy", len(dy), rows*hidden)
-	for r := range rows {
-		g := x[r*2*hidden : r*2*hidden+hidden]
-		u := x[r*2*hidden+hidden : (r+1)*2*hidden]
-		dg := dx[r*2*hidden : r*2*hidden+hidden]
-		du := dx[r*2*hidden+hidden : (r+1)*2*hidden]
-		dyr := dy[r*hidden : (r+1)*hidden]
-		for j := range dyr {
-			gv := float64(g[j])
-			dg[j] += dyr[j] * u[j] * F(actDeriv(act, gv))
-			du[j] += dyr[j] * F(actEval(act, gv))
+	checkAct(act)
+	if is32[F]() {
+		gluBackward(act, as32(dx), as32(dy), as32(x), rows, hidden)
+	} else {
+		gluBackward(act, as64(dx), as64(dy), as64(x), rows, hidden)
+	}
+}
+
+func checkAct(a Act) {
+	if a < 0 || int(a) >= len(actNames) {
+		panic(fmt.Sprintf("kernels: unknown activation %v", a))
+	}
+}
+
+// actCost is a rough cost of one activation in element operations.
+func actCost(a Act) int {
+	if a == ActReLU || a == ActSqReLU {
+		return 1
+	}
+	return 16
+}
+
+func activate[T real](act Act, y, x []T) {
+	t := getEW[T]()
+	t.act, t.a, t.b = act, y, x
+	t.kind = ewActivateChunk
+	t.run(len(y), actCost(act))
+	putEW(t)
+}
+
+func activateBackward[T real](act Act, dx, dy, x []T) {
+	t := getEW[T]()
+	t.act, t.a, t.b, t.c = act, dx, dy, x
+	t.kind = ewActivateBackwardChunk
+	t.run(len(dx), 2*actCost(act))
+	putEW(t)
+}
+
+func glu[T real](act Act, y, x []T, rows, hidden int) {
+	t := getEW[T]()
+	t.act, t.a, t.b, t.w = act, y, x, hidden
+	t.kind = ewGluChunk
+	t.run(rows, hidden*actCost(act))
+	putEW(t)
+}
+
+func gluBackward[T real](act Act, dx, dy, x []T, rows, hidden int) {
+	t := getEW[T]()
+	t.act, t.a, t.b, t.c, t.w = act, dx, dy, x, hidden
+	t.kind = ewGluBackwardChunk
+	t.run(rows, 2*hidden*actCost(act))
+	putEW(t)
+}
+
+// actApply sets y[i] = act(x[i]); y may alias x.
+func actApply[T real](act Act, y, x []T) {
+	x = x[:len(y)]
+	switch act {
+	case ActReLU:
+		for i, v := range x {
+			y[i] = max(v, 0)
+		}
+	case ActSqReLU:
+		for i, v := range x {
+			v = max(v, 0)
+			y[i] = v * v
+		}
+	case ActGELU:
+		for i, v := range x {
+			f := float64(v)
+			y[i] = T(0.5 * f * (1 + math.Erf(f*invSqrt2)))
+		}
+	case ActGELUTanh:
+		for i, v := range x {
+			f := float64(v)
+			y[i] = T(0.5 * f * (1 + math.Tanh(sqrt2OverPi*(f+geluC*f*f*f))))
+		}
+	case ActSiLU:
+		for i, v := range x {
+			f := float64(v)
+			y[i] = T(f / (1 + math.Exp(-f)))
+		}
+	}
+}
+
+// actDerivApply sets d[i] = act'(x[i]) and, when f is not nil,
+// f[i] = act(x[i]).
+func actDerivApply[T real](act Act, d, f, x []T) {
+	x = x[:len(d)]
+	if f != nil {
+		f = f[:len(d)]
+	}
+	switch act {
+	case ActReLU:
+		for i, v := range x {
+			d[i] = 0
+			if v > 0 {
+				d[i] = 1
+			}
+		}
+		if f != nil {
+			actApply(act, f, x)
+		}
+	case ActSqReLU:
+		for i, v := range x {
+			d[i] = 2 * max(v, 0)
+		}
+		if f != nil {
+			actApply(act, f, x)
+		}
+	case ActGELU:
+		for i, v := range x {
+			z := float64(v)
+			cdf := 0.5 * (1 + math.Erf(z*invSqrt2))
+			d[i] = T(cdf + z*invSqrt2Pi*math.Exp(-0.5*z*z))
+			if f != nil {
+				f[i] = T(z * cdf)
+			}
+		}
+	case ActGELUTanh:
+		for i, v := range x {
+			z := float64(v)
+			t := math.Tanh(sqrt2OverPi * (z + geluC*z*z*z))
+			d[i] = T(0.5*(1+t) + 0.5*z*(1-t*t)*sqrt2OverPi*(1+3*geluC*z*z))
+			if f != nil {
+				f[i] = T(0.5 * z * (1 + t))
+			}
+		}
+	case ActSiLU:
+		for i, v := range x {
+			z := float64(v)
+			s := 1 / (1 + math.Exp(-z))
+			d[i] = T(s * (1 + z*(1-s)))
+			if f != nil {
+				f[i] = T(z * s)
+			}
 		}
 	}
 }

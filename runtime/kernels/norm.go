@@ -1,7 +1,5 @@
 package kernels
 
-import "math"
-
 // RMSNorm normalizes each of rows rows of width d:
 //
 //	rstd[r] = 1/sqrt(mean(x[r,:]²) + eps)
@@ -10,15 +8,10 @@ import "math"
 // y may alias x.
 func RMSNorm[F Float](y, rstd, x, g []F, rows, d int, eps F) {
 	checkNorm("RMSNorm", rows, d, len(y), len(x), len(g), len(rstd))
-	for r := range rows {
-		xr := x[r*d : r*d+d]
-		rs := 1 / math.Sqrt(SumSquares(xr)/float64(d)+float64(eps))
-		rstd[r] = F(rs)
-		yr := y[r*d : r*d+d]
-		s := F(rs)
-		for j := range yr {
-			yr[j] = xr[j] * s * g[j]
-		}
+	if is32[F]() {
+		rmsNorm(as32(y), as32(rstd), as32(x), as32(g), rows, d, float32(eps))
+	} else {
+		rmsNorm(as64(y), as64(rstd), as64(x), as64(g), rows, d, float64(eps))
 	}
 }
 
@@ -30,20 +23,10 @@ func RMSNormBackward[F Float](dx, dg, dy, x, g, rstd []F, rows, d int) {
 	checkNorm("RMSNormBackward", rows, d, len(dx), len(x), len(g), len(rstd))
 	checkLen("RMSNormBackward", "dy", len(dy), rows*d)
 	checkLen("RMSNormBackward", "dg", len(dg), d)
-	g, dg = g[:d], dg[:d]
-	for r := range rows {
-		xr, dyr, dxr := x[r*d:r*d+d], dy[r*d:r*d+d], dx[r*d:r*d+d]
-		rs := float64(rstd[r])
-		var dot float64
-		for j := range xr {
-			dot += float64(dyr[j] * g[j] * xr[j])
-		}
-		c := F(rs * rs * rs * dot / float64(d))
-		s := F(rs)
-		for j := range xr {
-			dxr[j] += s*g[j]*dyr[j] - c*xr[j]
-			dg[j] += dyr[j] * xr[j] * s
-		}
+	if is32[F]() {
+		rmsNormBackward(as32(dx), as32(dg), as32(dy), as32(x), as32(g), as32(rstd), rows, d)
+	} else {
+		rmsNormBackward(as64(dx), as64(dg), as64(dy), as64(x), as64(g), as64(rstd), rows, d)
 	}
 }
 
@@ -57,26 +40,10 @@ func LayerNorm[F Float](y, mean, rstd, x, g, b []F, rows, d int, eps F) {
 	checkNorm("LayerNorm", rows, d, len(y), len(x), len(g), len(rstd))
 	checkLen("LayerNorm", "mean", len(mean), rows)
 	checkLen("LayerNorm", "b", len(b), d)
-	g, b = g[:d], b[:d]
-	for r := range rows {
-		xr := x[r*d : r*d+d]
-		var s float64
-		for _, v := range xr {
-			s += float64(v)
-		}
-		mu := s / float64(d)
-		var v2 float64
-		for _, v := range xr {
-			t := float64(v) - mu
-			v2 += t * t
-		}
-		rs := 1 / math.Sqrt(v2/float64(d)+float64(eps))
-		mean[r], rstd[r] = F(mu), F(rs)
-		yr := y[r*d : r*d+d]
-		m, sc := F(mu), F(rs)
-		for j := range yr {
-			yr[j] = (xr[j]-m)*sc*g[j] + b[j]
-		}
+	if is32[F]() {
+		layerNorm(as32(y), as32(mean), as32(rstd), as32(x), as32(g), as32(b), rows, d, float32(eps))
+	} else {
+		layerNorm(as64(y), as64(mean), as64(rstd), as64(x), as64(g), as64(b), rows, d, float64(eps))
 	}
 }
 
@@ -91,24 +58,10 @@ func LayerNormBackward[F Float](dx, dg, db, dy, x, g, mean, rstd []F, rows, d in
 	checkLen("LayerNormBackward", "mean", len(mean), rows)
 	checkLen("LayerNormBackward", "dg", len(dg), d)
 	checkLen("LayerNormBackward", "db", len(db), d)
-	g, dg, db = g[:d], dg[:d], db[:d]
-	for r := range rows {
-		xr, dyr, dxr := x[r*d:r*d+d], dy[r*d:r*d+d], dx[r*d:r*d+d]
-		m, rs := mean[r], rstd[r]
-		var s1, s2 float64
-		for j := range xr {
-			xh := (xr[j] - m) * rs
-			dxh := dyr[j] * g[j]
-			s1 += float64(dxh)
-			s2 += float64(dxh * xh)
-			dg[j] += dyr[j] * xh
-			db[j] += dyr[j]
-		}
-		m1, m2 := F(s1/float64(d)), F(s2/float64(d))
-		for j := range xr {
-			xh := (xr[j] - m) * rs
-			dxr[j] += rs * (dyr[j]*g[j] - m1 - xh*m2)
-		}
+	if is32[F]() {
+		layerNormBackward(as32(dx), as32(dg), as32(db), as32(dy), as32(x), as32(g), as32(mean), as32(rstd), rows, d)
+	} else {
+		layerNormBackward(as64(dx), as64(dg), as64(db), as64(dy), as64(x), as64(g), as64(mean), as64(rstd), rows, d)
 	}
 }
 
@@ -117,4 +70,46 @@ func checkNorm(kernel string, rows, d, ny, nx, ng, nrstd int) {
 	checkLen(kernel, "y", ny, rows*d)
 	checkLen(kernel, "g", ng, d)
 	checkLen(kernel, "rstd", nrstd, rows)
+}
+
+// Operands in ewTask: a=y/dx b=x c=g d=rstd e=mean f=b/dy g=dg h=db.
+
+func rmsNorm[T real](y, rstd, x, g []T, rows, d int, eps T) {
+	t := getEW[T]()
+	t.a, t.b, t.c, t.d, t.w, t.s = y, x, g[:d], rstd, d, eps
+	t.kind = ewRmsNormChunk
+	t.run(rows, 2*d)
+	putEW(t)
+}
+
+func rmsNormBackward[T real](dx, dg, dy, x, g, rstd []T, rows, d int) {
+	t := getEW[T]()
+	t.a, t.b, t.c, t.d, t.f, t.w = dx, x, g[:d], rstd, dy, d
+	_, chunks := ewChunks(rows, 4*d)
+	t.g = t.partials(chunks, d)
+	t.kind = ewRmsNormBackwardChunk
+	t.run(rows, 4*d)
+	sumPartials(dg[:d], t.g, chunks)
+	putEW(t)
+}
+
+func layerNorm[T real](y, mean, rstd, x, g, b []T, rows, d int, eps T) {
+	t := getEW[T]()
+	t.a, t.b, t.c, t.d, t.e, t.f, t.w, t.s = y, x, g[:d], rstd, mean, b[:d], d, eps
+	t.kind = ewLayerNormChunk
+	t.run(rows, 3*d)
+	putEW(t)
+}
+
+func layerNormBackward[T real](dx, dg, db, dy, x, g, mean, rstd []T, rows, d int) {
+	t := getEW[T]()
+	t.a, t.b, t.c, t.d, t.e, t.f, t.w = dx, x, g[:d], rstd, mean, dy, d
+	_, chunks := ewChunks(rows, 5*d)
+	p := t.partials(chunks, 2*d)
+	t.g, t.h = p[:chunks*d], p[chunks*d:]
+	t.kind = ewLayerNormBackwardChunk
+	t.run(rows, 5*d)
+	sumPartials(dg[:d], t.g, chunks)
+	sumPartials(db[:d], t.h, chunks)
+	putEW(t)
 }

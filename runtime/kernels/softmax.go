@@ -7,19 +7,56 @@ import "math"
 func Softmax[F Float](y, x []F, rows, n int) {
 	checkLen("Softmax", "x", len(x), rows*n)
 	checkLen("Softmax", "y", len(y), rows*n)
-	for r := range rows {
-		xr, yr := x[r*n:r*n+n], y[r*n:r*n+n]
-		m := rowMax(xr)
-		var s float64
-		for j, v := range xr {
-			e := math.Exp(float64(v - m))
-			s += e
-			yr[j] = F(e)
+	if is32[F]() {
+		softmax(as32(y), as32(x), rows, n)
+	} else {
+		softmax(as64(y), as64(x), rows, n)
+	}
+}
+
+// CrossEntropy stores lse[r] = log Σ_j exp(logits[r,j]) for every row and
+// returns the mean over rows with targets[r] >= 0 of lse[r] -
+// logits[r, targets[r]]. Rows with a negative target are ignored (their lse
+// is still written); with no counted rows the result is 0.
+func CrossEntropy[F Float](lse []F, logits []F, targets []int32, rows, vocab int) float64 {
+	checkLen("CrossEntropy", "logits", len(logits), rows*vocab)
+	checkLen("CrossEntropy", "lse", len(lse), rows)
+	checkLen("CrossEntropy", "targets", len(targets), rows)
+	for _, t := range targets[:rows] {
+		if t >= 0 {
+			checkToken("CrossEntropy", t, vocab, 1)
 		}
-		inv := F(1 / s)
-		for j := range yr {
-			yr[j] *= inv
+	}
+	if is32[F]() {
+		return crossEntropy(as32(lse), as32(logits), targets, rows, vocab)
+	}
+	return crossEntropy(as64(lse), as64(logits), targets, rows, vocab)
+}
+
+// CrossEntropyBackward accumulates, for every row with targets[r] >= 0,
+//
+//	dlogits[r,:] += scale * (softmax(logits[r,:]) - onehot(targets[r])) / count
+//
+// where count is the number of such rows and softmax comes from lse.
+func CrossEntropyBackward[F Float](dlogits, logits, lse []F, targets []int32, rows, vocab int, scale F) {
+	checkLen("CrossEntropyBackward", "logits", len(logits), rows*vocab)
+	checkLen("CrossEntropyBackward", "dlogits", len(dlogits), rows*vocab)
+	checkLen("CrossEntropyBackward", "lse", len(lse), rows)
+	checkLen("CrossEntropyBackward", "targets", len(targets), rows)
+	count := 0
+	for _, t := range targets[:rows] {
+		if t >= 0 {
+			checkToken("CrossEntropyBackward", t, vocab, 1)
+			count++
 		}
+	}
+	if count == 0 {
+		return
+	}
+	if is32[F]() {
+		crossEntropyBackward(as32(dlogits), as32(logits), as32(lse), targets, rows, vocab, float32(float64(scale)/float64(count)))
+	} else {
+		crossEntropyBackward(as64(dlogits), as64(logits), as64(lse), targets, rows, vocab, float64(scale)/float64(count))
 	}
 }
 
@@ -45,63 +82,38 @@ func logSumExp[F Float](x []F) float64 {
 	return m + math.Log(s)
 }
 
-// CrossEntropy stores lse[r] = log Σ_j exp(logits[r,j]) for every row and
-// returns the mean over rows with targets[r] >= 0 of lse[r] -
-// logits[r, targets[r]]. Rows with a negative target are ignored (their lse
-// is still written); with no counted rows the result is 0.
-func CrossEntropy[F Float](lse []F, logits []F, targets []int32, rows, vocab int) float64 {
-	checkLen("CrossEntropy", "logits", len(logits), rows*vocab)
-	checkLen("CrossEntropy", "lse", len(lse), rows)
-	checkLen("CrossEntropy", "targets", len(targets), rows)
+// Operands in ewTask: a=y/dlogits b=x/logits c=lse, tok=targets.
+
+func softmax[T real](y, x []T, rows, n int) {
+	t := getEW[T]()
+	t.a, t.b, t.w = y, x, n
+	t.kind = ewSoftmaxChunk
+	t.run(rows, 8*n)
+	putEW(t)
+}
+
+func crossEntropy[T real](lse, logits []T, targets []int32, rows, vocab int) float64 {
+	t := getEW[T]()
+	t.b, t.c, t.tok, t.w = logits, lse, targets, vocab
+	t.kind = ewCrossEntropyChunk
+	chunks := t.run(rows, 8*vocab)
 	var loss float64
 	count := 0
-	for r := range rows {
-		lr := logits[r*vocab : r*vocab+vocab]
-		l := logSumExp(lr)
-		lse[r] = F(l)
-		if t := targets[r]; t >= 0 {
-			checkToken("CrossEntropy", t, vocab, 1)
-			loss += l - float64(lr[t])
-			count++
-		}
+	for c := range chunks {
+		loss += t.part[c]
+		count += t.cnt[c]
 	}
+	putEW(t)
 	if count == 0 {
 		return 0
 	}
 	return loss / float64(count)
 }
 
-// CrossEntropyBackward accumulates, for every row with targets[r] >= 0,
-//
-//	dlogits[r,:] += scale * (softmax(logits[r,:]) - onehot(targets[r])) / count
-//
-// where count is the number of such rows and softmax comes from lse.
-func CrossEntropyBackward[F Float](dlogits, logits, lse []F, targets []int32, rows, vocab int, scale F) {
-	checkLen("CrossEntropyBackward", "logits", len(logits), rows*vocab)
-	checkLen("CrossEntropyBackward", "dlogits", len(dlogits), rows*vocab)
-	checkLen("CrossEntropyBackward", "lse", len(lse), rows)
-	checkLen("CrossEntropyBackward", "targets", len(targets), rows)
-	count := 0
-	for _, t := range targets[:rows] {
-		if t >= 0 {
-			count++
-		}
-	}
-	if count == 0 {
-		return
-	}
-	s := float64(scale) / float64(count)
-	for r := range rows {
-		t := targets[r]
-		if t < 0 {
-			continue
-		}
-		checkToken("CrossEntropyBackward", t, vocab, 1)
-		lr, dr := logits[r*vocab:r*vocab+vocab], dlogits[r*vocab:r*vocab+vocab]
-		l := float64(lse[r])
-		for j, v := range lr {
-			dr[j] += F(s * math.Exp(float64(v)-l))
-		}
-		dr[t] -= F(s)
-	}
+func crossEntropyBackward[T real](dlogits, logits, lse []T, targets []int32, rows, vocab int, scale T) {
+	t := getEW[T]()
+	t.a, t.b, t.c, t.tok, t.w, t.s = dlogits, logits, lse, targets, vocab, scale
+	t.kind = ewCrossEntropyBackwardChunk
+	t.run(rows, 8*vocab)
+	putEW(t)
 }
