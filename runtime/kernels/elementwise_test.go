@@ -64,6 +64,10 @@ func TestEmbed(t *testing.T) {
 		}
 	}
 	require.InDeltaSlice(t, want, dt, 1e-12)
+	gradCheck(t, "table", table, func() float64 {
+		Embed(y, table, tokens, d)
+		return dotLoss(dy, y)
+	}, accumulated(dt, init))
 	require.Panics(t, func() { Embed(y, table, []int32{7}, d) })
 	require.Panics(t, func() { Embed(y, table, []int32{-1}, d) })
 }
