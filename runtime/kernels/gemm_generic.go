@@ -15,7 +15,7 @@ type real interface{ float32 | float64 }
 // gemmMR rows and gemmNR columns and multiplied by the micro-kernel.
 const (
 	gemmMR = 2
-	gemmNR = 4
+	gemmNR = 2
 	gemmKC = 256
 	gemmMC = 128 // multiple of gemmMR
 	gemmNC = 256 // multiple of gemmNR
@@ -252,26 +252,42 @@ func macroKernel[T real](kc, mc, nc int, pa, pb, c []T, ldc int, alpha T) {
 
 // microKernel sets acc = A·B for a packed gemmMR×kc panel a and a packed
 // kc×gemmNR panel b: acc[r*gemmNR+q] = Σ_p a[p*gemmMR+r] * b[p*gemmNR+q].
-// The accumulators live in registers.
+// The tile is small and k is unrolled by 4 into two accumulator sets
+// because the Go compiler spills larger tiles (scalar SSE, 15 registers).
 func microKernel[T real](kc int, a, b []T, acc *[gemmMR * gemmNR]T) {
-	var c00, c01, c02, c03, c10, c11, c12, c13 T
+	var c00, c01, c10, c11 T
+	var d00, d01, d10, d11 T
 	a = a[:kc*gemmMR]
 	b = b[:kc*gemmNR]
-	for len(a) >= 2 && len(b) >= 4 {
-		ap := (*[2]T)(a)
-		bp := (*[4]T)(b)
-		a0, a1 := ap[0], ap[1]
-		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
-		a = a[2:]
-		b = b[4:]
+	for len(a) >= 8 && len(b) >= 8 {
+		ap := (*[8]T)(a)
+		bp := (*[8]T)(b)
+		c00 += ap[0] * bp[0]
+		c01 += ap[0] * bp[1]
+		c10 += ap[1] * bp[0]
+		c11 += ap[1] * bp[1]
+		d00 += ap[2] * bp[2]
+		d01 += ap[2] * bp[3]
+		d10 += ap[3] * bp[2]
+		d11 += ap[3] * bp[3]
+		c00 += ap[4] * bp[4]
+		c01 += ap[4] * bp[5]
+		c10 += ap[5] * bp[4]
+		c11 += ap[5] * bp[5]
+		d00 += ap[6] * bp[6]
+		d01 += ap[6] * bp[7]
+		d10 += ap[7] * bp[6]
+		d11 += ap[7] * bp[7]
+		a = a[8:]
+		b = b[8:]
 	}
-	*acc = [gemmMR * gemmNR]T{c00, c01, c02, c03, c10, c11, c12, c13}
+	for len(a) >= 2 && len(b) >= 2 {
+		c00 += a[0] * b[0]
+		c01 += a[0] * b[1]
+		c10 += a[1] * b[0]
+		c11 += a[1] * b[1]
+		a = a[2:]
+		b = b[2:]
+	}
+	*acc = [gemmMR * gemmNR]T{c00 + d00, c01 + d01, c10 + d10, c11 + d11}
 }
