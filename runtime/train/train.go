@@ -63,7 +63,11 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 	tokens := make([]int32, n)
 	targets := make([]int32, n)
 	params := m.Params()
-	opt := optim.NewAdamW(optim.AdamWConfig{WeightDecay: cfg.WeightDecay})
+	wd := cfg.WeightDecay
+	if wd == 0 {
+		wd = -1 // AdamWConfig reads 0 as "default"; a negative value turns decay off
+	}
+	opt := optim.NewAdamW(optim.AdamWConfig{WeightDecay: wd})
 	sched := cfg.schedule()
 	prog := newProgress(cfg.Progress, cfg.Steps, cfg.Duration)
 
