@@ -11,6 +11,7 @@ import (
 
 	"github.com/bfcdev/bfc/runtime/data"
 	"github.com/bfcdev/bfc/runtime/optim"
+	"github.com/bfcdev/bfc/runtime/sample"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
 
@@ -195,7 +196,6 @@ func Generate(m Model, prompt []byte, n, maxSeq int, temperature, topP float64, 
 	}
 	out := append([]byte(nil), prompt...)
 	tokens := make([]int32, 0, maxSeq)
-	probs := []float64{}
 	for i := 0; i < n; i++ {
 		ctx := out
 		if len(ctx) > maxSeq {
@@ -211,83 +211,10 @@ func Generate(m Model, prompt []byte, n, maxSeq int, temperature, topP float64, 
 		}
 		vocab := len(logits) / len(tokens)
 		last := logits[(len(tokens)-1)*vocab:]
-		probs = probs[:0]
-		next := sampleByte(last, temperature, topP, rng, probs)
+		next := sample.Sample(last, temperature, topP, rng)
 		out = append(out, byte(next))
 	}
 	return out, nil
-}
-
-func sampleByte(logits []float32, temperature, topP float64, rng *tensor.RNG, scratch []float64) int {
-	if temperature <= 0 {
-		best := 0
-		for i, v := range logits {
-			if v > logits[best] {
-				best = i
-			}
-		}
-		return best
-	}
-	p := append(scratch, make([]float64, len(logits))...)
-	mx := math.Inf(-1)
-	for _, v := range logits {
-		mx = math.Max(mx, float64(v))
-	}
-	var sum float64
-	for i, v := range logits {
-		p[i] = math.Exp((float64(v) - mx) / temperature)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	// Nucleus: keep the smallest set of most likely bytes whose mass reaches topP.
-	if topP > 0 && topP < 1 {
-		idx := make([]int, len(p))
-		for i := range idx {
-			idx[i] = i
-		}
-		sortByProb(idx, p)
-		var mass float64
-		keep := len(idx)
-		for k, i := range idx {
-			mass += p[i]
-			if mass >= topP {
-				keep = k + 1
-				break
-			}
-		}
-		kept := make([]bool, len(p))
-		sum = 0
-		for _, i := range idx[:keep] {
-			kept[i] = true
-			sum += p[i]
-		}
-		for i := range p {
-			if kept[i] {
-				p[i] /= sum
-			} else {
-				p[i] = 0
-			}
-		}
-	}
-	u := rng.Float64()
-	for i, v := range p {
-		u -= v
-		if u < 0 {
-			return i
-		}
-	}
-	return len(p) - 1
-}
-
-func sortByProb(idx []int, p []float64) {
-	// insertion sort is plenty for 256 entries; ties keep the lower index first
-	for i := 1; i < len(idx); i++ {
-		for j := i; j > 0 && p[idx[j]] > p[idx[j-1]]; j-- {
-			idx[j], idx[j-1] = idx[j-1], idx[j]
-		}
-	}
 }
 
 func (cfg *Config) validate(trainData, heldOut *data.Corpus) error {

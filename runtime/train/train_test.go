@@ -1,0 +1,177 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/bfcdev/bfc/runtime/data"
+	"github.com/bfcdev/bfc/runtime/tensor"
+)
+
+// bigram is a tiny trainable model: logits[t] = W[token[t]], a 256×256 table.
+type bigram struct {
+	w, g    []float32
+	tokens  []int32
+	targets []int32
+	probs   []float64
+	params  []tensor.Param[float32]
+	calls   int
+}
+
+func newBigram() *bigram {
+	m := &bigram{w: make([]float32, 256*256), g: make([]float32, 256*256)}
+	m.params = []tensor.Param[float32]{{Name: "w", Shape: []int{256, 256}, Data: m.w, Grad: m.g, Decay: false}}
+	return m
+}
+
+func (m *bigram) Forward(tokens, targets []int32, batch, seq int) (float32, error) {
+	m.calls++
+	m.tokens = append(m.tokens[:0], tokens...)
+	m.targets = append(m.targets[:0], targets...)
+	var loss float64
+	m.probs = m.probs[:0]
+	for t, tok := range tokens {
+		row := m.w[int(tok)*256 : int(tok)*256+256]
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = math.Max(mx, float64(v))
+		}
+		var s float64
+		for _, v := range row {
+			s += math.Exp(float64(v) - mx)
+		}
+		for _, v := range row {
+			m.probs = append(m.probs, math.Exp(float64(v)-mx)/s)
+		}
+		loss += -math.Log(m.probs[t*256+int(targets[t])])
+	}
+	return float32(loss / float64(len(tokens))), nil
+}
+
+func (m *bigram) Backward() {
+	clear(m.g)
+	n := float64(len(m.tokens))
+	for t, tok := range m.tokens {
+		for j := 0; j < 256; j++ {
+			d := m.probs[t*256+j]
+			if j == int(m.targets[t]) {
+				d--
+			}
+			m.g[int(tok)*256+j] += float32(d / n)
+		}
+	}
+}
+
+func (m *bigram) Infer(tokens []int32, batch, seq int) ([]float32, error) {
+	out := make([]float32, 0, len(tokens)*256)
+	for _, tok := range tokens {
+		out = append(out, m.w[int(tok)*256:int(tok)*256+256]...)
+	}
+	return out, nil
+}
+
+func (m *bigram) Params() []tensor.Param[float32] { return m.params }
+func (m *bigram) Save(string) error               { return nil }
+
+func TestEvaluateIsBitsPerByte(t *testing.T) {
+	m := newBigram() // all-zero table: uniform over 256 bytes = 8 bits per byte
+	c := &data.Corpus{Data: []byte(strings.Repeat("abcdefgh", 100))}
+	bpb, err := Evaluate(m, c, 2, 16, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(bpb-8) > 1e-5 {
+		t.Fatalf("uniform model: got %v bits per byte, want 8", bpb)
+	}
+	if m.calls != 3 {
+		t.Fatalf("Evaluate ran %d batches, want 3", m.calls)
+	}
+	// The same windows every call.
+	again, _ := Evaluate(m, c, 2, 16, 3)
+	if again != bpb {
+		t.Fatalf("Evaluate is not repeatable: %v then %v", bpb, again)
+	}
+	if _, err := Evaluate(m, &data.Corpus{Data: []byte("short")}, 1, 16, 1); err == nil {
+		t.Fatal("Evaluate accepted data shorter than one window")
+	}
+}
+
+func TestRunLearnsAndLogs(t *testing.T) {
+	m := newBigram()
+	text := []byte(strings.Repeat("the cat sat on the mat. ", 200))
+	c := &data.Corpus{Data: text}
+	var prog, log bytes.Buffer
+	res, err := Run(m, Config{
+		Steps: 60, Batch: 4, Seq: 32, LR: 0.1, Warmup: 5, EvalEvery: 20, EvalBatches: 2,
+		Seed: 1, Progress: &prog, Log: &log,
+	}, c, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 60 || res.Tokens != 60*4*32 {
+		t.Fatalf("got %d steps and %d tokens", res.Steps, res.Tokens)
+	}
+	// A bigram model of this text needs well under 2 bits per byte.
+	if res.HeldOutBPB > 2 {
+		t.Fatalf("held-out %v bits per byte after training; want < 2", res.HeldOutBPB)
+	}
+	if !strings.Contains(prog.String(), "step 60/60") || !strings.Contains(prog.String(), "tok/s") {
+		t.Fatalf("progress lacks step and rate:\n%s", prog.String())
+	}
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	if len(lines) != 3 { // steps 20, 40 and the final evaluation
+		t.Fatalf("log has %d lines, want 3:\n%s", len(lines), log.String())
+	}
+	var last map[string]any
+	if err := json.Unmarshal([]byte(lines[2]), &last); err != nil {
+		t.Fatal(err)
+	}
+	if last["final"] != true || last["step"].(float64) != 60 {
+		t.Fatalf("last log line: %v", last)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	c := &data.Corpus{Data: bytes.Repeat([]byte("x"), 100)}
+	for name, cfg := range map[string]Config{
+		"batch":    {Steps: 1, Batch: 0, Seq: 8, LR: 1},
+		"steps":    {Steps: 0, Batch: 1, Seq: 8, LR: 1},
+		"lr":       {Steps: 1, Batch: 1, Seq: 8, LR: 0},
+		"seq":      {Steps: 1, Batch: 1, Seq: 200, LR: 1},
+		"schedule": {Steps: 1, Batch: 1, Seq: 8, LR: 1, Schedule: "linear"},
+	} {
+		if _, err := Run(newBigram(), cfg, c, c); err == nil {
+			t.Errorf("%s: Run accepted %+v", name, cfg)
+		}
+	}
+}
+
+func TestGenerateGreedy(t *testing.T) {
+	m := newBigram()
+	// Make each byte predict the next letter of the alphabet.
+	for b := 'a'; b < 'z'; b++ {
+		m.w[int(b)*256+int(b+1)] = 5
+	}
+	out, err := Generate(m, []byte("a"), 5, 8, 0, 1, tensor.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != "abcdef" {
+		t.Fatalf("greedy generation gave %q, want %q", out, "abcdef")
+	}
+	if _, err := Generate(m, nil, 5, 8, 0, 1, tensor.NewRNG(1)); err == nil {
+		t.Fatal("Generate accepted an empty prompt")
+	}
+}
+
+func TestClockAndBar(t *testing.T) {
+	if got := clock(125e9); got != "2:05" {
+		t.Fatalf("clock(125s) = %q", got)
+	}
+	if got := bar(0.5, 10); got != "[#####.....]" {
+		t.Fatalf("bar(0.5) = %q", got)
+	}
+}
