@@ -80,6 +80,10 @@ func gemm[T real](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b [
 		scaleMat(c, m, n, ldc, beta)
 		return
 	}
+	if c32, ok := any(c).([]float32); ok && sgemmUse.kernel != nil {
+		sgemmUse.gemm(transA, transB, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), c32, ldc, par)
+		return
+	}
 	g := gemmJob[T]{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,

@@ -3,6 +3,9 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"os"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,7 +71,47 @@ func testGemm[F Float](t *testing.T) {
 	}
 }
 
+// testSgemmTiles sweeps m, n and k across multiples of every registered
+// micro-tile (6×16, 12×32) and block depth (256), plus remainders.
+func testSgemmTiles(t *testing.T) {
+	r := newRand(7)
+	ms := []int{0, 1, 5, 6, 7, 11, 12, 13, 24, 25, 37}
+	ns := []int{0, 1, 15, 16, 17, 31, 32, 33, 64, 65, 97}
+	ks := []int{0, 1, 2, 9, 64, 255, 256, 257, 513}
+	coefs := [][2]float64{{1, 0}, {1, 1}, {0.5, -2}, {-1.5, 0}, {2, 0.25}}
+	if testing.Short() {
+		ms, ns, ks = []int{0, 1, 12, 13, 25}, []int{0, 1, 16, 33, 65}, []int{0, 1, 9, 257}
+	}
+	n := 0
+	for _, m := range ms {
+		for _, nn := range ns {
+			for _, k := range ks {
+				v := n % 4
+				co := coefs[n%len(coefs)]
+				n++
+				checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, m, nn, k, co[0], co[1], 1+n%7)
+			}
+		}
+	}
+	// Every transpose variant on shapes that cover several chunks, full
+	// and partial tiles, and three blocks of k.
+	for _, s := range [][3]int{{97, 161, 600}, {300, 257, 129}, {61, 1000, 40}} {
+		for v := range 4 {
+			checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, s[0], s[1], s[2], 0.7, 0, 3)
+			checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, s[0], s[1], s[2], -1, 1, 0)
+		}
+	}
+}
+
 func checkGemmCase[F Float](t *testing.T, r interface{ Float64() float64 }, tA, tB bool, m, n, k int, alpha, beta float64, pad int) {
+	t.Helper()
+	checkGemmCaseWith[F](t, r, tA, tB, m, n, k, alpha, beta, pad, nil)
+}
+
+// checkGemmCaseWith runs one product against naiveGemm. C sits between
+// guard regions that must stay untouched, as must its padding columns;
+// poison, if not nil, may plant NaN or Inf in A and B.
+func checkGemmCaseWith[F Float](t *testing.T, r interface{ Float64() float64 }, tA, tB bool, m, n, k int, alpha, beta float64, pad int, poison func(a, b []F)) {
 	t.Helper()
 	ar, ac := m, k
 	if tA {
@@ -78,9 +121,9 @@ func checkGemmCase[F Float](t *testing.T, r interface{ Float64() float64 }, tA, 
 	if tB {
 		br, bc = n, k
 	}
-	lda, ldb, ldc := ac+pad, bc+2*pad, n+pad
+	lda, ldb, ldc := max(ac+pad, 1), max(bc+2*pad, 1), max(n+pad, 1)
 	rnd := func(n int) []F {
-		x := make([]F, n)
+		x := make([]F, max(n, 0))
 		for i := range x {
 			x[i] = F(2*r.Float64() - 1)
 		}
@@ -88,35 +131,152 @@ func checkGemmCase[F Float](t *testing.T, r interface{ Float64() float64 }, tA, 
 	}
 	a := rnd((ar-1)*lda + ac)
 	b := rnd((br-1)*ldb + bc)
-	c := rnd(m * ldc)
+	if poison != nil {
+		poison(a, b)
+	}
+	const guard = 37
+	cn := max(0, (m-1)*ldc+n)
+	buf := rnd(guard + m*ldc + guard)
+	c := buf[guard : guard+cn : guard+cn]
 	if beta == 0 {
 		// beta == 0 must overwrite even NaN.
 		for i := range c {
 			c[i] = F(math.NaN())
 		}
 	}
-	want := to64(c)
+	wantBuf := to64(buf)
+	want := wantBuf[guard:]
 	naiveGemm(tA, tB, m, n, k, alpha, to64(a), lda, to64(b), ldb, beta, want, ldc)
 	Gemm(tA, tB, m, n, k, F(alpha), a, lda, b, ldb, F(beta), c, ldc)
-	for i := range m {
-		for j := range n {
-			g, w := float64(c[i*ldc+j]), want[i*ldc+j]
-			tol := tolFor[F]() * (1 + float64(k)/64)
-			if !(math.Abs(g-w) <= tol*(1+math.Abs(w))) {
-				t.Fatalf("tA=%v tB=%v m=%d n=%d k=%d alpha=%v beta=%v pad=%d: C[%d,%d] = %v, want %v", tA, tB, m, n, k, alpha, beta, pad, i, j, g, w)
+	tol := tolFor[F]() * (1 + float64(k)/64)
+	for i, g := range buf {
+		w := wantBuf[i]
+		in := i >= guard && i < guard+cn && (i-guard)%ldc < n
+		if !in {
+			if !(float64(g) == w || math.IsNaN(float64(g)) && math.IsNaN(w)) {
+				t.Fatalf("tA=%v tB=%v m=%d n=%d k=%d: element %d outside C changed to %v", tA, tB, m, n, k, i-guard, g)
 			}
+			continue
 		}
-		// Padding columns of C must be untouched.
-		for j := n; j < ldc && i*ldc+j < len(c); j++ {
-			g, w := float64(c[i*ldc+j]), want[i*ldc+j]
-			if !(g == w || math.IsNaN(g) && math.IsNaN(w)) {
-				t.Fatalf("padding C[%d,%d] changed to %v", i, j, g)
-			}
+		if !closeOrSame(float64(g), w, tol) {
+			i, j := (i-guard)/ldc, (i-guard)%ldc
+			t.Fatalf("tA=%v tB=%v m=%d n=%d k=%d alpha=%v beta=%v pad=%d: C[%d,%d] = %v, want %v", tA, tB, m, n, k, alpha, beta, pad, i, j, g, w)
 		}
 	}
 }
 
-func TestGemmFloat32(t *testing.T) { testGemm[float32](t) }
+// closeOrSame reports whether g matches w: the same NaN or infinity, or
+// within tol relative to 1+|w|.
+func closeOrSame(g, w, tol float64) bool {
+	switch {
+	case math.IsNaN(w):
+		return math.IsNaN(g)
+	case math.IsInf(w, 0):
+		return g == w
+	}
+	return math.Abs(g-w) <= tol*(1+math.Abs(w))
+}
+
+// sgemmImplNames are the float32 implementations bfc knows; on a given
+// build and CPU some are missing or unavailable.
+var sgemmImplNames = []string{"generic", "avx2", "avx512"}
+
+// forEachSgemm runs f once per float32 implementation, selected for the
+// duration of the subtest. Implementations the CPU lacks are skipped,
+// except that BFC_REQUIRE_AVX512=1 makes a missing AVX-512 a failure (on
+// builds with assembly).
+func forEachSgemm(t *testing.T, f func(t *testing.T)) {
+	for _, name := range sgemmImplNames {
+		t.Run(name, func(t *testing.T) {
+			var s *sgemmImpl
+			for _, x := range sgemmImpls {
+				if x.name == name {
+					s = x
+				}
+			}
+			switch {
+			case s == nil:
+				t.Skip("not built into this binary (purego or not amd64)")
+			case !s.available && name == "avx512" && os.Getenv("BFC_REQUIRE_AVX512") == "1":
+				t.Fatal("BFC_REQUIRE_AVX512=1 but the CPU lacks AVX-512F")
+			case !s.available:
+				t.Skip("CPU lacks the features of " + name)
+			}
+			old := sgemmUse
+			sgemmUse = s
+			defer func() { sgemmUse = old }()
+			f(t)
+		})
+	}
+}
+
+func TestGemmFloat32(t *testing.T) { forEachSgemm(t, testGemm[float32]) }
+func TestGemmTiles(t *testing.T)   { forEachSgemm(t, testSgemmTiles) }
+
+func TestGemmNaNInf(t *testing.T) {
+	forEachSgemm(t, func(t *testing.T) {
+		r := newRand(5)
+		for _, s := range [][3]int{{13, 33, 20}, {25, 65, 300}, {1, 1, 1}, {12, 32, 7}} {
+			m, n, k := s[0], s[1], s[2]
+			for v := range 4 {
+				tA, tB := v&1 != 0, v&2 != 0
+				poison := func(a, b []float32) {
+					// A NaN in op(A) row m/2, +Inf in op(B) column n/3 and
+					// -Inf in column n-1 (all at p = k-1).
+					p := k - 1
+					if tA {
+						a[p*(m+v)+m/2] = float32(math.NaN())
+					} else {
+						a[(m/2)*(k+v)+p] = float32(math.NaN())
+					}
+					set := func(j int, x float64) {
+						if tB {
+							b[j*(k+2*v)+p] = float32(x)
+						} else {
+							b[p*(n+2*v)+j] = float32(x)
+						}
+					}
+					set(n/3, math.Inf(1))
+					set(n-1, math.Inf(-1))
+				}
+				checkGemmCaseWith[float32](t, r, tA, tB, m, n, k, 1.5, 0.5, v, poison)
+				checkGemmCaseWith[float32](t, r, tA, tB, m, n, k, 1, 0, v, poison)
+			}
+		}
+	})
+}
+
+// TestGemmProcsIndependent checks that the result does not depend on the
+// number of cores: chunk edges never change the order of the sums.
+func TestGemmProcsIndependent(t *testing.T) {
+	forEachSgemm(t, func(t *testing.T) {
+		r := newRand(11)
+		m, n, k := 301, 555, 333
+		for v := range 4 {
+			tA, tB := v&1 != 0, v&2 != 0
+			a, b := randSlice[float32](r, m*k), randSlice[float32](r, k*n)
+			lda, ldb := k, n
+			if tA {
+				lda = m
+			}
+			if tB {
+				ldb = k
+			}
+			c0 := randSlice[float32](r, m*n)
+			var got [][]float32
+			for _, procs := range []int{1, 2, 3, 8} {
+				old := runtime.GOMAXPROCS(procs)
+				c := slices.Clone(c0)
+				Gemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, c, n)
+				runtime.GOMAXPROCS(old)
+				got = append(got, c)
+			}
+			for i := 1; i < len(got); i++ {
+				require.Equal(t, got[0], got[i], "tA=%v tB=%v procs #%d", tA, tB, i)
+			}
+		}
+	})
+}
 func TestGemmFloat64(t *testing.T) { testGemm[float64](t) }
 
 type myFloat float32
@@ -140,36 +300,81 @@ func TestGemmAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race")
 	}
-	m, n, k := 256, 256, 256
-	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
-	Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-	allocs := testing.AllocsPerRun(10, func() {
-		Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	forEachSgemm(t, func(t *testing.T) {
+		for _, s := range [][3]int{{256, 256, 256}, {13, 17, 300}} {
+			m, n, k := s[0], s[1], s[2]
+			a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+			Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+			allocs := testing.AllocsPerRun(10, func() {
+				Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+			})
+			require.LessOrEqual(t, allocs, 0.5)
+		}
 	})
-	require.LessOrEqual(t, allocs, 0.5)
 }
 
-var gemmShapes = [][3]int{{512, 512, 512}, {1024, 256, 1024}, {4096, 256, 1024}} // M×K×N
+var gemmShapes = [][3]int{{512, 512, 512}, {1024, 256, 1024}, {4096, 256, 1024}, {4096, 512, 2048}} // M×K×N
 
+// BenchmarkGemm runs the shapes of performance.md on every available
+// float32 implementation with 1 and 2 threads, and gonum's Sgemm.
 func BenchmarkGemm(b *testing.B) {
 	for _, s := range gemmShapes {
 		m, k, n := s[0], s[1], s[2]
-		b.Run(fmt.Sprintf("bfc/%dx%dx%d", m, k, n), func(b *testing.B) {
-			x, y, z := benchMats(m, k, n)
-			for b.Loop() {
-				Gemm(false, false, m, n, k, 1, x, k, y, n, 0, z, n)
+		for _, impl := range sgemmImpls {
+			if !impl.available {
+				continue
 			}
-			b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%dx%dx%d/threads=%d", impl.name, m, k, n, threads), func(b *testing.B) {
+					old, oldProcs := sgemmUse, runtime.GOMAXPROCS(threads)
+					defer func() { sgemmUse = old; runtime.GOMAXPROCS(oldProcs) }()
+					sgemmUse = impl
+					x, y, z := benchMats(m, k, n)
+					for b.Loop() {
+						Gemm(false, false, m, n, k, 1, x, k, y, n, 0, z, n)
+					}
+					reportGFLOPs(b, m, n, k)
+				})
+			}
+		}
 		b.Run(fmt.Sprintf("gonum/%dx%dx%d", m, k, n), func(b *testing.B) {
 			x, y, z := benchMats(m, k, n)
 			var impl gonum.Implementation
 			for b.Loop() {
 				impl.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, x, k, y, n, 0, z, n)
 			}
-			b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportGFLOPs(b, m, n, k)
 		})
 	}
+}
+
+// BenchmarkGemmTrans runs the transposed variants that backward passes
+// use (dX = dY·Wᵀ, dW = Xᵀ·dY) on the selected implementation.
+func BenchmarkGemmTrans(b *testing.B) {
+	m, k, n := 1024, 256, 1024
+	for v := range 4 {
+		tA, tB := v&1 != 0, v&2 != 0
+		b.Run(fmt.Sprintf("%s/tA=%v/tB=%v/%dx%dx%d", sgemmUse.name, tA, tB, m, k, n), func(b *testing.B) {
+			x, y, z := benchMats(m, k, n)
+			lda, ldb := k, n
+			if tA {
+				lda = m
+			}
+			if tB {
+				ldb = k
+			}
+			for b.Loop() {
+				Gemm(tA, tB, m, n, k, 1, x, lda, y, ldb, 0, z, n)
+			}
+			reportGFLOPs(b, m, n, k)
+		})
+	}
+}
+
+func reportGFLOPs(b *testing.B, m, n, k int) {
+	b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(0, "ns/op")
 }
 
 // benchMats returns nonzero A, B and a C for an m×k×n product (gonum skips

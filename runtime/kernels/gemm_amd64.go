@@ -1,0 +1,51 @@
+//go:build !purego
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run gemm_make.go
+
+// The micro-kernels compute one mr×nr tile of C:
+//
+//	for i := range mr {
+//		for j := range nr {
+//			var s float32
+//			for p := range k {
+//				s += a[i*rsa+p*csa] * b[p*nr+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// with every sum formed by fused multiply-adds in order of p. A is read in
+// place (rsa, csa are strides in elements), B is a packed panel.
+
+// sgemmKernelAVX512 is the 12×32 AVX-512F kernel.
+//
+//go:noescape
+func sgemmKernelAVX512(k int, a *float32, rsa, csa int, b *float32, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX2 is the 6×16 AVX2+FMA kernel.
+//
+//go:noescape
+func sgemmKernelAVX2(k int, a *float32, rsa, csa int, b *float32, c *float32, ldc int, alpha, beta float32)
+
+func init() {
+	registerSgemm(&sgemmImpl{
+		name:      "avx2",
+		available: cpu.X86.HasAVX2 && cpu.X86.HasFMA,
+		mr:        6, nr: 16, kc: 256,
+		kernel: sgemmKernelAVX2,
+	})
+	registerSgemm(&sgemmImpl{
+		name:      "avx512",
+		available: cpu.X86.HasAVX512F,
+		mr:        12, nr: 32, kc: 256,
+		kernel: sgemmKernelAVX512,
+	})
+}

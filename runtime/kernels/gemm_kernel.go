@@ -1,0 +1,224 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+)
+
+// An sgemmImpl is one float32 GEMM implementation: the generic engine
+// (kernel nil) or the blocked engine below driving an assembly
+// micro-kernel that computes mr×nr tiles of C.
+type sgemmImpl struct {
+	name      string
+	available bool // the CPU supports it
+	mr, nr    int  // micro-tile
+	kc        int  // depth of one packed B block
+	kernel    func(k int, a *float32, rsa, csa int, b *float32, c *float32, ldc int, alpha, beta float32)
+	scratch   sync.Pool // of *sgemmScratch
+}
+
+// sgemmImpls lists the float32 implementations built into this binary,
+// from least to most capable; sgemmUse is the one Gemm runs. Tests switch
+// sgemmUse to run every available implementation.
+var (
+	sgemmImpls = []*sgemmImpl{{name: "generic", available: true}}
+	sgemmUse   = sgemmImpls[0]
+)
+
+// registerSgemm adds an implementation and selects it when the CPU
+// supports it; architecture files register in order of capability.
+func registerSgemm(s *sgemmImpl) {
+	sgemmImpls = append(sgemmImpls, s)
+	if s.available {
+		sgemmUse = s
+	}
+}
+
+// sgemmNB is the widest column block of C (and of the packed B block) one
+// chunk covers: kc×sgemmNB floats of B (256 KiB at kc = 256) stay in L2
+// while the chunk's rows of A stream past.
+const sgemmNB = 256
+
+// sgemmScratch holds one participant's packed B block, a zero-padded A
+// panel for the last rows and a tile for the edges of C.
+type sgemmScratch struct {
+	pb   []float32 // kc × sgemmNB
+	pa   []float32 // mr × kc
+	tile []float32 // mr × nr
+}
+
+func (s *sgemmImpl) getScratch() *sgemmScratch {
+	if x := s.scratch.Get(); x != nil {
+		return x.(*sgemmScratch)
+	}
+	return &sgemmScratch{
+		pb:   make([]float32, s.kc*sgemmNB),
+		pa:   make([]float32, s.mr*s.kc),
+		tile: make([]float32, s.mr*s.nr),
+	}
+}
+
+// sgemmJob is one float32 product on a micro-kernel, cut into chunks of
+// at most mb rows × nb columns of C. Chunk edges fall on multiples of mr
+// and nr, so which tiles are partial, and hence every rounding, does not
+// depend on the number of chunks.
+type sgemmJob struct {
+	s              *sgemmImpl
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	mb, nb         int
+	mt, nt         int
+}
+
+var sgemmJobs = sync.Pool{New: func() any { return new(sgemmJob) }}
+
+// sgemm runs C = alpha*op(A)*op(B) + beta*C on s; m, n, k > 0, alpha ≠ 0.
+func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, par bool) {
+	g := sgemmJob{
+		s: s, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
+	}
+	procs := runtime.GOMAXPROCS(0)
+	if !par || procs == 1 || 2*m*n*k < gemmSerialFlops {
+		g.mb, g.nb = m, sgemmNB
+		g.mt, g.nt = 1, ceilDiv(n, g.nb)
+		sc := s.getScratch()
+		for i := range g.nt {
+			g.chunk(i, sc)
+		}
+		s.scratch.Put(sc)
+		return
+	}
+	// Split columns first: every chunk packs its own B block, so cutting
+	// rows repeats packing while cutting columns does not.
+	g.nb = sgemmNB
+	for ceilDiv(n, g.nb) < 2*procs && g.nb > 4*s.nr {
+		g.nb = roundUp(g.nb/2, s.nr)
+	}
+	g.nt = ceilDiv(n, g.nb)
+	g.mt = max(1, ceilDiv(2*procs, g.nt))
+	g.mb = roundUp(ceilDiv(m, g.mt), s.mr)
+	g.mt = ceilDiv(m, g.mb)
+	pg := sgemmJobs.Get().(*sgemmJob)
+	*pg = g
+	runParallel(pg, g.mt*g.nt)
+	*pg = sgemmJob{}
+	sgemmJobs.Put(pg)
+}
+
+func roundUp(a, b int) int { return ceilDiv(a, b) * b }
+
+func (g *sgemmJob) runChunks(j *parJob) {
+	sc := g.s.getScratch()
+	for i, ok := j.claim(); ok; i, ok = j.claim() {
+		g.chunk(i, sc)
+	}
+	g.s.scratch.Put(sc)
+}
+
+// chunk computes chunk idx of C, numbered row-major over the chunk grid.
+func (g *sgemmJob) chunk(idx int, sc *sgemmScratch) {
+	s := g.s
+	mr, nr := s.mr, s.nr
+	i0 := (idx / g.nt) * g.mb
+	j0 := (idx % g.nt) * g.nb
+	mc := min(g.mb, g.m-i0)
+	nc := min(g.nb, g.n-j0)
+	for p0 := 0; p0 < g.k; p0 += s.kc {
+		kc := min(s.kc, g.k-p0)
+		beta := g.beta
+		if p0 > 0 {
+			beta = 1
+		}
+		packBPanels(sc.pb, g.b, g.ldb, g.transB, p0, j0, kc, nc, nr)
+		for ir := 0; ir < mc; ir += mr {
+			mcur := min(mr, mc-ir)
+			i := i0 + ir
+			// A is read in place unless the panel is short.
+			var ap *float32
+			var rs, cs int
+			switch {
+			case mcur < mr:
+				packAPanel(sc.pa, g.a, g.lda, g.transA, i, p0, mcur, kc, mr)
+				ap, rs, cs = &sc.pa[0], 1, mr
+			case g.transA:
+				ap, rs, cs = &g.a[p0*g.lda+i], 1, g.lda
+			default:
+				ap, rs, cs = &g.a[i*g.lda+p0], g.lda, 1
+			}
+			for jr := 0; jr < nc; jr += nr {
+				ncur := min(nr, nc-jr)
+				bp := &sc.pb[jr*kc]
+				if mcur == mr && ncur == nr {
+					s.kernel(kc, ap, rs, cs, bp, &g.c[i*g.ldc+j0+jr], g.ldc, g.alpha, beta)
+					continue
+				}
+				s.kernel(kc, ap, rs, cs, bp, &sc.tile[0], nr, 1, 0)
+				for r := range mcur {
+					t := sc.tile[r*nr : r*nr+ncur]
+					row := g.c[(i+r)*g.ldc+j0+jr : (i+r)*g.ldc+j0+jr+ncur]
+					if beta == 0 {
+						for q, v := range t {
+							row[q] = g.alpha * v
+						}
+						continue
+					}
+					for q, v := range t {
+						row[q] = g.alpha*v + beta*row[q]
+					}
+				}
+			}
+		}
+	}
+}
+
+// packBPanels packs rows p0..p0+kc, columns j0..j0+nc of op(B) into panels
+// of nr columns: dst[jr*kc + p*nr + q] = op(B)[p0+p, j0+jr+q], zero padded
+// past nc.
+func packBPanels(dst, b []float32, ldb int, trans bool, p0, j0, kc, nc, nr int) {
+	for jr := 0; jr < nc; jr += nr {
+		panel := dst[jr*kc : jr*kc+kc*nr]
+		ncur := min(nr, nc-jr)
+		if !trans {
+			// op(B)[p, j] = b[p*ldb + j]
+			for p := range kc {
+				src := b[(p0+p)*ldb+j0+jr:]
+				d := panel[p*nr : p*nr+nr]
+				copy(d[:ncur], src[:ncur])
+				clear(d[ncur:])
+			}
+			continue
+		}
+		// op(B)[p, j] = b[j*ldb + p]
+		for q := range ncur {
+			src := b[(j0+jr+q)*ldb+p0 : (j0+jr+q)*ldb+p0+kc]
+			for p, v := range src {
+				panel[p*nr+q] = v
+			}
+		}
+		if ncur < nr {
+			for p := range kc {
+				clear(panel[p*nr+ncur : p*nr+nr])
+			}
+		}
+	}
+}
+
+// packAPanel packs rows i0..i0+mcur (mcur ≤ mr), columns p0..p0+kc of
+// op(A) into dst[p*mr + r], zero padded to mr rows.
+func packAPanel(dst, a []float32, lda int, trans bool, i0, p0, mcur, kc, mr int) {
+	dst = dst[:kc*mr]
+	clear(dst)
+	for r := range mcur {
+		for p := range kc {
+			if trans {
+				dst[p*mr+r] = a[(p0+p)*lda+i0+r]
+			} else {
+				dst[p*mr+r] = a[(i0+r)*lda+p0+p]
+			}
+		}
+	}
+}
