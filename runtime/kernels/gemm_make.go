@@ -42,7 +42,7 @@ func aAddr(r int) string {
 // kernel writes one micro-kernel. reg is the register prefix (Y or Z),
 // vw the vector width in floats, nv the vectors per row (NR = nv*vw), acc0
 // the first accumulator register and bc the broadcast temporaries.
-func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex bool) {
+func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex bool, unroll int) {
 	nr := nv * vw
 	acc := func(r, v int) string { return fmt.Sprintf("%s%d", reg, acc0+r*nv+v) }
 	p("// func %s(k int, a *float32, rsa, csa int, b *float32, c *float32, ldc int, alpha, beta float32)", name)
@@ -71,25 +71,44 @@ func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex
 	}
 	p("\tTESTQ CX, CX")
 	p("\tJE %s_store", name)
-	p("%s_loop:", name)
-	for v := range nv {
-		p("\tVMOVUPS %d(DX), %s%d", v*vw*4, reg, v)
-	}
-	for r := range mr {
-		t := fmt.Sprintf("%s%d", reg, bcast[r%len(bcast)])
-		p("\tVBROADCASTSS %s, %s", aAddr(r), t)
+	// step emits one k step; off is B's byte offset from DX.
+	step := func(off int) {
 		for v := range nv {
-			p("\tVFMADD231PS %s, %s%d, %s", t, reg, v, acc(r, v))
+			p("\tVMOVUPS %d(DX), %s%d", off+v*vw*4, reg, v)
+		}
+		for r := range mr {
+			t := fmt.Sprintf("%s%d", reg, bcast[r%len(bcast)])
+			p("\tVBROADCASTSS %s, %s", aAddr(r), t)
+			for v := range nv {
+				p("\tVFMADD231PS %s, %s%d, %s", t, reg, v, acc(r, v))
+			}
+		}
+		p("\tADDQ R13, R8")
+		if mr > 5 {
+			p("\tADDQ R13, R11")
+		}
+		if mr > 10 {
+			p("\tADDQ R13, R12")
 		}
 	}
+	if unroll > 1 {
+		p("\tCMPQ CX, $%d", unroll)
+		p("\tJB %s_tail", name)
+		p("%s_loopu:", name)
+		for u := range unroll {
+			step(u * nr * 4)
+		}
+		p("\tADDQ $%d, DX", unroll*nr*4)
+		p("\tSUBQ $%d, CX", unroll)
+		p("\tCMPQ CX, $%d", unroll)
+		p("\tJAE %s_loopu", name)
+		p("%s_tail:", name)
+		p("\tTESTQ CX, CX")
+		p("\tJE %s_store", name)
+	}
+	p("%s_loop:", name)
+	step(0)
 	p("\tADDQ $%d, DX", nr*4)
-	p("\tADDQ R13, R8")
-	if mr > 5 {
-		p("\tADDQ R13, R11")
-	}
-	if mr > 10 {
-		p("\tADDQ R13, R12")
-	}
 	p("\tDECQ CX")
 	p("\tJNZ %s_loop", name)
 
@@ -138,10 +157,10 @@ func main() {
 	p("")
 	// AVX-512: 12×32, 24 zmm accumulators (Z8–Z31), B in Z0–Z1,
 	// broadcasts rotate through Z2–Z7.
-	kernel("sgemmKernelAVX512", 12, 2, 16, "Z", 8, []int{2, 3, 4, 5, 6, 7}, true)
+	kernel("sgemmKernelAVX512", 12, 2, 16, "Z", 8, []int{2, 3, 4, 5, 6, 7}, true, 4)
 	// AVX2+FMA: 6×16, 12 ymm accumulators (Y4–Y15), B in Y0–Y1,
 	// broadcasts in Y2–Y3.
-	kernel("sgemmKernelAVX2", 6, 2, 8, "Y", 4, []int{2, 3}, false)
+	kernel("sgemmKernelAVX2", 6, 2, 8, "Y", 4, []int{2, 3}, false, 4)
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

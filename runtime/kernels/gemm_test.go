@@ -374,7 +374,6 @@ func BenchmarkGemmTrans(b *testing.B) {
 
 func reportGFLOPs(b *testing.B, m, n, k int) {
 	b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	b.ReportMetric(0, "ns/op")
 }
 
 // benchMats returns nonzero A, B and a C for an m×k×n product (gonum skips
@@ -388,4 +387,37 @@ func benchMats(m, k, n int) (a, b, c []float32) {
 		b[i] = float32(i%7+1) * 0.01
 	}
 	return a, b, c
+}
+
+// BenchmarkSgemmKernel measures each micro-kernel alone on L1-resident
+// panels (kc = 256), on one goroutine and on GOMAXPROCS goroutines: the
+// ceiling the blocked engine can reach.
+func BenchmarkSgemmKernel(b *testing.B) {
+	for _, impl := range sgemmImpls {
+		if !impl.available || impl.kernel == nil {
+			continue
+		}
+		kc := impl.kc
+		run := func(b *testing.B, par bool) {
+			a := randSlice[float32](newRand(1), impl.mr*kc)
+			bp := randSlice[float32](newRand(2), kc*impl.nr)
+			flops := 2 * impl.mr * impl.nr * kc
+			if par {
+				b.RunParallel(func(pb *testing.PB) {
+					c := make([]float32, impl.mr*impl.nr)
+					for pb.Next() {
+						impl.kernel(kc, &a[0], 1, impl.mr, &bp[0], &c[0], impl.nr, 1, 1)
+					}
+				})
+			} else {
+				c := make([]float32, impl.mr*impl.nr)
+				for b.Loop() {
+					impl.kernel(kc, &a[0], 1, impl.mr, &bp[0], &c[0], impl.nr, 1, 1)
+				}
+			}
+			b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		}
+		b.Run(impl.name+"/threads=1", func(b *testing.B) { run(b, false) })
+		b.Run(fmt.Sprintf("%s/threads=%d", impl.name, runtime.GOMAXPROCS(0)), func(b *testing.B) { run(b, true) })
+	}
 }
