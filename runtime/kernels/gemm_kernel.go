@@ -192,8 +192,21 @@ func packBPanels(dst, b []float32, ldb int, trans bool, p0, j0, kc, nc, nr int) 
 			}
 			continue
 		}
-		// op(B)[p, j] = b[j*ldb + p]
-		for q := range ncur {
+		// op(B)[p, j] = b[j*ldb + p], four columns at a time so that
+		// the stores into the panel are not all strided.
+		q := 0
+		for ; q+4 <= ncur; q += 4 {
+			off := (j0+jr+q)*ldb + p0
+			s0 := b[off : off+kc]
+			s1 := b[off+ldb : off+ldb+kc]
+			s2 := b[off+2*ldb : off+2*ldb+kc]
+			s3 := b[off+3*ldb : off+3*ldb+kc]
+			for p := range s0 {
+				d := panel[p*nr+q : p*nr+q+4]
+				d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+			}
+		}
+		for ; q < ncur; q++ {
 			src := b[(j0+jr+q)*ldb+p0 : (j0+jr+q)*ldb+p0+kc]
 			for p, v := range src {
 				panel[p*nr+q] = v
