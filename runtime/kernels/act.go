@@ -161,7 +161,7 @@ func actApply[T real](act Act, y, x []T) {
 	case ActGELU:
 		for i, v := range x {
 			f := float64(v)
-			y[i] = T(0.5 * f * (1 + math.Erf(f*invSqrt2)))
+			y[i] = T(0.5 * f * (1 + erfOf[T](f*invSqrt2)))
 		}
 	case ActGELUTanh:
 		for i, v := range x {
@@ -171,7 +171,7 @@ func actApply[T real](act Act, y, x []T) {
 	case ActSiLU:
 		for i, v := range x {
 			f := float64(v)
-			y[i] = T(f / (1 + math.Exp(-f)))
+			y[i] = T(f / (1 + expOf[T](-f)))
 		}
 	}
 }
@@ -204,8 +204,8 @@ func actDerivApply[T real](act Act, d, f, x []T) {
 	case ActGELU:
 		for i, v := range x {
 			z := float64(v)
-			cdf := 0.5 * (1 + math.Erf(z*invSqrt2))
-			d[i] = T(cdf + z*invSqrt2Pi*math.Exp(-0.5*z*z))
+			cdf := 0.5 * (1 + erfOf[T](z*invSqrt2))
+			d[i] = T(cdf + z*invSqrt2Pi*expOf[T](-0.5*z*z))
 			if f != nil {
 				f[i] = T(z * cdf)
 			}
@@ -222,7 +222,7 @@ func actDerivApply[T real](act Act, d, f, x []T) {
 	case ActSiLU:
 		for i, v := range x {
 			z := float64(v)
-			s := 1 / (1 + math.Exp(-z))
+			s := 1 / (1 + expOf[T](-z))
 			d[i] = T(s * (1 + z*(1-s)))
 			if f != nil {
 				f[i] = T(z * s)

@@ -143,13 +143,13 @@ func (j *attnJob[T]) scores(b, h, blk int, s []T) (i0, nq, nk int) {
 		if j.backward {
 			l := float64(lse[r])
 			for c := range lim {
-				row[c] = T(math.Exp(float64(row[c]) - l))
+				row[c] = T(expOf[T](float64(row[c]) - l))
 			}
 		} else {
 			m := float64(rowMax(row[:lim]))
 			var sum float64
 			for c := range lim {
-				e := math.Exp(float64(row[c]) - m)
+				e := expOf[T](float64(row[c]) - m)
 				sum += e
 				row[c] = T(e)
 			}

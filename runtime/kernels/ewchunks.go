@@ -184,7 +184,7 @@ func (t *ewTask[T]) softmaxChunk(_, lo, hi int) {
 		m := float64(rowMax(xr))
 		var s float64
 		for j, v := range xr {
-			e := math.Exp(float64(v) - m)
+			e := expOf[T](float64(v) - m)
 			s += e
 			yr[j] = T(e)
 		}
@@ -222,7 +222,7 @@ func (t *ewTask[T]) crossEntropyBackwardChunk(_, lo, hi int) {
 		lr, dr := t.b[r*v:r*v+v], t.a[r*v:r*v+v]
 		l := float64(t.c[r])
 		for j, x := range lr {
-			dr[j] += T(s * math.Exp(float64(x)-l))
+			dr[j] += T(s * expOf[T](float64(x)-l))
 		}
 		dr[tg] -= t.s
 	}

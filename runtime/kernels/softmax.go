@@ -77,7 +77,7 @@ func logSumExp[F Float](x []F) float64 {
 	}
 	var s float64
 	for _, v := range x {
-		s += math.Exp(float64(v) - m)
+		s += expOf[F](float64(v) - m)
 	}
 	return m + math.Log(s)
 }
