@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/bfcdev/bfc/examples/charlm/model"
@@ -93,7 +94,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "charlm: %v\n", err)
 		return 1
 	}
+	if len(fs.Args()) == 0 {
+		files = handWritten(files)
+	}
 	trainFiles, heldFiles := data.Split(files, *heldOutFrac)
+	// Read files in a fixed shuffled order, so that a byte cap keeps a
+	// sample of every directory rather than the alphabetically first ones.
+	shuffle(trainFiles)
+	shuffle(heldFiles)
 	if len(trainFiles) == 0 || len(heldFiles) == 0 {
 		fmt.Fprintf(stderr, "charlm: %d files are too few to split into training and held-out sets; name more files\n", len(files))
 		return 1
@@ -145,4 +153,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\n--- sample (temperature %.2f, top-p %.2f) ---\n%s\n", *temp, *topP, out)
 	}
 	return 0
+}
+
+// handWritten drops test data and generated files (tables, syscall
+// constants) from the default corpus: the model should learn Go as people
+// write it.
+func handWritten(files []string) []string {
+	var out []string
+	buf := make([]byte, 512)
+	for _, f := range files {
+		if strings.Contains(filepath.ToSlash(f), "/testdata/") {
+			continue
+		}
+		if generated(f, buf) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// generated reports whether the file's head carries Go's "Code generated
+// ... DO NOT EDIT." line.
+func generated(path string, buf []byte) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	n, _ := io.ReadFull(f, buf)
+	head := string(buf[:n])
+	i := strings.Index(head, "// Code generated ")
+	return i >= 0 && strings.Contains(head[i:], "DO NOT EDIT.")
+}
+
+// shuffle permutes files with a fixed seed.
+func shuffle(files []string) {
+	r := tensor.NewRNG(0x5eed)
+	for i, j := range r.Perm(len(files)) {
+		if i < j {
+			files[i], files[j] = files[j], files[i]
+		}
+	}
 }

@@ -9,6 +9,9 @@
 // Large calls run on all cores through a pool of persistent workers, and
 // reductions split work independently of the core count, so results do not
 // depend on GOMAXPROCS. Scratch space is pooled: in steady state no kernel
-// allocates. The kernels are pure Go for now; the GEMM engine (packed
-// panels plus a register micro-kernel) is where assembly will plug in.
+// allocates. float32 GEMM runs on assembly micro-kernels (AVX-512 12×32,
+// AVX2/FMA 6×16) chosen at run time by CPU features; the pure-Go code is
+// the fallback everywhere else and under the purego build tag. float32
+// exp and erf use fast approximations whose errors are tested to lie below
+// float32 rounding.
 package kernels
