@@ -1,5 +1,6 @@
 // CharLM is a byte-level language model: a small dense Transformer that
-// reads bytes and predicts the next one.
+// reads bytes and predicts the next one. Squared ReLU (Primer) in the
+// feed-forward layers and 64-byte windows train fastest on 2 cores.
 import "std/transformer.bf"
 
 model CharLM {
@@ -8,9 +9,9 @@ model CharLM {
     int heads = 4
     int layers = 4
 
-    input(batch: 16, seq: 128)
+    input(batch: 16, seq: 64)
     embed(vocab: vocab, dim: d, pos: learned)
-    repeat layers Transformer(d: d, heads: heads)
+    repeat layers Transformer(d: d, heads: heads, act: sqrelu)
     norm rms
     head tied
     loss cross_entropy

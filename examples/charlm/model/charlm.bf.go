@@ -20,10 +20,10 @@ const (
 	Vocab     = 256
 	D         = 128
 	MaxBatch  = 16
-	MaxSeq    = 128
+	MaxSeq    = 64
 	MaxTokens = MaxBatch * MaxSeq
 	// NumParams is the number of trainable parameters.
-	NumParams = 836736
+	NumParams = 828544
 )
 
 // Constants of CharLM, as built.
@@ -35,10 +35,10 @@ const (
 // Arena sizes in elements, planned at compile time.
 const (
 	modelName = "CharLM"
-	paramSize = 836736   // parameters, in declaration order
-	gradSize  = 836736   // their gradients
-	trainSize = 18403344 // Forward's activations and Backward's activation gradients
-	inferSize = 2359296  // Infer's activations
+	paramSize = 828544  // parameters, in declaration order
+	gradSize  = 828544  // their gradients
+	trainSize = 9201680 // Forward's activations and Backward's activation gradients
+	inferSize = 1179648 // Infer's activations
 )
 
 // Options configure New.
@@ -84,32 +84,32 @@ func newModel() *Model {
 	}
 	m.list = []tensor.Param[float32]{
 		{Name: "embed.tokens", Shape: []int{256, 128}, Data: m.params[0:32768:32768], Grad: m.grads[0:32768:32768], Decay: true},
-		{Name: "embed.pos", Shape: []int{128, 128}, Data: m.params[32768:49152:49152], Grad: m.grads[32768:49152:49152], Decay: true},
-		{Name: "blocks.0.attn.norm.scale", Shape: []int{128}, Data: m.params[49152:49280:49280], Grad: m.grads[49152:49280:49280], Decay: false},
-		{Name: "blocks.0.attn.qkv", Shape: []int{128, 384}, Data: m.params[49280:98432:98432], Grad: m.grads[49280:98432:98432], Decay: true},
-		{Name: "blocks.0.attn.out", Shape: []int{128, 128}, Data: m.params[98432:114816:114816], Grad: m.grads[98432:114816:114816], Decay: true},
-		{Name: "blocks.0.ffn.norm.scale", Shape: []int{128}, Data: m.params[114816:114944:114944], Grad: m.grads[114816:114944:114944], Decay: false},
-		{Name: "blocks.0.ffn.up", Shape: []int{128, 512}, Data: m.params[114944:180480:180480], Grad: m.grads[114944:180480:180480], Decay: true},
-		{Name: "blocks.0.ffn.down", Shape: []int{512, 128}, Data: m.params[180480:246016:246016], Grad: m.grads[180480:246016:246016], Decay: true},
-		{Name: "blocks.1.attn.norm.scale", Shape: []int{128}, Data: m.params[246016:246144:246144], Grad: m.grads[246016:246144:246144], Decay: false},
-		{Name: "blocks.1.attn.qkv", Shape: []int{128, 384}, Data: m.params[246144:295296:295296], Grad: m.grads[246144:295296:295296], Decay: true},
-		{Name: "blocks.1.attn.out", Shape: []int{128, 128}, Data: m.params[295296:311680:311680], Grad: m.grads[295296:311680:311680], Decay: true},
-		{Name: "blocks.1.ffn.norm.scale", Shape: []int{128}, Data: m.params[311680:311808:311808], Grad: m.grads[311680:311808:311808], Decay: false},
-		{Name: "blocks.1.ffn.up", Shape: []int{128, 512}, Data: m.params[311808:377344:377344], Grad: m.grads[311808:377344:377344], Decay: true},
-		{Name: "blocks.1.ffn.down", Shape: []int{512, 128}, Data: m.params[377344:442880:442880], Grad: m.grads[377344:442880:442880], Decay: true},
-		{Name: "blocks.2.attn.norm.scale", Shape: []int{128}, Data: m.params[442880:443008:443008], Grad: m.grads[442880:443008:443008], Decay: false},
-		{Name: "blocks.2.attn.qkv", Shape: []int{128, 384}, Data: m.params[443008:492160:492160], Grad: m.grads[443008:492160:492160], Decay: true},
-		{Name: "blocks.2.attn.out", Shape: []int{128, 128}, Data: m.params[492160:508544:508544], Grad: m.grads[492160:508544:508544], Decay: true},
-		{Name: "blocks.2.ffn.norm.scale", Shape: []int{128}, Data: m.params[508544:508672:508672], Grad: m.grads[508544:508672:508672], Decay: false},
-		{Name: "blocks.2.ffn.up", Shape: []int{128, 512}, Data: m.params[508672:574208:574208], Grad: m.grads[508672:574208:574208], Decay: true},
-		{Name: "blocks.2.ffn.down", Shape: []int{512, 128}, Data: m.params[574208:639744:639744], Grad: m.grads[574208:639744:639744], Decay: true},
-		{Name: "blocks.3.attn.norm.scale", Shape: []int{128}, Data: m.params[639744:639872:639872], Grad: m.grads[639744:639872:639872], Decay: false},
-		{Name: "blocks.3.attn.qkv", Shape: []int{128, 384}, Data: m.params[639872:689024:689024], Grad: m.grads[639872:689024:689024], Decay: true},
-		{Name: "blocks.3.attn.out", Shape: []int{128, 128}, Data: m.params[689024:705408:705408], Grad: m.grads[689024:705408:705408], Decay: true},
-		{Name: "blocks.3.ffn.norm.scale", Shape: []int{128}, Data: m.params[705408:705536:705536], Grad: m.grads[705408:705536:705536], Decay: false},
-		{Name: "blocks.3.ffn.up", Shape: []int{128, 512}, Data: m.params[705536:771072:771072], Grad: m.grads[705536:771072:771072], Decay: true},
-		{Name: "blocks.3.ffn.down", Shape: []int{512, 128}, Data: m.params[771072:836608:836608], Grad: m.grads[771072:836608:836608], Decay: true},
-		{Name: "norm.scale", Shape: []int{128}, Data: m.params[836608:836736:836736], Grad: m.grads[836608:836736:836736], Decay: false},
+		{Name: "embed.pos", Shape: []int{64, 128}, Data: m.params[32768:40960:40960], Grad: m.grads[32768:40960:40960], Decay: true},
+		{Name: "blocks.0.attn.norm.scale", Shape: []int{128}, Data: m.params[40960:41088:41088], Grad: m.grads[40960:41088:41088], Decay: false},
+		{Name: "blocks.0.attn.qkv", Shape: []int{128, 384}, Data: m.params[41088:90240:90240], Grad: m.grads[41088:90240:90240], Decay: true},
+		{Name: "blocks.0.attn.out", Shape: []int{128, 128}, Data: m.params[90240:106624:106624], Grad: m.grads[90240:106624:106624], Decay: true},
+		{Name: "blocks.0.ffn.norm.scale", Shape: []int{128}, Data: m.params[106624:106752:106752], Grad: m.grads[106624:106752:106752], Decay: false},
+		{Name: "blocks.0.ffn.up", Shape: []int{128, 512}, Data: m.params[106752:172288:172288], Grad: m.grads[106752:172288:172288], Decay: true},
+		{Name: "blocks.0.ffn.down", Shape: []int{512, 128}, Data: m.params[172288:237824:237824], Grad: m.grads[172288:237824:237824], Decay: true},
+		{Name: "blocks.1.attn.norm.scale", Shape: []int{128}, Data: m.params[237824:237952:237952], Grad: m.grads[237824:237952:237952], Decay: false},
+		{Name: "blocks.1.attn.qkv", Shape: []int{128, 384}, Data: m.params[237952:287104:287104], Grad: m.grads[237952:287104:287104], Decay: true},
+		{Name: "blocks.1.attn.out", Shape: []int{128, 128}, Data: m.params[287104:303488:303488], Grad: m.grads[287104:303488:303488], Decay: true},
+		{Name: "blocks.1.ffn.norm.scale", Shape: []int{128}, Data: m.params[303488:303616:303616], Grad: m.grads[303488:303616:303616], Decay: false},
+		{Name: "blocks.1.ffn.up", Shape: []int{128, 512}, Data: m.params[303616:369152:369152], Grad: m.grads[303616:369152:369152], Decay: true},
+		{Name: "blocks.1.ffn.down", Shape: []int{512, 128}, Data: m.params[369152:434688:434688], Grad: m.grads[369152:434688:434688], Decay: true},
+		{Name: "blocks.2.attn.norm.scale", Shape: []int{128}, Data: m.params[434688:434816:434816], Grad: m.grads[434688:434816:434816], Decay: false},
+		{Name: "blocks.2.attn.qkv", Shape: []int{128, 384}, Data: m.params[434816:483968:483968], Grad: m.grads[434816:483968:483968], Decay: true},
+		{Name: "blocks.2.attn.out", Shape: []int{128, 128}, Data: m.params[483968:500352:500352], Grad: m.grads[483968:500352:500352], Decay: true},
+		{Name: "blocks.2.ffn.norm.scale", Shape: []int{128}, Data: m.params[500352:500480:500480], Grad: m.grads[500352:500480:500480], Decay: false},
+		{Name: "blocks.2.ffn.up", Shape: []int{128, 512}, Data: m.params[500480:566016:566016], Grad: m.grads[500480:566016:566016], Decay: true},
+		{Name: "blocks.2.ffn.down", Shape: []int{512, 128}, Data: m.params[566016:631552:631552], Grad: m.grads[566016:631552:631552], Decay: true},
+		{Name: "blocks.3.attn.norm.scale", Shape: []int{128}, Data: m.params[631552:631680:631680], Grad: m.grads[631552:631680:631680], Decay: false},
+		{Name: "blocks.3.attn.qkv", Shape: []int{128, 384}, Data: m.params[631680:680832:680832], Grad: m.grads[631680:680832:680832], Decay: true},
+		{Name: "blocks.3.attn.out", Shape: []int{128, 128}, Data: m.params[680832:697216:697216], Grad: m.grads[680832:697216:697216], Decay: true},
+		{Name: "blocks.3.ffn.norm.scale", Shape: []int{128}, Data: m.params[697216:697344:697344], Grad: m.grads[697216:697344:697344], Decay: false},
+		{Name: "blocks.3.ffn.up", Shape: []int{128, 512}, Data: m.params[697344:762880:762880], Grad: m.grads[697344:762880:762880], Decay: true},
+		{Name: "blocks.3.ffn.down", Shape: []int{512, 128}, Data: m.params[762880:828416:828416], Grad: m.grads[762880:828416:828416], Decay: true},
+		{Name: "norm.scale", Shape: []int{128}, Data: m.params[828416:828544:828544], Grad: m.grads[828416:828544:828544], Decay: false},
 	}
 	return m
 }
@@ -119,32 +119,32 @@ func (m *Model) init(seed uint64) {
 	w := m.params
 	r := tensor.NewRNG(seed)
 	tensor.InitNormal(w[0:32768], 0.02, r)                        // embed.tokens
-	tensor.InitNormal(w[32768:49152], 0.01, r)                    // embed.pos
-	tensor.InitOnes(w[49152:49280])                               // blocks.0.attn.norm.scale
-	tensor.InitNormal(w[49280:98432], 0.02, r)                    // blocks.0.attn.qkv
-	tensor.InitNormal(w[98432:114816], 0.0070710678118654745, r)  // blocks.0.attn.out
-	tensor.InitOnes(w[114816:114944])                             // blocks.0.ffn.norm.scale
-	tensor.InitNormal(w[114944:180480], 0.02, r)                  // blocks.0.ffn.up
-	tensor.InitNormal(w[180480:246016], 0.0070710678118654745, r) // blocks.0.ffn.down
-	tensor.InitOnes(w[246016:246144])                             // blocks.1.attn.norm.scale
-	tensor.InitNormal(w[246144:295296], 0.02, r)                  // blocks.1.attn.qkv
-	tensor.InitNormal(w[295296:311680], 0.0070710678118654745, r) // blocks.1.attn.out
-	tensor.InitOnes(w[311680:311808])                             // blocks.1.ffn.norm.scale
-	tensor.InitNormal(w[311808:377344], 0.02, r)                  // blocks.1.ffn.up
-	tensor.InitNormal(w[377344:442880], 0.0070710678118654745, r) // blocks.1.ffn.down
-	tensor.InitOnes(w[442880:443008])                             // blocks.2.attn.norm.scale
-	tensor.InitNormal(w[443008:492160], 0.02, r)                  // blocks.2.attn.qkv
-	tensor.InitNormal(w[492160:508544], 0.0070710678118654745, r) // blocks.2.attn.out
-	tensor.InitOnes(w[508544:508672])                             // blocks.2.ffn.norm.scale
-	tensor.InitNormal(w[508672:574208], 0.02, r)                  // blocks.2.ffn.up
-	tensor.InitNormal(w[574208:639744], 0.0070710678118654745, r) // blocks.2.ffn.down
-	tensor.InitOnes(w[639744:639872])                             // blocks.3.attn.norm.scale
-	tensor.InitNormal(w[639872:689024], 0.02, r)                  // blocks.3.attn.qkv
-	tensor.InitNormal(w[689024:705408], 0.0070710678118654745, r) // blocks.3.attn.out
-	tensor.InitOnes(w[705408:705536])                             // blocks.3.ffn.norm.scale
-	tensor.InitNormal(w[705536:771072], 0.02, r)                  // blocks.3.ffn.up
-	tensor.InitNormal(w[771072:836608], 0.0070710678118654745, r) // blocks.3.ffn.down
-	tensor.InitOnes(w[836608:836736])                             // norm.scale
+	tensor.InitNormal(w[32768:40960], 0.01, r)                    // embed.pos
+	tensor.InitOnes(w[40960:41088])                               // blocks.0.attn.norm.scale
+	tensor.InitNormal(w[41088:90240], 0.02, r)                    // blocks.0.attn.qkv
+	tensor.InitNormal(w[90240:106624], 0.0070710678118654745, r)  // blocks.0.attn.out
+	tensor.InitOnes(w[106624:106752])                             // blocks.0.ffn.norm.scale
+	tensor.InitNormal(w[106752:172288], 0.02, r)                  // blocks.0.ffn.up
+	tensor.InitNormal(w[172288:237824], 0.0070710678118654745, r) // blocks.0.ffn.down
+	tensor.InitOnes(w[237824:237952])                             // blocks.1.attn.norm.scale
+	tensor.InitNormal(w[237952:287104], 0.02, r)                  // blocks.1.attn.qkv
+	tensor.InitNormal(w[287104:303488], 0.0070710678118654745, r) // blocks.1.attn.out
+	tensor.InitOnes(w[303488:303616])                             // blocks.1.ffn.norm.scale
+	tensor.InitNormal(w[303616:369152], 0.02, r)                  // blocks.1.ffn.up
+	tensor.InitNormal(w[369152:434688], 0.0070710678118654745, r) // blocks.1.ffn.down
+	tensor.InitOnes(w[434688:434816])                             // blocks.2.attn.norm.scale
+	tensor.InitNormal(w[434816:483968], 0.02, r)                  // blocks.2.attn.qkv
+	tensor.InitNormal(w[483968:500352], 0.0070710678118654745, r) // blocks.2.attn.out
+	tensor.InitOnes(w[500352:500480])                             // blocks.2.ffn.norm.scale
+	tensor.InitNormal(w[500480:566016], 0.02, r)                  // blocks.2.ffn.up
+	tensor.InitNormal(w[566016:631552], 0.0070710678118654745, r) // blocks.2.ffn.down
+	tensor.InitOnes(w[631552:631680])                             // blocks.3.attn.norm.scale
+	tensor.InitNormal(w[631680:680832], 0.02, r)                  // blocks.3.attn.qkv
+	tensor.InitNormal(w[680832:697216], 0.0070710678118654745, r) // blocks.3.attn.out
+	tensor.InitOnes(w[697216:697344])                             // blocks.3.ffn.norm.scale
+	tensor.InitNormal(w[697344:762880], 0.02, r)                  // blocks.3.ffn.up
+	tensor.InitNormal(w[762880:828416], 0.0070710678118654745, r) // blocks.3.ffn.down
+	tensor.InitOnes(w[828416:828544])                             // norm.scale
 }
 
 // Forward runs the model on batch sequences of seq tokens (tokens and targets
@@ -173,96 +173,96 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// embed: embed = embed(tokens, @embed.tokens)
 	kernels.Embed(a[0:T*128], w[0:32768], tok, 128)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[12582912:12582912+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
+	kernels.AddPosEmbed(a[6291456:6291456+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[12845056:12845056+T*128], a[18382848:18382848+T], a[12582912:12582912+T*128], w[49152:49280], T, 128, 1e-06)
+	kernels.RMSNorm(a[6422528:6422528+T*128], a[9191424:9191424+T], a[6291456:6291456+T*128], w[40960:41088], T, 128, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[12845056:12845056+T*128], 128, w[49280:98432], 384, 0, a[9437184:9437184+T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[6422528:6422528+T*128], 128, w[41088:90240], 384, 0, a[4718592:4718592+T*384], 384)
 	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[13107200:13107200+T*128], a[18350080:18350080+T*4], a[9437184:9437184+T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[6553600:6553600+T*128], a[9175040:9175040+T*4], a[4718592:4718592+T*384], batch, seq, 4, 32, true)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[13107200:13107200+T*128], 128, w[98432:114816], 128, 0, a[10223616:10223616+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[6553600:6553600+T*128], 128, w[90240:106624], 128, 0, a[5111808:5111808+T*128], 128)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[13369344:13369344+T*128], a[12582912:12582912+T*128], a[10223616:10223616+T*128])
+	kernels.Add(a[6684672:6684672+T*128], a[6291456:6291456+T*128], a[5111808:5111808+T*128])
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale)
-	kernels.RMSNorm(a[13631488:13631488+T*128], a[18384896:18384896+T], a[13369344:13369344+T*128], w[114816:114944], T, 128, 1e-06)
+	kernels.RMSNorm(a[6815744:6815744+T*128], a[9192448:9192448+T], a[6684672:6684672+T*128], w[106624:106752], T, 128, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[13631488:13631488+T*128], 128, w[114944:180480], 512, 0, a[0:T*512], 512)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[1048576:1048576+T*512], a[0:T*512])
+	kernels.Gemm(false, false, T, 512, 128, 1, a[6815744:6815744+T*128], 128, w[106752:172288], 512, 0, a[0:T*512], 512)
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[1048576:1048576+T*512], 512, w[180480:246016], 128, 0, a[10223616:10223616+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[172288:237824], 128, 0, a[5111808:5111808+T*128], 128)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
-	kernels.Add(a[13893632:13893632+T*128], a[13369344:13369344+T*128], a[10223616:10223616+T*128])
+	kernels.Add(a[6946816:6946816+T*128], a[6684672:6684672+T*128], a[5111808:5111808+T*128])
 	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale)
-	kernels.RMSNorm(a[14155776:14155776+T*128], a[18386944:18386944+T], a[13893632:13893632+T*128], w[246016:246144], T, 128, 1e-06)
+	kernels.RMSNorm(a[7077888:7077888+T*128], a[9193472:9193472+T], a[6946816:6946816+T*128], w[237824:237952], T, 128, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[14155776:14155776+T*128], 128, w[246144:295296], 384, 0, a[10223616:10223616+T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[7077888:7077888+T*128], 128, w[237952:287104], 384, 0, a[5111808:5111808+T*384], 384)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[14417920:14417920+T*128], a[18358272:18358272+T*4], a[10223616:10223616+T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[7208960:7208960+T*128], a[9179136:9179136+T*4], a[5111808:5111808+T*384], batch, seq, 4, 32, true)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[14417920:14417920+T*128], 128, w[295296:311680], 128, 0, a[11010048:11010048+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[7208960:7208960+T*128], 128, w[287104:303488], 128, 0, a[5505024:5505024+T*128], 128)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
-	kernels.Add(a[14680064:14680064+T*128], a[13893632:13893632+T*128], a[11010048:11010048+T*128])
+	kernels.Add(a[7340032:7340032+T*128], a[6946816:6946816+T*128], a[5505024:5505024+T*128])
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale)
-	kernels.RMSNorm(a[14942208:14942208+T*128], a[18388992:18388992+T], a[14680064:14680064+T*128], w[311680:311808], T, 128, 1e-06)
+	kernels.RMSNorm(a[7471104:7471104+T*128], a[9194496:9194496+T], a[7340032:7340032+T*128], w[303488:303616], T, 128, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[14942208:14942208+T*128], 128, w[311808:377344], 512, 0, a[2097152:2097152+T*512], 512)
-	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[3145728:3145728+T*512], a[2097152:2097152+T*512])
+	kernels.Gemm(false, false, T, 512, 128, 1, a[7471104:7471104+T*128], 128, w[303616:369152], 512, 0, a[1048576:1048576+T*512], 512)
+	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[1572864:1572864+T*512], a[1048576:1048576+T*512])
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[3145728:3145728+T*512], 512, w[377344:442880], 128, 0, a[11010048:11010048+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[1572864:1572864+T*512], 512, w[369152:434688], 128, 0, a[5505024:5505024+T*128], 128)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
-	kernels.Add(a[15204352:15204352+T*128], a[14680064:14680064+T*128], a[11010048:11010048+T*128])
+	kernels.Add(a[7602176:7602176+T*128], a[7340032:7340032+T*128], a[5505024:5505024+T*128])
 	// blocks.2.attn: blocks.2.attn.norm, blocks.2.attn.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.2.attn.norm.scale)
-	kernels.RMSNorm(a[15466496:15466496+T*128], a[18391040:18391040+T], a[15204352:15204352+T*128], w[442880:443008], T, 128, 1e-06)
+	kernels.RMSNorm(a[7733248:7733248+T*128], a[9195520:9195520+T], a[7602176:7602176+T*128], w[434688:434816], T, 128, 1e-06)
 	// blocks.2.attn: blocks.2.attn/qkv = matmul(blocks.2.attn.norm, @blocks.2.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[15466496:15466496+T*128], 128, w[443008:492160], 384, 0, a[11010048:11010048+T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[7733248:7733248+T*128], 128, w[434816:483968], 384, 0, a[5505024:5505024+T*384], 384)
 	// blocks.2.attn: blocks.2.attn/attn, blocks.2.attn/attn/1 = attention(blocks.2.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[15728640:15728640+T*128], a[18366464:18366464+T*4], a[11010048:11010048+T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[7864320:7864320+T*128], a[9183232:9183232+T*4], a[5505024:5505024+T*384], batch, seq, 4, 32, true)
 	// blocks.2.attn: blocks.2.attn/out = matmul(blocks.2.attn/attn, @blocks.2.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[15728640:15728640+T*128], 128, w[492160:508544], 128, 0, a[11796480:11796480+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[7864320:7864320+T*128], 128, w[483968:500352], 128, 0, a[5898240:5898240+T*128], 128)
 	// blocks.2.attn: blocks.2.attn/residual = add(blocks.1.ffn/residual, blocks.2.attn/out)
-	kernels.Add(a[15990784:15990784+T*128], a[15204352:15204352+T*128], a[11796480:11796480+T*128])
+	kernels.Add(a[7995392:7995392+T*128], a[7602176:7602176+T*128], a[5898240:5898240+T*128])
 	// blocks.2.ffn: blocks.2.ffn.norm, blocks.2.ffn.norm/1 = rmsnorm(blocks.2.attn/residual, @blocks.2.ffn.norm.scale)
-	kernels.RMSNorm(a[16252928:16252928+T*128], a[18393088:18393088+T], a[15990784:15990784+T*128], w[508544:508672], T, 128, 1e-06)
+	kernels.RMSNorm(a[8126464:8126464+T*128], a[9196544:9196544+T], a[7995392:7995392+T*128], w[500352:500480], T, 128, 1e-06)
 	// blocks.2.ffn: blocks.2.ffn/up = matmul(blocks.2.ffn.norm, @blocks.2.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[16252928:16252928+T*128], 128, w[508672:574208], 512, 0, a[4194304:4194304+T*512], 512)
-	// blocks.2.ffn: blocks.2.ffn/act = act(blocks.2.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[5242880:5242880+T*512], a[4194304:4194304+T*512])
+	kernels.Gemm(false, false, T, 512, 128, 1, a[8126464:8126464+T*128], 128, w[500480:566016], 512, 0, a[2097152:2097152+T*512], 512)
+	// blocks.2.ffn: blocks.2.ffn/act = act(blocks.2.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[2621440:2621440+T*512], a[2097152:2097152+T*512])
 	// blocks.2.ffn: blocks.2.ffn/down = matmul(blocks.2.ffn/act, @blocks.2.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[5242880:5242880+T*512], 512, w[574208:639744], 128, 0, a[11796480:11796480+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[2621440:2621440+T*512], 512, w[566016:631552], 128, 0, a[5898240:5898240+T*128], 128)
 	// blocks.2.ffn: blocks.2.ffn/residual = add(blocks.2.attn/residual, blocks.2.ffn/down)
-	kernels.Add(a[16515072:16515072+T*128], a[15990784:15990784+T*128], a[11796480:11796480+T*128])
+	kernels.Add(a[8257536:8257536+T*128], a[7995392:7995392+T*128], a[5898240:5898240+T*128])
 	// blocks.3.attn: blocks.3.attn.norm, blocks.3.attn.norm/1 = rmsnorm(blocks.2.ffn/residual, @blocks.3.attn.norm.scale)
-	kernels.RMSNorm(a[16777216:16777216+T*128], a[18395136:18395136+T], a[16515072:16515072+T*128], w[639744:639872], T, 128, 1e-06)
+	kernels.RMSNorm(a[8388608:8388608+T*128], a[9197568:9197568+T], a[8257536:8257536+T*128], w[631552:631680], T, 128, 1e-06)
 	// blocks.3.attn: blocks.3.attn/qkv = matmul(blocks.3.attn.norm, @blocks.3.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[16777216:16777216+T*128], 128, w[639872:689024], 384, 0, a[11796480:11796480+T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[8388608:8388608+T*128], 128, w[631680:680832], 384, 0, a[5898240:5898240+T*384], 384)
 	// blocks.3.attn: blocks.3.attn/attn, blocks.3.attn/attn/1 = attention(blocks.3.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[17039360:17039360+T*128], a[18374656:18374656+T*4], a[11796480:11796480+T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[8519680:8519680+T*128], a[9187328:9187328+T*4], a[5898240:5898240+T*384], batch, seq, 4, 32, true)
 	// blocks.3.attn: blocks.3.attn/out = matmul(blocks.3.attn/attn, @blocks.3.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[17039360:17039360+T*128], 128, w[689024:705408], 128, 0, a[6291456:6291456+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[8519680:8519680+T*128], 128, w[680832:697216], 128, 0, a[3145728:3145728+T*128], 128)
 	// blocks.3.attn: blocks.3.attn/residual = add(blocks.2.ffn/residual, blocks.3.attn/out)
-	kernels.Add(a[17301504:17301504+T*128], a[16515072:16515072+T*128], a[6291456:6291456+T*128])
+	kernels.Add(a[8650752:8650752+T*128], a[8257536:8257536+T*128], a[3145728:3145728+T*128])
 	// blocks.3.ffn: blocks.3.ffn.norm, blocks.3.ffn.norm/1 = rmsnorm(blocks.3.attn/residual, @blocks.3.ffn.norm.scale)
-	kernels.RMSNorm(a[17563648:17563648+T*128], a[18397184:18397184+T], a[17301504:17301504+T*128], w[705408:705536], T, 128, 1e-06)
+	kernels.RMSNorm(a[8781824:8781824+T*128], a[9198592:9198592+T], a[8650752:8650752+T*128], w[697216:697344], T, 128, 1e-06)
 	// blocks.3.ffn: blocks.3.ffn/up = matmul(blocks.3.ffn.norm, @blocks.3.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[17563648:17563648+T*128], 128, w[705536:771072], 512, 0, a[6291456:6291456+T*512], 512)
-	// blocks.3.ffn: blocks.3.ffn/act = act(blocks.3.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[7340032:7340032+T*512], a[6291456:6291456+T*512])
+	kernels.Gemm(false, false, T, 512, 128, 1, a[8781824:8781824+T*128], 128, w[697344:762880], 512, 0, a[3145728:3145728+T*512], 512)
+	// blocks.3.ffn: blocks.3.ffn/act = act(blocks.3.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[3670016:3670016+T*512], a[3145728:3145728+T*512])
 	// blocks.3.ffn: blocks.3.ffn/down = matmul(blocks.3.ffn/act, @blocks.3.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[7340032:7340032+T*512], 512, w[771072:836608], 128, 0, a[8388608:8388608+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[3670016:3670016+T*512], 512, w[762880:828416], 128, 0, a[4194304:4194304+T*128], 128)
 	// blocks.3.ffn: blocks.3.ffn/residual = add(blocks.3.attn/residual, blocks.3.ffn/down)
-	kernels.Add(a[17825792:17825792+T*128], a[17301504:17301504+T*128], a[8388608:8388608+T*128])
+	kernels.Add(a[8912896:8912896+T*128], a[8650752:8650752+T*128], a[4194304:4194304+T*128])
 	// norm: norm, norm/1 = rmsnorm(blocks.3.ffn/residual, @norm.scale)
-	kernels.RMSNorm(a[18087936:18087936+T*128], a[18399232:18399232+T], a[17825792:17825792+T*128], w[836608:836736], T, 128, 1e-06)
+	kernels.RMSNorm(a[9043968:9043968+T*128], a[9199616:9199616+T], a[8912896:8912896+T*128], w[828416:828544], T, 128, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[18087936:18087936+T*128], 128, w[0:32768], 128, 0, a[8388608:8388608+T*256], 256)
+	kernels.Gemm(false, true, T, 256, 128, 1, a[9043968:9043968+T*128], 128, w[0:32768], 128, 0, a[4194304:4194304+T*256], 256)
 	// loss: loss, loss/1 = cross_entropy(logits, targets)
-	a[8912896] = float32(kernels.CrossEntropy(a[18401280:18401280+T], a[8388608:8388608+T*256], tgt, T, 256))
+	a[4456448] = float32(kernels.CrossEntropy(a[9200640:9200640+T], a[4194304:4194304+T*256], tgt, T, 256))
 
 	m.batch, m.seq, m.ready = batch, seq, true
-	return a[8912896], nil
+	return a[4456448], nil
 }
 
 // Backward sets the Grad of every parameter to the gradient of the loss of the
@@ -283,191 +283,191 @@ func (m *Model) Backward() {
 	g := m.grads
 
 	// The loss seed.
-	a[18403328] = 1
+	a[9201664] = 1
 	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
-	kernels.Zero(a[8912896 : 8912896+T*256])
-	kernels.CrossEntropyBackward(a[8912896:8912896+T*256], a[8388608:8388608+T*256], a[18401280:18401280+T], tgt, T, 256, a[18403328])
+	kernels.Zero(a[4456448 : 4456448+T*256])
+	kernels.CrossEntropyBackward(a[4456448:4456448+T*256], a[4194304:4194304+T*256], a[9200640:9200640+T], tgt, T, 256, a[9201664])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)
-	kernels.Gemm(true, false, 256, 128, T, 1, a[8912896:8912896+T*256], 256, a[18087936:18087936+T*128], 128, 1, g[0:32768], 128)
+	kernels.Gemm(true, false, 256, 128, T, 1, a[4456448:4456448+T*256], 256, a[9043968:9043968+T*128], 128, 1, g[0:32768], 128)
 	// head: grad/norm += matmul(grad/logits, @embed.tokens)
-	kernels.Zero(a[8388608 : 8388608+T*128])
-	kernels.Gemm(false, false, T, 128, 256, 1, a[8912896:8912896+T*256], 256, w[0:32768], 128, 1, a[8388608:8388608+T*128], 128)
+	kernels.Zero(a[4194304 : 4194304+T*128])
+	kernels.Gemm(false, false, T, 128, 256, 1, a[4456448:4456448+T*256], 256, w[0:32768], 128, 1, a[4194304:4194304+T*128], 128)
 	// norm: grad/blocks.3.ffn/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.3.ffn/residual, @norm.scale, norm/1)
-	kernels.Zero(a[8650752 : 8650752+T*128])
-	kernels.RMSNormBackward(a[8650752:8650752+T*128], g[836608:836736], a[8388608:8388608+T*128], a[17825792:17825792+T*128], w[836608:836736], a[18399232:18399232+T], T, 128)
+	kernels.Zero(a[4325376 : 4325376+T*128])
+	kernels.RMSNormBackward(a[4325376:4325376+T*128], g[828416:828544], a[4194304:4194304+T*128], a[8912896:8912896+T*128], w[828416:828544], a[9199616:9199616+T], T, 128)
 	// blocks.3.ffn: grad/blocks.3.attn/residual += accum(grad/blocks.3.ffn/residual)
-	kernels.Zero(a[17825792 : 17825792+T*128])
-	kernels.AddTo(a[17825792:17825792+T*128], a[8650752:8650752+T*128])
+	kernels.Zero(a[8912896 : 8912896+T*128])
+	kernels.AddTo(a[8912896:8912896+T*128], a[4325376:4325376+T*128])
 	// blocks.3.ffn: grad/blocks.3.ffn/down += accum(grad/blocks.3.ffn/residual)
-	kernels.Zero(a[8388608 : 8388608+T*128])
-	kernels.AddTo(a[8388608:8388608+T*128], a[8650752:8650752+T*128])
+	kernels.Zero(a[4194304 : 4194304+T*128])
+	kernels.AddTo(a[4194304:4194304+T*128], a[4325376:4325376+T*128])
 	// blocks.3.ffn: @grad/blocks.3.ffn.down += matmul(blocks.3.ffn/actᵀ, grad/blocks.3.ffn/down)
-	kernels.Gemm(true, false, 512, 128, T, 1, a[7340032:7340032+T*512], 512, a[8388608:8388608+T*128], 128, 1, g[771072:836608], 128)
+	kernels.Gemm(true, false, 512, 128, T, 1, a[3670016:3670016+T*512], 512, a[4194304:4194304+T*128], 128, 1, g[762880:828416], 128)
 	// blocks.3.ffn: grad/blocks.3.ffn/act += matmul(grad/blocks.3.ffn/down, @blocks.3.ffn.downᵀ)
-	kernels.Zero(a[7340032 : 7340032+T*512])
-	kernels.Gemm(false, true, T, 512, 128, 1, a[8388608:8388608+T*128], 128, w[771072:836608], 128, 1, a[7340032:7340032+T*512], 512)
-	// blocks.3.ffn: grad/blocks.3.ffn/up += act_grad(grad/blocks.3.ffn/act, blocks.3.ffn/up) gelu
-	kernels.Zero(a[8388608 : 8388608+T*512])
-	kernels.ActivateBackward(kernels.ActGELU, a[8388608:8388608+T*512], a[7340032:7340032+T*512], a[6291456:6291456+T*512])
-	// blocks.3.ffn: @grad/blocks.3.ffn.up += matmul(blocks.3.ffn.normᵀ, grad/blocks.3.ffn/up)
-	kernels.Gemm(true, false, 128, 512, T, 1, a[17563648:17563648+T*128], 128, a[8388608:8388608+T*512], 512, 1, g[705536:771072], 512)
-	// blocks.3.ffn: grad/blocks.3.ffn.norm += matmul(grad/blocks.3.ffn/up, @blocks.3.ffn.upᵀ)
-	kernels.Zero(a[17563648 : 17563648+T*128])
-	kernels.Gemm(false, true, T, 128, 512, 1, a[8388608:8388608+T*512], 512, w[705536:771072], 512, 1, a[17563648:17563648+T*128], 128)
-	// blocks.3.ffn: grad/blocks.3.attn/residual, @grad/blocks.3.ffn.norm.scale += rmsnorm_grad(grad/blocks.3.ffn.norm, blocks.3.attn/residual, @blocks.3.ffn.norm.scale, blocks.3.ffn.norm/1)
-	kernels.RMSNormBackward(a[17825792:17825792+T*128], g[705408:705536], a[17563648:17563648+T*128], a[17301504:17301504+T*128], w[705408:705536], a[18397184:18397184+T], T, 128)
-	// blocks.3.attn: grad/blocks.2.ffn/residual += accum(grad/blocks.3.attn/residual)
-	kernels.Zero(a[17301504 : 17301504+T*128])
-	kernels.AddTo(a[17301504:17301504+T*128], a[17825792:17825792+T*128])
-	// blocks.3.attn: grad/blocks.3.attn/out += accum(grad/blocks.3.attn/residual)
-	kernels.Zero(a[17563648 : 17563648+T*128])
-	kernels.AddTo(a[17563648:17563648+T*128], a[17825792:17825792+T*128])
-	// blocks.3.attn: @grad/blocks.3.attn.out += matmul(blocks.3.attn/attnᵀ, grad/blocks.3.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[17039360:17039360+T*128], 128, a[17563648:17563648+T*128], 128, 1, g[689024:705408], 128)
-	// blocks.3.attn: grad/blocks.3.attn/attn += matmul(grad/blocks.3.attn/out, @blocks.3.attn.outᵀ)
-	kernels.Zero(a[7077888 : 7077888+T*128])
-	kernels.Gemm(false, true, T, 128, 128, 1, a[17563648:17563648+T*128], 128, w[689024:705408], 128, 1, a[7077888:7077888+T*128], 128)
-	// blocks.3.attn: grad/blocks.3.attn/qkv += attention_grad(grad/blocks.3.attn/attn, blocks.3.attn/qkv, blocks.3.attn/attn, blocks.3.attn/attn/1) heads=4 head_dim=32 causal
-	kernels.Zero(a[6291456 : 6291456+T*384])
-	kernels.AttentionBackward(a[6291456:6291456+T*384], a[7077888:7077888+T*128], a[11796480:11796480+T*384], a[17039360:17039360+T*128], a[18374656:18374656+T*4], m.batch, m.seq, 4, 32, true)
-	// blocks.3.attn: @grad/blocks.3.attn.qkv += matmul(blocks.3.attn.normᵀ, grad/blocks.3.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[16777216:16777216+T*128], 128, a[6291456:6291456+T*384], 384, 1, g[639872:689024], 384)
-	// blocks.3.attn: grad/blocks.3.attn.norm += matmul(grad/blocks.3.attn/qkv, @blocks.3.attn.qkvᵀ)
-	kernels.Zero(a[16777216 : 16777216+T*128])
-	kernels.Gemm(false, true, T, 128, 384, 1, a[6291456:6291456+T*384], 384, w[639872:689024], 384, 1, a[16777216:16777216+T*128], 128)
-	// blocks.3.attn: grad/blocks.2.ffn/residual, @grad/blocks.3.attn.norm.scale += rmsnorm_grad(grad/blocks.3.attn.norm, blocks.2.ffn/residual, @blocks.3.attn.norm.scale, blocks.3.attn.norm/1)
-	kernels.RMSNormBackward(a[17301504:17301504+T*128], g[639744:639872], a[16777216:16777216+T*128], a[16515072:16515072+T*128], w[639744:639872], a[18395136:18395136+T], T, 128)
-	// blocks.2.ffn: grad/blocks.2.attn/residual += accum(grad/blocks.2.ffn/residual)
-	kernels.Zero(a[11796480 : 11796480+T*128])
-	kernels.AddTo(a[11796480:11796480+T*128], a[17301504:17301504+T*128])
-	// blocks.2.ffn: grad/blocks.2.ffn/down += accum(grad/blocks.2.ffn/residual)
-	kernels.Zero(a[12058624 : 12058624+T*128])
-	kernels.AddTo(a[12058624:12058624+T*128], a[17301504:17301504+T*128])
-	// blocks.2.ffn: @grad/blocks.2.ffn.down += matmul(blocks.2.ffn/actᵀ, grad/blocks.2.ffn/down)
-	kernels.Gemm(true, false, 512, 128, T, 1, a[5242880:5242880+T*512], 512, a[12058624:12058624+T*128], 128, 1, g[574208:639744], 128)
-	// blocks.2.ffn: grad/blocks.2.ffn/act += matmul(grad/blocks.2.ffn/down, @blocks.2.ffn.downᵀ)
-	kernels.Zero(a[5242880 : 5242880+T*512])
-	kernels.Gemm(false, true, T, 512, 128, 1, a[12058624:12058624+T*128], 128, w[574208:639744], 128, 1, a[5242880:5242880+T*512], 512)
-	// blocks.2.ffn: grad/blocks.2.ffn/up += act_grad(grad/blocks.2.ffn/act, blocks.2.ffn/up) gelu
-	kernels.Zero(a[6291456 : 6291456+T*512])
-	kernels.ActivateBackward(kernels.ActGELU, a[6291456:6291456+T*512], a[5242880:5242880+T*512], a[4194304:4194304+T*512])
-	// blocks.2.ffn: @grad/blocks.2.ffn.up += matmul(blocks.2.ffn.normᵀ, grad/blocks.2.ffn/up)
-	kernels.Gemm(true, false, 128, 512, T, 1, a[16252928:16252928+T*128], 128, a[6291456:6291456+T*512], 512, 1, g[508672:574208], 512)
-	// blocks.2.ffn: grad/blocks.2.ffn.norm += matmul(grad/blocks.2.ffn/up, @blocks.2.ffn.upᵀ)
-	kernels.Zero(a[12058624 : 12058624+T*128])
-	kernels.Gemm(false, true, T, 128, 512, 1, a[6291456:6291456+T*512], 512, w[508672:574208], 512, 1, a[12058624:12058624+T*128], 128)
-	// blocks.2.ffn: grad/blocks.2.attn/residual, @grad/blocks.2.ffn.norm.scale += rmsnorm_grad(grad/blocks.2.ffn.norm, blocks.2.attn/residual, @blocks.2.ffn.norm.scale, blocks.2.ffn.norm/1)
-	kernels.RMSNormBackward(a[11796480:11796480+T*128], g[508544:508672], a[12058624:12058624+T*128], a[15990784:15990784+T*128], w[508544:508672], a[18393088:18393088+T], T, 128)
-	// blocks.2.attn: grad/blocks.1.ffn/residual += accum(grad/blocks.2.attn/residual)
-	kernels.Zero(a[12058624 : 12058624+T*128])
-	kernels.AddTo(a[12058624:12058624+T*128], a[11796480:11796480+T*128])
-	// blocks.2.attn: grad/blocks.2.attn/out += accum(grad/blocks.2.attn/residual)
-	kernels.Zero(a[12320768 : 12320768+T*128])
-	kernels.AddTo(a[12320768:12320768+T*128], a[11796480:11796480+T*128])
-	// blocks.2.attn: @grad/blocks.2.attn.out += matmul(blocks.2.attn/attnᵀ, grad/blocks.2.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[15728640:15728640+T*128], 128, a[12320768:12320768+T*128], 128, 1, g[492160:508544], 128)
-	// blocks.2.attn: grad/blocks.2.attn/attn += matmul(grad/blocks.2.attn/out, @blocks.2.attn.outᵀ)
-	kernels.Zero(a[11796480 : 11796480+T*128])
-	kernels.Gemm(false, true, T, 128, 128, 1, a[12320768:12320768+T*128], 128, w[492160:508544], 128, 1, a[11796480:11796480+T*128], 128)
-	// blocks.2.attn: grad/blocks.2.attn/qkv += attention_grad(grad/blocks.2.attn/attn, blocks.2.attn/qkv, blocks.2.attn/attn, blocks.2.attn/attn/1) heads=4 head_dim=32 causal
-	kernels.Zero(a[4194304 : 4194304+T*384])
-	kernels.AttentionBackward(a[4194304:4194304+T*384], a[11796480:11796480+T*128], a[11010048:11010048+T*384], a[15728640:15728640+T*128], a[18366464:18366464+T*4], m.batch, m.seq, 4, 32, true)
-	// blocks.2.attn: @grad/blocks.2.attn.qkv += matmul(blocks.2.attn.normᵀ, grad/blocks.2.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[15466496:15466496+T*128], 128, a[4194304:4194304+T*384], 384, 1, g[443008:492160], 384)
-	// blocks.2.attn: grad/blocks.2.attn.norm += matmul(grad/blocks.2.attn/qkv, @blocks.2.attn.qkvᵀ)
-	kernels.Zero(a[12320768 : 12320768+T*128])
-	kernels.Gemm(false, true, T, 128, 384, 1, a[4194304:4194304+T*384], 384, w[443008:492160], 384, 1, a[12320768:12320768+T*128], 128)
-	// blocks.2.attn: grad/blocks.1.ffn/residual, @grad/blocks.2.attn.norm.scale += rmsnorm_grad(grad/blocks.2.attn.norm, blocks.1.ffn/residual, @blocks.2.attn.norm.scale, blocks.2.attn.norm/1)
-	kernels.RMSNormBackward(a[12058624:12058624+T*128], g[442880:443008], a[12320768:12320768+T*128], a[15204352:15204352+T*128], w[442880:443008], a[18391040:18391040+T], T, 128)
-	// blocks.1.ffn: grad/blocks.1.attn/residual += accum(grad/blocks.1.ffn/residual)
-	kernels.Zero(a[12320768 : 12320768+T*128])
-	kernels.AddTo(a[12320768:12320768+T*128], a[12058624:12058624+T*128])
-	// blocks.1.ffn: grad/blocks.1.ffn/down += accum(grad/blocks.1.ffn/residual)
-	kernels.Zero(a[11010048 : 11010048+T*128])
-	kernels.AddTo(a[11010048:11010048+T*128], a[12058624:12058624+T*128])
-	// blocks.1.ffn: @grad/blocks.1.ffn.down += matmul(blocks.1.ffn/actᵀ, grad/blocks.1.ffn/down)
-	kernels.Gemm(true, false, 512, 128, T, 1, a[3145728:3145728+T*512], 512, a[11010048:11010048+T*128], 128, 1, g[377344:442880], 128)
-	// blocks.1.ffn: grad/blocks.1.ffn/act += matmul(grad/blocks.1.ffn/down, @blocks.1.ffn.downᵀ)
-	kernels.Zero(a[3145728 : 3145728+T*512])
-	kernels.Gemm(false, true, T, 512, 128, 1, a[11010048:11010048+T*128], 128, w[377344:442880], 128, 1, a[3145728:3145728+T*512], 512)
-	// blocks.1.ffn: grad/blocks.1.ffn/up += act_grad(grad/blocks.1.ffn/act, blocks.1.ffn/up) gelu
+	kernels.Zero(a[3670016 : 3670016+T*512])
+	kernels.Gemm(false, true, T, 512, 128, 1, a[4194304:4194304+T*128], 128, w[762880:828416], 128, 1, a[3670016:3670016+T*512], 512)
+	// blocks.3.ffn: grad/blocks.3.ffn/up += act_grad(grad/blocks.3.ffn/act, blocks.3.ffn/up) sqrelu
 	kernels.Zero(a[4194304 : 4194304+T*512])
-	kernels.ActivateBackward(kernels.ActGELU, a[4194304:4194304+T*512], a[3145728:3145728+T*512], a[2097152:2097152+T*512])
-	// blocks.1.ffn: @grad/blocks.1.ffn.up += matmul(blocks.1.ffn.normᵀ, grad/blocks.1.ffn/up)
-	kernels.Gemm(true, false, 128, 512, T, 1, a[14942208:14942208+T*128], 128, a[4194304:4194304+T*512], 512, 1, g[311808:377344], 512)
-	// blocks.1.ffn: grad/blocks.1.ffn.norm += matmul(grad/blocks.1.ffn/up, @blocks.1.ffn.upᵀ)
-	kernels.Zero(a[11010048 : 11010048+T*128])
-	kernels.Gemm(false, true, T, 128, 512, 1, a[4194304:4194304+T*512], 512, w[311808:377344], 512, 1, a[11010048:11010048+T*128], 128)
-	// blocks.1.ffn: grad/blocks.1.attn/residual, @grad/blocks.1.ffn.norm.scale += rmsnorm_grad(grad/blocks.1.ffn.norm, blocks.1.attn/residual, @blocks.1.ffn.norm.scale, blocks.1.ffn.norm/1)
-	kernels.RMSNormBackward(a[12320768:12320768+T*128], g[311680:311808], a[11010048:11010048+T*128], a[14680064:14680064+T*128], w[311680:311808], a[18388992:18388992+T], T, 128)
-	// blocks.1.attn: grad/blocks.0.ffn/residual += accum(grad/blocks.1.attn/residual)
-	kernels.Zero(a[11010048 : 11010048+T*128])
-	kernels.AddTo(a[11010048:11010048+T*128], a[12320768:12320768+T*128])
-	// blocks.1.attn: grad/blocks.1.attn/out += accum(grad/blocks.1.attn/residual)
-	kernels.Zero(a[11272192 : 11272192+T*128])
-	kernels.AddTo(a[11272192:11272192+T*128], a[12320768:12320768+T*128])
-	// blocks.1.attn: @grad/blocks.1.attn.out += matmul(blocks.1.attn/attnᵀ, grad/blocks.1.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[14417920:14417920+T*128], 128, a[11272192:11272192+T*128], 128, 1, g[295296:311680], 128)
-	// blocks.1.attn: grad/blocks.1.attn/attn += matmul(grad/blocks.1.attn/out, @blocks.1.attn.outᵀ)
-	kernels.Zero(a[11534336 : 11534336+T*128])
-	kernels.Gemm(false, true, T, 128, 128, 1, a[11272192:11272192+T*128], 128, w[295296:311680], 128, 1, a[11534336:11534336+T*128], 128)
-	// blocks.1.attn: grad/blocks.1.attn/qkv += attention_grad(grad/blocks.1.attn/attn, blocks.1.attn/qkv, blocks.1.attn/attn, blocks.1.attn/attn/1) heads=4 head_dim=32 causal
+	kernels.ActivateBackward(kernels.ActSqReLU, a[4194304:4194304+T*512], a[3670016:3670016+T*512], a[3145728:3145728+T*512])
+	// blocks.3.ffn: @grad/blocks.3.ffn.up += matmul(blocks.3.ffn.normᵀ, grad/blocks.3.ffn/up)
+	kernels.Gemm(true, false, 128, 512, T, 1, a[8781824:8781824+T*128], 128, a[4194304:4194304+T*512], 512, 1, g[697344:762880], 512)
+	// blocks.3.ffn: grad/blocks.3.ffn.norm += matmul(grad/blocks.3.ffn/up, @blocks.3.ffn.upᵀ)
+	kernels.Zero(a[8781824 : 8781824+T*128])
+	kernels.Gemm(false, true, T, 128, 512, 1, a[4194304:4194304+T*512], 512, w[697344:762880], 512, 1, a[8781824:8781824+T*128], 128)
+	// blocks.3.ffn: grad/blocks.3.attn/residual, @grad/blocks.3.ffn.norm.scale += rmsnorm_grad(grad/blocks.3.ffn.norm, blocks.3.attn/residual, @blocks.3.ffn.norm.scale, blocks.3.ffn.norm/1)
+	kernels.RMSNormBackward(a[8912896:8912896+T*128], g[697216:697344], a[8781824:8781824+T*128], a[8650752:8650752+T*128], w[697216:697344], a[9198592:9198592+T], T, 128)
+	// blocks.3.attn: grad/blocks.2.ffn/residual += accum(grad/blocks.3.attn/residual)
+	kernels.Zero(a[8650752 : 8650752+T*128])
+	kernels.AddTo(a[8650752:8650752+T*128], a[8912896:8912896+T*128])
+	// blocks.3.attn: grad/blocks.3.attn/out += accum(grad/blocks.3.attn/residual)
+	kernels.Zero(a[8781824 : 8781824+T*128])
+	kernels.AddTo(a[8781824:8781824+T*128], a[8912896:8912896+T*128])
+	// blocks.3.attn: @grad/blocks.3.attn.out += matmul(blocks.3.attn/attnᵀ, grad/blocks.3.attn/out)
+	kernels.Gemm(true, false, 128, 128, T, 1, a[8519680:8519680+T*128], 128, a[8781824:8781824+T*128], 128, 1, g[680832:697216], 128)
+	// blocks.3.attn: grad/blocks.3.attn/attn += matmul(grad/blocks.3.attn/out, @blocks.3.attn.outᵀ)
+	kernels.Zero(a[3538944 : 3538944+T*128])
+	kernels.Gemm(false, true, T, 128, 128, 1, a[8781824:8781824+T*128], 128, w[680832:697216], 128, 1, a[3538944:3538944+T*128], 128)
+	// blocks.3.attn: grad/blocks.3.attn/qkv += attention_grad(grad/blocks.3.attn/attn, blocks.3.attn/qkv, blocks.3.attn/attn, blocks.3.attn/attn/1) heads=4 head_dim=32 causal
+	kernels.Zero(a[3145728 : 3145728+T*384])
+	kernels.AttentionBackward(a[3145728:3145728+T*384], a[3538944:3538944+T*128], a[5898240:5898240+T*384], a[8519680:8519680+T*128], a[9187328:9187328+T*4], m.batch, m.seq, 4, 32, true)
+	// blocks.3.attn: @grad/blocks.3.attn.qkv += matmul(blocks.3.attn.normᵀ, grad/blocks.3.attn/qkv)
+	kernels.Gemm(true, false, 128, 384, T, 1, a[8388608:8388608+T*128], 128, a[3145728:3145728+T*384], 384, 1, g[631680:680832], 384)
+	// blocks.3.attn: grad/blocks.3.attn.norm += matmul(grad/blocks.3.attn/qkv, @blocks.3.attn.qkvᵀ)
+	kernels.Zero(a[8388608 : 8388608+T*128])
+	kernels.Gemm(false, true, T, 128, 384, 1, a[3145728:3145728+T*384], 384, w[631680:680832], 384, 1, a[8388608:8388608+T*128], 128)
+	// blocks.3.attn: grad/blocks.2.ffn/residual, @grad/blocks.3.attn.norm.scale += rmsnorm_grad(grad/blocks.3.attn.norm, blocks.2.ffn/residual, @blocks.3.attn.norm.scale, blocks.3.attn.norm/1)
+	kernels.RMSNormBackward(a[8650752:8650752+T*128], g[631552:631680], a[8388608:8388608+T*128], a[8257536:8257536+T*128], w[631552:631680], a[9197568:9197568+T], T, 128)
+	// blocks.2.ffn: grad/blocks.2.attn/residual += accum(grad/blocks.2.ffn/residual)
+	kernels.Zero(a[5898240 : 5898240+T*128])
+	kernels.AddTo(a[5898240:5898240+T*128], a[8650752:8650752+T*128])
+	// blocks.2.ffn: grad/blocks.2.ffn/down += accum(grad/blocks.2.ffn/residual)
+	kernels.Zero(a[6029312 : 6029312+T*128])
+	kernels.AddTo(a[6029312:6029312+T*128], a[8650752:8650752+T*128])
+	// blocks.2.ffn: @grad/blocks.2.ffn.down += matmul(blocks.2.ffn/actᵀ, grad/blocks.2.ffn/down)
+	kernels.Gemm(true, false, 512, 128, T, 1, a[2621440:2621440+T*512], 512, a[6029312:6029312+T*128], 128, 1, g[566016:631552], 128)
+	// blocks.2.ffn: grad/blocks.2.ffn/act += matmul(grad/blocks.2.ffn/down, @blocks.2.ffn.downᵀ)
+	kernels.Zero(a[2621440 : 2621440+T*512])
+	kernels.Gemm(false, true, T, 512, 128, 1, a[6029312:6029312+T*128], 128, w[566016:631552], 128, 1, a[2621440:2621440+T*512], 512)
+	// blocks.2.ffn: grad/blocks.2.ffn/up += act_grad(grad/blocks.2.ffn/act, blocks.2.ffn/up) sqrelu
+	kernels.Zero(a[3145728 : 3145728+T*512])
+	kernels.ActivateBackward(kernels.ActSqReLU, a[3145728:3145728+T*512], a[2621440:2621440+T*512], a[2097152:2097152+T*512])
+	// blocks.2.ffn: @grad/blocks.2.ffn.up += matmul(blocks.2.ffn.normᵀ, grad/blocks.2.ffn/up)
+	kernels.Gemm(true, false, 128, 512, T, 1, a[8126464:8126464+T*128], 128, a[3145728:3145728+T*512], 512, 1, g[500480:566016], 512)
+	// blocks.2.ffn: grad/blocks.2.ffn.norm += matmul(grad/blocks.2.ffn/up, @blocks.2.ffn.upᵀ)
+	kernels.Zero(a[6029312 : 6029312+T*128])
+	kernels.Gemm(false, true, T, 128, 512, 1, a[3145728:3145728+T*512], 512, w[500480:566016], 512, 1, a[6029312:6029312+T*128], 128)
+	// blocks.2.ffn: grad/blocks.2.attn/residual, @grad/blocks.2.ffn.norm.scale += rmsnorm_grad(grad/blocks.2.ffn.norm, blocks.2.attn/residual, @blocks.2.ffn.norm.scale, blocks.2.ffn.norm/1)
+	kernels.RMSNormBackward(a[5898240:5898240+T*128], g[500352:500480], a[6029312:6029312+T*128], a[7995392:7995392+T*128], w[500352:500480], a[9196544:9196544+T], T, 128)
+	// blocks.2.attn: grad/blocks.1.ffn/residual += accum(grad/blocks.2.attn/residual)
+	kernels.Zero(a[6029312 : 6029312+T*128])
+	kernels.AddTo(a[6029312:6029312+T*128], a[5898240:5898240+T*128])
+	// blocks.2.attn: grad/blocks.2.attn/out += accum(grad/blocks.2.attn/residual)
+	kernels.Zero(a[6160384 : 6160384+T*128])
+	kernels.AddTo(a[6160384:6160384+T*128], a[5898240:5898240+T*128])
+	// blocks.2.attn: @grad/blocks.2.attn.out += matmul(blocks.2.attn/attnᵀ, grad/blocks.2.attn/out)
+	kernels.Gemm(true, false, 128, 128, T, 1, a[7864320:7864320+T*128], 128, a[6160384:6160384+T*128], 128, 1, g[483968:500352], 128)
+	// blocks.2.attn: grad/blocks.2.attn/attn += matmul(grad/blocks.2.attn/out, @blocks.2.attn.outᵀ)
+	kernels.Zero(a[5898240 : 5898240+T*128])
+	kernels.Gemm(false, true, T, 128, 128, 1, a[6160384:6160384+T*128], 128, w[483968:500352], 128, 1, a[5898240:5898240+T*128], 128)
+	// blocks.2.attn: grad/blocks.2.attn/qkv += attention_grad(grad/blocks.2.attn/attn, blocks.2.attn/qkv, blocks.2.attn/attn, blocks.2.attn/attn/1) heads=4 head_dim=32 causal
 	kernels.Zero(a[2097152 : 2097152+T*384])
-	kernels.AttentionBackward(a[2097152:2097152+T*384], a[11534336:11534336+T*128], a[10223616:10223616+T*384], a[14417920:14417920+T*128], a[18358272:18358272+T*4], m.batch, m.seq, 4, 32, true)
-	// blocks.1.attn: @grad/blocks.1.attn.qkv += matmul(blocks.1.attn.normᵀ, grad/blocks.1.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[14155776:14155776+T*128], 128, a[2097152:2097152+T*384], 384, 1, g[246144:295296], 384)
-	// blocks.1.attn: grad/blocks.1.attn.norm += matmul(grad/blocks.1.attn/qkv, @blocks.1.attn.qkvᵀ)
-	kernels.Zero(a[10223616 : 10223616+T*128])
-	kernels.Gemm(false, true, T, 128, 384, 1, a[2097152:2097152+T*384], 384, w[246144:295296], 384, 1, a[10223616:10223616+T*128], 128)
-	// blocks.1.attn: grad/blocks.0.ffn/residual, @grad/blocks.1.attn.norm.scale += rmsnorm_grad(grad/blocks.1.attn.norm, blocks.0.ffn/residual, @blocks.1.attn.norm.scale, blocks.1.attn.norm/1)
-	kernels.RMSNormBackward(a[11010048:11010048+T*128], g[246016:246144], a[10223616:10223616+T*128], a[13893632:13893632+T*128], w[246016:246144], a[18386944:18386944+T], T, 128)
-	// blocks.0.ffn: grad/blocks.0.attn/residual += accum(grad/blocks.0.ffn/residual)
-	kernels.Zero(a[10223616 : 10223616+T*128])
-	kernels.AddTo(a[10223616:10223616+T*128], a[11010048:11010048+T*128])
-	// blocks.0.ffn: grad/blocks.0.ffn/down += accum(grad/blocks.0.ffn/residual)
-	kernels.Zero(a[10485760 : 10485760+T*128])
-	kernels.AddTo(a[10485760:10485760+T*128], a[11010048:11010048+T*128])
-	// blocks.0.ffn: @grad/blocks.0.ffn.down += matmul(blocks.0.ffn/actᵀ, grad/blocks.0.ffn/down)
-	kernels.Gemm(true, false, 512, 128, T, 1, a[1048576:1048576+T*512], 512, a[10485760:10485760+T*128], 128, 1, g[180480:246016], 128)
-	// blocks.0.ffn: grad/blocks.0.ffn/act += matmul(grad/blocks.0.ffn/down, @blocks.0.ffn.downᵀ)
-	kernels.Zero(a[1048576 : 1048576+T*512])
-	kernels.Gemm(false, true, T, 512, 128, 1, a[10485760:10485760+T*128], 128, w[180480:246016], 128, 1, a[1048576:1048576+T*512], 512)
-	// blocks.0.ffn: grad/blocks.0.ffn/up += act_grad(grad/blocks.0.ffn/act, blocks.0.ffn/up) gelu
+	kernels.AttentionBackward(a[2097152:2097152+T*384], a[5898240:5898240+T*128], a[5505024:5505024+T*384], a[7864320:7864320+T*128], a[9183232:9183232+T*4], m.batch, m.seq, 4, 32, true)
+	// blocks.2.attn: @grad/blocks.2.attn.qkv += matmul(blocks.2.attn.normᵀ, grad/blocks.2.attn/qkv)
+	kernels.Gemm(true, false, 128, 384, T, 1, a[7733248:7733248+T*128], 128, a[2097152:2097152+T*384], 384, 1, g[434816:483968], 384)
+	// blocks.2.attn: grad/blocks.2.attn.norm += matmul(grad/blocks.2.attn/qkv, @blocks.2.attn.qkvᵀ)
+	kernels.Zero(a[6160384 : 6160384+T*128])
+	kernels.Gemm(false, true, T, 128, 384, 1, a[2097152:2097152+T*384], 384, w[434816:483968], 384, 1, a[6160384:6160384+T*128], 128)
+	// blocks.2.attn: grad/blocks.1.ffn/residual, @grad/blocks.2.attn.norm.scale += rmsnorm_grad(grad/blocks.2.attn.norm, blocks.1.ffn/residual, @blocks.2.attn.norm.scale, blocks.2.attn.norm/1)
+	kernels.RMSNormBackward(a[6029312:6029312+T*128], g[434688:434816], a[6160384:6160384+T*128], a[7602176:7602176+T*128], w[434688:434816], a[9195520:9195520+T], T, 128)
+	// blocks.1.ffn: grad/blocks.1.attn/residual += accum(grad/blocks.1.ffn/residual)
+	kernels.Zero(a[6160384 : 6160384+T*128])
+	kernels.AddTo(a[6160384:6160384+T*128], a[6029312:6029312+T*128])
+	// blocks.1.ffn: grad/blocks.1.ffn/down += accum(grad/blocks.1.ffn/residual)
+	kernels.Zero(a[5505024 : 5505024+T*128])
+	kernels.AddTo(a[5505024:5505024+T*128], a[6029312:6029312+T*128])
+	// blocks.1.ffn: @grad/blocks.1.ffn.down += matmul(blocks.1.ffn/actᵀ, grad/blocks.1.ffn/down)
+	kernels.Gemm(true, false, 512, 128, T, 1, a[1572864:1572864+T*512], 512, a[5505024:5505024+T*128], 128, 1, g[369152:434688], 128)
+	// blocks.1.ffn: grad/blocks.1.ffn/act += matmul(grad/blocks.1.ffn/down, @blocks.1.ffn.downᵀ)
+	kernels.Zero(a[1572864 : 1572864+T*512])
+	kernels.Gemm(false, true, T, 512, 128, 1, a[5505024:5505024+T*128], 128, w[369152:434688], 128, 1, a[1572864:1572864+T*512], 512)
+	// blocks.1.ffn: grad/blocks.1.ffn/up += act_grad(grad/blocks.1.ffn/act, blocks.1.ffn/up) sqrelu
 	kernels.Zero(a[2097152 : 2097152+T*512])
-	kernels.ActivateBackward(kernels.ActGELU, a[2097152:2097152+T*512], a[1048576:1048576+T*512], a[0:T*512])
+	kernels.ActivateBackward(kernels.ActSqReLU, a[2097152:2097152+T*512], a[1572864:1572864+T*512], a[1048576:1048576+T*512])
+	// blocks.1.ffn: @grad/blocks.1.ffn.up += matmul(blocks.1.ffn.normᵀ, grad/blocks.1.ffn/up)
+	kernels.Gemm(true, false, 128, 512, T, 1, a[7471104:7471104+T*128], 128, a[2097152:2097152+T*512], 512, 1, g[303616:369152], 512)
+	// blocks.1.ffn: grad/blocks.1.ffn.norm += matmul(grad/blocks.1.ffn/up, @blocks.1.ffn.upᵀ)
+	kernels.Zero(a[5505024 : 5505024+T*128])
+	kernels.Gemm(false, true, T, 128, 512, 1, a[2097152:2097152+T*512], 512, w[303616:369152], 512, 1, a[5505024:5505024+T*128], 128)
+	// blocks.1.ffn: grad/blocks.1.attn/residual, @grad/blocks.1.ffn.norm.scale += rmsnorm_grad(grad/blocks.1.ffn.norm, blocks.1.attn/residual, @blocks.1.ffn.norm.scale, blocks.1.ffn.norm/1)
+	kernels.RMSNormBackward(a[6160384:6160384+T*128], g[303488:303616], a[5505024:5505024+T*128], a[7340032:7340032+T*128], w[303488:303616], a[9194496:9194496+T], T, 128)
+	// blocks.1.attn: grad/blocks.0.ffn/residual += accum(grad/blocks.1.attn/residual)
+	kernels.Zero(a[5505024 : 5505024+T*128])
+	kernels.AddTo(a[5505024:5505024+T*128], a[6160384:6160384+T*128])
+	// blocks.1.attn: grad/blocks.1.attn/out += accum(grad/blocks.1.attn/residual)
+	kernels.Zero(a[5636096 : 5636096+T*128])
+	kernels.AddTo(a[5636096:5636096+T*128], a[6160384:6160384+T*128])
+	// blocks.1.attn: @grad/blocks.1.attn.out += matmul(blocks.1.attn/attnᵀ, grad/blocks.1.attn/out)
+	kernels.Gemm(true, false, 128, 128, T, 1, a[7208960:7208960+T*128], 128, a[5636096:5636096+T*128], 128, 1, g[287104:303488], 128)
+	// blocks.1.attn: grad/blocks.1.attn/attn += matmul(grad/blocks.1.attn/out, @blocks.1.attn.outᵀ)
+	kernels.Zero(a[5767168 : 5767168+T*128])
+	kernels.Gemm(false, true, T, 128, 128, 1, a[5636096:5636096+T*128], 128, w[287104:303488], 128, 1, a[5767168:5767168+T*128], 128)
+	// blocks.1.attn: grad/blocks.1.attn/qkv += attention_grad(grad/blocks.1.attn/attn, blocks.1.attn/qkv, blocks.1.attn/attn, blocks.1.attn/attn/1) heads=4 head_dim=32 causal
+	kernels.Zero(a[1048576 : 1048576+T*384])
+	kernels.AttentionBackward(a[1048576:1048576+T*384], a[5767168:5767168+T*128], a[5111808:5111808+T*384], a[7208960:7208960+T*128], a[9179136:9179136+T*4], m.batch, m.seq, 4, 32, true)
+	// blocks.1.attn: @grad/blocks.1.attn.qkv += matmul(blocks.1.attn.normᵀ, grad/blocks.1.attn/qkv)
+	kernels.Gemm(true, false, 128, 384, T, 1, a[7077888:7077888+T*128], 128, a[1048576:1048576+T*384], 384, 1, g[237952:287104], 384)
+	// blocks.1.attn: grad/blocks.1.attn.norm += matmul(grad/blocks.1.attn/qkv, @blocks.1.attn.qkvᵀ)
+	kernels.Zero(a[5111808 : 5111808+T*128])
+	kernels.Gemm(false, true, T, 128, 384, 1, a[1048576:1048576+T*384], 384, w[237952:287104], 384, 1, a[5111808:5111808+T*128], 128)
+	// blocks.1.attn: grad/blocks.0.ffn/residual, @grad/blocks.1.attn.norm.scale += rmsnorm_grad(grad/blocks.1.attn.norm, blocks.0.ffn/residual, @blocks.1.attn.norm.scale, blocks.1.attn.norm/1)
+	kernels.RMSNormBackward(a[5505024:5505024+T*128], g[237824:237952], a[5111808:5111808+T*128], a[6946816:6946816+T*128], w[237824:237952], a[9193472:9193472+T], T, 128)
+	// blocks.0.ffn: grad/blocks.0.attn/residual += accum(grad/blocks.0.ffn/residual)
+	kernels.Zero(a[5111808 : 5111808+T*128])
+	kernels.AddTo(a[5111808:5111808+T*128], a[5505024:5505024+T*128])
+	// blocks.0.ffn: grad/blocks.0.ffn/down += accum(grad/blocks.0.ffn/residual)
+	kernels.Zero(a[5242880 : 5242880+T*128])
+	kernels.AddTo(a[5242880:5242880+T*128], a[5505024:5505024+T*128])
+	// blocks.0.ffn: @grad/blocks.0.ffn.down += matmul(blocks.0.ffn/actᵀ, grad/blocks.0.ffn/down)
+	kernels.Gemm(true, false, 512, 128, T, 1, a[524288:524288+T*512], 512, a[5242880:5242880+T*128], 128, 1, g[172288:237824], 128)
+	// blocks.0.ffn: grad/blocks.0.ffn/act += matmul(grad/blocks.0.ffn/down, @blocks.0.ffn.downᵀ)
+	kernels.Zero(a[524288 : 524288+T*512])
+	kernels.Gemm(false, true, T, 512, 128, 1, a[5242880:5242880+T*128], 128, w[172288:237824], 128, 1, a[524288:524288+T*512], 512)
+	// blocks.0.ffn: grad/blocks.0.ffn/up += act_grad(grad/blocks.0.ffn/act, blocks.0.ffn/up) sqrelu
+	kernels.Zero(a[1048576 : 1048576+T*512])
+	kernels.ActivateBackward(kernels.ActSqReLU, a[1048576:1048576+T*512], a[524288:524288+T*512], a[0:T*512])
 	// blocks.0.ffn: @grad/blocks.0.ffn.up += matmul(blocks.0.ffn.normᵀ, grad/blocks.0.ffn/up)
-	kernels.Gemm(true, false, 128, 512, T, 1, a[13631488:13631488+T*128], 128, a[2097152:2097152+T*512], 512, 1, g[114944:180480], 512)
+	kernels.Gemm(true, false, 128, 512, T, 1, a[6815744:6815744+T*128], 128, a[1048576:1048576+T*512], 512, 1, g[106752:172288], 512)
 	// blocks.0.ffn: grad/blocks.0.ffn.norm += matmul(grad/blocks.0.ffn/up, @blocks.0.ffn.upᵀ)
 	kernels.Zero(a[0 : T*128])
-	kernels.Gemm(false, true, T, 128, 512, 1, a[2097152:2097152+T*512], 512, w[114944:180480], 512, 1, a[0:T*128], 128)
+	kernels.Gemm(false, true, T, 128, 512, 1, a[1048576:1048576+T*512], 512, w[106752:172288], 512, 1, a[0:T*128], 128)
 	// blocks.0.ffn: grad/blocks.0.attn/residual, @grad/blocks.0.ffn.norm.scale += rmsnorm_grad(grad/blocks.0.ffn.norm, blocks.0.attn/residual, @blocks.0.ffn.norm.scale, blocks.0.ffn.norm/1)
-	kernels.RMSNormBackward(a[10223616:10223616+T*128], g[114816:114944], a[0:T*128], a[13369344:13369344+T*128], w[114816:114944], a[18384896:18384896+T], T, 128)
+	kernels.RMSNormBackward(a[5111808:5111808+T*128], g[106624:106752], a[0:T*128], a[6684672:6684672+T*128], w[106624:106752], a[9192448:9192448+T], T, 128)
 	// blocks.0.attn: grad/embed/pos += accum(grad/blocks.0.attn/residual)
-	kernels.Zero(a[10485760 : 10485760+T*128])
-	kernels.AddTo(a[10485760:10485760+T*128], a[10223616:10223616+T*128])
+	kernels.Zero(a[5242880 : 5242880+T*128])
+	kernels.AddTo(a[5242880:5242880+T*128], a[5111808:5111808+T*128])
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
-	kernels.Zero(a[10747904 : 10747904+T*128])
-	kernels.AddTo(a[10747904:10747904+T*128], a[10223616:10223616+T*128])
+	kernels.Zero(a[5373952 : 5373952+T*128])
+	kernels.AddTo(a[5373952:5373952+T*128], a[5111808:5111808+T*128])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[13107200:13107200+T*128], 128, a[10747904:10747904+T*128], 128, 1, g[98432:114816], 128)
+	kernels.Gemm(true, false, 128, 128, T, 1, a[6553600:6553600+T*128], 128, a[5373952:5373952+T*128], 128, 1, g[90240:106624], 128)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
-	kernels.Zero(a[10223616 : 10223616+T*128])
-	kernels.Gemm(false, true, T, 128, 128, 1, a[10747904:10747904+T*128], 128, w[98432:114816], 128, 1, a[10223616:10223616+T*128], 128)
+	kernels.Zero(a[5111808 : 5111808+T*128])
+	kernels.Gemm(false, true, T, 128, 128, 1, a[5373952:5373952+T*128], 128, w[90240:106624], 128, 1, a[5111808:5111808+T*128], 128)
 	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=4 head_dim=32 causal
 	kernels.Zero(a[0 : T*384])
-	kernels.AttentionBackward(a[0:T*384], a[10223616:10223616+T*128], a[9437184:9437184+T*384], a[13107200:13107200+T*128], a[18350080:18350080+T*4], m.batch, m.seq, 4, 32, true)
+	kernels.AttentionBackward(a[0:T*384], a[5111808:5111808+T*128], a[4718592:4718592+T*384], a[6553600:6553600+T*128], a[9175040:9175040+T*4], m.batch, m.seq, 4, 32, true)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(blocks.0.attn.normᵀ, grad/blocks.0.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[12845056:12845056+T*128], 128, a[0:T*384], 384, 1, g[49280:98432], 384)
+	kernels.Gemm(true, false, 128, 384, T, 1, a[6422528:6422528+T*128], 128, a[0:T*384], 384, 1, g[41088:90240], 384)
 	// blocks.0.attn: grad/blocks.0.attn.norm += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
-	kernels.Zero(a[10747904 : 10747904+T*128])
-	kernels.Gemm(false, true, T, 128, 384, 1, a[0:T*384], 384, w[49280:98432], 384, 1, a[10747904:10747904+T*128], 128)
+	kernels.Zero(a[5373952 : 5373952+T*128])
+	kernels.Gemm(false, true, T, 128, 384, 1, a[0:T*384], 384, w[41088:90240], 384, 1, a[5373952:5373952+T*128], 128)
 	// blocks.0.attn: grad/embed/pos, @grad/blocks.0.attn.norm.scale += rmsnorm_grad(grad/blocks.0.attn.norm, embed/pos, @blocks.0.attn.norm.scale, blocks.0.attn.norm/1)
-	kernels.RMSNormBackward(a[10485760:10485760+T*128], g[49152:49280], a[10747904:10747904+T*128], a[12582912:12582912+T*128], w[49152:49280], a[18382848:18382848+T], T, 128)
+	kernels.RMSNormBackward(a[5242880:5242880+T*128], g[40960:41088], a[5373952:5373952+T*128], a[6291456:6291456+T*128], w[40960:41088], a[9191424:9191424+T], T, 128)
 	// embed: @grad/embed.pos += addpos_grad(grad/embed/pos)
-	kernels.AddPosEmbedBackward(g[32768:32768+m.seq*128], a[10485760:10485760+T*128], m.batch, m.seq, 128)
+	kernels.AddPosEmbedBackward(g[32768:32768+m.seq*128], a[5242880:5242880+T*128], m.batch, m.seq, 128)
 	// embed: grad/embed += accum(grad/embed/pos)
 	kernels.Zero(a[0 : T*128])
-	kernels.AddTo(a[0:T*128], a[10485760:10485760+T*128])
+	kernels.AddTo(a[0:T*128], a[5242880:5242880+T*128])
 	// embed: @grad/embed.tokens += embed_grad(grad/embed, tokens)
 	kernels.EmbedBackward(g[0:32768], a[0:T*128], tok, 128)
 }
@@ -487,91 +487,91 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	// embed: embed = embed(tokens, @embed.tokens)
 	kernels.Embed(a[0:T*128], w[0:32768], tokens, 128)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[786432:786432+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
+	kernels.AddPosEmbed(a[393216:393216+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[1048576:1048576+T*128], a[0:T], a[786432:786432+T*128], w[49152:49280], T, 128, 1e-06)
+	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[40960:41088], T, 128, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[1048576:1048576+T*128], 128, w[49280:98432], 384, 0, a[0:T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[41088:90240], 384, 0, a[0:T*384], 384)
 	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[1048576:1048576+T*128], a[1310720:1310720+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[1048576:1048576+T*128], 128, w[98432:114816], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 0, a[0:T*128], 128)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[2097152:2097152+T*128], a[786432:786432+T*128], a[0:T*128])
+	kernels.Add(a[1048576:1048576+T*128], a[393216:393216+T*128], a[0:T*128])
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale)
-	kernels.RMSNorm(a[1048576:1048576+T*128], a[1310720:1310720+T], a[2097152:2097152+T*128], w[114816:114944], T, 128, 1e-06)
+	kernels.RMSNorm(a[524288:524288+T*128], a[655360:655360+T], a[1048576:1048576+T*128], w[106624:106752], T, 128, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[1048576:1048576+T*128], 128, w[114944:180480], 512, 0, a[0:T*512], 512)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[1048576:1048576+T*512], a[0:T*512])
+	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[106752:172288], 512, 0, a[0:T*512], 512)
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[1048576:1048576+T*512], 512, w[180480:246016], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[172288:237824], 128, 0, a[0:T*128], 128)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
-	kernels.Add(a[786432:786432+T*128], a[2097152:2097152+T*128], a[0:T*128])
+	kernels.Add(a[393216:393216+T*128], a[1048576:1048576+T*128], a[0:T*128])
 	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale)
-	kernels.RMSNorm(a[1048576:1048576+T*128], a[0:T], a[786432:786432+T*128], w[246016:246144], T, 128, 1e-06)
+	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[237824:237952], T, 128, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[1048576:1048576+T*128], 128, w[246144:295296], 384, 0, a[0:T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[237952:287104], 384, 0, a[0:T*384], 384)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[1048576:1048576+T*128], a[1310720:1310720+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[1048576:1048576+T*128], 128, w[295296:311680], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[287104:303488], 128, 0, a[0:T*128], 128)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
-	kernels.Add(a[2097152:2097152+T*128], a[786432:786432+T*128], a[0:T*128])
+	kernels.Add(a[1048576:1048576+T*128], a[393216:393216+T*128], a[0:T*128])
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale)
-	kernels.RMSNorm(a[1048576:1048576+T*128], a[1310720:1310720+T], a[2097152:2097152+T*128], w[311680:311808], T, 128, 1e-06)
+	kernels.RMSNorm(a[524288:524288+T*128], a[655360:655360+T], a[1048576:1048576+T*128], w[303488:303616], T, 128, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[1048576:1048576+T*128], 128, w[311808:377344], 512, 0, a[0:T*512], 512)
-	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[1048576:1048576+T*512], a[0:T*512])
+	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[303616:369152], 512, 0, a[0:T*512], 512)
+	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[1048576:1048576+T*512], 512, w[377344:442880], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[369152:434688], 128, 0, a[0:T*128], 128)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
-	kernels.Add(a[786432:786432+T*128], a[2097152:2097152+T*128], a[0:T*128])
+	kernels.Add(a[393216:393216+T*128], a[1048576:1048576+T*128], a[0:T*128])
 	// blocks.2.attn: blocks.2.attn.norm, blocks.2.attn.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.2.attn.norm.scale)
-	kernels.RMSNorm(a[1048576:1048576+T*128], a[0:T], a[786432:786432+T*128], w[442880:443008], T, 128, 1e-06)
+	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[434688:434816], T, 128, 1e-06)
 	// blocks.2.attn: blocks.2.attn/qkv = matmul(blocks.2.attn.norm, @blocks.2.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[1048576:1048576+T*128], 128, w[443008:492160], 384, 0, a[0:T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[434816:483968], 384, 0, a[0:T*384], 384)
 	// blocks.2.attn: blocks.2.attn/attn, blocks.2.attn/attn/1 = attention(blocks.2.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[1048576:1048576+T*128], a[1310720:1310720+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
 	// blocks.2.attn: blocks.2.attn/out = matmul(blocks.2.attn/attn, @blocks.2.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[1048576:1048576+T*128], 128, w[492160:508544], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[483968:500352], 128, 0, a[0:T*128], 128)
 	// blocks.2.attn: blocks.2.attn/residual = add(blocks.1.ffn/residual, blocks.2.attn/out)
-	kernels.Add(a[2097152:2097152+T*128], a[786432:786432+T*128], a[0:T*128])
+	kernels.Add(a[1048576:1048576+T*128], a[393216:393216+T*128], a[0:T*128])
 	// blocks.2.ffn: blocks.2.ffn.norm, blocks.2.ffn.norm/1 = rmsnorm(blocks.2.attn/residual, @blocks.2.ffn.norm.scale)
-	kernels.RMSNorm(a[1048576:1048576+T*128], a[1310720:1310720+T], a[2097152:2097152+T*128], w[508544:508672], T, 128, 1e-06)
+	kernels.RMSNorm(a[524288:524288+T*128], a[655360:655360+T], a[1048576:1048576+T*128], w[500352:500480], T, 128, 1e-06)
 	// blocks.2.ffn: blocks.2.ffn/up = matmul(blocks.2.ffn.norm, @blocks.2.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[1048576:1048576+T*128], 128, w[508672:574208], 512, 0, a[0:T*512], 512)
-	// blocks.2.ffn: blocks.2.ffn/act = act(blocks.2.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[1048576:1048576+T*512], a[0:T*512])
+	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[500480:566016], 512, 0, a[0:T*512], 512)
+	// blocks.2.ffn: blocks.2.ffn/act = act(blocks.2.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
 	// blocks.2.ffn: blocks.2.ffn/down = matmul(blocks.2.ffn/act, @blocks.2.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[1048576:1048576+T*512], 512, w[574208:639744], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[566016:631552], 128, 0, a[0:T*128], 128)
 	// blocks.2.ffn: blocks.2.ffn/residual = add(blocks.2.attn/residual, blocks.2.ffn/down)
-	kernels.Add(a[786432:786432+T*128], a[2097152:2097152+T*128], a[0:T*128])
+	kernels.Add(a[393216:393216+T*128], a[1048576:1048576+T*128], a[0:T*128])
 	// blocks.3.attn: blocks.3.attn.norm, blocks.3.attn.norm/1 = rmsnorm(blocks.2.ffn/residual, @blocks.3.attn.norm.scale)
-	kernels.RMSNorm(a[1048576:1048576+T*128], a[0:T], a[786432:786432+T*128], w[639744:639872], T, 128, 1e-06)
+	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[631552:631680], T, 128, 1e-06)
 	// blocks.3.attn: blocks.3.attn/qkv = matmul(blocks.3.attn.norm, @blocks.3.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[1048576:1048576+T*128], 128, w[639872:689024], 384, 0, a[0:T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[631680:680832], 384, 0, a[0:T*384], 384)
 	// blocks.3.attn: blocks.3.attn/attn, blocks.3.attn/attn/1 = attention(blocks.3.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[1048576:1048576+T*128], a[1310720:1310720+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
 	// blocks.3.attn: blocks.3.attn/out = matmul(blocks.3.attn/attn, @blocks.3.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[1048576:1048576+T*128], 128, w[689024:705408], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[680832:697216], 128, 0, a[0:T*128], 128)
 	// blocks.3.attn: blocks.3.attn/residual = add(blocks.2.ffn/residual, blocks.3.attn/out)
-	kernels.Add(a[2097152:2097152+T*128], a[786432:786432+T*128], a[0:T*128])
+	kernels.Add(a[1048576:1048576+T*128], a[393216:393216+T*128], a[0:T*128])
 	// blocks.3.ffn: blocks.3.ffn.norm, blocks.3.ffn.norm/1 = rmsnorm(blocks.3.attn/residual, @blocks.3.ffn.norm.scale)
-	kernels.RMSNorm(a[1048576:1048576+T*128], a[1310720:1310720+T], a[2097152:2097152+T*128], w[705408:705536], T, 128, 1e-06)
+	kernels.RMSNorm(a[524288:524288+T*128], a[655360:655360+T], a[1048576:1048576+T*128], w[697216:697344], T, 128, 1e-06)
 	// blocks.3.ffn: blocks.3.ffn/up = matmul(blocks.3.ffn.norm, @blocks.3.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[1048576:1048576+T*128], 128, w[705536:771072], 512, 0, a[0:T*512], 512)
-	// blocks.3.ffn: blocks.3.ffn/act = act(blocks.3.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[1048576:1048576+T*512], a[0:T*512])
+	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[697344:762880], 512, 0, a[0:T*512], 512)
+	// blocks.3.ffn: blocks.3.ffn/act = act(blocks.3.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
 	// blocks.3.ffn: blocks.3.ffn/down = matmul(blocks.3.ffn/act, @blocks.3.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[1048576:1048576+T*512], 512, w[771072:836608], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[762880:828416], 128, 0, a[0:T*128], 128)
 	// blocks.3.ffn: blocks.3.ffn/residual = add(blocks.3.attn/residual, blocks.3.ffn/down)
-	kernels.Add(a[262144:262144+T*128], a[2097152:2097152+T*128], a[0:T*128])
+	kernels.Add(a[131072:131072+T*128], a[1048576:1048576+T*128], a[0:T*128])
 	// norm: norm, norm/1 = rmsnorm(blocks.3.ffn/residual, @norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[262144:262144+T*128], w[836608:836736], T, 128, 1e-06)
+	kernels.RMSNorm(a[262144:262144+T*128], a[0:T], a[131072:131072+T*128], w[828416:828544], T, 128, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[524288:524288+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
+	kernels.Gemm(false, true, T, 256, 128, 1, a[262144:262144+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
 
 	return a[0 : T*Vocab : T*Vocab], nil
 }
