@@ -68,9 +68,30 @@ type Layer struct {
 	Heads, HeadDim int
 	Causal         bool
 
-	// ffn
+	// ffn, and each expert of a moe
 	Hidden int
 	Act    string // relu, gelu, gelu_tanh, sqrelu, silu, reglu, geglu, swiglu
+
+	// moe
+	Experts int
+	Route   Route
+}
+
+// Route is the routing rule of a moe layer.
+type Route struct {
+	Rule     string     // "expert_choice" or "top_k"
+	Pos      source.Pos // of the rule
+	Capacity float64    // capacity factor c
+	Group    string     // routing group: "batch", "sequence" or "position"
+	// top_k only
+	K         int     // experts per token
+	AuxWeight float64 // load-balancing loss weight (GLaM: 0.01)
+	// both
+	ZWeight float64 // router z-loss weight (0: off)
+	// AllowLeak is set when the user explicitly accepts expert choice over a
+	// group that spans the time axis of a causal model (attribute
+	// leak: allow), which lets tokens see the future.
+	AllowLeak bool
 }
 
 // Gated reports whether the layer's activation is a gated linear unit and,
