@@ -17,6 +17,7 @@ type Grads struct {
 	need []bool      // by value ID: the value needs a gradient
 	grad []*ir.Value // by value ID: its gradient, once created
 	in   *ir.Instr   // the instruction whose rule is running
+	err  error       // the first error a rule reported
 }
 
 // Differentiate fills p.Backward, p.DLoss and every parameter's Grad. The
@@ -31,8 +32,9 @@ type Grads struct {
 // the loss get gradients; tokens, targets and side results such as a
 // norm's rstd never do. Every parameter gets a Grad, zero when it does not
 // reach the loss. Differentiate fails if an instruction on the path to the
-// loss has an op without a rule, or if a gradient would flow into a result
-// its rule does not handle.
+// loss has an op without a rule, if a gradient would flow into a result
+// its rule does not handle (beyond the op's ir.Op.GradOuts), or if a rule
+// reports that it cannot differentiate the instruction.
 func Differentiate(p *ir.Program) error {
 	if p.Loss == nil {
 		return fmt.Errorf("autodiff: program %s has no loss", p.Name)
@@ -61,9 +63,10 @@ func Differentiate(p *ir.Program) error {
 		if !g.flows(in) {
 			continue
 		}
-		for j, o := range in.Outs[1:] {
+		n := in.Op.GradOuts()
+		for j, o := range in.Outs[n:] {
 			if g.grad[o.ID] != nil {
-				return fmt.Errorf("autodiff: %s: gradient flows into result %d of %v, which its rule ignores", where(in), j+1, in.Op)
+				return fmt.Errorf("autodiff: %s: gradient flows into result %d of %v, which its rule ignores", where(in), j+n, in.Op)
 			}
 		}
 		rule := Rules[in.Op]
@@ -72,6 +75,9 @@ func Differentiate(p *ir.Program) error {
 		}
 		g.in = in
 		rule(g, in)
+		if g.err != nil {
+			return fmt.Errorf("autodiff: %s: %v: %w", where(in), in.Op, g.err)
+		}
 	}
 	g.in = nil
 	return nil
@@ -191,4 +197,12 @@ func (g *Grads) Sink(v *ir.Value) *ir.Value {
 // instruction's layer and position.
 func (g *Grads) Emit(op ir.Op, a ir.Attrs, args []*ir.Value, outs ...*ir.Value) {
 	g.p.Backward = append(g.p.Backward, &ir.Instr{Op: op, Args: args, Outs: outs, Attrs: a, Pos: g.in.Pos, Layer: g.in.Layer})
+}
+
+// Errorf reports that the running rule cannot differentiate its
+// instruction; Differentiate returns the error.
+func (g *Grads) Errorf(format string, args ...any) {
+	if g.err == nil {
+		g.err = fmt.Errorf(format, args...)
+	}
 }

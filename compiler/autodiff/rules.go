@@ -16,6 +16,7 @@ var Rules = map[ir.Op]Rule{
 	ir.OpGLU:          gluRule,
 	ir.OpAdd:          addRule,
 	ir.OpCrossEntropy: crossEntropyRule,
+	ir.OpMoE:          moeRule,
 }
 
 func args(vs ...*ir.Value) []*ir.Value { return vs }
@@ -115,4 +116,23 @@ func crossEntropyRule(g *Grads, in *ir.Instr) {
 	if dl := g.Of(logits); dl != nil {
 		g.Emit(ir.OpCrossEntropyGrad, ir.Attrs{}, args(g.Out(0), logits, in.Outs[1], targets), dl)
 	}
+}
+
+// y, aux = moe(x, router, up, down): one fused backward op. Given dy and
+// daux it accumulates into all four argument gradients, from the routing
+// decisions the forward op left in the layer's workspace: gradients flow
+// through the gates (the router probabilities of the selected
+// token-expert pairs, renormalised for top_k) and the experts, never
+// through the selection itself, which is piecewise constant; daux scales
+// the router losses' gradients (load balance: through the mean router
+// probabilities; z-loss: through the router logits). Both results must
+// reach the loss, as lowering arranges (Loss = CE + Σ aux).
+func moeRule(g *Grads, in *ir.Instr) {
+	dy, daux := g.Out(0), g.Out(1)
+	if dy == nil || daux == nil {
+		g.Errorf("both results (y and the router losses) must reach the loss")
+		return
+	}
+	x, wg, w1, w2 := in.Args[0], in.Args[1], in.Args[2], in.Args[3]
+	g.Emit(ir.OpMoEGrad, in.Attrs, args(dy, daux, x, wg, w1, w2), g.Sink(x), g.Sink(wg), g.Sink(w1), g.Sink(w2))
 }

@@ -35,6 +35,19 @@ const (
 	// OpCrossEntropy: Outs = loss [1,1] (mean over rows with target >= 0),
 	// lse [T,1]. Args: logits [T,V], targets (input, int32 [T,1]).
 	OpCrossEntropy
+	// OpMoE: a sparse mixture-of-experts layer, fused into one op backed by
+	// runtime/moe: the router scores x·wg, the routing rule assigns tokens to
+	// experts, each expert is an ffn (act, or a GLU when gated) and the
+	// gated expert outputs are summed back into token order.
+	// Outs = y [T,d], aux [1,1] (the weighted router losses: load balance
+	// and z-loss). Args: x [T,d], wg (param [d,E], the router),
+	// w1 (param [E·d, H1], logical [E,d,H1]; H1 = Hidden, or 2·Hidden when
+	// gated, gate half first), w2 (param [E·Hidden, d], logical
+	// [E,Hidden,d]). Attr MoE. Both results take a gradient. The routing
+	// state (which expert took which token, the expert activations) lives in
+	// the layer's workspace (MoE.Workspace), not in values: OpMoEGrad reads
+	// what the last OpMoE of that workspace left there.
+	OpMoE
 
 	// Backward operations: emitted by autodiff; they have no rule of their
 	// own. All of them accumulate (+=) into their outputs.
@@ -57,6 +70,10 @@ const (
 	OpAccum
 	// OpCrossEntropyGrad: Outs = dlogits. Args: dloss [1,1], logits, lse, targets.
 	OpCrossEntropyGrad
+	// OpMoEGrad: Outs = dx, dwg, dw1, dw2. Args: dy, daux [1,1], x, wg, w1,
+	// w2 (those of the OpMoE whose workspace it shares). Attr MoE, the
+	// forward instruction's.
+	OpMoEGrad
 
 	numOps
 )
@@ -73,6 +90,7 @@ var opNames = [...]string{
 	OpGLU:              "glu",
 	OpAdd:              "add",
 	OpCrossEntropy:     "cross_entropy",
+	OpMoE:              "moe",
 	OpEmbedGrad:        "embed_grad",
 	OpAddPosGrad:       "addpos_grad",
 	OpRMSNormGrad:      "rmsnorm_grad",
@@ -82,6 +100,7 @@ var opNames = [...]string{
 	OpGLUGrad:          "glu_grad",
 	OpAccum:            "accum",
 	OpCrossEntropyGrad: "cross_entropy_grad",
+	OpMoEGrad:          "moe_grad",
 }
 
 func (o Op) String() string {
@@ -167,6 +186,54 @@ type Attrs struct {
 	Heads, HeadDim int
 	Causal         bool
 	Act            string // relu, gelu, gelu_tanh, sqrelu, silu
+	MoE            *MoEAttrs
+}
+
+// Routing rules and groups of MoEAttrs.
+const (
+	RuleExpertChoice = "expert_choice" // each expert picks its top k tokens of the group
+	RuleTopK         = "top_k"         // each token picks its top K experts
+)
+
+// Rules lists the routing rules; Groups the routing groups: the tokens
+// that compete for the experts' capacity together (all tokens of the batch,
+// each sequence, or the tokens of every sequence at one position).
+var (
+	Rules  = []string{RuleExpertChoice, RuleTopK}
+	Groups = []string{"batch", "sequence", "position"}
+)
+
+// MoEAttrs configure one mixture-of-experts layer (OpMoE and its
+// OpMoEGrad, which share one *MoEAttrs).
+type MoEAttrs struct {
+	// Name is the layer, e.g. "blocks.1.moe"; it names the layer's routing
+	// statistics.
+	Name string
+	// Workspace is the index of the layer's routing workspace: the i-th
+	// OpMoE of the forward list has Workspace i.
+	Workspace int
+
+	Experts int
+	Hidden  int    // each expert's hidden width
+	Act     string // the expert activation (the gate's, when Gated): one of Acts
+	Gated   bool   // experts are GLUs: up is [d, 2·Hidden], gate half first
+
+	Rule     string  // RuleExpertChoice or RuleTopK
+	Capacity float64 // capacity factor: expert choice, the mean experts per token; top_k, the buffer slack
+	Group    string  // one of Groups
+	K        int     // top_k only: experts per token
+
+	AuxWeight float64 // top_k only: weight of the load-balancing loss
+	ZWeight   float64 // weight of the router z-loss (0: off)
+}
+
+// UpCols is the width of an expert's up projection: Hidden, or 2·Hidden
+// when gated.
+func (a *MoEAttrs) UpCols() int {
+	if a.Gated {
+		return 2 * a.Hidden
+	}
+	return a.Hidden
 }
 
 // Instr is one operation: Outs = Op(Args).
@@ -206,6 +273,10 @@ type Program struct {
 	Targets *Value   // input [T,1] int32
 	Logits  *Value   // [T,V]
 	Loss    *Value   // [1,1]
+	// CE is the cross-entropy part of Loss: Loss itself in a dense model;
+	// with moe layers Loss = CE + the sum of their aux results. Nil in
+	// fragments.
+	CE *Value
 
 	// Forward computes Logits and then Loss; Infer is the prefix of Forward
 	// that ends at Logits (NInfer instructions).
@@ -216,6 +287,18 @@ type Program struct {
 	Backward []*Instr
 	// DLoss is the seed of the backward pass ([1,1], set to 1).
 	DLoss *Value
+}
+
+// MoE returns the forward OpMoE instructions of p, in order (the i-th has
+// workspace i in a program that verifies).
+func (p *Program) MoE() []*Instr {
+	var out []*Instr
+	for _, in := range p.Forward {
+		if in != nil && in.Op == OpMoE {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // NewValue appends a value to the program and returns it.

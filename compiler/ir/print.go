@@ -100,6 +100,9 @@ func (pr *printer) program(p *Program) {
 	if p.NInfer == len(p.Forward) && p.Logits != nil {
 		pr.line("; infer ends: logits "+ref(p.Logits), "")
 	}
+	if p.CE != nil && p.CE != p.Loss {
+		pr.line("; cross-entropy "+ref(p.CE), "")
+	}
 	if p.Loss != nil {
 		pr.line("; loss "+ref(p.Loss), "")
 	}
@@ -220,8 +223,35 @@ func attrText(a Attrs) string {
 	if a.Act != "" {
 		s = append(s, "act="+a.Act)
 	}
+	if a.MoE != nil {
+		s = append(s, moeText(a.MoE))
+	}
 	if len(s) == 0 {
 		return ""
 	}
 	return "  " + strings.Join(s, " ")
+}
+
+// moeText is the routing configuration of a moe op, e.g.
+//
+//	experts=8 hidden=256 act=gelu route=expert_choice(capacity=1, group=position) ws=0
+func moeText(m *MoEAttrs) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "experts=%d hidden=%d act=%s", m.Experts, m.Hidden, m.Act)
+	if m.Gated {
+		b.WriteString(" gated")
+	}
+	fmt.Fprintf(&b, " route=%s(", m.Rule)
+	if m.Rule == RuleTopK {
+		fmt.Fprintf(&b, "k=%d, ", m.K)
+	}
+	fmt.Fprintf(&b, "capacity=%s, group=%s", fmtFloat(m.Capacity), m.Group)
+	if m.AuxWeight != 0 {
+		b.WriteString(", aux=" + fmtFloat(m.AuxWeight))
+	}
+	if m.ZWeight != 0 {
+		b.WriteString(", z=" + fmtFloat(m.ZWeight))
+	}
+	fmt.Fprintf(&b, ") ws=%d", m.Workspace)
+	return b.String()
 }

@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -78,6 +79,7 @@ func isAct(s string) bool {
 // vocabulary, a position table's length) are not implied by the arguments.
 type opSig struct {
 	args, outs int
+	grads      int                                          // results a gradient may flow into (the first grads); 0 means 1
 	infer      func(a Attrs, args []*Value) ([]Type, error) // forward ops
 	check      func(in *Instr) error                        // backward ops
 }
@@ -93,6 +95,7 @@ var opSigs = [numOps]opSig{
 	OpGLU:          {args: 1, outs: 1, infer: inferGLU},
 	OpAdd:          {args: 2, outs: 1, infer: inferAdd},
 	OpCrossEntropy: {args: 2, outs: 2, infer: inferCrossEntropy},
+	OpMoE:          {args: 4, outs: 2, grads: 2, infer: inferMoE},
 
 	OpEmbedGrad:        {args: 2, outs: 1, check: checkEmbedGrad},
 	OpAddPosGrad:       {args: 1, outs: 1, check: checkAddPosGrad},
@@ -103,6 +106,7 @@ var opSigs = [numOps]opSig{
 	OpGLUGrad:          {args: 2, outs: 1, check: checkGLUGrad},
 	OpAccum:            {args: 1, outs: 1, check: checkAccum},
 	OpCrossEntropyGrad: {args: 4, outs: 1, check: checkCrossEntropyGrad},
+	OpMoEGrad:          {args: 6, outs: 4, check: checkMoEGrad},
 }
 
 // NumArgs and NumOuts return how many arguments and results o takes.
@@ -110,6 +114,20 @@ func (o Op) NumArgs() int { return opSigs[o].args }
 
 // NumOuts returns how many results o produces.
 func (o Op) NumOuts() int { return opSigs[o].outs }
+
+// GradOuts returns how many of o's results, counted from the first, a
+// gradient may flow into: 1 for most forward ops (the others are saved
+// side results such as a norm's rstd), 2 for moe (y and its router
+// losses).
+func (o Op) GradOuts() int {
+	if o <= OpInvalid || o >= numOps {
+		return 0
+	}
+	if n := opSigs[o].grads; n > 0 {
+		return n
+	}
+	return 1
+}
 
 // InferTypes returns the result types of forward op o applied to args, or
 // an error saying why the arguments do not fit the op.
@@ -388,4 +406,77 @@ func checkCrossEntropyGrad(in *Instr) error {
 		return err
 	}
 	return firstErr(want("dloss", dl, types[0]), want("lse", lse, types[1]), want("dlogits", in.Outs[0], logits.Type()))
+}
+
+func isOneOf(s string, list []string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func finiteNonNeg(x float64) bool { return x >= 0 && !math.IsInf(x, 1) }
+
+// wantMoE checks the routing configuration of a moe op.
+func wantMoE(a Attrs) error {
+	m := a.MoE
+	switch {
+	case m == nil:
+		return fmt.Errorf("no moe attributes")
+	case m.Experts < 1 || m.Hidden < 1:
+		return fmt.Errorf("experts=%d hidden=%d, want both positive", m.Experts, m.Hidden)
+	case !isAct(m.Act):
+		return fmt.Errorf("unknown expert activation %q", m.Act)
+	case !isOneOf(m.Rule, Rules):
+		return fmt.Errorf("unknown routing rule %q, want one of %v", m.Rule, Rules)
+	case !isOneOf(m.Group, Groups):
+		return fmt.Errorf("unknown routing group %q, want one of %v", m.Group, Groups)
+	case !(m.Capacity > 0) || math.IsInf(m.Capacity, 1):
+		return fmt.Errorf("capacity=%v, want a positive number", m.Capacity)
+	case !finiteNonNeg(m.AuxWeight) || !finiteNonNeg(m.ZWeight):
+		return fmt.Errorf("aux=%v z=%v, want weights >= 0", m.AuxWeight, m.ZWeight)
+	case m.Workspace < 0:
+		return fmt.Errorf("workspace %d, want >= 0", m.Workspace)
+	}
+	switch m.Rule {
+	case RuleTopK:
+		if m.K < 1 || m.K > m.Experts {
+			return fmt.Errorf("top_k with k=%d and %d experts, want 1 <= k <= experts", m.K, m.Experts)
+		}
+	case RuleExpertChoice:
+		if m.K != 0 || m.AuxWeight != 0 {
+			return fmt.Errorf("expert_choice with k=%d aux=%v: experts choose tokens and need no load-balancing loss; want both 0", m.K, m.AuxWeight)
+		}
+	}
+	return nil
+}
+
+func inferMoE(a Attrs, args []*Value) ([]Type, error) {
+	x, wg, w1, w2 := args[0], args[1], args[2], args[3]
+	if err := firstErr(wantMoE(a), wantFloat("x", x), wantTokens("x", x)); err != nil {
+		return nil, err
+	}
+	m, d := a.MoE, x.Cols
+	if err := firstErr(
+		wantFloat("router", wg), want("router", wg, static(d, m.Experts)),
+		wantFloat("experts.up", w1), want("experts.up", w1, static(m.Experts*d, m.UpCols())),
+		wantFloat("experts.down", w2), want("experts.down", w2, static(m.Experts*m.Hidden, d)),
+	); err != nil {
+		return nil, err
+	}
+	return []Type{x.Type(), static(1, 1)}, nil
+}
+
+func checkMoEGrad(in *Instr) error {
+	a := in.Args
+	types, err := inferMoE(in.Attrs, a[2:])
+	if err != nil {
+		return err
+	}
+	o := in.Outs
+	return firstErr(want("dy", a[0], types[0]), want("daux", a[1], types[1]),
+		want("dx", o[0], a[2].Type()), want("drouter", o[1], a[3].Type()),
+		want("dexperts.up", o[2], a[4].Type()), want("dexperts.down", o[3], a[5].Type()))
 }

@@ -27,7 +27,13 @@ const maxVerifyErrors = 10
 //   - backward: only backward ops and accumulating matmuls; results are
 //     gradients (KindGrad, or temps with GradOf set), never forward values
 //     or DLoss; a gradient read as an argument is DLoss or was written
-//     earlier in the backward list.
+//     earlier in the backward list;
+//   - moe: the routing attributes (a known rule, group and activation,
+//     positive sizes and capacity, k within the experts for top_k, none
+//     for expert choice); the i-th forward moe uses workspace i; every
+//     moe_grad shares the attributes of the forward moe of its workspace
+//     and reads that instruction's x, router and experts;
+//   - CE, when set: a [1,1] value defined by the forward list.
 //
 // A program without Logits is a fragment (gradient checks build them): its
 // Loss may have any type, and DLoss has Loss's type. In a model, Loss and
@@ -125,6 +131,43 @@ func (v *verifier) run() {
 	}
 	v.outputs(defined)
 	v.backward(defined)
+	v.moe()
+}
+
+// moe checks the workspaces of the moe layers: the i-th forward OpMoE owns
+// workspace i, and each OpMoEGrad belongs to one of them.
+func (v *verifier) moe() {
+	p := v.p
+	byWS := map[int]*Instr{}
+	n := 0
+	for i, in := range p.Forward {
+		if in == nil || in.Op != OpMoE || in.Attrs.MoE == nil {
+			continue
+		}
+		if ws := in.Attrs.MoE.Workspace; ws != n {
+			v.errorf("forward[%d] moe: workspace %d, want %d (the moe layers in order)", i, ws, n)
+		}
+		byWS[in.Attrs.MoE.Workspace] = in
+		n++
+	}
+	for i, in := range p.Backward {
+		if in == nil || in.Op != OpMoEGrad || in.Attrs.MoE == nil || len(in.Args) != opSigs[OpMoEGrad].args {
+			continue
+		}
+		fwd := byWS[in.Attrs.MoE.Workspace]
+		switch {
+		case fwd == nil:
+			v.errorf("backward[%d] moe_grad: workspace %d belongs to no forward moe", i, in.Attrs.MoE.Workspace)
+		case fwd.Attrs.MoE != in.Attrs.MoE:
+			v.errorf("backward[%d] moe_grad: attributes differ from those of the forward moe of workspace %d", i, in.Attrs.MoE.Workspace)
+		default:
+			for j, a := range fwd.Args {
+				if in.Args[2+j] != a {
+					v.errorf("backward[%d] moe_grad: argument %d is %s, the forward moe of workspace %d read %s", i, 2+j, ref(in.Args[2+j]), in.Attrs.MoE.Workspace, ref(a))
+				}
+			}
+		}
+	}
 }
 
 func opOf(in *Instr) Op {
@@ -312,6 +355,16 @@ func (v *verifier) outputs(defined []bool) {
 	}
 	if p.Logits != nil && p.Loss.Type() != static(1, 1) {
 		v.errorf("loss %s is %v, want [1,1]", ref(p.Loss), p.Loss.Type())
+	}
+	if ce := p.CE; ce != nil {
+		switch {
+		case !v.known(ce):
+			v.errorf("CE is not one of the program's values")
+		case ce.Type() != static(1, 1) || ce.Kind != KindTemp:
+			v.errorf("CE %s is a %v %v, want a [1,1] temp", ref(ce), ce.Type(), ce.Kind)
+		case !defined[ce.ID]:
+			v.errorf("CE %s not defined by the forward instructions", ref(ce))
+		}
 	}
 }
 

@@ -26,7 +26,8 @@ type lowerer struct {
 	m      *check.Model
 	p      *ir.Program
 	b      ir.Builder
-	outStd float64 // init std of output projections
+	outStd float64     // init std of output projections
+	aux    []*ir.Value // the router losses of the moe layers, in order
 }
 
 // op appends an instruction; lowering stops at the first error.
@@ -112,9 +113,18 @@ func (l *lowerer) run() (p *ir.Program, err error) {
 	l.at("loss", m.LossPos)
 	switch m.Loss {
 	case "cross_entropy", "":
-		p.Loss = l.op(ir.OpCrossEntropy, ir.Attrs{}, "loss", p.Logits, p.Targets)[0]
+		p.CE = l.op(ir.OpCrossEntropy, ir.Attrs{}, "loss/ce", p.Logits, p.Targets)[0]
 	default:
 		return nil, fmt.Errorf("model %s: unknown loss %q", m.Name, m.Loss)
+	}
+	// The training loss adds every moe layer's router losses (already
+	// weighted) to the cross-entropy.
+	p.Loss = p.CE
+	for _, aux := range l.aux {
+		p.Loss = l.op(ir.OpAdd, ir.Attrs{}, "loss", p.Loss, aux)[0]
+	}
+	if p.Loss == p.CE {
+		p.CE.Name = "loss"
 	}
 	return p, nil
 }
@@ -175,6 +185,10 @@ func (l *lowerer) layer(ly *check.Layer, x *ir.Value) (*ir.Value, error) {
 		f = l.attention(ly, h)
 	case "ffn":
 		f = l.ffn(ly, h)
+	case "moe":
+		if f, err = l.moe(ly, h); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%s: unknown layer kind %q", ly.Name, ly.Kind)
 	}
@@ -215,4 +229,43 @@ func (l *lowerer) ffn(ly *check.Layer, h *ir.Value) *ir.Value {
 	}
 	wdown := p.NewParam(ly.Name+".down", []int{ly.Hidden, ly.Out}, ly.Hidden, ly.Out, normal(l.outStd), true, pos)
 	return l.op(ir.OpMatMul, ir.Attrs{}, ly.Name+"/down", a, wdown)[0]
+}
+
+// Initialisation of a moe layer: the router is small (normal, std 0.02 as
+// in flaxformer) and not decayed, since shrinking it flattens the routing
+// distribution; the experts are initialised and decayed like a dense ffn's
+// up and down projections.
+const routerStd = 0.02
+
+// moe lowers a mixture-of-experts layer: one fused op with parameters
+// <layer>.router [d,E], <layer>.experts.up [E,d,H1] and
+// <layer>.experts.down [E,H,d]. Its router losses are collected for the
+// model loss.
+func (l *lowerer) moe(ly *check.Layer, h *ir.Value) (*ir.Value, error) {
+	p, pos := l.p, ly.Pos
+	if ly.In != ly.Out {
+		return nil, fmt.Errorf("%s: a moe layer keeps the width, got %d in and %d out", ly.Name, ly.In, ly.Out)
+	}
+	gate, gated := ly.Gated()
+	r := ly.Route
+	a := &ir.MoEAttrs{
+		Name: ly.Name, Workspace: len(l.aux),
+		Experts: ly.Experts, Hidden: ly.Hidden, Act: gate, Gated: gated,
+		Rule: r.Rule, Capacity: r.Capacity, Group: r.Group, ZWeight: r.ZWeight,
+	}
+	if r.Rule == ir.RuleTopK {
+		a.K, a.AuxWeight = r.K, r.AuxWeight
+	} else if r.K != 0 || r.AuxWeight != 0 {
+		return nil, fmt.Errorf("%s: %s routing with k=%d aux=%v: only top_k has those", ly.Name, r.Rule, r.K, r.AuxWeight)
+	}
+	d, e, up := ly.In, ly.Experts, a.UpCols()
+	if e < 1 || ly.Hidden < 1 {
+		return nil, fmt.Errorf("%s: experts=%d hidden=%d, want both positive", ly.Name, e, ly.Hidden)
+	}
+	wg := p.NewParam(ly.Name+".router", []int{d, e}, d, e, normal(routerStd), false, pos)
+	w1 := p.NewParam(ly.Name+".experts.up", []int{e, d, up}, e*d, up, normal(matrixStd), true, pos)
+	w2 := p.NewParam(ly.Name+".experts.down", []int{e, ly.Hidden, d}, e*ly.Hidden, d, normal(l.outStd), true, pos)
+	outs := l.op(ir.OpMoE, ir.Attrs{MoE: a}, ly.Name+"/moe", h, wg, w1, w2)
+	l.aux = append(l.aux, outs[1])
+	return outs[0], nil
 }

@@ -268,7 +268,26 @@ func TestLowerErrors(t *testing.T) {
 	}{
 		{"residual-width", func(m *check.Model) { m.Layers[1].Out = 6 }, "blocks.0.ffn: a residual needs equal input and output widths, got 8 and 6"},
 		{"input-width", func(m *check.Model) { m.Layers[1].In = 6 }, "blocks.0.ffn: input width 8, the layer expects 6"},
-		{"kind", func(m *check.Model) { m.Layers[0].Kind = "moe" }, `unknown layer kind "moe"`},
+		{"kind", func(m *check.Model) { m.Layers[0].Kind = "conv" }, `unknown layer kind "conv"`},
+		{"moe-sizes", func(m *check.Model) {
+			m.Layers[1].Kind, m.Layers[1].Route = "moe", check.Route{Rule: "top_k", K: 1, Capacity: 1, Group: "batch"}
+		}, "blocks.0.ffn: experts=0 hidden=12, want both positive"},
+		{"moe-ec-aux", func(m *check.Model) {
+			m.Layers[1].Kind, m.Layers[1].Experts = "moe", 4
+			m.Layers[1].Route = check.Route{Rule: "expert_choice", Capacity: 1, Group: "batch", AuxWeight: 0.01}
+		}, "blocks.0.ffn: expert_choice routing with k=0 aux=0.01: only top_k has those"},
+		{"moe-rule", func(m *check.Model) {
+			m.Layers[1].Kind, m.Layers[1].Experts = "moe", 4
+			m.Layers[1].Route = check.Route{Rule: "hash", Capacity: 1, Group: "batch"}
+		}, `blocks.0.ffn: moe: unknown routing rule "hash"`},
+		{"moe-k", func(m *check.Model) {
+			m.Layers[1].Kind, m.Layers[1].Experts = "moe", 4
+			m.Layers[1].Route = check.Route{Rule: "top_k", K: 5, Capacity: 1, Group: "batch"}
+		}, "top_k with k=5 and 4 experts"},
+		{"moe-width", func(m *check.Model) {
+			m.Layers[1].Kind, m.Layers[1].Experts, m.Layers[1].Residual, m.Layers[1].Out = "moe", 4, false, 6
+			m.Layers[1].Route = check.Route{Rule: "top_k", K: 1, Capacity: 1, Group: "batch"}
+		}, "blocks.0.ffn: a moe layer keeps the width, got 8 in and 6 out"},
 		{"norm", func(m *check.Model) { m.Layers[0].Norm = "batch" }, `blocks.0.attn: unknown norm "batch"`},
 		{"act", func(m *check.Model) { m.Layers[1].Act = "tanh" }, `unknown activation "tanh"`},
 		{"heads", func(m *check.Model) { m.Layers[0].Heads = 0 }, "heads=0 head_dim=4"},

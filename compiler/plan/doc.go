@@ -11,7 +11,13 @@
 //     without backward, used by inference-only builds);
 //   - the inference arena holds the temporaries of Forward[:NInfer].
 //
-// Int32 inputs (tokens, targets) live outside the arenas.
+// Int32 inputs (tokens, targets) live outside the arenas, and so does the
+// internal state of a moe layer (routing decisions, expert activations,
+// the router probabilities its backward pass needs): it lives in the
+// layer's workspace (runtime/moe), which generated code allocates in New,
+// one per moe layer and pass. OpMoE and OpMoEGrad are planned like other
+// ops: their arguments and results (x, y, the [1,1] router losses and the
+// gradients) are values with slots; OpMoEGrad accumulates.
 //
 // A value whose rows are a multiple of the token count T is planned at its
 // largest size, MaxTokens = MaxBatch·MaxSeq rows; at run time a value with

@@ -75,16 +75,13 @@ func elems(v *ir.Value, maxTokens int) int {
 }
 
 // Accumulates reports whether in adds into its outputs instead of
-// overwriting them: every backward op, and OpMatMul with Attrs.Acc.
+// overwriting them: every backward op (moe_grad included), and OpMatMul
+// with Attrs.Acc.
 func Accumulates(in *ir.Instr) bool {
-	switch in.Op {
-	case ir.OpMatMul:
+	if in.Op == ir.OpMatMul {
 		return in.Attrs.Acc
-	case ir.OpEmbedGrad, ir.OpAddPosGrad, ir.OpRMSNormGrad, ir.OpLayerNormGrad,
-		ir.OpAttentionGrad, ir.OpActGrad, ir.OpGLUGrad, ir.OpAccum, ir.OpCrossEntropyGrad:
-		return true
 	}
-	return false
+	return in.Op.IsBackward()
 }
 
 func roundUp(n int) int { return (n + Align - 1) / Align * Align }
