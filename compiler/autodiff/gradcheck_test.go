@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/bfcdev/bfc/compiler/autodiff"
 	"github.com/bfcdev/bfc/compiler/eval"
+	"github.com/bfcdev/bfc/compiler/eval/routecheck"
 	"github.com/bfcdev/bfc/compiler/ir"
+	"github.com/bfcdev/bfc/runtime/moe"
 )
 
 // Finite-difference settings (float64 throughout).
@@ -31,7 +34,19 @@ type fragment struct {
 	kinkFree map[*ir.Value]bool
 	// ids holds the contents of i32 inputs.
 	ids map[*ir.Value][]int32
+	// margin, when set, says how far the drawn sources are from changing a
+	// discrete decision of the op (moe routing) after a forward run; the
+	// sources are drawn again until it exceeds minMargin.
+	margin func(m *eval.Machine[float64]) float64
+	// check, when set, runs after the accepted draw's forward run.
+	check func(t *testing.T, m *eval.Machine[float64])
 }
+
+// minMargin is the smallest margin (see fragment.margin) a moe gradient
+// check accepts: a step of fdEps moves router probabilities by about
+// fdEps·|x|·|wg| (well under 1e-5 here), so no routing decision flips
+// between x-ε and x+ε.
+const minMargin = 1e-4
 
 func newFragment(name string) *fragment {
 	f := &fragment{p: &ir.Program{Name: name}, kinkFree: map[*ir.Value]bool{}, ids: map[*ir.Value][]int32{}}
@@ -93,20 +108,36 @@ func vjpCheck(t *testing.T, f *fragment, batch, seq int, seed uint64) {
 	for v, ids := range f.ids {
 		m.SetIDs(v, ids)
 	}
-	for _, v := range sources(p) {
-		x := m.Get(v)
-		for i := range x {
-			if f.kinkFree[v] {
-				x[i] = 0.2 + r.Float64()
-				if r.IntN(2) == 0 {
-					x[i] = -x[i]
+	for try := 0; ; try++ {
+		for _, v := range sources(p) {
+			x := m.Get(v)
+			for i := range x {
+				if f.kinkFree[v] {
+					x[i] = 0.2 + r.Float64()
+					if r.IntN(2) == 0 {
+						x[i] = -x[i]
+					}
+				} else {
+					x[i] = r.NormFloat64()
 				}
-			} else {
-				x[i] = r.NormFloat64()
 			}
 		}
+		m.Forward()
+		if f.margin == nil {
+			break
+		}
+		mg := f.margin(m)
+		if mg > minMargin {
+			t.Logf("routing margin %.3g after %d draws", mg, try+1)
+			break
+		}
+		if try == 50 {
+			t.Fatalf("no draw of 50 has a routing margin above %g (last %g)", minMargin, mg)
+		}
 	}
-	m.Forward()
+	if f.check != nil {
+		f.check(t, m)
+	}
 	R := make([]float64, len(m.Get(p.Loss)))
 	for i := range R {
 		R[i] = r.NormFloat64()
@@ -265,7 +296,101 @@ func opCases() []opCase {
 		targets := f.idInput("targets", randIDs(r, batch*seq, 5, 3))
 		f.apply(t, ir.OpCrossEntropy, ir.Attrs{}, f.input("logits", 5), targets)
 	})
+	return append(cases, moeCases()...)
+}
+
+// moeCases check the fused moe op for both routing rules, every group,
+// plain and gated experts, with the router losses on, on 3 sequences of 4
+// tokens and 3 experts. The capacities make expert choice take 4, 2 and 1
+// tokens per expert and group (batch, sequence, position), and make top-2
+// drop assignments (group batch). Both results of moe must reach the loss,
+// so the fragment's loss is CE(y·W, targets) + aux, with weights large
+// enough that the router losses' gradients matter.
+//
+// Routing is piecewise constant: the sources are drawn again until every
+// gap between router probabilities whose order decides a routing choice
+// (routecheck.Margin, which recomputes the probabilities independently of
+// runtime/moe) exceeds minMargin, so no choice flips under ±fdEps.
+func moeCases() []opCase {
+	const batch, seq = 3, 4
+	var cases []opCase
+	type route struct {
+		rule, group string
+		capacity    float64
+		k           int
+	}
+	routes := []route{
+		{ir.RuleExpertChoice, "batch", 1, 0},
+		{ir.RuleExpertChoice, "sequence", 1.5, 0},
+		{ir.RuleExpertChoice, "position", 1, 0},
+		{ir.RuleTopK, "batch", 0.75, 2},
+		{ir.RuleTopK, "sequence", 1, 2},
+		{ir.RuleTopK, "position", 1, 2},
+		{ir.RuleTopK, "batch", 1, 1},
+	}
+	for _, rt := range routes {
+		for _, gated := range []bool{false, true} {
+			name := fmt.Sprintf("moe/%s/%s/k=%d/gated=%v", rt.rule, rt.group, rt.k, gated)
+			cases = append(cases, opCase{name: name, op: ir.OpMoE, batch: batch, seq: seq, build: func(t *testing.T, f *fragment, r *rand.Rand) {
+				const d, e, h, v = 4, 3, 5, 5
+				a := &ir.MoEAttrs{Name: "moe", Experts: e, Hidden: h, Act: "gelu", Gated: gated,
+					Rule: rt.rule, Capacity: rt.capacity, Group: rt.group, K: rt.k, ZWeight: 0.1}
+				if gated {
+					a.Act = "silu"
+				}
+				if rt.rule == ir.RuleTopK {
+					a.AuxWeight = 0.5
+				}
+				x := f.input("x", d)
+				wg := f.param("router", d, e)
+				w1 := f.param("experts.up", e*d, a.UpCols())
+				w2 := f.param("experts.down", e*h, d)
+				outs, err := f.b.Op(ir.OpMoE, ir.Attrs{MoE: a}, "moe", x, wg, w1, w2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				head := f.param("head", d, v)
+				targets := f.idInput("targets", randIDs(r, batch*seq, v, 0))
+				logits, err := f.b.Op(ir.OpMatMul, ir.Attrs{}, "logits", outs[0], head)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ce, err := f.b.Op(ir.OpCrossEntropy, ir.Attrs{}, "ce", logits[0], targets)
+				if err != nil {
+					t.Fatal(err)
+				}
+				loss, err := f.b.Op(ir.OpAdd, ir.Attrs{}, "loss", ce[0], outs[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.p.Loss = loss[0]
+				f.p.NInfer = len(f.p.Forward)
+				f.margin = func(m *eval.Machine[float64]) float64 {
+					return routecheck.Margin(a, routecheck.Probs(m.Get(x), m.Get(wg), batch*seq, d, e), batch, seq)
+				}
+				f.check = func(t *testing.T, m *eval.Machine[float64]) {
+					st := m.RoutingStats()
+					t.Logf("%s", strings.TrimSpace(moe.FormatStats(st)))
+					if rt.capacity < 1 && st[0].Dropped == 0 {
+						t.Errorf("top-k with capacity %v dropped nothing; the case should cover dropping", rt.capacity)
+					}
+				}
+			}})
+		}
+	}
 	return cases
+}
+
+// TestMoERouterLossesReachLoss: a moe whose router losses do not reach the
+// loss cannot be differentiated (its backward op needs both gradients).
+func TestMoERouterLossesReachLoss(t *testing.T) {
+	f := newFragment("moe")
+	a := &ir.MoEAttrs{Name: "moe", Experts: 2, Hidden: 3, Act: "gelu", Rule: ir.RuleTopK, K: 1, Capacity: 1, Group: "batch"}
+	f.apply(t, ir.OpMoE, ir.Attrs{MoE: a}, f.input("x", 4), f.param("router", 4, 2), f.param("up", 8, 3), f.param("down", 6, 4))
+	err := autodiff.Differentiate(f.p)
+	if err == nil || !strings.Contains(err.Error(), "moe: both results (y and the router losses) must reach the loss") {
+		t.Errorf("Differentiate: %v", err)
+	}
 }
 
 func TestOpGradients(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/bfcdev/bfc/compiler/ir"
 	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
 
@@ -20,6 +21,39 @@ type Machine[F kernels.Float] struct {
 
 	grads []*ir.Value // every gradient buffer, zeroed by Backward
 	loss  float64     // the cross-entropy that last wrote p.Loss, in float64
+
+	// ws holds a workspace per moe layer, by MoEAttrs.Workspace; names
+	// their layers.
+	ws    []*moe.Workspace[F]
+	names []string
+}
+
+// MoEConfig returns the runtime configuration of a moe layer with
+// attributes a on a stream d wide, for runs of up to maxBatch sequences of
+// maxSeq tokens, validated.
+func MoEConfig(a *ir.MoEAttrs, d, maxBatch, maxSeq int) (moe.Config, error) {
+	act, ok := kernels.ParseAct(a.Act)
+	if !ok {
+		return moe.Config{}, fmt.Errorf("%s: unknown activation %q", a.Name, a.Act)
+	}
+	rule, ok := moe.ParseRule(a.Rule)
+	if !ok {
+		return moe.Config{}, fmt.Errorf("%s: unknown routing rule %q", a.Name, a.Rule)
+	}
+	group, ok := moe.ParseGroup(a.Group)
+	if !ok {
+		return moe.Config{}, fmt.Errorf("%s: unknown routing group %q", a.Name, a.Group)
+	}
+	c := moe.Config{
+		Experts: a.Experts, D: d, Hidden: a.Hidden, Act: act, Gated: a.Gated,
+		Rule: rule, Capacity: a.Capacity, Group: group, K: a.K,
+		AuxWeight: a.AuxWeight, ZWeight: a.ZWeight,
+		MaxBatch: maxBatch, MaxSeq: maxSeq,
+	}
+	if err := c.Validate(); err != nil {
+		return moe.Config{}, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	return c, nil
 }
 
 // New allocates every value of p for batch sequences of seq tokens (value
@@ -43,7 +77,35 @@ func New[F kernels.Float](p *ir.Program, batch, seq int) *Machine[F] {
 			m.grads = append(m.grads, v)
 		}
 	}
+	// Moe layers are configured for the program's maxima (a fragment
+	// without them: for this machine's shape).
+	maxBatch, maxSeq := p.MaxBatch, p.MaxSeq
+	if maxBatch <= 0 || maxSeq <= 0 {
+		maxBatch, maxSeq = batch, seq
+	}
+	for i, in := range p.MoE() {
+		a := in.Attrs.MoE
+		if a.Workspace != i {
+			panic(fmt.Sprintf("eval.New: moe layer %d (%s) has workspace %d", i, a.Name, a.Workspace))
+		}
+		c, err := MoEConfig(a, in.Args[0].Cols, maxBatch, maxSeq)
+		if err != nil {
+			panic("eval.New: " + err.Error())
+		}
+		m.ws = append(m.ws, moe.NewWorkspace[F](c))
+		m.names = append(m.names, a.Name)
+	}
 	return m
+}
+
+// RoutingStats returns the routing statistics of every moe layer, in
+// order, as the last run through it left them.
+func (m *Machine[F]) RoutingStats() []moe.LayerStats {
+	out := make([]moe.LayerStats, len(m.ws))
+	for i, ws := range m.ws {
+		out[i] = moe.LayerStats{Name: m.names[i], Stats: ws.Stats()}
+	}
+	return out
 }
 
 // Program returns the program m runs.
@@ -248,6 +310,14 @@ func (m *Machine[F]) exec(in *ir.Instr) {
 		kernels.AddTo(f(o[0]), f(a[0]))
 	case ir.OpCrossEntropyGrad:
 		kernels.CrossEntropyBackward(f(o[0]), f(a[1]), f(a[2]), ids(a[3]), rows(a[1]), a[1].Cols, f(a[0])[0])
+	case ir.OpMoE:
+		aux, err := moe.Forward(m.ws[at.MoE.Workspace], f(o[0]), f(a[0]), f(a[1]), f(a[2]), f(a[3]), m.batch, m.seq)
+		if err != nil {
+			panic(fmt.Sprintf("eval: %s: %v", at.MoE.Name, err))
+		}
+		f(o[1])[0] = F(aux)
+	case ir.OpMoEGrad:
+		moe.Backward(m.ws[at.MoE.Workspace], f(o[0]), f(o[1]), f(o[2]), f(o[3]), f(a[0]), f(a[1])[0], f(a[2]), f(a[3]), f(a[4]), f(a[5]))
 	default:
 		panic(fmt.Sprintf("eval: no kernel for %v", in.Op))
 	}
