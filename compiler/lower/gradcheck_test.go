@@ -54,32 +54,51 @@ func TestModelGradients(t *testing.T) {
 	}
 }
 
-func modelGradCheck(t *testing.T, p *ir.Program, batch, seq int, seed uint64) {
-	r := rand.New(rand.NewPCG(seed, 3))
+// modelMinMargin is the smallest routing margin (routecheck.ModelMargin) a
+// model gradient check accepts; see TestMoEModelGradients.
+const modelMinMargin = 1e-4
+
+func modelGradCheck(t *testing.T, p *ir.Program, batch, seq int, seed uint64) *eval.Machine[float64] {
+	var r *rand.Rand
 	mc := eval.New[float64](p, batch, seq)
 	// Start from the model's own initialisation, then move every parameter
 	// (norm scales and biases too) so that gradients are not tiny and the
 	// norms' parameters are not at their special values 1 and 0. relu-type
 	// activations have kinks; with this seed no sampled step crosses one.
-	mc.InitParams(seed)
-	for _, v := range p.Params {
-		x := mc.Get(v)
-		for i := range x {
-			x[i] += 0.3 * r.NormFloat64()
+	// With moe layers, draw again (another seed) until no routing decision
+	// is within modelMinMargin of flipping.
+	for try := uint64(0); ; try++ {
+		r = rand.New(rand.NewPCG(seed+1000*try, 3))
+		mc.InitParams(seed)
+		for _, v := range p.Params {
+			x := mc.Get(v)
+			for i := range x {
+				x[i] += 0.3 * r.NormFloat64()
+			}
 		}
-	}
-	n := batch * seq
-	tokens, targets := make([]int32, n), make([]int32, n)
-	for i := range tokens {
-		tokens[i] = int32(r.IntN(p.Vocab))
-		targets[i] = int32(r.IntN(p.Vocab))
-	}
-	targets[3] = -1
-	mc.SetTokens(tokens, targets)
+		n := batch * seq
+		tokens, targets := make([]int32, n), make([]int32, n)
+		for i := range tokens {
+			tokens[i] = int32(r.IntN(p.Vocab))
+			targets[i] = int32(r.IntN(p.Vocab))
+		}
+		targets[3] = -1
+		mc.SetTokens(tokens, targets)
 
-	loss := mc.Forward()
-	if math.IsNaN(loss) || loss <= 0 {
-		t.Fatalf("loss %v", loss)
+		loss := mc.Forward()
+		if math.IsNaN(loss) || loss <= 0 {
+			t.Fatalf("loss %v", loss)
+		}
+		mg := routingMargin(mc, batch, seq)
+		if mg > modelMinMargin {
+			if !math.IsInf(mg, 1) {
+				t.Logf("routing margin %.3g after %d draws", mg, try+1)
+			}
+			break
+		}
+		if try == 20 {
+			t.Fatalf("no draw of 20 has a routing margin above %g (last %g)", modelMinMargin, mg)
+		}
 	}
 	mc.Backward()
 
@@ -113,4 +132,5 @@ func modelGradCheck(t *testing.T, p *ir.Program, batch, seq int, seed uint64) {
 			}
 		}
 	}
+	return mc
 }
