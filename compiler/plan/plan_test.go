@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"github.com/bfcdev/bfc/compiler"
+	"github.com/bfcdev/bfc/compiler/autodiff"
+	"github.com/bfcdev/bfc/compiler/check"
+	"github.com/bfcdev/bfc/compiler/lower"
 	"github.com/bfcdev/bfc/compiler/ir"
 	"github.com/bfcdev/bfc/compiler/plan"
 	"github.com/bfcdev/bfc/compiler/plan/plantest"
@@ -35,7 +38,85 @@ func programs(t *testing.T) map[string]*ir.Program {
 	for _, p := range progs {
 		out["pipeline/"+p.Name] = p
 	}
+	out["moe"] = moeProgram(t)
 	return out
+}
+
+// moeProgram lowers and differentiates a hand-built model with two moe
+// layers (expert choice and gated top-2) between attention layers.
+func moeProgram(t *testing.T) *ir.Program {
+	t.Helper()
+	const d = 8
+	m := &check.Model{Name: "Sparse", Vocab: 9, D: d, MaxBatch: 2, MaxSeq: 5, PosEmbed: "learned",
+		FinalNorm: "rms", NormEps: 1e-5, Loss: "cross_entropy"}
+	attn := func(i int) *check.Layer {
+		return &check.Layer{Name: fmt.Sprintf("blocks.%d.attn", i), Block: "B", Instance: i, Sub: "attn", Kind: "attention",
+			Norm: "rms", Placement: "pre", Eps: 1e-5, Residual: true, In: d, Out: d, Heads: 2, HeadDim: 4, Causal: true}
+	}
+	moe := func(i int, act string, r check.Route) *check.Layer {
+		return &check.Layer{Name: fmt.Sprintf("blocks.%d.moe", i), Block: "B", Instance: i, Sub: "moe", Kind: "moe",
+			Norm: "rms", Placement: "pre", Eps: 1e-5, Residual: true, In: d, Out: d, Hidden: 6, Act: act, Experts: 4, Route: r}
+	}
+	m.Layers = []*check.Layer{
+		attn(0), moe(0, "gelu", check.Route{Rule: "expert_choice", Capacity: 2, Group: "position"}),
+		attn(1), moe(1, "swiglu", check.Route{Rule: "top_k", K: 2, Capacity: 1, Group: "batch", AuxWeight: 0.01, ZWeight: 1e-3}),
+	}
+	p, err := lower.Lower(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := autodiff.Differentiate(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestMoE: the moe ops' values are planned like any other (their routing
+// state lives in workspaces): the router losses get slots in every arena
+// that computes them, and the first write of a moe_grad into a temporary
+// gradient is zeroed.
+func TestMoE(t *testing.T) {
+	p := moeProgram(t)
+	l, err := plan.Plan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf := len(p.Forward)
+	grads := 0
+	for i, in := range p.Backward {
+		if in.Op != ir.OpMoEGrad {
+			continue
+		}
+		grads++
+		if !plan.Accumulates(in) {
+			t.Error("moe_grad does not accumulate")
+		}
+		dx := in.Outs[0]
+		zeroed := false
+		for j := nf; j <= nf+i; j++ {
+			for _, v := range l.Train.Zero[j] {
+				zeroed = zeroed || v == dx
+			}
+		}
+		written := false
+		for _, prev := range p.Backward[:i] {
+			for _, o := range prev.Outs {
+				written = written || o == dx
+			}
+		}
+		if !zeroed && !written {
+			t.Errorf("moe_grad's dx %s is neither zeroed nor written before", dx.Name)
+		}
+	}
+	if grads != 2 {
+		t.Errorf("%d moe_grad, want 2", grads)
+	}
+	for _, in := range p.MoE() {
+		aux := in.Outs[1]
+		if !l.Train.Has(aux) || !l.Eval.Has(aux) || !l.Infer.Has(aux) {
+			t.Errorf("router losses %s: slots train %v eval %v infer %v", aux.Name, l.Train.Has(aux), l.Eval.Has(aux), l.Infer.Has(aux))
+		}
+	}
 }
 
 const pipelineSrc = `
