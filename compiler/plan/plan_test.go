@@ -7,8 +7,8 @@ import (
 	"github.com/bfcdev/bfc/compiler"
 	"github.com/bfcdev/bfc/compiler/autodiff"
 	"github.com/bfcdev/bfc/compiler/check"
-	"github.com/bfcdev/bfc/compiler/lower"
 	"github.com/bfcdev/bfc/compiler/ir"
+	"github.com/bfcdev/bfc/compiler/lower"
 	"github.com/bfcdev/bfc/compiler/plan"
 	"github.com/bfcdev/bfc/compiler/plan/plantest"
 )
