@@ -158,12 +158,15 @@ const (
 	InvalidOverride = "InvalidOverride"
 
 	// UnsupportedLayer occurs when a block uses a layer this version of bfc
-	// recognises but cannot build yet (moe), or nests one block in another.
+	// recognises but cannot build, or nests one block in another.
 	//
 	// Example:
 	//
+	//	block mlp(d: dim) {
+	//	    ff = ffn(hidden: 4 * d)
+	//	}
 	//	block B(d: dim) {
-	//	    experts = moe(experts: 8, hidden: 4 * d)
+	//	    m = mlp(d: d)
 	//	}
 	UnsupportedLayer = "UnsupportedLayer"
 
@@ -179,6 +182,44 @@ const (
 	//	    ff = ffn(hidden: 4 * d)
 	//	}
 	InvalidValue = "InvalidValue"
+
+	// InvalidRoute occurs when a moe layer's routing rule cannot work: a
+	// capacity that is not positive; expert choice whose k = floor(n·c/E)
+	// tokens per expert, at the model's declared maximum group size n, is
+	// below 1 or above n; top_k with k below 1 or above the layer's number
+	// of experts; an aux loss weight given to expert choice (it balances
+	// load by construction) or k given to it (k follows from capacity); a
+	// negative loss weight; a rule named without its arguments.
+	//
+	// Example:
+	//
+	//	block B(d: dim) {
+	//	    m = moe(experts: 4, hidden: 2 * d, route: top_k(k: 8))
+	//	}
+	InvalidRoute = "InvalidRoute"
+
+	// RouteLeak occurs when a moe layer uses expert choice over group batch
+	// or sequence in a causal model (one with causal attention anywhere):
+	// each expert's top-k competition then spans later positions of the
+	// same sequence, so earlier tokens' outputs depend on future tokens. The
+	// error sits at the group attribute; group: position is causal, and
+	// leak: allow accepts the leak knowingly.
+	//
+	// Example:
+	//
+	//	block B(d: dim) {
+	//	    attn = attention(heads: 4, causal: true)
+	//	    m = moe(experts: 4, hidden: 2 * d, route: expert_choice(capacity: 1, group: sequence))
+	//	}
+	//	model M {
+	//	    input(batch: 8, seq: 64)
+	//	    embed(vocab: 256, dim: 64)
+	//	    repeat 1 B(d: 64)
+	//	    norm rms
+	//	    head tied
+	//	    loss cross_entropy
+	//	}
+	RouteLeak = "RouteLeak"
 )
 
 // codes lists every code, in catalogue order.
@@ -186,6 +227,7 @@ var codes = []string{
 	BadSyntax, UnknownName, DuplicateDecl, UnknownAttr, InvalidAttrType,
 	MissingAttr, MissingStmt, InvalidDim, InvalidSize, WidthMismatch,
 	ImportCycle, ImportNotFound, InvalidOverride, UnsupportedLayer, InvalidValue,
+	InvalidRoute, RouteLeak,
 }
 
 // Codes returns every diagnostic code of the checker, in catalogue order.

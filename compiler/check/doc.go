@@ -22,8 +22,12 @@
 //     lexical: a block body never sees the constants of the model that
 //     repeats it, only what its arguments pass in.
 //   - block.go, layer.go: blocks and their sub-layers. A table of
-//     primitives (attention, ffn; moe is rejected for now) gives each
-//     sub-layer's attributes and how it maps the stream's width.
+//     primitives (attention, ffn, moe) gives each sub-layer's attributes
+//     and how it maps the stream's width.
+//   - route.go: moe and its routing rules (expert_choice, top_k), written
+//     as calls in the route attribute. Checks that need the whole model
+//     (expert choice's k at the declared maximum group size, and the
+//     causal-leak rule) run after the model is expanded.
 //   - models.go: model statements, repeat expansion, the head and loss.
 //
 // Errors are diagnostics with a code from the catalogue in codes.go,

@@ -271,9 +271,12 @@ func (ev *evaluator) primary(p *ast.Primary, want typ, what string) value {
 		return ev.ident(p.Ident, want, what)
 	case p.Call != nil:
 		name := p.Call.Func.Name
-		if name == "expert_choice" || name == "top_k" {
-			ev.errorf(pos, false, UnsupportedLayer, "routing rule %s arrives with sparse routing support", name)
-		} else {
+		switch {
+		case want == tRoute:
+			return ev.routeRule(p.Call)
+		case routeRules[name] != nil:
+			ev.errorf(pos, false, InvalidAttrType, "cannot use routing rule %s here: %s needs %s; a routing rule is the route of a moe layer", name, what, want.noun())
+		default:
 			ev.errorf(pos, false, InvalidAttrType, "cannot call %s here: %s needs %s", name, what, want.noun())
 		}
 		return invalid
@@ -288,7 +291,13 @@ func (ev *evaluator) primary(p *ast.Primary, want typ, what string) value {
 func (ev *evaluator) ident(id *ast.Ident, want typ, what string) value {
 	pos := parser.Pos(id.Pos)
 	name := id.Name
-	if obj := ev.scope.lookup(name); obj != nil {
+	obj := ev.scope.lookup(name)
+	if obj != nil && want.isWordType() && isWord(want, name) && obj.typ != want {
+		// A constant or parameter of another type does not hide a word
+		// where only a word fits: int batch = 8 leaves group: batch alone.
+		obj = nil
+	}
+	if obj != nil {
 		switch obj.kind {
 		case blockObj, modelObj:
 			ev.errorf(pos, false, UnknownName, "%s is a %s, not a value; %s needs %s", name, obj.kind, what, want.noun())
@@ -313,6 +322,9 @@ func (ev *evaluator) ident(id *ast.Ident, want typ, what string) value {
 		ev.errorf(pos, false, InvalidValue, "unknown %s %s%s; want %s",
 			strings.TrimPrefix(strings.TrimPrefix(want.noun(), "an "), "a "), name, didYouMean(name, words[want]), oneOf(words[want]))
 		return invalid
+	}
+	if want == tRoute {
+		return ev.bareRule(pos, name)
 	}
 	if t, ok := wordType(name); ok {
 		ev.errorf(pos, false, InvalidAttrType, "%s is %s; %s needs %s", name, t.noun(), what, want.noun())

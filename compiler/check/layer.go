@@ -1,7 +1,6 @@
 package check
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/bfcdev/bfc/lang/ast"
@@ -15,11 +14,14 @@ type attrSpec struct {
 	name     string
 	typ      typ
 	required bool
+	// example is a value shown when the attribute is missing; "" shows
+	// <typ>.
+	example string
 }
 
 // primitive describes a layer primitive: its attributes and how it maps
 // the stream's width. The table below drives the checks; a new primitive
-// (moe) is one more entry.
+// is one more entry.
 type primitive struct {
 	name string
 	// unsupported, when set, rejects the primitive with UnsupportedLayer
@@ -60,13 +62,19 @@ var primitives = map[string]*primitive{
 		build: buildFFN,
 	},
 	"moe": {
-		name:        "moe",
-		unsupported: "moe layers arrive with sparse routing support; use ffn for now",
+		name: "moe",
+		attrs: []attrSpec{
+			{name: "experts", typ: tInt, required: true},
+			{name: "hidden", typ: tDim, required: true},
+			{name: "act", typ: tAct},
+			{name: "route", typ: tRoute, required: true, example: "expert_choice(capacity: 1, group: position)"},
+		},
+		build: buildMoE,
 	},
 }
 
 // primitiveNames lists the supported primitives, for messages.
-func primitiveNames() []string { return []string{"attention", "ffn"} }
+func primitiveNames() []string { return []string{"attention", "ffn", "moe"} }
 
 // allAttrs returns p's attributes followed by the common ones.
 func (p *primitive) allAttrs() []attrSpec {
@@ -275,7 +283,11 @@ func (c *checker) bindArgs(ev *evaluator, call *ast.Call, specs []attrSpec, noun
 	for _, s := range specs {
 		if s.required && b.args[s.name] == nil {
 			missing = append(missing, s.name)
-			add = append(add, fmt.Sprintf("%s: <%s>", s.name, s.typ))
+			ex := s.example
+			if ex == "" {
+				ex = "<" + string(s.typ) + ">"
+			}
+			add = append(add, s.name+": "+ex)
 			b.vals[s.name] = invalid
 		}
 	}

@@ -55,7 +55,7 @@ type Layer struct {
 	Sub      string // the sub-layer's name inside the block
 	Pos      source.Pos
 
-	Kind string // "attention" or "ffn"
+	Kind string // "attention", "ffn" or "moe"
 
 	Norm      string  // "rms", "layer" or "none"
 	Placement string  // "pre" or "post"
@@ -72,7 +72,8 @@ type Layer struct {
 	Hidden int
 	Act    string // relu, gelu, gelu_tanh, sqrelu, silu, reglu, geglu, swiglu
 
-	// moe
+	// moe: Experts experts, each an ffn of width Hidden with activation Act
+	// (mapping In to In), and the router's rule.
 	Experts int
 	Route   Route
 }
@@ -86,12 +87,18 @@ type Route struct {
 	// top_k only
 	K         int     // experts per token
 	AuxWeight float64 // load-balancing loss weight (GLaM: 0.01)
+	Drop      string  // what happens to assignments beyond an expert's capacity: "overflow" (dropped)
 	// both
 	ZWeight float64 // router z-loss weight (0: off)
 	// AllowLeak is set when the user explicitly accepts expert choice over a
 	// group that spans the time axis of a causal model (attribute
 	// leak: allow), which lets tokens see the future.
 	AllowLeak bool
+
+	// Positions of the capacity and group attributes' values (the rule's
+	// position where the attribute takes its default), for diagnostics that
+	// need the whole model.
+	CapacityPos, GroupPos source.Pos
 }
 
 // Gated reports whether the layer's activation is a gated linear unit and,

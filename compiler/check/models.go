@@ -96,8 +96,9 @@ func (c *checker) model(md *ast.Model) *Model {
 	}
 
 	// The blocks.
-	width = c.expand(ev, m, s.repeats, width)
+	width, repeatAt := c.expand(ev, m, s.repeats, width)
 	m.FinalWidth = intOf(width)
+	c.checkRoutes(m, s.input, repeatAt)
 
 	// Final norm, head and loss.
 	if s.norm != nil {
@@ -232,8 +233,10 @@ type blockCall struct {
 }
 
 // expand instantiates the repeated blocks in order on a stream of width
-// in and returns the width after the last one.
-func (c *checker) expand(ev *evaluator, m *Model, repeats []*ast.Repeat, width value) value {
+// in and returns the width after the last one, and the position of the
+// repeat statement of each block instance.
+func (c *checker) expand(ev *evaluator, m *Model, repeats []*ast.Repeat, width value) (value, []source.Pos) {
+	var repeatAt []source.Pos
 	type key struct {
 		call  *blockCall
 		known bool
@@ -265,6 +268,7 @@ func (c *checker) expand(ev *evaluator, m *Model, repeats []*ast.Repeat, width v
 			for _, bc := range calls {
 				i := n
 				n++
+				repeatAt = append(repeatAt, rpos)
 				if bc == nil {
 					width = invalid
 					continue
@@ -290,7 +294,7 @@ func (c *checker) expand(ev *evaluator, m *Model, repeats []*ast.Repeat, width v
 			}
 		}
 	}
-	return width
+	return width, repeatAt
 }
 
 // blockCall resolves a block in a repeat statement and evaluates its

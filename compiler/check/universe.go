@@ -12,10 +12,13 @@ var words = map[typ][]string{
 	tPos:       {"learned", "none"},
 	tHead:      {"tied", "untied"},
 	tLoss:      {"cross_entropy"},
+	tGroup:     {"batch", "sequence", "position"},
+	tDrop:      {"overflow"},
+	tLeak:      {"allow"},
 }
 
 // wordTypes lists the word sets in a fixed order for messages.
-var wordTypes = []typ{tAct, tNorm, tPlacement, tPos, tHead, tLoss}
+var wordTypes = []typ{tAct, tNorm, tPlacement, tPos, tHead, tLoss, tGroup, tDrop, tLeak}
 
 // isWord reports whether w is a word of type t.
 func isWord(t typ, w string) bool {

@@ -21,6 +21,10 @@ const (
 	tPos       typ = "pos"
 	tHead      typ = "head"
 	tLoss      typ = "loss"
+	tRoute     typ = "route" // a routing rule: expert_choice(...) or top_k(...)
+	tGroup     typ = "group" // a routing group: batch, sequence or position
+	tDrop      typ = "drop"  // top_k's overflow policy
+	tLeak      typ = "leak"  // expert choice's acceptance of a causal leak
 )
 
 // class is how a type computes: integer and real arithmetic, bools, words.
@@ -32,6 +36,7 @@ const (
 	cReal
 	cBool
 	cWord
+	cRoute // a routing rule, evaluated from a call
 )
 
 func (t typ) class() class {
@@ -42,6 +47,8 @@ func (t typ) class() class {
 		return cReal
 	case tBool:
 		return cBool
+	case tRoute:
+		return cRoute
 	}
 	return cWord
 }
@@ -72,6 +79,14 @@ func (t typ) noun() string {
 		return "a head kind"
 	case tLoss:
 		return "a loss"
+	case tRoute:
+		return "a routing rule"
+	case tGroup:
+		return "a routing group"
+	case tDrop:
+		return "a drop policy"
+	case tLeak:
+		return "a leak policy"
 	}
 	return string(t)
 }
@@ -96,6 +111,7 @@ type value struct {
 	r float64
 	b bool
 	w string
+	rt *routeVal // cRoute: the rule and its attributes
 }
 
 var invalid = value{}
@@ -128,6 +144,8 @@ func (v value) String() string {
 		return strconv.FormatBool(v.b)
 	case cWord:
 		return v.w
+	case cRoute:
+		return v.rt.rule + "(...)"
 	}
 	return "invalid"
 }
@@ -146,6 +164,8 @@ func (v value) noun() string {
 		return "a bool"
 	case cWord:
 		return "a word"
+	case cRoute:
+		return "a routing rule"
 	}
 	return "invalid"
 }

@@ -17,7 +17,7 @@ block B(d: dim, act: act = gelu, flag: bool = 3) { // ERROR "3 is an int; flag n
     f3 = ffn(hidden: d, residual: flag, eps: 2) // ints promote to reals: no error
     f4 = ffn(hidden: d, norm: 1)               // ERROR "1 is an int; norm needs a norm kind"
     f5 = ffn(hidden: d, act: -gelu)            // ERROR "cannot use - here"
-    f6 = ffn(hidden: top_k(k: 2))              // ERROR "UnsupportedLayer: routing rule top_k"
+    f6 = ffn(hidden: top_k(k: 2))              // ERROR "InvalidAttrType: cannot use routing rule top_k here: hidden needs a dim"
 }
 
 model M {

@@ -1,0 +1,191 @@
+package check
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/bfcdev/bfc/lang/source"
+)
+
+const moeSrc = `int batch = 4
+
+block Sparse(d: dim, e: int, cap: real = 2) {
+    norm layer post
+    attn = attention(heads: 4)
+    tk = moe(experts: e, hidden: 2 * d, route: top_k())
+    tk1 = moe(experts: e, hidden: 3 * d, act: swiglu, route: top_k(k: 1, capacity: cap, group: position, aux: 0.001, zloss: 1e-3, drop: overflow), norm: rms, placement: pre)
+    ec = moe(experts: e, hidden: d, route: expert_choice(capacity: cap, group: position, zloss: 0.5), residual: false)
+    ecl = moe(experts: 2 * e, hidden: d, act: geglu, route: expert_choice(group: batch, capacity: 0.5, leak: allow), eps: 1e-3)
+}
+
+model M {
+    input(batch: 8, seq: 16)
+    embed(vocab: 100, dim: 32)
+    repeat 1 Sparse(d: 32, e: 4)
+    repeat 1 Sparse(d: 32, e: 8, cap: 1)
+    norm rms
+    head tied
+    loss cross_entropy
+}
+`
+
+// TestMoELayers checks the moe layers of a valid model field by field
+// against values worked out by hand.
+func TestMoELayers(t *testing.T) {
+	res, diags := CheckSource(Config{}, "m.bf", []byte(moeSrc))
+	if len(diags) > 0 {
+		t.Fatalf("unexpected diagnostics:\n%v", diags)
+	}
+	m := res.Models[0]
+	pos := func(line, col int) source.Pos {
+		off := 0
+		for range line - 1 {
+			off += strings.IndexByte(moeSrc[off:], '\n') + 1
+		}
+		return source.Pos{File: "m.bf", Offset: off + col - 1, Line: line, Col: col}
+	}
+	// col returns the column of the first occurrence of s on line.
+	col := func(line int, s string) source.Pos {
+		text := strings.Split(moeSrc, "\n")[line-1]
+		i := strings.Index(text, s)
+		if i < 0 {
+			t.Fatalf("line %d has no %q", line, s)
+		}
+		return pos(line, i+1)
+	}
+	sparse := func(i, e int, c float64) []Layer {
+		name := func(sub string) string { return "blocks." + string(rune('0'+i)) + "." + sub }
+		return []Layer{
+			{Name: name("attn"), Block: "Sparse", Instance: i, Sub: "attn", Pos: pos(5, 5), Kind: "attention",
+				Norm: "layer", Placement: "post", Eps: 1e-5, Residual: true, In: 32, Out: 32, Heads: 4, HeadDim: 8, Causal: true},
+			{Name: name("tk"), Block: "Sparse", Instance: i, Sub: "tk", Pos: pos(6, 5), Kind: "moe",
+				Norm: "layer", Placement: "post", Eps: 1e-5, Residual: true, In: 32, Out: 32, Hidden: 64, Act: "gelu", Experts: e,
+				Route: Route{Rule: "top_k", Pos: col(6, "top_k"), Capacity: 1.25, Group: "batch", K: 2, AuxWeight: 0.01,
+					Drop: "overflow", CapacityPos: col(6, "top_k"), GroupPos: col(6, "top_k")}},
+			{Name: name("tk1"), Block: "Sparse", Instance: i, Sub: "tk1", Pos: pos(7, 5), Kind: "moe",
+				Norm: "rms", Placement: "pre", Eps: 1e-6, Residual: true, In: 32, Out: 32, Hidden: 96, Act: "swiglu", Experts: e,
+				Route: Route{Rule: "top_k", Pos: col(7, "top_k"), Capacity: c, Group: "position", K: 1, AuxWeight: 0.001,
+					ZWeight: 1e-3, Drop: "overflow", CapacityPos: col(7, "cap,"), GroupPos: col(7, "position")}},
+			{Name: name("ec"), Block: "Sparse", Instance: i, Sub: "ec", Pos: pos(8, 5), Kind: "moe",
+				Norm: "layer", Placement: "post", Eps: 1e-5, Residual: false, In: 32, Out: 32, Hidden: 32, Act: "gelu", Experts: e,
+				Route: Route{Rule: "expert_choice", Pos: col(8, "expert_choice"), Capacity: c, Group: "position",
+					ZWeight: 0.5, CapacityPos: col(8, "cap,"), GroupPos: col(8, "position")}},
+			{Name: name("ecl"), Block: "Sparse", Instance: i, Sub: "ecl", Pos: pos(9, 5), Kind: "moe",
+				Norm: "layer", Placement: "post", Eps: 1e-3, Residual: true, In: 32, Out: 32, Hidden: 32, Act: "geglu", Experts: 2 * e,
+				Route: Route{Rule: "expert_choice", Pos: col(9, "expert_choice"), Capacity: 0.5, Group: "batch",
+					AllowLeak: true, CapacityPos: col(9, "0.5"), GroupPos: col(9, "batch")}},
+		}
+	}
+	want := append(sparse(0, 4, 2), sparse(1, 8, 1)...)
+	if len(m.Layers) != len(want) {
+		t.Fatalf("got %d layers, want %d", len(m.Layers), len(want))
+	}
+	for i, l := range m.Layers {
+		if !reflect.DeepEqual(*l, want[i]) {
+			t.Errorf("%s:\n got %+v\nwant %+v", want[i].Name, *l, want[i])
+		}
+	}
+}
+
+// TestRouteNotes checks the notes of the errors that need the whole
+// model: the causal attention layer, the input statement and the block
+// instance.
+func TestRouteNotes(t *testing.T) {
+	src := `block B(d: dim) {
+    m = moe(experts: 64, hidden: d, route: expert_choice(capacity: 2, group: sequence))
+}
+block A(d: dim) {
+    attn = attention(heads: 2)
+}
+model M {
+    input(batch: 2, seq: 32)
+    embed(vocab: 64, dim: 16)
+    repeat 1 A(d: 16)
+    repeat 3 B(d: 16)
+    norm rms
+    head tied
+    loss cross_entropy
+}
+`
+	_, diags := CheckSource(Config{}, "m.bf", []byte(src))
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.Code+" "+d.Error())
+	}
+	want := []string{
+		"RouteLeak m.bf:2:78: expert choice over group: sequence leaks future tokens in causal model M: each expert's top-k competition spans later positions of the same sequence, so earlier tokens' outputs depend on future tokens; use group: position, or add leak: allow to accept the leak knowingly\n" +
+			"\tm.bf:5:5: blocks.0.attn is causal attention\n" +
+			"\tin blocks.1.m of model M (repeat at m.bf:11:5)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// One line, one diagnostic: with the leak accepted, k shows.
+	src = strings.Replace(src, "capacity: 2, group: sequence", "capacity: 1, group: sequence, leak: allow", 1)
+	_, diags = CheckSource(Config{}, "m.bf", []byte(src))
+	got = nil
+	for _, d := range diags {
+		got = append(got, d.Code+" "+d.Error())
+	}
+	want = []string{
+		"InvalidRoute m.bf:2:68: expert choice gives each expert k = floor(n·c/E) = floor(32·1/64) = 0 tokens (group: sequence holds seq = 32 tokens), so no expert takes any token; raise capacity to at least 2 (E/n), input seq to at least 64 (E/c), or use at most 32 experts\n" +
+			"\tm.bf:8:5: model M declares input(batch: 2, seq: 32)\n" +
+			"\tin blocks.1.m of model M (repeat at m.bf:11:5)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestRouteArithmetic checks the group sizes and the rounding of expert
+// choice's k and top_k's capacity.
+func TestRouteArithmetic(t *testing.T) {
+	for _, tc := range []struct {
+		group      string
+		batch, seq int
+		n          int
+	}{
+		{"batch", 8, 1024, 8192},
+		{"sequence", 8, 1024, 1024},
+		{"position", 8, 1024, 8},
+	} {
+		if got := (Route{Group: tc.group}).GroupSize(tc.batch, tc.seq); got != tc.n {
+			t.Errorf("GroupSize(%s, %d, %d) = %d, want %d", tc.group, tc.batch, tc.seq, got, tc.n)
+		}
+	}
+	for _, tc := range []struct {
+		c       float64
+		n, e, k int
+	}{
+		{1, 8, 8, 1},
+		{1, 8, 16, 0},
+		{2, 8, 16, 1},
+		{1, 1024, 32, 32},
+		{1.25, 10, 4, 3},  // 3.125 rounds down
+		{0.5, 7, 2, 1},    // 1.75 rounds down
+		{2, 1000, 3, 666}, // 666.67 rounds down
+		{1e300, 1 << 20, 1, 1 << 62},
+	} {
+		if got := (Route{Capacity: tc.c}).ExpertChoiceK(tc.n, tc.e); got != tc.k {
+			t.Errorf("ExpertChoiceK(c=%g, n=%d, E=%d) = %d, want %d", tc.c, tc.n, tc.e, got, tc.k)
+		}
+	}
+	for _, tc := range []struct {
+		k       int
+		c       float64
+		n, e, C int
+	}{
+		{2, 1, 64, 32, 4},
+		{2, 1.25, 64, 32, 5},
+		{1, 1.25, 10, 4, 4},  // 3.125 rounds up
+		{2, 0.01, 8, 64, 1},  // never below 1
+		{2, 1.5, 6, 9, 2},    // exactly 2
+		{1, 1, 1000, 3, 334}, // 333.33 rounds up
+	} {
+		if got := (Route{K: tc.k, Capacity: tc.c}).TopKCapacity(tc.n, tc.e); got != tc.C {
+			t.Errorf("TopKCapacity(k=%d, c=%g, n=%d, E=%d) = %d, want %d", tc.k, tc.c, tc.n, tc.e, got, tc.C)
+		}
+	}
+}
