@@ -107,10 +107,10 @@ type value struct {
 	dep   bool
 	typ   typ // declared type of the constant or parameter it came from; "" for literals and arithmetic
 
-	i int64
-	r float64
-	b bool
-	w string
+	i  int64
+	r  float64
+	b  bool
+	w  string
 	rt *routeVal // cRoute: the rule and its attributes
 }
 
