@@ -8,8 +8,15 @@ package stdlib
 
 import "embed"
 
-// FS holds every standard-library .bf file at its root: transformer.bf holds
-// the dense Transformer block and its gated (GLaM-style) variant.
+// FS holds every standard-library .bf file at its root:
+//
+//   - transformer.bf: the dense Transformer block and its gated (GLaM-style)
+//     variant;
+//   - glam.bf: GLaM, a pair of layers, the first with a top-2 mixture of
+//     experts, the second with a dense GEGLU FFN;
+//   - switch.bf: Switch, attention and a top-1 mixture of experts;
+//   - brainformer.bf: Brainformer6 and Brainformer8, reconstructions of the
+//     Brainformer blocks with expert-choice routing over group position.
 //
 //go:embed *.bf
 var FS embed.FS

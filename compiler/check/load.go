@@ -196,7 +196,8 @@ func (c *checker) importFile(from *file, imp *ast.Import, pos source.Pos) *file 
 	if f.readErr != "" {
 		c.incomplete = true
 		if f.stdName != "" {
-			c.errorf(pos, ImportNotFound, "%s is not in the standard library; it has %s", f.name, oneOf(c.stdFiles()))
+			std := c.stdFiles()
+			c.errorf(pos, ImportNotFound, "%s is not in the standard library%s; it has %s", f.name, didYouMean(f.name, std), oneOf(std))
 		} else {
 			c.errorf(pos, ImportNotFound, "cannot find import %q: %s", p, f.readErr)
 		}

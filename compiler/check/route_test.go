@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -186,6 +187,144 @@ func TestRouteArithmetic(t *testing.T) {
 	} {
 		if got := (Route{K: tc.k, Capacity: tc.c}).TopKCapacity(tc.n, tc.e); got != tc.C {
 			t.Errorf("TopKCapacity(k=%d, c=%g, n=%d, E=%d) = %d, want %d", tc.k, tc.c, tc.n, tc.e, got, tc.C)
+		}
+	}
+}
+
+// TestStdlibMoE builds a model from each sparse block of the standard
+// library and checks its layers.
+func TestStdlibMoE(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, repeat string
+		want               []string
+	}{
+		{
+			name: "GLaM", file: "glam.bf", repeat: "repeat 2 GLaM(d: 64, heads: 4, experts: 8)",
+			want: []string{
+				"attn1 attention h4x16 causal",
+				"moe moe E8 hidden 256 gelu top_k k2 c1.25 batch aux0.01 z0 overflow",
+				"attn2 attention h4x16 causal",
+				"ffn ffn hidden 256 geglu",
+			},
+		},
+		{
+			name: "GLaM", file: "glam.bf", repeat: "repeat 1 GLaM(d: 64, heads: 2, experts: 4, hidden: 96, head_dim: 16, capacity: 2, aux: 0.1, zloss: 0.001)",
+			want: []string{
+				"attn1 attention h2x16 causal",
+				"moe moe E4 hidden 96 gelu top_k k2 c2 batch aux0.1 z0.001 overflow",
+				"attn2 attention h2x16 causal",
+				"ffn ffn hidden 96 geglu",
+			},
+		},
+		{
+			name: "Switch", file: "switch.bf", repeat: "repeat 2 Switch(d: 64, heads: 4, experts: 8)",
+			want: []string{
+				"attn attention h4x16 causal",
+				"moe moe E8 hidden 256 relu top_k k1 c1.25 batch aux0.01 z0 overflow",
+			},
+		},
+		{
+			name: "Brainformer6", file: "brainformer.bf", repeat: "repeat 2 Brainformer6(d: 64, heads: 4, experts: 8)",
+			want: []string{
+				"attn attention h4x16 causal",
+				"moe1 moe E8 hidden 128 gelu expert_choice c1 position z0",
+				"ffn1 ffn hidden 128 geglu",
+				"moe2 moe E8 hidden 128 gelu expert_choice c1 position z0",
+				"ffn2 ffn hidden 128 geglu",
+				"moe3 moe E8 hidden 128 gelu expert_choice c1 position z0",
+			},
+		},
+		{
+			name: "Brainformer8", file: "brainformer.bf", repeat: "repeat 2 Brainformer8(d: 64, heads: 4, experts: 8, capacity: 2, act: relu, ffn_act: swiglu)",
+			want: []string{
+				"attn1 attention h4x16 causal",
+				"moe1 moe E8 hidden 128 relu expert_choice c2 position z0",
+				"ffn1 ffn hidden 128 swiglu",
+				"moe2 moe E8 hidden 128 relu expert_choice c2 position z0",
+				"attn2 attention h4x16 causal",
+				"moe3 moe E8 hidden 128 relu expert_choice c2 position z0",
+				"ffn2 ffn hidden 128 swiglu",
+				"moe4 moe E8 hidden 128 relu expert_choice c2 position z0",
+			},
+		},
+	} {
+		src := `import "std/` + tc.file + `"
+model M {
+    input(batch: 8, seq: 32)
+    embed(vocab: 64, dim: 64)
+    ` + tc.repeat + `
+    norm rms
+    head tied
+    loss cross_entropy
+}
+`
+		res, diags := CheckSource(Config{}, "m.bf", []byte(src))
+		if len(diags) > 0 {
+			t.Errorf("%s: unexpected diagnostics:\n%v", tc.repeat, diags)
+			continue
+		}
+		var got []string
+		for _, l := range res.Models[0].Layers {
+			if l.Block != tc.name || l.Norm != "rms" || l.Placement != "pre" || !l.Residual || l.In != 64 || l.Out != 64 {
+				t.Errorf("%s: %s: block %s, norm %s %s, residual %v, widths %d -> %d", tc.repeat, l.Name, l.Block, l.Norm, l.Placement, l.Residual, l.In, l.Out)
+			}
+			if l.Instance > 0 {
+				continue
+			}
+			s := l.Sub + " " + l.Kind
+			switch l.Kind {
+			case "attention":
+				s += fmt.Sprintf(" h%dx%d", l.Heads, l.HeadDim)
+				if l.Causal {
+					s += " causal"
+				}
+			case "ffn":
+				s += fmt.Sprintf(" hidden %d %s", l.Hidden, l.Act)
+			case "moe":
+				r := l.Route
+				s += fmt.Sprintf(" E%d hidden %d %s %s", l.Experts, l.Hidden, l.Act, r.Rule)
+				if r.Rule == "top_k" {
+					s += fmt.Sprintf(" k%d", r.K)
+				}
+				s += fmt.Sprintf(" c%g %s", r.Capacity, r.Group)
+				if r.Rule == "top_k" {
+					s += fmt.Sprintf(" aux%g", r.AuxWeight)
+				}
+				s += fmt.Sprintf(" z%g", r.ZWeight)
+				if r.Drop != "" {
+					s += " " + r.Drop
+				}
+			}
+			got = append(got, s)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: layers of blocks.0:\n%s\nwant:\n%s", tc.repeat, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+}
+
+// TestStdlibBrainformerBatch checks the error a Brainformer model gets when
+// its batch is too small for expert choice over group position: it points
+// into the standard library, with notes at the user's input and repeat.
+func TestStdlibBrainformerBatch(t *testing.T) {
+	src := `import "std/brainformer.bf"
+model M {
+    input(batch: 8, seq: 32)
+    embed(vocab: 64, dim: 64)
+    repeat 3 Brainformer8(d: 64, heads: 4, experts: 32)
+    norm rms
+    head tied
+    loss cross_entropy
+}
+`
+	_, diags := CheckSource(Config{}, "m.bf", []byte(src))
+	if len(diags) == 0 {
+		t.Fatal("no diagnostics")
+	}
+	for _, d := range diags {
+		if d.Code != InvalidRoute || d.Pos.File != "std/brainformer.bf" || !strings.Contains(d.Msg, "input batch to at least 32") ||
+			len(d.Notes) != 2 || d.Notes[0].Pos.File != "m.bf" || d.Notes[0].Pos.Line != 3 || !strings.Contains(d.Notes[1].Msg, "repeat at m.bf:5:5") {
+			t.Errorf("unexpected diagnostic: %v", d.Error())
 		}
 	}
 }
