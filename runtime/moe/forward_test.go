@@ -22,7 +22,7 @@ type shapeCase struct {
 
 var forwardShapes = []shapeCase{
 	{2, 8, 4, 1, 2, 0, 0},
-	{3, 5, 4, 2, 1, 4, 7},   // a workspace bigger than the run
+	{3, 5, 4, 2, 1, 4, 7},    // a workspace bigger than the run
 	{1, 12, 3, 0.5, 2, 0, 0}, // top-k capacity-limited: C = 4 for 8 choices per expert on average
 	{4, 4, 8, 2, 2, 0, 0},
 	{2, 6, 6, 6, 3, 0, 0}, // expert choice with c = E: every expert takes every token
