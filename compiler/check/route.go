@@ -219,6 +219,11 @@ func buildMoE(x *layerCtx) value {
 	}
 	rt.AllowLeak = r.leak.ok() && r.leak.w == "allow"
 
+	if r.rule == "expert_choice" && r.capacity.ok() && experts.ok() && r.capacity.r > float64(experts.i) {
+		x.ev.errorf(r.argPos("capacity"), r.capacity.dep || experts.dep, InvalidRoute,
+			"expert choice capacity %g is the average number of experts per token and cannot exceed the layer's %d experts: each expert would take k = floor(n·c/E) > n tokens of a group of n, and an expert takes a token at most once; use capacity of at most %d",
+			r.capacity.r, experts.i, experts.i)
+	}
 	if r.rule == "top_k" && r.k.ok() && experts.ok() && r.k.i > experts.i {
 		what := fmt.Sprintf("k = %d", r.k.i)
 		if r.args.args["k"] == nil {
@@ -231,8 +236,9 @@ func buildMoE(x *layerCtx) value {
 }
 
 // checkRoutes checks the routing rules of m's moe layers against the whole
-// model: the number of tokens each expert-choice expert takes, at the
+// model: the number of tokens each expert-choice expert takes, k, at the
 // declared maximum batch and sequence length, and the causal-leak rule.
+// (k <= n needs capacity <= E, which buildMoE checks.)
 // input is the model's input statement (nil if missing); repeatAt holds the
 // repeat statement of each block instance.
 func (c *checker) checkRoutes(m *Model, input *ast.Call, repeatAt []source.Pos) {
@@ -260,12 +266,15 @@ func (c *checker) checkRoutes(m *Model, input *ast.Call, repeatAt []source.Pos) 
 			note(d, causal.Pos, "%s is causal attention", causal.Name)
 			inst(d, l)
 		}
-		if m.MaxBatch <= 0 || m.MaxSeq <= 0 || l.Experts <= 0 || r.Capacity <= 0 || r.Group == "" {
+		// A capacity above E was reported with the layer.
+		if m.MaxBatch <= 0 || m.MaxSeq <= 0 || l.Experts <= 0 || r.Capacity <= 0 || r.Capacity > float64(l.Experts) || r.Group == "" {
 			continue
 		}
 		n := r.GroupSize(m.MaxBatch, m.MaxSeq)
 		e := l.Experts
-		kf := math.Floor(float64(n) * r.Capacity / float64(e))
+		if r.ExpertChoiceK(n, e) >= 1 {
+			continue
+		}
 		var group string
 		switch r.Group {
 		case "batch":
@@ -275,30 +284,22 @@ func (c *checker) checkRoutes(m *Model, input *ast.Call, repeatAt []source.Pos) 
 		case "position":
 			group = fmt.Sprintf("group: position holds one token of each of batch = %d sequences", n)
 		}
-		arith := fmt.Sprintf("k = floor(n·c/E) = floor(%d·%g/%d) = %.0f", n, r.Capacity, e, kf)
-		var d *source.Diagnostic
-		switch {
-		case kf < 1:
-			var raise string
-			need := int64(math.Ceil(float64(e) / r.Capacity))
-			switch r.Group {
-			case "batch":
-				raise = fmt.Sprintf("batch·seq to at least %d", need)
-			case "sequence":
-				raise = fmt.Sprintf("input seq to at least %d", need)
-			case "position":
-				raise = fmt.Sprintf("input batch to at least %d", need)
-			}
-			fix := fmt.Sprintf("raise capacity to at least %g (E/n), %s (E/c)", float64(e)/float64(n), raise)
-			if most := int64(math.Floor(float64(n) * r.Capacity)); most >= 1 {
-				fix += fmt.Sprintf(", or use at most %d experts", most)
-			}
-			d = c.errorf(r.CapacityPos, InvalidRoute, "expert choice gives each expert %s tokens (%s), so no expert takes any token; %s", arith, group, fix)
-		case kf > float64(n):
-			d = c.errorf(r.CapacityPos, InvalidRoute, "expert choice gives each expert %s tokens, more than the n = %d of its group (%s) and an expert takes a token at most once; use capacity of at most %d (E: every expert takes every token)", arith, n, group, e)
-		default:
-			continue
+		var raise string
+		need := int64(math.Ceil(float64(e)/r.Capacity - roundEps))
+		switch r.Group {
+		case "batch":
+			raise = fmt.Sprintf("batch·seq to at least %d", need)
+		case "sequence":
+			raise = fmt.Sprintf("input seq to at least %d", need)
+		case "position":
+			raise = fmt.Sprintf("input batch to at least %d", need)
 		}
+		fix := fmt.Sprintf("raise capacity to at least %g (E/n), %s (E/c)", float64(e)/float64(n), raise)
+		if most := int64(math.Floor(float64(n)*r.Capacity + roundEps)); most >= 1 {
+			fix += fmt.Sprintf(", or use at most %d experts", most)
+		}
+		d := c.errorf(r.CapacityPos, InvalidRoute, "expert choice gives each expert k = floor(n·c/E) = floor(%d·%g/%d) = 0 tokens (%s), so no expert takes any token; %s",
+			n, r.Capacity, e, group, fix)
 		if input != nil {
 			note(d, parser.Pos(input.Func.Pos), "model %s declares input(batch: %d, seq: %d)", m.Name, m.MaxBatch, m.MaxSeq)
 		}
@@ -319,22 +320,28 @@ func (r Route) GroupSize(batch, seq int) int {
 	return batch * seq
 }
 
+// roundEps absorbs the rounding of n·c/E when it is mathematically an
+// integer (c = 0.1 and the like), so floor and ceil do not step past it.
+// runtime/moe rounds the same way.
+const roundEps = 1e-9
+
 // ExpertChoiceK returns k, the number of tokens each expert takes from a
 // group of n tokens under expert choice with E = experts: k = floor(n·c/E),
-// computed in float64 as float64(n)*c/float64(E). The checker requires
-// 1 <= k <= n at the model's declared maxima; fewer tokens at run time give
-// a smaller k, possibly 0.
+// computed in float64 as floor(float64(n)*c/float64(E) + 1e-9), as
+// runtime/moe does. The checker requires k >= 1 at the model's declared
+// maxima (and c <= E, so k <= n); fewer tokens at run time give a smaller
+// k, and a run whose k is 0 is an error there.
 func (r Route) ExpertChoiceK(n, experts int) int {
-	return clampInt(math.Floor(float64(n) * r.Capacity / float64(experts)))
+	return clampInt(math.Floor(float64(n)*r.Capacity/float64(experts) + roundEps))
 }
 
 // TopKCapacity returns C, the buffer size of each expert under top_k with
 // E = experts for a group of n tokens: C = ceil(k·n·c/E), computed in
-// float64 as float64(k*n)*c/float64(E). An expert never receives more than
-// n assignments (a token picks an expert at most once), so C beyond n drops
-// nothing.
+// float64 as ceil(float64(k)*float64(n)*c/float64(E) - 1e-9), as runtime/moe
+// does. An expert never receives more than n assignments (a token picks an
+// expert at most once), so C beyond n drops nothing.
 func (r Route) TopKCapacity(n, experts int) int {
-	return clampInt(math.Ceil(float64(r.K*n) * r.Capacity / float64(experts)))
+	return clampInt(math.Ceil(float64(r.K)*float64(n)*r.Capacity/float64(experts) - roundEps))
 }
 
 // clampInt converts a non-negative float to int, saturating.

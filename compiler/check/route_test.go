@@ -164,9 +164,11 @@ func TestRouteArithmetic(t *testing.T) {
 		{1, 8, 16, 0},
 		{2, 8, 16, 1},
 		{1, 1024, 32, 32},
-		{1.25, 10, 4, 3},  // 3.125 rounds down
-		{0.5, 7, 2, 1},    // 1.75 rounds down
-		{2, 1000, 3, 666}, // 666.67 rounds down
+		{1.25, 10, 4, 3},   // 3.125 rounds down
+		{0.5, 7, 2, 1},     // 1.75 rounds down
+		{2, 1000, 3, 666},  // 666.67 rounds down
+		{0.29, 100, 29, 1}, // 100·0.29/29 is 0.9999999999999999 in float64
+		{0.57, 100, 3, 19}, // 18.999999999999996
 		{1e300, 1 << 20, 1, 1 << 62},
 	} {
 		if got := (Route{Capacity: tc.c}).ExpertChoiceK(tc.n, tc.e); got != tc.k {
@@ -184,6 +186,7 @@ func TestRouteArithmetic(t *testing.T) {
 		{2, 0.01, 8, 64, 1},  // never below 1
 		{2, 1.5, 6, 9, 2},    // exactly 2
 		{1, 1, 1000, 3, 334}, // 333.33 rounds up
+		{1, 0.7, 10, 1, 7},   // 10·0.7 is 7.000000000000001 in float64
 	} {
 		if got := (Route{K: tc.k, Capacity: tc.c}).TopKCapacity(tc.n, tc.e); got != tc.C {
 			t.Errorf("TopKCapacity(k=%d, c=%g, n=%d, E=%d) = %d, want %d", tc.k, tc.c, tc.n, tc.e, got, tc.C)

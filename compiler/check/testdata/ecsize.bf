@@ -1,5 +1,5 @@
 // Expert choice's k = floor(n·c/E) at the model's declared maxima: each
-// group's n, k below 1 and k above n. Attention is not causal here, so no
+// group's n, k below 1; and capacity above E, which makes k exceed n. Attention is not causal here, so no
 // group leaks.
 
 block EC(e: int, cap: real) {
@@ -20,7 +20,8 @@ block Tiny(e: int) {
 }
 
 block Big(e: int) {
-    g = moe(experts: e, hidden: 64, route: expert_choice(capacity: 5, group: position)) // ERROR "InvalidRoute: expert choice gives each expert k = floor\(n·c/E\) = floor\(8·5/4\) = 10 tokens, more than the n = 8 of its group \(group: position holds one token of each of batch = 8 sequences\) and an expert takes a token at most once; use capacity of at most 4"
+    g = moe(experts: e, hidden: 64, route: expert_choice(capacity: 5, group: position)) // ERROR "InvalidRoute: expert choice capacity 5 is the average number of experts per token and cannot exceed the layer's 4 experts: each expert would take k = floor\(n·c/E\) > n tokens of a group of n, and an expert takes a token at most once; use capacity of at most 4"
+    h = moe(experts: 4, hidden: 64, route: expert_choice(capacity: 4.5, group: sequence))   // ERROR "InvalidRoute: expert choice capacity 4.5 .* at most 4"
 }
 
 // Fine: k = floor(8·2/16) = 1, floor(8·4/4) = 8 = n, floor(8·32·1/4) = 64.
