@@ -6,6 +6,14 @@ const (
 	kernelsPath     = "github.com/bfcdev/bfc/runtime/kernels"
 	tensorPath      = "github.com/bfcdev/bfc/runtime/tensor"
 	safetensorsPath = "github.com/bfcdev/bfc/runtime/safetensors"
+	moePath         = "github.com/bfcdev/bfc/runtime/moe"
+)
+
+// moeRules and moeGroups map IR routing rules and groups to runtime/moe
+// constants.
+var (
+	moeRules  = map[string]string{"expert_choice": "ExpertChoice", "top_k": "TopK"}
+	moeGroups = map[string]string{"batch": "GroupBatch", "sequence": "GroupSequence", "position": "GroupPosition"}
 )
 
 // actNames maps IR activation names to runtime/kernels Act constants.

@@ -20,12 +20,18 @@ type body struct {
 	fromModel bool
 	// tokens and targets name the int32 inputs.
 	tokens, targets string
-	used            map[string]bool
-	stmts           []jen.Code
+	// ws is the Model field holding the moe workspaces this pass uses;
+	// fail is what the pass returns with an error (beside it).
+	ws   string
+	fail jen.Code
+	// losses: record the cross-entropy and the router losses for Losses.
+	losses bool
+	used   map[string]bool
+	stmts  []jen.Code
 }
 
 func (g *gen) newBody(a *plan.Arena) *body {
-	return &body{g: g, arena: a, tokens: "tokens", targets: "targets", used: map[string]bool{}}
+	return &body{g: g, arena: a, tokens: "tokens", targets: "targets", ws: "moe", fail: jen.Lit(0), used: map[string]bool{}}
 }
 
 func (b *body) add(c ...jen.Code) { b.stmts = append(b.stmts, c...) }
@@ -125,7 +131,18 @@ func (b *body) instrs(seq []*ir.Instr, zero [][]*ir.Value) {
 			b.add(kernel("Zero").Call(b.val(v)))
 		}
 		b.instr(in)
+		if b.losses && len(in.Outs) > 0 && in.Outs[0] == b.g.ce {
+			b.add(jen.Id("m").Dot("ce").Op("=").Add(b.elem(b.g.ce)))
+		}
 	}
+}
+
+// toF converts a float64 expression to the element type.
+func (b *body) toF(x *jen.Statement) *jen.Statement {
+	if b.g.F == "float64" {
+		return x
+	}
+	return jen.Id(b.g.F).Call(x)
 }
 
 // instr emits one kernel call.
@@ -174,10 +191,20 @@ func (b *body) instr(in *ir.Instr) {
 	case ir.OpCrossEntropy:
 		logits := a[0]
 		call := kernel("CrossEntropy").Call(b.val(o[1]), b.val(logits), b.val(a[1]), b.rows(logits.Rows), jen.Lit(logits.Cols))
-		if b.g.F != "float64" {
-			call = jen.Id(b.g.F).Call(call)
+		b.add(b.elem(o[0]).Op("=").Add(b.toF(call)))
+	case ir.OpMoE:
+		ws := jen.Id("m").Dot(b.ws).Index(jen.Lit(at.MoE.Workspace))
+		b.used["aux"] = true
+		b.add(
+			jen.List(jen.Id("aux"), jen.Err()).Op("=").Qual(moePath, "Forward").Call(append([]jen.Code{ws}, append(b.vals(o[0], a[0], a[1], a[2], a[3]),
+				b.batch(), b.seq())...)...),
+			jen.If(jen.Err().Op("!=").Nil()).Block(
+				jen.Return(b.fail, jen.Qual("fmt", "Errorf").Call(jen.Lit(b.g.pkg+": "+at.MoE.Name+": %w"), jen.Err()))),
+			b.elem(o[1]).Op("=").Add(b.toF(jen.Id("aux"))),
+		)
+		if b.losses {
+			b.add(jen.Id("m").Dot("aux").Op("+=").Add(b.elem(o[1])))
 		}
-		b.add(b.elem(o[0]).Op("=").Add(call))
 
 	case ir.OpEmbedGrad:
 		b.add(kernel("EmbedBackward").Call(b.val(o[0]), b.val(a[0]), b.val(a[1]), jen.Lit(a[0].Cols)))
@@ -206,6 +233,10 @@ func (b *body) instr(in *ir.Instr) {
 		logits := a[1]
 		b.add(kernel("CrossEntropyBackward").Call(b.val(o[0]), b.val(logits), b.val(a[2]), b.val(a[3]),
 			b.rows(logits.Rows), jen.Lit(logits.Cols), b.elem(a[0])))
+	case ir.OpMoEGrad:
+		ws := jen.Id("m").Dot(b.ws).Index(jen.Lit(at.MoE.Workspace))
+		b.add(jen.Qual(moePath, "Backward").Call(append([]jen.Code{ws}, append(b.vals(o[0], o[1], o[2], o[3], a[0]),
+			append([]jen.Code{b.elem(a[1])}, b.vals(a[2], a[3], a[4], a[5])...)...)...)...))
 	default:
 		panic(fmt.Sprintf("codegen: no kernel for op %v", in.Op))
 	}
@@ -270,6 +301,8 @@ func describe(in *ir.Instr) string {
 		if at.Causal {
 			s.WriteString(" causal")
 		}
+	case ir.OpMoE, ir.OpMoEGrad:
+		s.WriteString(" " + at.MoE.String())
 	}
 	return s.String()
 }
@@ -302,6 +335,9 @@ func (b *body) decls(tokens, targets, arena string) []jen.Code {
 			out = append(out, jen.Id(d.local).Op(":=").Id("m").Dot(d.field))
 		}
 	}
+	if b.used["aux"] {
+		out = append(out, jen.Var().Id("aux").Float64().Comment("a moe layer's router losses"))
+	}
 	return out
 }
 
@@ -315,6 +351,7 @@ func (g *gen) forward(f *jen.File) {
 	if g.train {
 		b.tokens, b.targets = "tok", "tgt"
 	}
+	b.losses = true
 	b.instrs(p.Forward, arena.Zero[:len(p.Forward)])
 	b.used["a"] = true // the loss is read from the arena
 
@@ -324,6 +361,10 @@ func (g *gen) forward(f *jen.File) {
 		jen.If(jen.Err().Op("=").Id("checkTargets").Call(jen.Id("targets"), jen.Len(jen.Id("tokens"))), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Lit(0), jen.Err())),
 	}
+	if len(g.moes) > 0 {
+		stmts = append(stmts, jen.If(jen.Err().Op("=").Id("checkMoE").Call(jen.Id("batch"), jen.Id("seq")), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Lit(0), jen.Err())))
+	}
 	if g.train {
 		stmts = append(stmts,
 			jen.Id("m").Dot("ready").Op("=").False(),
@@ -331,6 +372,7 @@ func (g *gen) forward(f *jen.File) {
 			jen.Copy(jen.Id("m").Dot("targets"), jen.Id("targets")),
 		)
 	}
+	stmts = append(stmts, jen.List(jen.Id("m").Dot("ce"), jen.Id("m").Dot("aux")).Op("=").List(jen.Lit(0), jen.Lit(0)))
 	stmts = append(stmts, b.decls("tokens", "targets", field)...)
 	stmts = append(stmts, jen.Line())
 	stmts = append(stmts, b.stmts...)
@@ -345,8 +387,15 @@ func (g *gen) forward(f *jen.File) {
 	f.Comment("Forward runs the model on batch sequences of seq tokens (tokens and targets")
 	f.Comment("hold batch*seq ids, sequence after sequence) and returns the mean")
 	f.Comment("cross-entropy of predicting targets, over the positions whose target is not")
-	f.Comment("negative. It fails, changing nothing, if batch or seq is out of range, a")
-	f.Comment("length does not match or an id is not below Vocab.")
+	if len(g.moes) > 0 {
+		f.Comment("negative, plus the moe layers' weighted router losses (see Losses). It fails,")
+		f.Comment("changing nothing, if batch or seq is out of range (or too small for an")
+		f.Comment("expert-choice layer's routing groups), a length does not match or an id is not")
+		f.Comment("below Vocab.")
+	} else {
+		f.Comment("negative. It fails, changing nothing, if batch or seq is out of range, a")
+		f.Comment("length does not match or an id is not below Vocab.")
+	}
 	if g.train {
 		f.Comment("")
 		f.Comment("Forward keeps the activations Backward needs; Infer does not disturb them.")
@@ -391,6 +440,10 @@ func (g *gen) infer(f *jen.File) {
 		field = "work"
 	}
 	b := g.newBody(&l.Infer)
+	b.fail = jen.Nil()
+	if g.train {
+		b.ws = "moeInfer"
+	}
 	b.instrs(p.Forward[:p.NInfer], l.Infer.Zero)
 
 	off := l.Infer.Offset(p.Logits)
@@ -403,6 +456,10 @@ func (g *gen) infer(f *jen.File) {
 	stmts := []jen.Code{
 		jen.If(jen.Err().Op("=").Id("checkTokens").Call(jen.Id("tokens"), jen.Id("batch"), jen.Id("seq")), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Nil(), jen.Err())),
+	}
+	if len(g.moes) > 0 {
+		stmts = append(stmts, jen.If(jen.Err().Op("=").Id("checkMoE").Call(jen.Id("batch"), jen.Id("seq")), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Nil(), jen.Err())))
 	}
 	stmts = append(stmts, b.decls("tokens", "targets", field)...)
 	stmts = append(stmts, jen.Line())

@@ -224,7 +224,7 @@ func attrText(a Attrs) string {
 		s = append(s, "act="+a.Act)
 	}
 	if a.MoE != nil {
-		s = append(s, moeText(a.MoE))
+		s = append(s, a.MoE.String()+" ws="+strconv.Itoa(a.MoE.Workspace))
 	}
 	if len(s) == 0 {
 		return ""
@@ -232,10 +232,12 @@ func attrText(a Attrs) string {
 	return "  " + strings.Join(s, " ")
 }
 
-// moeText is the routing configuration of a moe op, e.g.
+// String is the configuration of a moe layer, as Print shows it (followed
+// there by its workspace, " ws=0"), e.g.
 //
-//	experts=8 hidden=256 act=gelu route=expert_choice(capacity=1, group=position) ws=0
-func moeText(m *MoEAttrs) string {
+//	experts=8 hidden=256 act=gelu route=expert_choice(capacity=1, group=position)
+//	experts=8 hidden=256 act=silu gated route=top_k(k=2, capacity=1.25, group=batch, aux=0.01, z=0.001)
+func (m *MoEAttrs) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "experts=%d hidden=%d act=%s", m.Experts, m.Hidden, m.Act)
 	if m.Gated {
@@ -252,6 +254,6 @@ func moeText(m *MoEAttrs) string {
 	if m.ZWeight != 0 {
 		b.WriteString(", z=" + fmtFloat(m.ZWeight))
 	}
-	fmt.Fprintf(&b, ") ws=%d", m.Workspace)
+	b.WriteString(")")
 	return b.String()
 }

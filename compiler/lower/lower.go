@@ -111,9 +111,13 @@ func (l *lowerer) run() (p *ir.Program, err error) {
 	p.NInfer = len(p.Forward)
 
 	l.at("loss", m.LossPos)
+	ceName := "loss"
+	if len(l.aux) > 0 {
+		ceName = "loss/ce"
+	}
 	switch m.Loss {
 	case "cross_entropy", "":
-		p.CE = l.op(ir.OpCrossEntropy, ir.Attrs{}, "loss/ce", p.Logits, p.Targets)[0]
+		p.CE = l.op(ir.OpCrossEntropy, ir.Attrs{}, ceName, p.Logits, p.Targets)[0]
 	default:
 		return nil, fmt.Errorf("model %s: unknown loss %q", m.Name, m.Loss)
 	}
@@ -122,9 +126,6 @@ func (l *lowerer) run() (p *ir.Program, err error) {
 	p.Loss = p.CE
 	for _, aux := range l.aux {
 		p.Loss = l.op(ir.OpAdd, ir.Attrs{}, "loss", p.Loss, aux)[0]
-	}
-	if p.Loss == p.CE {
-		p.CE.Name = "loss"
 	}
 	return p, nil
 }

@@ -9,6 +9,7 @@ package gradinfer
 import (
 	"fmt"
 	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
@@ -50,6 +51,9 @@ type Model struct {
 	work   []float32 // workSize, shared by Forward and Infer
 
 	list []tensor.Param[float32] // what Params returns
+
+	// The parts of the loss of the last Forward (Losses).
+	ce, aux float32
 }
 
 // New returns a model whose parameters are initialised deterministically from
@@ -127,6 +131,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	if err = checkTargets(targets, len(tokens)); err != nil {
 		return 0, err
 	}
+	m.ce, m.aux = 0, 0
 	T := batch * seq
 	a := m.work
 	w := m.params
@@ -179,8 +184,9 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.LayerNorm(a[176:176+T*8], a[128:128+T], a[144:144+T], a[0:T*8], w[1328:1336], w[1344:1352], T, 8, 1e-05)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 11, 8, 1, a[176:176+T*8], 8, w[1360:1448], 11, 0, a[0:T*11], 11)
-	// loss: loss, loss/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
 	a[176] = float32(kernels.CrossEntropy(a[192:192+T], a[0:T*11], targets, T, 11))
+	m.ce = a[176]
 
 	return a[176], nil
 }
@@ -287,6 +293,21 @@ func checkTargets(targets []int32, n int) error {
 // slice is the model's own; do not modify it.
 func (m *Model) Params() []tensor.Param[float32] {
 	return m.list
+}
+
+// Losses returns the parts of the loss the last successful Forward returned: the
+// mean cross-entropy and the sum of the moe layers' weighted router losses
+// (load balancing and z-loss; 0 in a model without them). Their sum is the
+// loss, up to rounding.
+func (m *Model) Losses() (ce, aux float32) {
+	return m.ce, m.aux
+}
+
+// RoutingStats returns the routing statistics of every moe layer, named by layer
+// and in order, as the last Forward or Infer left them. It is empty
+// for a model without moe layers.
+func (m *Model) RoutingStats() []moe.LayerStats {
+	return nil
 }
 
 // Save writes the parameters to path as a safetensors file, atomically: a crash

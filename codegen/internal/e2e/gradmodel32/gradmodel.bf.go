@@ -10,6 +10,7 @@ package gradmodel32
 import (
 	"fmt"
 	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
@@ -61,6 +62,9 @@ type Model struct {
 	ready      bool // a Forward succeeded and no Backward consumed it yet
 
 	list []tensor.Param[float32] // what Params returns
+
+	// The parts of the loss of the last Forward (Losses).
+	ce, aux float32
 }
 
 // New returns a model whose parameters are initialised deterministically from
@@ -147,6 +151,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	m.ready = false
 	copy(m.tokens, tokens)
 	copy(m.targets, targets)
+	m.ce, m.aux = 0, 0
 	T := batch * seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -201,8 +206,9 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.LayerNorm(a[3632:3632+T*8], a[3904:3904+T], a[3920:3920+T], a[3504:3504+T*8], w[1328:1336], w[1344:1352], T, 8, 1e-05)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 11, 8, 1, a[3632:3632+T*8], 8, w[1360:1448], 11, 0, a[1664:1664+T*11], 11)
-	// loss: loss, loss/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
 	a[2032] = float32(kernels.CrossEntropy(a[3936:3936+T], a[1664:1664+T*11], tgt, T, 11))
+	m.ce = a[2032]
 
 	m.batch, m.seq, m.ready = batch, seq, true
 	return a[2032], nil
@@ -227,7 +233,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[3952] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
 	kernels.Zero(a[2032 : 2032+T*11])
 	kernels.CrossEntropyBackward(a[2032:2032+T*11], a[1664:1664+T*11], a[3936:3936+T], tgt, T, 11, a[3952])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)
@@ -433,6 +439,21 @@ func checkTargets(targets []int32, n int) error {
 // modify it.
 func (m *Model) Params() []tensor.Param[float32] {
 	return m.list
+}
+
+// Losses returns the parts of the loss the last successful Forward returned: the
+// mean cross-entropy and the sum of the moe layers' weighted router losses
+// (load balancing and z-loss; 0 in a model without them). Their sum is the
+// loss, up to rounding.
+func (m *Model) Losses() (ce, aux float32) {
+	return m.ce, m.aux
+}
+
+// RoutingStats returns the routing statistics of every moe layer, named by layer
+// and in order, as the last Forward left them (Infer keeps its own). It is empty
+// for a model without moe layers.
+func (m *Model) RoutingStats() []moe.LayerStats {
+	return nil
 }
 
 // Save writes the parameters to path as a safetensors file, atomically: a crash

@@ -10,6 +10,7 @@ package tiedmodel
 import (
 	"fmt"
 	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
@@ -56,6 +57,9 @@ type Model struct {
 	ready      bool // a Forward succeeded and no Backward consumed it yet
 
 	list []tensor.Param[float64] // what Params returns
+
+	// The parts of the loss of the last Forward (Losses).
+	ce, aux float64
 }
 
 // New returns a model whose parameters are initialised deterministically from
@@ -130,6 +134,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	m.ready = false
 	copy(m.tokens, tokens)
 	copy(m.targets, targets)
+	m.ce, m.aux = 0, 0
 	T := batch * seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -172,8 +177,9 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	kernels.RMSNorm(a[1008:1008+T*6], a[1152:1152+T], a[960:960+T*6], w[560:566], T, 6, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 9, 6, 1, a[1008:1008+T*6], 6, w[0:54], 6, 0, a[240:240+T*9], 9)
-	// loss: loss, loss/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
 	a[320] = kernels.CrossEntropy(a[1168:1168+T], a[240:240+T*9], tgt, T, 9)
+	m.ce = a[320]
 
 	m.batch, m.seq, m.ready = batch, seq, true
 	return a[320], nil
@@ -198,7 +204,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[320] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
 	kernels.Zero(a[496 : 496+T*9])
 	kernels.CrossEntropyBackward(a[496:496+T*9], a[240:240+T*9], a[1168:1168+T], tgt, T, 9, a[320])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)
@@ -366,6 +372,21 @@ func checkTargets(targets []int32, n int) error {
 // modify it.
 func (m *Model) Params() []tensor.Param[float64] {
 	return m.list
+}
+
+// Losses returns the parts of the loss the last successful Forward returned: the
+// mean cross-entropy and the sum of the moe layers' weighted router losses
+// (load balancing and z-loss; 0 in a model without them). Their sum is the
+// loss, up to rounding.
+func (m *Model) Losses() (ce, aux float64) {
+	return m.ce, m.aux
+}
+
+// RoutingStats returns the routing statistics of every moe layer, named by layer
+// and in order, as the last Forward left them (Infer keeps its own). It is empty
+// for a model without moe layers.
+func (m *Model) RoutingStats() []moe.LayerStats {
+	return nil
 }
 
 // Save writes the parameters to path as a safetensors file, atomically: a crash

@@ -10,6 +10,7 @@ package charlm
 import (
 	"fmt"
 	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
@@ -62,6 +63,9 @@ type Model struct {
 	ready      bool // a Forward succeeded and no Backward consumed it yet
 
 	list []tensor.Param[float32] // what Params returns
+
+	// The parts of the loss of the last Forward (Losses).
+	ce, aux float32
 }
 
 // New returns a model whose parameters are initialised deterministically from
@@ -140,6 +144,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	m.ready = false
 	copy(m.tokens, tokens)
 	copy(m.targets, targets)
+	m.ce, m.aux = 0, 0
 	T := batch * seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -194,8 +199,9 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.RMSNorm(a[1343488:1343488+T*64], a[1382400:1382400+T], a[1310720:1310720+T*64], w[119040:119104], T, 64, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 256, 64, 1, a[1343488:1343488+T*64], 64, w[0:16384], 64, 0, a[524288:524288+T*256], 256)
-	// loss: loss, loss/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
 	a[655360] = float32(kernels.CrossEntropy(a[1382912:1382912+T], a[524288:524288+T*256], tgt, T, 256))
+	m.ce = a[655360]
 
 	m.batch, m.seq, m.ready = batch, seq, true
 	return a[655360], nil
@@ -220,7 +226,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[1383424] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
 	kernels.Zero(a[655360 : 655360+T*256])
 	kernels.CrossEntropyBackward(a[655360:655360+T*256], a[524288:524288+T*256], a[1382912:1382912+T], tgt, T, 256, a[1383424])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)
@@ -426,6 +432,21 @@ func checkTargets(targets []int32, n int) error {
 // modify it.
 func (m *Model) Params() []tensor.Param[float32] {
 	return m.list
+}
+
+// Losses returns the parts of the loss the last successful Forward returned: the
+// mean cross-entropy and the sum of the moe layers' weighted router losses
+// (load balancing and z-loss; 0 in a model without them). Their sum is the
+// loss, up to rounding.
+func (m *Model) Losses() (ce, aux float32) {
+	return m.ce, m.aux
+}
+
+// RoutingStats returns the routing statistics of every moe layer, named by layer
+// and in order, as the last Forward left them (Infer keeps its own). It is empty
+// for a model without moe layers.
+func (m *Model) RoutingStats() []moe.LayerStats {
+	return nil
 }
 
 // Save writes the parameters to path as a safetensors file, atomically: a crash

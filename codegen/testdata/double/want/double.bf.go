@@ -10,6 +10,7 @@ package double
 import (
 	"fmt"
 	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
@@ -56,6 +57,9 @@ type Model struct {
 	ready      bool // a Forward succeeded and no Backward consumed it yet
 
 	list []tensor.Param[float64] // what Params returns
+
+	// The parts of the loss of the last Forward (Losses).
+	ce, aux float64
 }
 
 // New returns a model whose parameters are initialised deterministically from
@@ -124,6 +128,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	m.ready = false
 	copy(m.tokens, tokens)
 	copy(m.targets, targets)
+	m.ce, m.aux = 0, 0
 	T := batch * seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -158,8 +163,9 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	kernels.RMSNorm(a[2208:2208+T*8], a[2400:2400+T], a[2080:2080+T*8], w[752:760], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 17, 8, 1, a[2208:2208+T*8], 8, w[768:904], 17, 0, a[384:384+T*17], 17)
-	// loss: loss, loss/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
 	a[656] = kernels.CrossEntropy(a[2416:2416+T], a[384:384+T*17], tgt, T, 17)
+	m.ce = a[656]
 
 	m.batch, m.seq, m.ready = batch, seq, true
 	return a[656], nil
@@ -184,7 +190,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[2432] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
 	kernels.Zero(a[656 : 656+T*17])
 	kernels.CrossEntropyBackward(a[656:656+T*17], a[384:384+T*17], a[2416:2416+T], tgt, T, 17, a[2432])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)
@@ -328,6 +334,21 @@ func checkTargets(targets []int32, n int) error {
 // modify it.
 func (m *Model) Params() []tensor.Param[float64] {
 	return m.list
+}
+
+// Losses returns the parts of the loss the last successful Forward returned: the
+// mean cross-entropy and the sum of the moe layers' weighted router losses
+// (load balancing and z-loss; 0 in a model without them). Their sum is the
+// loss, up to rounding.
+func (m *Model) Losses() (ce, aux float64) {
+	return m.ce, m.aux
+}
+
+// RoutingStats returns the routing statistics of every moe layer, named by layer
+// and in order, as the last Forward left them (Infer keeps its own). It is empty
+// for a model without moe layers.
+func (m *Model) RoutingStats() []moe.LayerStats {
+	return nil
 }
 
 // Save writes the parameters to path as a safetensors file, atomically: a crash

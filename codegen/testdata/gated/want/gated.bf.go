@@ -10,6 +10,7 @@ package gated
 import (
 	"fmt"
 	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
@@ -63,6 +64,9 @@ type Model struct {
 	ready      bool // a Forward succeeded and no Backward consumed it yet
 
 	list []tensor.Param[float32] // what Params returns
+
+	// The parts of the loss of the last Forward (Losses).
+	ce, aux float32
 }
 
 // New returns a model whose parameters are initialised deterministically from
@@ -151,6 +155,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	m.ready = false
 	copy(m.tokens, tokens)
 	copy(m.targets, targets)
+	m.ce, m.aux = 0, 0
 	T := batch * seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -203,8 +208,9 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.LayerNorm(a[84480:84480+T*32], a[87296:87296+T], a[87360:87360+T], a[82432:82432+T*32], w[30080:30112], w[30112:30144], T, 32, 1e-05)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 100, 32, 1, a[84480:84480+T*32], 32, w[30144:33344], 100, 0, a[24576:24576+T*100], 100)
-	// loss: loss, loss/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
 	a[30976] = float32(kernels.CrossEntropy(a[87424:87424+T], a[24576:24576+T*100], tgt, T, 100))
+	m.ce = a[30976]
 
 	m.batch, m.seq, m.ready = batch, seq, true
 	return a[30976], nil
@@ -229,7 +235,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[87488] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
 	kernels.Zero(a[30976 : 30976+T*100])
 	kernels.CrossEntropyBackward(a[30976:30976+T*100], a[24576:24576+T*100], a[87424:87424+T], tgt, T, 100, a[87488])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)
@@ -428,6 +434,21 @@ func checkTargets(targets []int32, n int) error {
 // modify it.
 func (m *Model) Params() []tensor.Param[float32] {
 	return m.list
+}
+
+// Losses returns the parts of the loss the last successful Forward returned: the
+// mean cross-entropy and the sum of the moe layers' weighted router losses
+// (load balancing and z-loss; 0 in a model without them). Their sum is the
+// loss, up to rounding.
+func (m *Model) Losses() (ce, aux float32) {
+	return m.ce, m.aux
+}
+
+// RoutingStats returns the routing statistics of every moe layer, named by layer
+// and in order, as the last Forward left them (Infer keeps its own). It is empty
+// for a model without moe layers.
+func (m *Model) RoutingStats() []moe.LayerStats {
+	return nil
 }
 
 // Save writes the parameters to path as a safetensors file, atomically: a crash

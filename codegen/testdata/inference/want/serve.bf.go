@@ -9,6 +9,7 @@ package inference
 import (
 	"fmt"
 	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
@@ -45,6 +46,9 @@ type Model struct {
 	work   []float32 // workSize, shared by Forward and Infer
 
 	list []tensor.Param[float32] // what Params returns
+
+	// The parts of the loss of the last Forward (Losses).
+	ce, aux float32
 }
 
 // New returns a model whose parameters are initialised deterministically from
@@ -114,6 +118,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	if err = checkTargets(targets, len(tokens)); err != nil {
 		return 0, err
 	}
+	m.ce, m.aux = 0, 0
 	T := batch * seq
 	a := m.work
 	w := m.params
@@ -166,8 +171,9 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.RMSNorm(a[2048:2048+T*32], a[0:T], a[1024:1024+T*32], w[23680:23712], T, 32, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 64, 32, 1, a[2048:2048+T*32], 32, w[0:2048], 32, 0, a[0:T*64], 64)
-	// loss: loss, loss/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
 	a[2080] = float32(kernels.CrossEntropy(a[2048:2048+T], a[0:T*64], targets, T, 64))
+	m.ce = a[2080]
 
 	return a[2080], nil
 }
@@ -274,6 +280,21 @@ func checkTargets(targets []int32, n int) error {
 // slice is the model's own; do not modify it.
 func (m *Model) Params() []tensor.Param[float32] {
 	return m.list
+}
+
+// Losses returns the parts of the loss the last successful Forward returned: the
+// mean cross-entropy and the sum of the moe layers' weighted router losses
+// (load balancing and z-loss; 0 in a model without them). Their sum is the
+// loss, up to rounding.
+func (m *Model) Losses() (ce, aux float32) {
+	return m.ce, m.aux
+}
+
+// RoutingStats returns the routing statistics of every moe layer, named by layer
+// and in order, as the last Forward or Infer left them. It is empty
+// for a model without moe layers.
+func (m *Model) RoutingStats() []moe.LayerStats {
+	return nil
 }
 
 // Save writes the parameters to path as a safetensors file, atomically: a crash
