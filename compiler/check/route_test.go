@@ -186,7 +186,7 @@ func TestRouteArithmetic(t *testing.T) {
 		{2, 0.01, 8, 64, 1},  // never below 1
 		{2, 1.5, 6, 9, 2},    // exactly 2
 		{1, 1, 1000, 3, 334}, // 333.33 rounds up
-		{1, 0.7, 10, 1, 7},   // 10·0.7 is 7.000000000000001 in float64
+		{2, 0.07, 50, 1, 7},  // 2·50·0.07 is 7.000000000000001 in float64
 	} {
 		if got := (Route{K: tc.k, Capacity: tc.c}).TopKCapacity(tc.n, tc.e); got != tc.C {
 			t.Errorf("TopKCapacity(k=%d, c=%g, n=%d, E=%d) = %d, want %d", tc.k, tc.c, tc.n, tc.e, got, tc.C)
