@@ -184,7 +184,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.LayerNorm(a[176:176+T*8], a[128:128+T], a[144:144+T], a[0:T*8], w[1328:1336], w[1344:1352], T, 8, 1e-05)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 11, 8, 1, a[176:176+T*8], 8, w[1360:1448], 11, 0, a[0:T*11], 11)
-	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/1 = cross_entropy(logits, targets)
 	a[176] = float32(kernels.CrossEntropy(a[192:192+T], a[0:T*11], targets, T, 11))
 	m.ce = a[176]
 

@@ -206,7 +206,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.LayerNorm(a[3632:3632+T*8], a[3904:3904+T], a[3920:3920+T], a[3504:3504+T*8], w[1328:1336], w[1344:1352], T, 8, 1e-05)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 11, 8, 1, a[3632:3632+T*8], 8, w[1360:1448], 11, 0, a[1664:1664+T*11], 11)
-	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/1 = cross_entropy(logits, targets)
 	a[2032] = float32(kernels.CrossEntropy(a[3936:3936+T], a[1664:1664+T*11], tgt, T, 11))
 	m.ce = a[2032]
 
@@ -233,7 +233,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[3952] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
 	kernels.Zero(a[2032 : 2032+T*11])
 	kernels.CrossEntropyBackward(a[2032:2032+T*11], a[1664:1664+T*11], a[3936:3936+T], tgt, T, 11, a[3952])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)

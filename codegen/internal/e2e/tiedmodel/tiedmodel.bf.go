@@ -177,7 +177,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	kernels.RMSNorm(a[1008:1008+T*6], a[1152:1152+T], a[960:960+T*6], w[560:566], T, 6, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 9, 6, 1, a[1008:1008+T*6], 6, w[0:54], 6, 0, a[240:240+T*9], 9)
-	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/1 = cross_entropy(logits, targets)
 	a[320] = kernels.CrossEntropy(a[1168:1168+T], a[240:240+T*9], tgt, T, 9)
 	m.ce = a[320]
 
@@ -204,7 +204,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[320] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
 	kernels.Zero(a[496 : 496+T*9])
 	kernels.CrossEntropyBackward(a[496:496+T*9], a[240:240+T*9], a[1168:1168+T], tgt, T, 9, a[320])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)

@@ -199,7 +199,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.RMSNorm(a[1343488:1343488+T*64], a[1382400:1382400+T], a[1310720:1310720+T*64], w[119040:119104], T, 64, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 256, 64, 1, a[1343488:1343488+T*64], 64, w[0:16384], 64, 0, a[524288:524288+T*256], 256)
-	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/1 = cross_entropy(logits, targets)
 	a[655360] = float32(kernels.CrossEntropy(a[1382912:1382912+T], a[524288:524288+T*256], tgt, T, 256))
 	m.ce = a[655360]
 
@@ -226,7 +226,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[1383424] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
 	kernels.Zero(a[655360 : 655360+T*256])
 	kernels.CrossEntropyBackward(a[655360:655360+T*256], a[524288:524288+T*256], a[1382912:1382912+T], tgt, T, 256, a[1383424])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)

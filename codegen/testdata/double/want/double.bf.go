@@ -163,7 +163,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	kernels.RMSNorm(a[2208:2208+T*8], a[2400:2400+T], a[2080:2080+T*8], w[752:760], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 17, 8, 1, a[2208:2208+T*8], 8, w[768:904], 17, 0, a[384:384+T*17], 17)
-	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/1 = cross_entropy(logits, targets)
 	a[656] = kernels.CrossEntropy(a[2416:2416+T], a[384:384+T*17], tgt, T, 17)
 	m.ce = a[656]
 
@@ -190,7 +190,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[2432] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
 	kernels.Zero(a[656 : 656+T*17])
 	kernels.CrossEntropyBackward(a[656:656+T*17], a[384:384+T*17], a[2416:2416+T], tgt, T, 17, a[2432])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)

@@ -208,7 +208,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.LayerNorm(a[84480:84480+T*32], a[87296:87296+T], a[87360:87360+T], a[82432:82432+T*32], w[30080:30112], w[30112:30144], T, 32, 1e-05)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 100, 32, 1, a[84480:84480+T*32], 32, w[30144:33344], 100, 0, a[24576:24576+T*100], 100)
-	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/1 = cross_entropy(logits, targets)
 	a[30976] = float32(kernels.CrossEntropy(a[87424:87424+T], a[24576:24576+T*100], tgt, T, 100))
 	m.ce = a[30976]
 
@@ -235,7 +235,7 @@ func (m *Model) Backward() {
 
 	// The loss seed.
 	a[87488] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/ce/1, targets)
+	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
 	kernels.Zero(a[30976 : 30976+T*100])
 	kernels.CrossEntropyBackward(a[30976:30976+T*100], a[24576:24576+T*100], a[87424:87424+T], tgt, T, 100, a[87488])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)

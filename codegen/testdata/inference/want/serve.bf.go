@@ -171,7 +171,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.RMSNorm(a[2048:2048+T*32], a[0:T], a[1024:1024+T*32], w[23680:23712], T, 32, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 64, 32, 1, a[2048:2048+T*32], 32, w[0:2048], 32, 0, a[0:T*64], 64)
-	// loss: loss, loss/ce/1 = cross_entropy(logits, targets)
+	// loss: loss, loss/1 = cross_entropy(logits, targets)
 	a[2080] = float32(kernels.CrossEntropy(a[2048:2048+T], a[0:T*64], targets, T, 64))
 	m.ce = a[2080]
 
