@@ -161,3 +161,37 @@ func TestStatsAndFormat(t *testing.T) {
 		"blocks.1.moe: load min/max 2/5 of 3.5 · tokens 0/1/2/3+ experts 12%/25%/62%/0% · dropped 12.5%\n", s)
 	require.Equal(t, "", FormatStats(nil))
 }
+
+// TestNaNInputs: a NaN in x makes NaN outputs but never breaks the
+// routing invariants (distinct experts per token, k per expert).
+func TestNaNInputs(t *testing.T) {
+	for _, rule := range []Rule{ExpertChoice, TopK} {
+		c := goodConfig()
+		if rule == ExpertChoice {
+			c.Rule, c.AuxWeight, c.K = ExpertChoice, 0, 0
+		}
+		r := rand.New(rand.NewPCG(3, 3))
+		p := newParams(r, c, 4, 32)
+		for i := range 3 * c.D {
+			p.x[5*c.D+i] = math.NaN()
+		}
+		ws, _, _ := forwardAs[float32](t, c, p, 4, 32)
+		st := ws.Stats()
+		total := 0
+		for _, l := range st.Load {
+			total += l
+		}
+		if rule == TopK {
+			require.Equal(t, st.Choices-st.Dropped, total)
+			for tok, as := range ws.assignments() {
+				seen := map[int]bool{}
+				for _, a := range as {
+					require.False(t, seen[a.expert], "token %d expert %d twice", tok, a.expert)
+					seen[a.expert] = true
+				}
+			}
+		} else {
+			require.Equal(t, 8*c.ExpertCapacity(128), total)
+		}
+	}
+}

@@ -418,22 +418,27 @@ func (ws *Workspace[F]) router(c, lo, hi int) {
 		if cfg.Rule != TopK {
 			continue
 		}
-		// The K best experts, ties to the lower index.
+		// The K best experts, ties to the lower index. Taken experts are
+		// marked -1; NaN ranks as -0.5, so even a NaN router picks K
+		// distinct experts.
 		k := cfg.K
 		for i, v := range p {
 			sc[i] = float64(v)
+			if sc[i] != sc[i] {
+				sc[i] = -0.5
+			}
 		}
 		var sum float64
 		for r := range k {
-			best := 0
-			for i := 1; i < e; i++ {
-				if sc[i] > sc[best] {
+			best := -1
+			for i, v := range sc {
+				if v > -1 && (best < 0 || v > sc[best]) {
 					best = i
 				}
 			}
 			ws.chExp[t*k+r] = int32(best)
-			sum += sc[best]
-			sc[best] = math.Inf(-1)
+			sum += float64(p[best])
+			sc[best] = -1
 		}
 		fp[ws.chExp[t*k]]++
 		ws.gsum[t] = sum
