@@ -308,8 +308,9 @@ type Stats struct {
 	Choices  int    // top-k: all (token, choice) pairs (Tokens·K)
 }
 
-// Stats returns the statistics of the last Forward (zero before one). The
-// Load slice is a copy, so it stays valid after later calls.
+// Stats returns the statistics of the last successful Forward (zero
+// before one). The Load slice is a copy, so it stays valid after later
+// calls; Stats allocates it and is not meant for the hot path.
 func (ws *Workspace[F]) Stats() Stats {
 	s := ws.stats
 	s.Load = slices.Clone(s.Load)
