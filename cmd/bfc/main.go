@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/bfcdev/bfc/compiler"
 	"github.com/bfcdev/bfc/compiler/ir"
 	"github.com/bfcdev/bfc/compiler/plan"
+	"github.com/bfcdev/bfc/compiler/stats"
 	"github.com/bfcdev/bfc/lang/printer"
 	"github.com/bfcdev/bfc/lang/source"
 )
@@ -51,6 +53,7 @@ func init() {
 		{"fmt", "[-w] [-l] [-d] [FILE.bf...]", "format .bf files canonically", runFmt},
 		{"build", "[-o DIR] [-pkg NAME] [-model NAME] [-dtype float32|float64] [-inference] [-set name=value]... FILE.bf", "generate a Go package from a .bf model", runBuild},
 		{"ir", "[-set name=value]... FILE.bf", "print the IR of each model, forward and backward", runIR},
+		{"stats", "[-json] [-set name=value]... FILE.bf", "count each model's parameters, activated parameters and FLOPs per token", runStats},
 		{"version", "", "print bfc's version", runVersion},
 	}
 }
@@ -392,6 +395,53 @@ func runIR(e *env, args []string) int {
 		}
 		if err := ir.Print(e.stdout, p); err != nil {
 			fmt.Fprintf(e.stderr, "bfc ir: %v\n", err)
+			return exitError
+		}
+	}
+	return exitOK
+}
+
+func runStats(e *env, args []string) int {
+	fs := newFlags(e, "stats")
+	asJSON := fs.Bool("json", false, "print JSON instead of tables")
+	sets := overrides{}
+	fs.Var(sets, "set", "override a constant: name=value or Model.name=value (repeatable)")
+	if code, ok := parseFlags(fs, e, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(e.stderr, "bfc stats: want exactly one .bf file")
+		fs.Usage()
+		return exitUsage
+	}
+	res, diags := compiler.Check(compiler.Options{Overrides: sets}, fs.Arg(0))
+	if len(diags) > 0 {
+		printDiags(e.stderr, diags, 10)
+		return exitError
+	}
+	if len(res.Models) == 0 {
+		fmt.Fprintf(e.stderr, "bfc stats: %s declares no model\n", fs.Arg(0))
+		return exitError
+	}
+	var all []*stats.Model
+	for _, m := range res.Models {
+		all = append(all, stats.Compute(m))
+	}
+	if *asJSON {
+		out, err := json.MarshalIndent(all, "", "  ")
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bfc stats: %v\n", err)
+			return exitError
+		}
+		e.stdout.Write(append(out, '\n'))
+		return exitOK
+	}
+	for i, s := range all {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		if err := s.WriteTable(e.stdout); err != nil {
+			fmt.Fprintf(e.stderr, "bfc stats: %v\n", err)
 			return exitError
 		}
 	}
