@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"io"
 	"math"
 	"strings"
@@ -19,6 +20,7 @@ type progress struct {
 	lastLen  int
 	heldOut  float64
 	interval time.Duration
+	routing  []moe.LayerStats // of the last step, for MoE models
 }
 
 func newProgress(w io.Writer, steps int, budget time.Duration) *progress {
@@ -53,8 +55,14 @@ func (p *progress) line(step int, r *Result, lr float64) string {
 	}
 	bar := bar(frac, 20)
 	s := fmt.Sprintf("%s step %d/%d  loss %.3f (%.2f bpb)", bar, step, p.steps, r.TrainLoss, r.TrainLoss/math.Ln2)
+	if r.AuxLoss != 0 {
+		s += fmt.Sprintf("  aux %.4f", r.AuxLoss)
+	}
 	if !math.IsNaN(p.heldOut) {
 		s += fmt.Sprintf("  held-out %.3f bpb", p.heldOut)
+	}
+	if len(p.routing) > 0 {
+		s += "  " + routingSummary(p.routing)
 	}
 	s += fmt.Sprintf("  lr %.2e  %s tok/s  %s elapsed  %s left", lr, humanRate(tps), clock(r.Elapsed), clock(left))
 	return s
@@ -88,6 +96,9 @@ func (p *progress) eval(r *Result) {
 		return
 	}
 	msg := fmt.Sprintf("step %d: held-out %.3f bits per byte", r.Steps, r.HeldOutBPB)
+	if len(p.routing) > 0 {
+		msg += "; routing of the last step:\n" + strings.TrimRight(indent(moe.FormatStats(p.routing)), "\n")
+	}
 	if p.tty {
 		fmt.Fprintf(p.w, "\r%s\r%s\n", strings.Repeat(" ", p.lastLen), msg)
 		p.lastLen = 0
@@ -124,4 +135,36 @@ func humanRate(x float64) string {
 		return fmt.Sprintf("%.1fk", x/1e3)
 	}
 	return fmt.Sprintf("%.0f", x)
+}
+
+// routingSummary condenses the routing of every MoE layer into a few
+// numbers: tokens that no expert took, tokens with 2+ experts, and the
+// top-k drop rate.
+func routingSummary(stats []moe.LayerStats) string {
+	var tokens, none, multi, dropped, choices int
+	for _, l := range stats {
+		tokens += l.Tokens
+		none += l.PerToken[0]
+		multi += l.PerToken[2] + l.PerToken[3]
+		dropped += l.Dropped
+		choices += l.Choices
+	}
+	if tokens == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("moe: 0 experts %.0f%%, 2+ %.0f%%", 100*float64(none)/float64(tokens), 100*float64(multi)/float64(tokens))
+	if choices > 0 {
+		s += fmt.Sprintf(", dropped %.1f%%", 100*float64(dropped)/float64(choices))
+	}
+	return s
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(s, "\n") {
+		if line != "" {
+			b.WriteString("  " + line)
+		}
+	}
+	return b.String()
 }

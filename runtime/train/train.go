@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bfcdev/bfc/runtime/data"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/optim"
 	"github.com/bfcdev/bfc/runtime/sample"
 	"github.com/bfcdev/bfc/runtime/tensor"
@@ -22,6 +23,18 @@ type Model interface {
 	Infer(tokens []int32, batch, seq int) ([]float32, error)
 	Params() []tensor.Param[float32]
 	Save(path string) error
+}
+
+// Routed is implemented by models with sparse layers: the routing
+// statistics of each MoE layer in the last Forward.
+type Routed interface {
+	RoutingStats() []moe.LayerStats
+}
+
+// LossSplitter is implemented by models whose loss adds auxiliary terms
+// (MoE load balancing, router z-loss) to the cross-entropy.
+type LossSplitter interface {
+	Losses() (ce, aux float32)
 }
 
 // Config sets up a training run.
@@ -49,7 +62,8 @@ type Result struct {
 	Steps        int
 	Tokens       int64
 	Elapsed      time.Duration
-	TrainLoss    float64 // mean loss (nats) over the last steps
+	TrainLoss    float64 // mean cross-entropy (nats) over the last steps
+	AuxLoss      float64 // mean auxiliary loss over the last steps (MoE)
 	HeldOutBPB   float64 // held-out bits per byte at the end
 	TokensPerSec float64
 }
@@ -74,7 +88,7 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 
 	res := &Result{HeldOutBPB: math.NaN()}
 	start := time.Now()
-	var recent []float64
+	var recent, recentAux []float64
 	for step := 1; step <= cfg.Steps; step++ {
 		if cfg.Duration > 0 && time.Since(start) >= cfg.Duration {
 			break
@@ -96,11 +110,20 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 
 		res.Steps = step
 		res.Tokens += int64(n)
-		recent = append(recent, float64(loss))
-		if len(recent) > 20 {
-			recent = recent[1:]
+		ce, aux := float64(loss), 0.0
+		if ls, ok := m.(LossSplitter); ok {
+			c, a := ls.Losses()
+			ce, aux = float64(c), float64(a)
 		}
-		res.TrainLoss = mean(recent)
+		recent = append(recent, ce)
+		recentAux = append(recentAux, aux)
+		if len(recent) > 20 {
+			recent, recentAux = recent[1:], recentAux[1:]
+		}
+		res.TrainLoss, res.AuxLoss = mean(recent), mean(recentAux)
+		if r, ok := m.(Routed); ok {
+			prog.routing = r.RoutingStats()
+		}
 		res.Elapsed = time.Since(start)
 		prog.update(step, res, lr)
 
@@ -138,6 +161,12 @@ func evalAndSave(m Model, cfg Config, heldOut *data.Corpus, res *Result, prog *p
 			"step": res.Steps, "tokens": res.Tokens, "elapsed_s": res.Elapsed.Seconds(),
 			"train_loss": res.TrainLoss, "train_bpb": res.TrainLoss / math.Ln2,
 			"heldout_bpb": bpb, "final": final,
+		}
+		if res.AuxLoss != 0 {
+			rec["aux_loss"] = res.AuxLoss
+		}
+		if len(prog.routing) > 0 {
+			rec["routing"] = routingRecords(prog.routing)
 		}
 		if res.Elapsed > 0 {
 			rec["tokens_per_s"] = float64(res.Tokens) / res.Elapsed.Seconds()
@@ -181,6 +210,10 @@ func Evaluate(m Model, c *data.Corpus, batch, seq, batches int) (float64, error)
 		loss, err := m.Forward(tokens, targets, batch, seq)
 		if err != nil {
 			return 0, err
+		}
+		if ls, ok := m.(LossSplitter); ok {
+			ce, _ := ls.Losses()
+			loss = ce
 		}
 		total += float64(loss)
 	}
@@ -240,6 +273,26 @@ func (cfg *Config) schedule() optim.Schedule {
 		return optim.WarmupInvSqrt{Peak: cfg.LR, Warmup: max(cfg.Warmup, 1)}
 	}
 	return optim.WarmupCosine{Peak: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, Total: cfg.Steps}
+}
+
+// routingRecords turns routing statistics into JSON-friendly records.
+func routingRecords(stats []moe.LayerStats) []map[string]any {
+	var out []map[string]any
+	for _, l := range stats {
+		share := make([]float64, len(l.PerToken))
+		for i, n := range l.PerToken {
+			if l.Tokens > 0 {
+				share[i] = float64(n) / float64(l.Tokens)
+			}
+		}
+		r := map[string]any{"layer": l.Name, "load": l.Load, "tokens": l.Tokens, "experts_per_token_share": share}
+		if l.Choices > 0 {
+			r["dropped"] = l.Dropped
+			r["drop_rate"] = float64(l.Dropped) / float64(l.Choices)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func mean(x []float64) float64 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bfcdev/bfc/runtime/data"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
 
@@ -173,5 +174,53 @@ func TestClockAndBar(t *testing.T) {
 	}
 	if got := bar(0.5, 10); got != "[#####.....]" {
 		t.Fatalf("bar(0.5) = %q", got)
+	}
+}
+
+// routedBigram reports fixed routing statistics and an auxiliary loss, as a
+// generated MoE model does.
+type routedBigram struct{ *bigram }
+
+const fakeAux = 0.5
+
+func (m routedBigram) Forward(tokens, targets []int32, batch, seq int) (float32, error) {
+	ce, err := m.bigram.Forward(tokens, targets, batch, seq)
+	return ce + fakeAux, err
+}
+
+func (m routedBigram) Losses() (ce, aux float32) {
+	l, _ := m.bigram.Forward(m.tokens, m.targets, 1, len(m.tokens))
+	return l, fakeAux
+}
+
+func (m routedBigram) RoutingStats() []moe.LayerStats {
+	return []moe.LayerStats{{Name: "blocks.0.moe", Stats: moe.Stats{Tokens: 10, Load: []int{4, 6}, PerToken: [4]int{1, 8, 1, 0}, Dropped: 2, Choices: 20}}}
+}
+
+func TestRunReportsRouting(t *testing.T) {
+	m := routedBigram{newBigram()}
+	c := &data.Corpus{Data: []byte(strings.Repeat("abcabcabd", 100))}
+	var prog, log bytes.Buffer
+	res, err := Run(m, Config{Steps: 4, Batch: 2, Seq: 8, LR: 0.01, EvalBatches: 1, Progress: &prog, Log: &log}, c, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"aux 0.5000", "moe: 0 experts 10%, 2+ 10%, dropped 10.0%", "blocks.0.moe: load min/max 4/6"} {
+		if !strings.Contains(prog.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, prog.String())
+		}
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(log.Bytes()), &rec); err != nil {
+		t.Fatal(err)
+	}
+	r := rec["routing"].([]any)[0].(map[string]any)
+	if r["layer"] != "blocks.0.moe" || r["drop_rate"].(float64) != 0.1 {
+		t.Fatalf("routing record: %v", r)
+	}
+	// Bits per byte count the cross-entropy only, never the auxiliary loss.
+	bpb, _ := Evaluate(m.bigram, c, 2, 8, 1)
+	if math.Abs(res.HeldOutBPB-bpb) > 1e-6 {
+		t.Fatalf("held-out %v includes the aux loss; cross-entropy alone gives %v", res.HeldOutBPB, bpb)
 	}
 }
