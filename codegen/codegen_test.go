@@ -211,6 +211,10 @@ var e2eTargets = []struct {
 	{"internal/e2e/gradmodel.bf", "internal/e2e/gradmodel32", codegen.Options{Package: "gradmodel32", Source: "gradmodel.bf"}},
 	{"internal/e2e/gradmodel.bf", "internal/e2e/gradinfer", codegen.Options{Package: "gradinfer", Source: "gradmodel.bf", InferenceOnly: true}},
 	{"internal/e2e/tiedmodel.bf", "internal/e2e/tiedmodel", codegen.Options{Package: "tiedmodel", DType: "float64", Source: "tiedmodel.bf"}},
+	{"internal/e2e/moemodel.bf", "internal/e2e/moemodel", codegen.Options{Package: "moemodel", DType: "float64", Source: "moemodel.bf"}},
+	{"internal/e2e/moemodel.bf", "internal/e2e/moemodel32", codegen.Options{Package: "moemodel32", Source: "moemodel.bf"}},
+	{"internal/e2e/moecausal.bf", "internal/e2e/moecausal", codegen.Options{Package: "moecausal", Source: "moecausal.bf"}},
+	{"internal/e2e/moeleak.bf", "internal/e2e/moeleak", codegen.Options{Package: "moeleak", Source: "moeleak.bf"}},
 }
 
 // TestE2EFresh fails when a committed e2e package differs from what codegen

@@ -253,6 +253,14 @@ func Step[F kernels.Float](t *testing.T, m Model[F], tokens, targets []int32, ba
 // Forward changes nothing.
 func Repeatable[F kernels.Float](t *testing.T, fresh func() Model[F], vocab, batch, seq int) {
 	t.Helper()
+	RepeatableWith(t, fresh, vocab, batch, seq, 1, seq-1)
+}
+
+// RepeatableWith is Repeatable with the shape of the other step in between
+// given (batch2 sequences of seq2 tokens): for models whose routing needs
+// several sequences.
+func RepeatableWith[F kernels.Float](t *testing.T, fresh func() Model[F], vocab, batch, seq, batch2, seq2 int) {
+	t.Helper()
 	tokens, targets := Batch(5, vocab, batch, seq, true)
 	a := fresh()
 	Step(t, a, tokens, targets, batch, seq)
@@ -261,8 +269,8 @@ func Repeatable[F kernels.Float](t *testing.T, fresh func() Model[F], vocab, bat
 	b := fresh()
 	t1, g1 := Batch(6, vocab, batch, seq, false)
 	Step(t, b, t1, g1, batch, seq)
-	t2, g2 := Batch(7, vocab, 1, seq-1, false)
-	Step(t, b, t2, g2, 1, seq-1)
+	t2, g2 := Batch(7, vocab, batch2, seq2, false)
+	Step(t, b, t2, g2, batch2, seq2)
 	Step(t, b, tokens, targets, batch, seq)
 	got := Grads(b)
 	b.Backward() // no Forward since the last Backward: a no-op
