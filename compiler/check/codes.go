@@ -23,7 +23,8 @@ const (
 	BadSyntax = "BadSyntax"
 
 	// UnknownName occurs when a name does not refer to any constant,
-	// parameter, block, layer primitive or word usable where it is written.
+	// parameter, block, layer primitive, routing rule or word usable where it
+	// is written.
 	// Unknown names in files whose imports failed to load are not reported,
 	// since the missing file may have declared them.
 	//
@@ -45,8 +46,8 @@ const (
 	//	dim d = 512
 	DuplicateDecl = "DuplicateDecl"
 
-	// UnknownAttr occurs when a call names an attribute its primitive does
-	// not have, or an argument its block does not declare.
+	// UnknownAttr occurs when a call names an attribute its primitive or
+	// routing rule does not have, or an argument its block does not declare.
 	//
 	// Example:
 	//
