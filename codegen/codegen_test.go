@@ -213,6 +213,7 @@ var e2eTargets = []struct {
 	{"internal/e2e/tiedmodel.bf", "internal/e2e/tiedmodel", codegen.Options{Package: "tiedmodel", DType: "float64", Source: "tiedmodel.bf"}},
 	{"internal/e2e/moemodel.bf", "internal/e2e/moemodel", codegen.Options{Package: "moemodel", DType: "float64", Source: "moemodel.bf"}},
 	{"internal/e2e/moemodel.bf", "internal/e2e/moemodel32", codegen.Options{Package: "moemodel32", Source: "moemodel.bf"}},
+	{"internal/e2e/moemodel.bf", "internal/e2e/moeinfer", codegen.Options{Package: "moeinfer", Source: "moemodel.bf", InferenceOnly: true}},
 	{"internal/e2e/moecausal.bf", "internal/e2e/moecausal", codegen.Options{Package: "moecausal", Source: "moecausal.bf"}},
 	{"internal/e2e/moeleak.bf", "internal/e2e/moeleak", codegen.Options{Package: "moeleak", Source: "moeleak.bf"}},
 }
