@@ -12,6 +12,17 @@
 // layer it implements, so the generated code reads like the model: a
 // training step allocates nothing.
 //
+// A moe layer is one call of runtime/moe's Forward (and Backward) on the
+// layer's workspace: the Model holds one moe.Workspace per moe layer for
+// Forward and Backward and another for Infer (inference-only builds share
+// one), created in New from a moe.Config literal per layer. Forward and
+// Infer check the run's shape against every layer (moe.Config.CheckShape:
+// expert choice needs routing groups big enough for k >= 1) before they
+// change anything, and return runtime/moe's errors rather than panic.
+// Every generated model has Losses (the cross-entropy and the router
+// losses of the last Forward) and RoutingStats (per moe layer, in order;
+// empty for a dense model).
+//
 // Output depends only on the inputs: identical programs give identical
 // bytes, with no versions or timestamps.
 package codegen

@@ -9,6 +9,13 @@
 //	attention:  qkv = h·W_qkv [in, 3·H·Dh];  a = attention(qkv);  f = a·W_out [H·Dh, out]
 //	ffn:        u = h·W_up [in, hidden];  a = act(u);  f = a·W_down [hidden, out]
 //	gated ffn:  u = h·W_up [in, 2·hidden];  a = glu(u) (gate half first)
+//	moe:        f, aux = moe(h, router [d,E], experts.up [E,d,H1], experts.down [E,hidden,d])
+//
+// A moe layer is one fused op (runtime/moe does routing, experts and
+// combine); its second result, the weighted router losses, is added to the
+// cross-entropy: Loss = CE + Σ aux over the moe layers in order (Program.CE
+// keeps the cross-entropy). The router is normal(0.02) without weight
+// decay, the experts' up and down like a dense ffn's.
 //
 // Parameter names, shapes and initialisation follow docs/internals.md:
 // matrices and the token embedding are normal(0.02), the output projections
