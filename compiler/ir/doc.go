@@ -9,4 +9,10 @@
 // Builder), backward ops check theirs. Verify checks a whole program against
 // the table and the ordering rules; run it after every stage that builds or
 // rewrites a program.
+//
+// A moe layer is one fused op, OpMoE, with a routing configuration
+// (MoEAttrs) and a workspace index: its routing decisions and expert
+// activations are state of the layer's workspace, not values, and its
+// OpMoEGrad reads that state. It is the one op whose second result (the
+// router losses) takes a gradient (Op.GradOuts).
 package ir
