@@ -54,6 +54,9 @@ func TestNoGradients(t *testing.T) {
 }
 
 func TestAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	m := New(Options{})
 	tokens, targets := e2etest.Batch(2, Vocab, MaxBatch, MaxSeq, true)
 	run := func() {

@@ -12,6 +12,9 @@ import (
 )
 
 func TestStepAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	m := New(Options{Seed: 1})
 	tokens, targets := e2etest.Batch(1, Vocab, MaxBatch, MaxSeq, true)
 	step := func() {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package gradinfer
+
+const raceEnabled = false

@@ -1,0 +1,5 @@
+//go:build !race
+
+package gradmodel32
+
+const raceEnabled = false

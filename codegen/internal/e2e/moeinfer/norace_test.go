@@ -1,0 +1,5 @@
+//go:build !race
+
+package moeinfer
+
+const raceEnabled = false

@@ -1,0 +1,5 @@
+//go:build !race
+
+package moemodel32
+
+const raceEnabled = false
