@@ -1,6 +1,7 @@
 package lower_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bfcdev/bfc/compiler/autodiff"
@@ -67,4 +68,49 @@ func TestLowerSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	modelGradCheck(t, p, 2, 6, 9)
+}
+
+// sparseSource uses the standard library's sparse blocks.
+const sparseSource = `import "std/brainformer.bf"
+import "std/glam.bf"
+import "std/switch.bf"
+
+model SparseStd {
+    dim vocab = 13
+    dim d = 8
+
+    input(batch: 3, seq: 5)
+    embed(vocab: vocab, dim: d, pos: learned)
+    repeat 1 Brainformer6(d: d, heads: 2, experts: 3, capacity: 1, zloss: 1e-3)
+    repeat 1 GLaM(d: d, heads: 2, experts: 3, hidden: 6, zloss: 1e-3)
+    repeat 1 Switch(d: d, heads: 2, experts: 2, hidden: 6, act: gelu)
+    norm rms
+    head tied
+    loss cross_entropy
+}
+`
+
+// TestLowerSparseSource checks, lowers, differentiates and gradient-checks
+// a model stacking the standard Brainformer6, GLaM and Switch blocks.
+func TestLowerSparseSource(t *testing.T) {
+	res, diags := check.CheckSource(check.Config{}, "sparse.bf", []byte(sparseSource))
+	if len(diags) > 0 {
+		t.Fatalf("check: %v", diags.Err())
+	}
+	p := lowered(t, res.Models[0])
+	var names []string
+	for _, in := range p.MoE() {
+		names = append(names, in.Attrs.MoE.Name+" "+in.Attrs.MoE.String())
+	}
+	t.Logf("moe layers:\n%s", strings.Join(names, "\n"))
+	if len(names) != 3+1+1 {
+		t.Errorf("%d moe layers, want 5", len(names))
+	}
+	if err := autodiff.Differentiate(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := ir.Verify(p); err != nil {
+		t.Fatal(err)
+	}
+	modelGradCheck(t, p, 3, 5, 5)
 }
