@@ -1,17 +1,21 @@
-// CharLM is a byte-level language model: a small dense Transformer that
-// reads bytes and predicts the next one. Squared ReLU (Primer) in the
-// feed-forward layers and 64-byte windows train fastest on 2 cores.
-import "std/transformer.bf"
+// CharLM is the example's byte-level language model: two Brainformer
+// blocks (attention, expert-choice MoE, FFN, MoE, FFN, MoE; see
+// std/brainformer.bf) that read bytes and predict the next one. Experts
+// route by position across the batch, so the model stays causal; squared
+// ReLU (Primer) and 64-byte windows train fastest on 2 cores. dense.bf is
+// the dense baseline with about the same activated parameters per token.
+import "std/brainformer.bf"
 
 model CharLM {
     dim vocab = 256
     dim d = 128
     int heads = 4
-    int layers = 4
+    int experts = 8
+    int layers = 2
 
     input(batch: 16, seq: 64)
     embed(vocab: vocab, dim: d, pos: learned)
-    repeat layers Transformer(d: d, heads: heads, act: sqrelu)
+    repeat layers Brainformer6(d: d, heads: heads, experts: experts, act: sqrelu, ffn_act: sqrelu)
     norm rms
     head tied
     loss cross_entropy

@@ -16,7 +16,7 @@ func TestShortRun(t *testing.T) {
 	ckpt := filepath.Join(t.TempDir(), "ckpt.safetensors")
 	logPath := filepath.Join(t.TempDir(), "log.jsonl")
 	var out, errb bytes.Buffer
-	code := run([]string{"-steps", "4", "-batch", "2", "-seq", "32", "-eval-every", "2", "-eval-batches", "1",
+	code := run([]string{"-steps", "4", "-batch", "8", "-seq", "16", "-eval-every", "2", "-eval-batches", "1",
 		"-heldout", "0.5", "-sample", "20", "-ckpt", ckpt, "-log", logPath, "."}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
@@ -39,9 +39,39 @@ func TestShortRun(t *testing.T) {
 	}
 }
 
+// TestDenseShortRun trains the dense baseline a few steps and samples one
+// sequence at a time.
+func TestDenseShortRun(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"-arch", "dense", "-steps", "3", "-batch", "2", "-seq", "16", "-eval-batches", "1",
+		"-heldout", "0.5", "-sample", "10", "-ckpt", filepath.Join(t.TempDir(), "d.safetensors"), "."}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "dense model") || strings.Contains(out.String(), "moe:") {
+		t.Fatalf("dense run output:\n%s", out.String())
+	}
+}
+
+// TestBrainformerReportsRouting checks that the default model's progress
+// shows routing statistics.
+func TestBrainformerReportsRouting(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"-steps", "2", "-batch", "16", "-seq", "8", "-eval-batches", "1",
+		"-heldout", "0.5", "-sample", "0", "-ckpt", filepath.Join(t.TempDir(), "b.safetensors"), "."}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errb.String())
+	}
+	for _, want := range []string{"brainformer model", "moe: 0 experts", "blocks.0.moe1: load min/max"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"-batch", "0"}, {"-batch", "1000"}, {"-seq", "1"}, {"-heldout", "1.5"}, {"-nosuchflag"},
+		{"-batch", "-1"}, {"-batch", "1000"}, {"-seq", "1"}, {"-heldout", "1.5"}, {"-nosuchflag"}, {"-arch", "rnn"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {

@@ -10,6 +10,7 @@ package model
 import (
 	"fmt"
 	"github.com/bfcdev/bfc/runtime/kernels"
+	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
@@ -23,23 +24,70 @@ const (
 	MaxSeq    = 64
 	MaxTokens = MaxBatch * MaxSeq
 	// NumParams is the number of trainable parameters.
-	NumParams = 828544
+	NumParams = 3587712
 )
 
 // Constants of CharLM, as built.
 const (
-	Heads  = 4 // heads int
-	Layers = 4 // layers int
+	Heads   = 4 // heads int
+	Experts = 8 // experts int
+	Layers  = 2 // layers int
 )
 
 // Arena sizes in elements, planned at compile time.
 const (
 	modelName = "CharLM"
-	paramSize = 828544  // parameters, in declaration order
-	gradSize  = 828544  // their gradients
-	trainSize = 9201680 // Forward's activations and Backward's activation gradients
-	inferSize = 1179648 // Infer's activations
+	paramSize = 3587712 // parameters, in declaration order
+	gradSize  = 3587712 // their gradients
+	trainSize = 7100528 // Forward's activations and Backward's activation gradients
+	inferSize = 659456  // Infer's activations
 )
+
+// The moe layers, in order: their names and routing configurations.
+var (
+	moeNames = [...]string{
+		"blocks.0.moe1",
+		"blocks.0.moe2",
+		"blocks.0.moe3",
+		"blocks.1.moe1",
+		"blocks.1.moe2",
+		"blocks.1.moe3",
+	}
+	moeConfigs = [...]moe.Config{
+		// blocks.0.moe1: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.0.moe2: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.0.moe3: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.1.moe1: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.1.moe2: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.1.moe3: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+	}
+)
+
+// newWorkspaces allocates the routing state of every moe layer.
+func newWorkspaces() []*moe.Workspace[float32] {
+	ws := make([]*moe.Workspace[float32], len(moeConfigs))
+	for i := range ws {
+		ws[i] = moe.NewWorkspace[float32](moeConfigs[i])
+	}
+	return ws
+}
+
+// checkMoE validates a batch shape for the moe layers: expert choice needs
+// routing groups large enough for every expert to take at least one token.
+func checkMoE(batch, seq int) error {
+	for i := range moeConfigs {
+		if err := moeConfigs[i].CheckShape(batch, seq); err != nil {
+			return fmt.Errorf("model: %s: %w", moeNames[i], err)
+		}
+	}
+	return nil
+}
 
 // Options configure New.
 type Options struct {
@@ -62,6 +110,14 @@ type Model struct {
 	ready      bool // a Forward succeeded and no Backward consumed it yet
 
 	list []tensor.Param[float32] // what Params returns
+
+	// The parts of the loss of the last Forward (Losses).
+	ce, aux float32
+
+	// The routing state of each moe layer: what Forward leaves for Backward, and
+	// Infer's own, so that Infer does not disturb training.
+	moe      []*moe.Workspace[float32]
+	moeInfer []*moe.Workspace[float32]
 }
 
 // New returns a model whose parameters are initialised deterministically from
@@ -75,12 +131,14 @@ func New(opts Options) *Model {
 // newModel allocates a model with zero parameters.
 func newModel() *Model {
 	m := &Model{
-		params:  make([]float32, paramSize),
-		grads:   make([]float32, gradSize),
-		train:   make([]float32, trainSize),
-		infer:   make([]float32, inferSize),
-		tokens:  make([]int32, MaxTokens),
-		targets: make([]int32, MaxTokens),
+		params:   make([]float32, paramSize),
+		grads:    make([]float32, gradSize),
+		train:    make([]float32, trainSize),
+		infer:    make([]float32, inferSize),
+		tokens:   make([]int32, MaxTokens),
+		targets:  make([]int32, MaxTokens),
+		moe:      newWorkspaces(),
+		moeInfer: newWorkspaces(),
 	}
 	m.list = []tensor.Param[float32]{
 		{Name: "embed.tokens", Shape: []int{256, 128}, Data: m.params[0:32768:32768], Grad: m.grads[0:32768:32768], Decay: true},
@@ -88,28 +146,46 @@ func newModel() *Model {
 		{Name: "blocks.0.attn.norm.scale", Shape: []int{128}, Data: m.params[40960:41088:41088], Grad: m.grads[40960:41088:41088], Decay: false},
 		{Name: "blocks.0.attn.qkv", Shape: []int{128, 384}, Data: m.params[41088:90240:90240], Grad: m.grads[41088:90240:90240], Decay: true},
 		{Name: "blocks.0.attn.out", Shape: []int{128, 128}, Data: m.params[90240:106624:106624], Grad: m.grads[90240:106624:106624], Decay: true},
-		{Name: "blocks.0.ffn.norm.scale", Shape: []int{128}, Data: m.params[106624:106752:106752], Grad: m.grads[106624:106752:106752], Decay: false},
-		{Name: "blocks.0.ffn.up", Shape: []int{128, 512}, Data: m.params[106752:172288:172288], Grad: m.grads[106752:172288:172288], Decay: true},
-		{Name: "blocks.0.ffn.down", Shape: []int{512, 128}, Data: m.params[172288:237824:237824], Grad: m.grads[172288:237824:237824], Decay: true},
-		{Name: "blocks.1.attn.norm.scale", Shape: []int{128}, Data: m.params[237824:237952:237952], Grad: m.grads[237824:237952:237952], Decay: false},
-		{Name: "blocks.1.attn.qkv", Shape: []int{128, 384}, Data: m.params[237952:287104:287104], Grad: m.grads[237952:287104:287104], Decay: true},
-		{Name: "blocks.1.attn.out", Shape: []int{128, 128}, Data: m.params[287104:303488:303488], Grad: m.grads[287104:303488:303488], Decay: true},
-		{Name: "blocks.1.ffn.norm.scale", Shape: []int{128}, Data: m.params[303488:303616:303616], Grad: m.grads[303488:303616:303616], Decay: false},
-		{Name: "blocks.1.ffn.up", Shape: []int{128, 512}, Data: m.params[303616:369152:369152], Grad: m.grads[303616:369152:369152], Decay: true},
-		{Name: "blocks.1.ffn.down", Shape: []int{512, 128}, Data: m.params[369152:434688:434688], Grad: m.grads[369152:434688:434688], Decay: true},
-		{Name: "blocks.2.attn.norm.scale", Shape: []int{128}, Data: m.params[434688:434816:434816], Grad: m.grads[434688:434816:434816], Decay: false},
-		{Name: "blocks.2.attn.qkv", Shape: []int{128, 384}, Data: m.params[434816:483968:483968], Grad: m.grads[434816:483968:483968], Decay: true},
-		{Name: "blocks.2.attn.out", Shape: []int{128, 128}, Data: m.params[483968:500352:500352], Grad: m.grads[483968:500352:500352], Decay: true},
-		{Name: "blocks.2.ffn.norm.scale", Shape: []int{128}, Data: m.params[500352:500480:500480], Grad: m.grads[500352:500480:500480], Decay: false},
-		{Name: "blocks.2.ffn.up", Shape: []int{128, 512}, Data: m.params[500480:566016:566016], Grad: m.grads[500480:566016:566016], Decay: true},
-		{Name: "blocks.2.ffn.down", Shape: []int{512, 128}, Data: m.params[566016:631552:631552], Grad: m.grads[566016:631552:631552], Decay: true},
-		{Name: "blocks.3.attn.norm.scale", Shape: []int{128}, Data: m.params[631552:631680:631680], Grad: m.grads[631552:631680:631680], Decay: false},
-		{Name: "blocks.3.attn.qkv", Shape: []int{128, 384}, Data: m.params[631680:680832:680832], Grad: m.grads[631680:680832:680832], Decay: true},
-		{Name: "blocks.3.attn.out", Shape: []int{128, 128}, Data: m.params[680832:697216:697216], Grad: m.grads[680832:697216:697216], Decay: true},
-		{Name: "blocks.3.ffn.norm.scale", Shape: []int{128}, Data: m.params[697216:697344:697344], Grad: m.grads[697216:697344:697344], Decay: false},
-		{Name: "blocks.3.ffn.up", Shape: []int{128, 512}, Data: m.params[697344:762880:762880], Grad: m.grads[697344:762880:762880], Decay: true},
-		{Name: "blocks.3.ffn.down", Shape: []int{512, 128}, Data: m.params[762880:828416:828416], Grad: m.grads[762880:828416:828416], Decay: true},
-		{Name: "norm.scale", Shape: []int{128}, Data: m.params[828416:828544:828544], Grad: m.grads[828416:828544:828544], Decay: false},
+		{Name: "blocks.0.moe1.norm.scale", Shape: []int{128}, Data: m.params[106624:106752:106752], Grad: m.grads[106624:106752:106752], Decay: false},
+		{Name: "blocks.0.moe1.router", Shape: []int{128, 8}, Data: m.params[106752:107776:107776], Grad: m.grads[106752:107776:107776], Decay: false},
+		{Name: "blocks.0.moe1.experts.up", Shape: []int{8, 128, 256}, Data: m.params[107776:369920:369920], Grad: m.grads[107776:369920:369920], Decay: true},
+		{Name: "blocks.0.moe1.experts.down", Shape: []int{8, 256, 128}, Data: m.params[369920:632064:632064], Grad: m.grads[369920:632064:632064], Decay: true},
+		{Name: "blocks.0.ffn1.norm.scale", Shape: []int{128}, Data: m.params[632064:632192:632192], Grad: m.grads[632064:632192:632192], Decay: false},
+		{Name: "blocks.0.ffn1.up", Shape: []int{128, 256}, Data: m.params[632192:664960:664960], Grad: m.grads[632192:664960:664960], Decay: true},
+		{Name: "blocks.0.ffn1.down", Shape: []int{256, 128}, Data: m.params[664960:697728:697728], Grad: m.grads[664960:697728:697728], Decay: true},
+		{Name: "blocks.0.moe2.norm.scale", Shape: []int{128}, Data: m.params[697728:697856:697856], Grad: m.grads[697728:697856:697856], Decay: false},
+		{Name: "blocks.0.moe2.router", Shape: []int{128, 8}, Data: m.params[697856:698880:698880], Grad: m.grads[697856:698880:698880], Decay: false},
+		{Name: "blocks.0.moe2.experts.up", Shape: []int{8, 128, 256}, Data: m.params[698880:961024:961024], Grad: m.grads[698880:961024:961024], Decay: true},
+		{Name: "blocks.0.moe2.experts.down", Shape: []int{8, 256, 128}, Data: m.params[961024:1223168:1223168], Grad: m.grads[961024:1223168:1223168], Decay: true},
+		{Name: "blocks.0.ffn2.norm.scale", Shape: []int{128}, Data: m.params[1223168:1223296:1223296], Grad: m.grads[1223168:1223296:1223296], Decay: false},
+		{Name: "blocks.0.ffn2.up", Shape: []int{128, 256}, Data: m.params[1223296:1256064:1256064], Grad: m.grads[1223296:1256064:1256064], Decay: true},
+		{Name: "blocks.0.ffn2.down", Shape: []int{256, 128}, Data: m.params[1256064:1288832:1288832], Grad: m.grads[1256064:1288832:1288832], Decay: true},
+		{Name: "blocks.0.moe3.norm.scale", Shape: []int{128}, Data: m.params[1288832:1288960:1288960], Grad: m.grads[1288832:1288960:1288960], Decay: false},
+		{Name: "blocks.0.moe3.router", Shape: []int{128, 8}, Data: m.params[1288960:1289984:1289984], Grad: m.grads[1288960:1289984:1289984], Decay: false},
+		{Name: "blocks.0.moe3.experts.up", Shape: []int{8, 128, 256}, Data: m.params[1289984:1552128:1552128], Grad: m.grads[1289984:1552128:1552128], Decay: true},
+		{Name: "blocks.0.moe3.experts.down", Shape: []int{8, 256, 128}, Data: m.params[1552128:1814272:1814272], Grad: m.grads[1552128:1814272:1814272], Decay: true},
+		{Name: "blocks.1.attn.norm.scale", Shape: []int{128}, Data: m.params[1814272:1814400:1814400], Grad: m.grads[1814272:1814400:1814400], Decay: false},
+		{Name: "blocks.1.attn.qkv", Shape: []int{128, 384}, Data: m.params[1814400:1863552:1863552], Grad: m.grads[1814400:1863552:1863552], Decay: true},
+		{Name: "blocks.1.attn.out", Shape: []int{128, 128}, Data: m.params[1863552:1879936:1879936], Grad: m.grads[1863552:1879936:1879936], Decay: true},
+		{Name: "blocks.1.moe1.norm.scale", Shape: []int{128}, Data: m.params[1879936:1880064:1880064], Grad: m.grads[1879936:1880064:1880064], Decay: false},
+		{Name: "blocks.1.moe1.router", Shape: []int{128, 8}, Data: m.params[1880064:1881088:1881088], Grad: m.grads[1880064:1881088:1881088], Decay: false},
+		{Name: "blocks.1.moe1.experts.up", Shape: []int{8, 128, 256}, Data: m.params[1881088:2143232:2143232], Grad: m.grads[1881088:2143232:2143232], Decay: true},
+		{Name: "blocks.1.moe1.experts.down", Shape: []int{8, 256, 128}, Data: m.params[2143232:2405376:2405376], Grad: m.grads[2143232:2405376:2405376], Decay: true},
+		{Name: "blocks.1.ffn1.norm.scale", Shape: []int{128}, Data: m.params[2405376:2405504:2405504], Grad: m.grads[2405376:2405504:2405504], Decay: false},
+		{Name: "blocks.1.ffn1.up", Shape: []int{128, 256}, Data: m.params[2405504:2438272:2438272], Grad: m.grads[2405504:2438272:2438272], Decay: true},
+		{Name: "blocks.1.ffn1.down", Shape: []int{256, 128}, Data: m.params[2438272:2471040:2471040], Grad: m.grads[2438272:2471040:2471040], Decay: true},
+		{Name: "blocks.1.moe2.norm.scale", Shape: []int{128}, Data: m.params[2471040:2471168:2471168], Grad: m.grads[2471040:2471168:2471168], Decay: false},
+		{Name: "blocks.1.moe2.router", Shape: []int{128, 8}, Data: m.params[2471168:2472192:2472192], Grad: m.grads[2471168:2472192:2472192], Decay: false},
+		{Name: "blocks.1.moe2.experts.up", Shape: []int{8, 128, 256}, Data: m.params[2472192:2734336:2734336], Grad: m.grads[2472192:2734336:2734336], Decay: true},
+		{Name: "blocks.1.moe2.experts.down", Shape: []int{8, 256, 128}, Data: m.params[2734336:2996480:2996480], Grad: m.grads[2734336:2996480:2996480], Decay: true},
+		{Name: "blocks.1.ffn2.norm.scale", Shape: []int{128}, Data: m.params[2996480:2996608:2996608], Grad: m.grads[2996480:2996608:2996608], Decay: false},
+		{Name: "blocks.1.ffn2.up", Shape: []int{128, 256}, Data: m.params[2996608:3029376:3029376], Grad: m.grads[2996608:3029376:3029376], Decay: true},
+		{Name: "blocks.1.ffn2.down", Shape: []int{256, 128}, Data: m.params[3029376:3062144:3062144], Grad: m.grads[3029376:3062144:3062144], Decay: true},
+		{Name: "blocks.1.moe3.norm.scale", Shape: []int{128}, Data: m.params[3062144:3062272:3062272], Grad: m.grads[3062144:3062272:3062272], Decay: false},
+		{Name: "blocks.1.moe3.router", Shape: []int{128, 8}, Data: m.params[3062272:3063296:3063296], Grad: m.grads[3062272:3063296:3063296], Decay: false},
+		{Name: "blocks.1.moe3.experts.up", Shape: []int{8, 128, 256}, Data: m.params[3063296:3325440:3325440], Grad: m.grads[3063296:3325440:3325440], Decay: true},
+		{Name: "blocks.1.moe3.experts.down", Shape: []int{8, 256, 128}, Data: m.params[3325440:3587584:3587584], Grad: m.grads[3325440:3587584:3587584], Decay: true},
+		{Name: "norm.scale", Shape: []int{128}, Data: m.params[3587584:3587712:3587712], Grad: m.grads[3587584:3587712:3587712], Decay: false},
 	}
 	return m
 }
@@ -118,40 +194,60 @@ func newModel() *Model {
 func (m *Model) init(seed uint64) {
 	w := m.params
 	r := tensor.NewRNG(seed)
-	tensor.InitNormal(w[0:32768], 0.02, r)                        // embed.tokens
-	tensor.InitNormal(w[32768:40960], 0.01, r)                    // embed.pos
-	tensor.InitOnes(w[40960:41088])                               // blocks.0.attn.norm.scale
-	tensor.InitNormal(w[41088:90240], 0.02, r)                    // blocks.0.attn.qkv
-	tensor.InitNormal(w[90240:106624], 0.0070710678118654745, r)  // blocks.0.attn.out
-	tensor.InitOnes(w[106624:106752])                             // blocks.0.ffn.norm.scale
-	tensor.InitNormal(w[106752:172288], 0.02, r)                  // blocks.0.ffn.up
-	tensor.InitNormal(w[172288:237824], 0.0070710678118654745, r) // blocks.0.ffn.down
-	tensor.InitOnes(w[237824:237952])                             // blocks.1.attn.norm.scale
-	tensor.InitNormal(w[237952:287104], 0.02, r)                  // blocks.1.attn.qkv
-	tensor.InitNormal(w[287104:303488], 0.0070710678118654745, r) // blocks.1.attn.out
-	tensor.InitOnes(w[303488:303616])                             // blocks.1.ffn.norm.scale
-	tensor.InitNormal(w[303616:369152], 0.02, r)                  // blocks.1.ffn.up
-	tensor.InitNormal(w[369152:434688], 0.0070710678118654745, r) // blocks.1.ffn.down
-	tensor.InitOnes(w[434688:434816])                             // blocks.2.attn.norm.scale
-	tensor.InitNormal(w[434816:483968], 0.02, r)                  // blocks.2.attn.qkv
-	tensor.InitNormal(w[483968:500352], 0.0070710678118654745, r) // blocks.2.attn.out
-	tensor.InitOnes(w[500352:500480])                             // blocks.2.ffn.norm.scale
-	tensor.InitNormal(w[500480:566016], 0.02, r)                  // blocks.2.ffn.up
-	tensor.InitNormal(w[566016:631552], 0.0070710678118654745, r) // blocks.2.ffn.down
-	tensor.InitOnes(w[631552:631680])                             // blocks.3.attn.norm.scale
-	tensor.InitNormal(w[631680:680832], 0.02, r)                  // blocks.3.attn.qkv
-	tensor.InitNormal(w[680832:697216], 0.0070710678118654745, r) // blocks.3.attn.out
-	tensor.InitOnes(w[697216:697344])                             // blocks.3.ffn.norm.scale
-	tensor.InitNormal(w[697344:762880], 0.02, r)                  // blocks.3.ffn.up
-	tensor.InitNormal(w[762880:828416], 0.0070710678118654745, r) // blocks.3.ffn.down
-	tensor.InitOnes(w[828416:828544])                             // norm.scale
+	tensor.InitNormal(w[0:32768], 0.02, r)         // embed.tokens
+	tensor.InitNormal(w[32768:40960], 0.01, r)     // embed.pos
+	tensor.InitOnes(w[40960:41088])                // blocks.0.attn.norm.scale
+	tensor.InitNormal(w[41088:90240], 0.02, r)     // blocks.0.attn.qkv
+	tensor.InitNormal(w[90240:106624], 0.01, r)    // blocks.0.attn.out
+	tensor.InitOnes(w[106624:106752])              // blocks.0.moe1.norm.scale
+	tensor.InitNormal(w[106752:107776], 0.02, r)   // blocks.0.moe1.router
+	tensor.InitNormal(w[107776:369920], 0.02, r)   // blocks.0.moe1.experts.up
+	tensor.InitNormal(w[369920:632064], 0.01, r)   // blocks.0.moe1.experts.down
+	tensor.InitOnes(w[632064:632192])              // blocks.0.ffn1.norm.scale
+	tensor.InitNormal(w[632192:664960], 0.02, r)   // blocks.0.ffn1.up
+	tensor.InitNormal(w[664960:697728], 0.01, r)   // blocks.0.ffn1.down
+	tensor.InitOnes(w[697728:697856])              // blocks.0.moe2.norm.scale
+	tensor.InitNormal(w[697856:698880], 0.02, r)   // blocks.0.moe2.router
+	tensor.InitNormal(w[698880:961024], 0.02, r)   // blocks.0.moe2.experts.up
+	tensor.InitNormal(w[961024:1223168], 0.01, r)  // blocks.0.moe2.experts.down
+	tensor.InitOnes(w[1223168:1223296])            // blocks.0.ffn2.norm.scale
+	tensor.InitNormal(w[1223296:1256064], 0.02, r) // blocks.0.ffn2.up
+	tensor.InitNormal(w[1256064:1288832], 0.01, r) // blocks.0.ffn2.down
+	tensor.InitOnes(w[1288832:1288960])            // blocks.0.moe3.norm.scale
+	tensor.InitNormal(w[1288960:1289984], 0.02, r) // blocks.0.moe3.router
+	tensor.InitNormal(w[1289984:1552128], 0.02, r) // blocks.0.moe3.experts.up
+	tensor.InitNormal(w[1552128:1814272], 0.01, r) // blocks.0.moe3.experts.down
+	tensor.InitOnes(w[1814272:1814400])            // blocks.1.attn.norm.scale
+	tensor.InitNormal(w[1814400:1863552], 0.02, r) // blocks.1.attn.qkv
+	tensor.InitNormal(w[1863552:1879936], 0.01, r) // blocks.1.attn.out
+	tensor.InitOnes(w[1879936:1880064])            // blocks.1.moe1.norm.scale
+	tensor.InitNormal(w[1880064:1881088], 0.02, r) // blocks.1.moe1.router
+	tensor.InitNormal(w[1881088:2143232], 0.02, r) // blocks.1.moe1.experts.up
+	tensor.InitNormal(w[2143232:2405376], 0.01, r) // blocks.1.moe1.experts.down
+	tensor.InitOnes(w[2405376:2405504])            // blocks.1.ffn1.norm.scale
+	tensor.InitNormal(w[2405504:2438272], 0.02, r) // blocks.1.ffn1.up
+	tensor.InitNormal(w[2438272:2471040], 0.01, r) // blocks.1.ffn1.down
+	tensor.InitOnes(w[2471040:2471168])            // blocks.1.moe2.norm.scale
+	tensor.InitNormal(w[2471168:2472192], 0.02, r) // blocks.1.moe2.router
+	tensor.InitNormal(w[2472192:2734336], 0.02, r) // blocks.1.moe2.experts.up
+	tensor.InitNormal(w[2734336:2996480], 0.01, r) // blocks.1.moe2.experts.down
+	tensor.InitOnes(w[2996480:2996608])            // blocks.1.ffn2.norm.scale
+	tensor.InitNormal(w[2996608:3029376], 0.02, r) // blocks.1.ffn2.up
+	tensor.InitNormal(w[3029376:3062144], 0.01, r) // blocks.1.ffn2.down
+	tensor.InitOnes(w[3062144:3062272])            // blocks.1.moe3.norm.scale
+	tensor.InitNormal(w[3062272:3063296], 0.02, r) // blocks.1.moe3.router
+	tensor.InitNormal(w[3063296:3325440], 0.02, r) // blocks.1.moe3.experts.up
+	tensor.InitNormal(w[3325440:3587584], 0.01, r) // blocks.1.moe3.experts.down
+	tensor.InitOnes(w[3587584:3587712])            // norm.scale
 }
 
 // Forward runs the model on batch sequences of seq tokens (tokens and targets
 // hold batch*seq ids, sequence after sequence) and returns the mean
 // cross-entropy of predicting targets, over the positions whose target is not
-// negative. It fails, changing nothing, if batch or seq is out of range, a
-// length does not match or an id is not below Vocab.
+// negative, plus the moe layers' weighted router losses (see Losses). It fails,
+// changing nothing, if batch or seq is out of range (or too small for an
+// expert-choice layer's routing groups), a length does not match or an id is not
+// below Vocab.
 //
 // Forward keeps the activations Backward needs; Infer does not disturb them.
 func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, err error) {
@@ -161,108 +257,172 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	if err = checkTargets(targets, len(tokens)); err != nil {
 		return 0, err
 	}
+	if err = checkMoE(batch, seq); err != nil {
+		return 0, err
+	}
 	m.ready = false
 	copy(m.tokens, tokens)
 	copy(m.targets, targets)
+	m.ce, m.aux = 0, 0
 	T := batch * seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
 	a := m.train
 	w := m.params
+	var aux float64 // a moe layer's router losses
 
 	// embed: embed = embed(tokens, @embed.tokens)
 	kernels.Embed(a[0:T*128], w[0:32768], tok, 128)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[6291456:6291456+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
+	kernels.AddPosEmbed(a[3538944:3538944+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[6422528:6422528+T*128], a[9191424:9191424+T], a[6291456:6291456+T*128], w[40960:41088], T, 128, 1e-06)
+	kernels.RMSNorm(a[3670016:3670016+T*128], a[7086080:7086080+T], a[3538944:3538944+T*128], w[40960:41088], T, 128, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[6422528:6422528+T*128], 128, w[41088:90240], 384, 0, a[4718592:4718592+T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[3670016:3670016+T*128], 128, w[41088:90240], 384, 0, a[0:T*384], 384)
 	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[6553600:6553600+T*128], a[9175040:9175040+T*4], a[4718592:4718592+T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[3801088:3801088+T*128], a[7077888:7077888+T*4], a[0:T*384], batch, seq, 4, 32, true)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[6553600:6553600+T*128], 128, w[90240:106624], 128, 0, a[5111808:5111808+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[3801088:3801088+T*128], 128, w[90240:106624], 128, 0, a[393216:393216+T*128], 128)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[6684672:6684672+T*128], a[6291456:6291456+T*128], a[5111808:5111808+T*128])
-	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale)
-	kernels.RMSNorm(a[6815744:6815744+T*128], a[9192448:9192448+T], a[6684672:6684672+T*128], w[106624:106752], T, 128, 1e-06)
-	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[6815744:6815744+T*128], 128, w[106752:172288], 512, 0, a[0:T*512], 512)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
-	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[172288:237824], 128, 0, a[5111808:5111808+T*128], 128)
-	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
-	kernels.Add(a[6946816:6946816+T*128], a[6684672:6684672+T*128], a[5111808:5111808+T*128])
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale)
-	kernels.RMSNorm(a[7077888:7077888+T*128], a[9193472:9193472+T], a[6946816:6946816+T*128], w[237824:237952], T, 128, 1e-06)
+	kernels.Add(a[3932160:3932160+T*128], a[3538944:3538944+T*128], a[393216:393216+T*128])
+	// blocks.0.moe1: blocks.0.moe1.norm, blocks.0.moe1.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.moe1.norm.scale)
+	kernels.RMSNorm(a[4063232:4063232+T*128], a[7087104:7087104+T], a[3932160:3932160+T*128], w[106624:106752], T, 128, 1e-06)
+	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moe[0], a[393216:393216+T*128], a[4063232:4063232+T*128], w[106752:107776], w[107776:369920], w[369920:632064], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("model: blocks.0.moe1: %w", err)
+	}
+	a[3276800] = float32(aux)
+	m.aux += a[3276800]
+	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
+	kernels.Add(a[4194304:4194304+T*128], a[3932160:3932160+T*128], a[393216:393216+T*128])
+	// blocks.0.ffn1: blocks.0.ffn1.norm, blocks.0.ffn1.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale)
+	kernels.RMSNorm(a[4325376:4325376+T*128], a[7088128:7088128+T], a[4194304:4194304+T*128], w[632064:632192], T, 128, 1e-06)
+	// blocks.0.ffn1: blocks.0.ffn1/up = matmul(blocks.0.ffn1.norm, @blocks.0.ffn1.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[4325376:4325376+T*128], 128, w[632192:664960], 256, 0, a[1179648:1179648+T*256], 256)
+	// blocks.0.ffn1: blocks.0.ffn1/act = act(blocks.0.ffn1/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[1441792:1441792+T*256], a[1179648:1179648+T*256])
+	// blocks.0.ffn1: blocks.0.ffn1/down = matmul(blocks.0.ffn1/act, @blocks.0.ffn1.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[1441792:1441792+T*256], 256, w[664960:697728], 128, 0, a[393216:393216+T*128], 128)
+	// blocks.0.ffn1: blocks.0.ffn1/residual = add(blocks.0.moe1/residual, blocks.0.ffn1/down)
+	kernels.Add(a[4456448:4456448+T*128], a[4194304:4194304+T*128], a[393216:393216+T*128])
+	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale)
+	kernels.RMSNorm(a[4587520:4587520+T*128], a[7089152:7089152+T], a[4456448:4456448+T*128], w[697728:697856], T, 128, 1e-06)
+	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moe[1], a[393216:393216+T*128], a[4587520:4587520+T*128], w[697856:698880], w[698880:961024], w[961024:1223168], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("model: blocks.0.moe2: %w", err)
+	}
+	a[3276816] = float32(aux)
+	m.aux += a[3276816]
+	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn1/residual, blocks.0.moe2/moe)
+	kernels.Add(a[4718592:4718592+T*128], a[4456448:4456448+T*128], a[393216:393216+T*128])
+	// blocks.0.ffn2: blocks.0.ffn2.norm, blocks.0.ffn2.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale)
+	kernels.RMSNorm(a[4849664:4849664+T*128], a[7090176:7090176+T], a[4718592:4718592+T*128], w[1223168:1223296], T, 128, 1e-06)
+	// blocks.0.ffn2: blocks.0.ffn2/up = matmul(blocks.0.ffn2.norm, @blocks.0.ffn2.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[4849664:4849664+T*128], 128, w[1223296:1256064], 256, 0, a[1703936:1703936+T*256], 256)
+	// blocks.0.ffn2: blocks.0.ffn2/act = act(blocks.0.ffn2/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[1966080:1966080+T*256], a[1703936:1703936+T*256])
+	// blocks.0.ffn2: blocks.0.ffn2/down = matmul(blocks.0.ffn2/act, @blocks.0.ffn2.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[1966080:1966080+T*256], 256, w[1256064:1288832], 128, 0, a[393216:393216+T*128], 128)
+	// blocks.0.ffn2: blocks.0.ffn2/residual = add(blocks.0.moe2/residual, blocks.0.ffn2/down)
+	kernels.Add(a[4980736:4980736+T*128], a[4718592:4718592+T*128], a[393216:393216+T*128])
+	// blocks.0.moe3: blocks.0.moe3.norm, blocks.0.moe3.norm/1 = rmsnorm(blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale)
+	kernels.RMSNorm(a[5111808:5111808+T*128], a[7091200:7091200+T], a[4980736:4980736+T*128], w[1288832:1288960], T, 128, 1e-06)
+	// blocks.0.moe3: blocks.0.moe3/moe, blocks.0.moe3/moe/1 = moe(blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moe[2], a[393216:393216+T*128], a[5111808:5111808+T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("model: blocks.0.moe3: %w", err)
+	}
+	a[3276832] = float32(aux)
+	m.aux += a[3276832]
+	// blocks.0.moe3: blocks.0.moe3/residual = add(blocks.0.ffn2/residual, blocks.0.moe3/moe)
+	kernels.Add(a[5242880:5242880+T*128], a[4980736:4980736+T*128], a[393216:393216+T*128])
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe3/residual, @blocks.1.attn.norm.scale)
+	kernels.RMSNorm(a[5373952:5373952+T*128], a[7092224:7092224+T], a[5242880:5242880+T*128], w[1814272:1814400], T, 128, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[7077888:7077888+T*128], 128, w[237952:287104], 384, 0, a[5111808:5111808+T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[5373952:5373952+T*128], 128, w[1814400:1863552], 384, 0, a[393216:393216+T*384], 384)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[7208960:7208960+T*128], a[9179136:9179136+T*4], a[5111808:5111808+T*384], batch, seq, 4, 32, true)
+	kernels.Attention(a[5505024:5505024+T*128], a[7081984:7081984+T*4], a[393216:393216+T*384], batch, seq, 4, 32, true)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[7208960:7208960+T*128], 128, w[287104:303488], 128, 0, a[5505024:5505024+T*128], 128)
-	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
-	kernels.Add(a[7340032:7340032+T*128], a[6946816:6946816+T*128], a[5505024:5505024+T*128])
-	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale)
-	kernels.RMSNorm(a[7471104:7471104+T*128], a[9194496:9194496+T], a[7340032:7340032+T*128], w[303488:303616], T, 128, 1e-06)
-	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[7471104:7471104+T*128], 128, w[303616:369152], 512, 0, a[1048576:1048576+T*512], 512)
-	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[1572864:1572864+T*512], a[1048576:1048576+T*512])
-	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[1572864:1572864+T*512], 512, w[369152:434688], 128, 0, a[5505024:5505024+T*128], 128)
-	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
-	kernels.Add(a[7602176:7602176+T*128], a[7340032:7340032+T*128], a[5505024:5505024+T*128])
-	// blocks.2.attn: blocks.2.attn.norm, blocks.2.attn.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.2.attn.norm.scale)
-	kernels.RMSNorm(a[7733248:7733248+T*128], a[9195520:9195520+T], a[7602176:7602176+T*128], w[434688:434816], T, 128, 1e-06)
-	// blocks.2.attn: blocks.2.attn/qkv = matmul(blocks.2.attn.norm, @blocks.2.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[7733248:7733248+T*128], 128, w[434816:483968], 384, 0, a[5505024:5505024+T*384], 384)
-	// blocks.2.attn: blocks.2.attn/attn, blocks.2.attn/attn/1 = attention(blocks.2.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[7864320:7864320+T*128], a[9183232:9183232+T*4], a[5505024:5505024+T*384], batch, seq, 4, 32, true)
-	// blocks.2.attn: blocks.2.attn/out = matmul(blocks.2.attn/attn, @blocks.2.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[7864320:7864320+T*128], 128, w[483968:500352], 128, 0, a[5898240:5898240+T*128], 128)
-	// blocks.2.attn: blocks.2.attn/residual = add(blocks.1.ffn/residual, blocks.2.attn/out)
-	kernels.Add(a[7995392:7995392+T*128], a[7602176:7602176+T*128], a[5898240:5898240+T*128])
-	// blocks.2.ffn: blocks.2.ffn.norm, blocks.2.ffn.norm/1 = rmsnorm(blocks.2.attn/residual, @blocks.2.ffn.norm.scale)
-	kernels.RMSNorm(a[8126464:8126464+T*128], a[9196544:9196544+T], a[7995392:7995392+T*128], w[500352:500480], T, 128, 1e-06)
-	// blocks.2.ffn: blocks.2.ffn/up = matmul(blocks.2.ffn.norm, @blocks.2.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[8126464:8126464+T*128], 128, w[500480:566016], 512, 0, a[2097152:2097152+T*512], 512)
-	// blocks.2.ffn: blocks.2.ffn/act = act(blocks.2.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[2621440:2621440+T*512], a[2097152:2097152+T*512])
-	// blocks.2.ffn: blocks.2.ffn/down = matmul(blocks.2.ffn/act, @blocks.2.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[2621440:2621440+T*512], 512, w[566016:631552], 128, 0, a[5898240:5898240+T*128], 128)
-	// blocks.2.ffn: blocks.2.ffn/residual = add(blocks.2.attn/residual, blocks.2.ffn/down)
-	kernels.Add(a[8257536:8257536+T*128], a[7995392:7995392+T*128], a[5898240:5898240+T*128])
-	// blocks.3.attn: blocks.3.attn.norm, blocks.3.attn.norm/1 = rmsnorm(blocks.2.ffn/residual, @blocks.3.attn.norm.scale)
-	kernels.RMSNorm(a[8388608:8388608+T*128], a[9197568:9197568+T], a[8257536:8257536+T*128], w[631552:631680], T, 128, 1e-06)
-	// blocks.3.attn: blocks.3.attn/qkv = matmul(blocks.3.attn.norm, @blocks.3.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[8388608:8388608+T*128], 128, w[631680:680832], 384, 0, a[5898240:5898240+T*384], 384)
-	// blocks.3.attn: blocks.3.attn/attn, blocks.3.attn/attn/1 = attention(blocks.3.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[8519680:8519680+T*128], a[9187328:9187328+T*4], a[5898240:5898240+T*384], batch, seq, 4, 32, true)
-	// blocks.3.attn: blocks.3.attn/out = matmul(blocks.3.attn/attn, @blocks.3.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[8519680:8519680+T*128], 128, w[680832:697216], 128, 0, a[3145728:3145728+T*128], 128)
-	// blocks.3.attn: blocks.3.attn/residual = add(blocks.2.ffn/residual, blocks.3.attn/out)
-	kernels.Add(a[8650752:8650752+T*128], a[8257536:8257536+T*128], a[3145728:3145728+T*128])
-	// blocks.3.ffn: blocks.3.ffn.norm, blocks.3.ffn.norm/1 = rmsnorm(blocks.3.attn/residual, @blocks.3.ffn.norm.scale)
-	kernels.RMSNorm(a[8781824:8781824+T*128], a[9198592:9198592+T], a[8650752:8650752+T*128], w[697216:697344], T, 128, 1e-06)
-	// blocks.3.ffn: blocks.3.ffn/up = matmul(blocks.3.ffn.norm, @blocks.3.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[8781824:8781824+T*128], 128, w[697344:762880], 512, 0, a[3145728:3145728+T*512], 512)
-	// blocks.3.ffn: blocks.3.ffn/act = act(blocks.3.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[3670016:3670016+T*512], a[3145728:3145728+T*512])
-	// blocks.3.ffn: blocks.3.ffn/down = matmul(blocks.3.ffn/act, @blocks.3.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[3670016:3670016+T*512], 512, w[762880:828416], 128, 0, a[4194304:4194304+T*128], 128)
-	// blocks.3.ffn: blocks.3.ffn/residual = add(blocks.3.attn/residual, blocks.3.ffn/down)
-	kernels.Add(a[8912896:8912896+T*128], a[8650752:8650752+T*128], a[4194304:4194304+T*128])
-	// norm: norm, norm/1 = rmsnorm(blocks.3.ffn/residual, @norm.scale)
-	kernels.RMSNorm(a[9043968:9043968+T*128], a[9199616:9199616+T], a[8912896:8912896+T*128], w[828416:828544], T, 128, 1e-06)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[5505024:5505024+T*128], 128, w[1863552:1879936], 128, 0, a[786432:786432+T*128], 128)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe3/residual, blocks.1.attn/out)
+	kernels.Add(a[1048576:1048576+T*128], a[5242880:5242880+T*128], a[786432:786432+T*128])
+	// blocks.1.moe1: blocks.1.moe1.norm, blocks.1.moe1.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.moe1.norm.scale)
+	kernels.RMSNorm(a[5636096:5636096+T*128], a[7093248:7093248+T], a[1048576:1048576+T*128], w[1879936:1880064], T, 128, 1e-06)
+	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moe[3], a[786432:786432+T*128], a[5636096:5636096+T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("model: blocks.1.moe1: %w", err)
+	}
+	a[3276848] = float32(aux)
+	m.aux += a[3276848]
+	// blocks.1.moe1: blocks.1.moe1/residual = add(blocks.1.attn/residual, blocks.1.moe1/moe)
+	kernels.Add(a[5767168:5767168+T*128], a[1048576:1048576+T*128], a[786432:786432+T*128])
+	// blocks.1.ffn1: blocks.1.ffn1.norm, blocks.1.ffn1.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale)
+	kernels.RMSNorm(a[5898240:5898240+T*128], a[7094272:7094272+T], a[5767168:5767168+T*128], w[2405376:2405504], T, 128, 1e-06)
+	// blocks.1.ffn1: blocks.1.ffn1/up = matmul(blocks.1.ffn1.norm, @blocks.1.ffn1.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[5898240:5898240+T*128], 128, w[2405504:2438272], 256, 0, a[786432:786432+T*256], 256)
+	// blocks.1.ffn1: blocks.1.ffn1/act = act(blocks.1.ffn1/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[2228224:2228224+T*256], a[786432:786432+T*256])
+	// blocks.1.ffn1: blocks.1.ffn1/down = matmul(blocks.1.ffn1/act, @blocks.1.ffn1.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[2228224:2228224+T*256], 256, w[2438272:2471040], 128, 0, a[2490368:2490368+T*128], 128)
+	// blocks.1.ffn1: blocks.1.ffn1/residual = add(blocks.1.moe1/residual, blocks.1.ffn1/down)
+	kernels.Add(a[6029312:6029312+T*128], a[5767168:5767168+T*128], a[2490368:2490368+T*128])
+	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale)
+	kernels.RMSNorm(a[6160384:6160384+T*128], a[7095296:7095296+T], a[6029312:6029312+T*128], w[2471040:2471168], T, 128, 1e-06)
+	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moe[4], a[2490368:2490368+T*128], a[6160384:6160384+T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("model: blocks.1.moe2: %w", err)
+	}
+	a[3276864] = float32(aux)
+	m.aux += a[3276864]
+	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.ffn1/residual, blocks.1.moe2/moe)
+	kernels.Add(a[6291456:6291456+T*128], a[6029312:6029312+T*128], a[2490368:2490368+T*128])
+	// blocks.1.ffn2: blocks.1.ffn2.norm, blocks.1.ffn2.norm/1 = rmsnorm(blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale)
+	kernels.RMSNorm(a[6422528:6422528+T*128], a[7096320:7096320+T], a[6291456:6291456+T*128], w[2996480:2996608], T, 128, 1e-06)
+	// blocks.1.ffn2: blocks.1.ffn2/up = matmul(blocks.1.ffn2.norm, @blocks.1.ffn2.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[6422528:6422528+T*128], 128, w[2996608:3029376], 256, 0, a[2490368:2490368+T*256], 256)
+	// blocks.1.ffn2: blocks.1.ffn2/act = act(blocks.1.ffn2/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[2752512:2752512+T*256], a[2490368:2490368+T*256])
+	// blocks.1.ffn2: blocks.1.ffn2/down = matmul(blocks.1.ffn2/act, @blocks.1.ffn2.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[2752512:2752512+T*256], 256, w[3029376:3062144], 128, 0, a[3014656:3014656+T*128], 128)
+	// blocks.1.ffn2: blocks.1.ffn2/residual = add(blocks.1.moe2/residual, blocks.1.ffn2/down)
+	kernels.Add(a[6553600:6553600+T*128], a[6291456:6291456+T*128], a[3014656:3014656+T*128])
+	// blocks.1.moe3: blocks.1.moe3.norm, blocks.1.moe3.norm/1 = rmsnorm(blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale)
+	kernels.RMSNorm(a[6684672:6684672+T*128], a[7097344:7097344+T], a[6553600:6553600+T*128], w[3062144:3062272], T, 128, 1e-06)
+	// blocks.1.moe3: blocks.1.moe3/moe, blocks.1.moe3/moe/1 = moe(blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moe[5], a[3014656:3014656+T*128], a[6684672:6684672+T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("model: blocks.1.moe3: %w", err)
+	}
+	a[3276880] = float32(aux)
+	m.aux += a[3276880]
+	// blocks.1.moe3: blocks.1.moe3/residual = add(blocks.1.ffn2/residual, blocks.1.moe3/moe)
+	kernels.Add(a[6815744:6815744+T*128], a[6553600:6553600+T*128], a[3014656:3014656+T*128])
+	// norm: norm, norm/1 = rmsnorm(blocks.1.moe3/residual, @norm.scale)
+	kernels.RMSNorm(a[6946816:6946816+T*128], a[7098368:7098368+T], a[6815744:6815744+T*128], w[3587584:3587712], T, 128, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[9043968:9043968+T*128], 128, w[0:32768], 128, 0, a[4194304:4194304+T*256], 256)
-	// loss: loss, loss/1 = cross_entropy(logits, targets)
-	a[4456448] = float32(kernels.CrossEntropy(a[9200640:9200640+T], a[4194304:4194304+T*256], tgt, T, 256))
+	kernels.Gemm(false, true, T, 256, 128, 1, a[6946816:6946816+T*128], 128, w[0:32768], 128, 0, a[3014656:3014656+T*256], 256)
+	// loss: loss/ce, loss/ce/1 = cross_entropy(logits, targets)
+	a[3276896] = float32(kernels.CrossEntropy(a[7099392:7099392+T], a[3014656:3014656+T*256], tgt, T, 256))
+	m.ce = a[3276896]
+	// loss: loss = add(loss/ce, blocks.0.moe1/moe/1)
+	kernels.Add(a[3276912:3276913], a[3276896:3276897], a[3276800:3276801])
+	// loss: loss = add(loss, blocks.0.moe2/moe/1)
+	kernels.Add(a[3276800:3276801], a[3276912:3276913], a[3276816:3276817])
+	// loss: loss = add(loss, blocks.0.moe3/moe/1)
+	kernels.Add(a[3276816:3276817], a[3276800:3276801], a[3276832:3276833])
+	// loss: loss = add(loss, blocks.1.moe1/moe/1)
+	kernels.Add(a[3276800:3276801], a[3276816:3276817], a[3276848:3276849])
+	// loss: loss = add(loss, blocks.1.moe2/moe/1)
+	kernels.Add(a[3276816:3276817], a[3276800:3276801], a[3276864:3276865])
+	// loss: loss = add(loss, blocks.1.moe3/moe/1)
+	kernels.Add(a[3276800:3276801], a[3276816:3276817], a[3276880:3276881])
 
 	m.batch, m.seq, m.ready = batch, seq, true
-	return a[4456448], nil
+	return a[3276800], nil
 }
 
 // Backward sets the Grad of every parameter to the gradient of the loss of the
@@ -283,191 +443,251 @@ func (m *Model) Backward() {
 	g := m.grads
 
 	// The loss seed.
-	a[9201664] = 1
-	// loss: grad/logits += cross_entropy_grad(grad/loss, logits, loss/1, targets)
-	kernels.Zero(a[4456448 : 4456448+T*256])
-	kernels.CrossEntropyBackward(a[4456448:4456448+T*256], a[4194304:4194304+T*256], a[9200640:9200640+T], tgt, T, 256, a[9201664])
+	a[3276800] = 1
+	// loss: grad/loss += accum(grad/loss)
+	kernels.Zero(a[3276816:3276817])
+	kernels.AddTo(a[3276816:3276817], a[3276800:3276801])
+	// loss: grad/blocks.1.moe3/moe/1 += accum(grad/loss)
+	kernels.Zero(a[7100416:7100417])
+	kernels.AddTo(a[7100416:7100417], a[3276800:3276801])
+	// loss: grad/loss += accum(grad/loss)
+	kernels.Zero(a[3276800:3276801])
+	kernels.AddTo(a[3276800:3276801], a[3276816:3276817])
+	// loss: grad/blocks.1.moe2/moe/1 += accum(grad/loss)
+	kernels.Zero(a[7100432:7100433])
+	kernels.AddTo(a[7100432:7100433], a[3276816:3276817])
+	// loss: grad/loss += accum(grad/loss)
+	kernels.Zero(a[3276816:3276817])
+	kernels.AddTo(a[3276816:3276817], a[3276800:3276801])
+	// loss: grad/blocks.1.moe1/moe/1 += accum(grad/loss)
+	kernels.Zero(a[7100448:7100449])
+	kernels.AddTo(a[7100448:7100449], a[3276800:3276801])
+	// loss: grad/loss += accum(grad/loss)
+	kernels.Zero(a[3276800:3276801])
+	kernels.AddTo(a[3276800:3276801], a[3276816:3276817])
+	// loss: grad/blocks.0.moe3/moe/1 += accum(grad/loss)
+	kernels.Zero(a[7100464:7100465])
+	kernels.AddTo(a[7100464:7100465], a[3276816:3276817])
+	// loss: grad/loss += accum(grad/loss)
+	kernels.Zero(a[3276816:3276817])
+	kernels.AddTo(a[3276816:3276817], a[3276800:3276801])
+	// loss: grad/blocks.0.moe2/moe/1 += accum(grad/loss)
+	kernels.Zero(a[7100480:7100481])
+	kernels.AddTo(a[7100480:7100481], a[3276800:3276801])
+	// loss: grad/loss/ce += accum(grad/loss)
+	kernels.Zero(a[7100496:7100497])
+	kernels.AddTo(a[7100496:7100497], a[3276816:3276817])
+	// loss: grad/blocks.0.moe1/moe/1 += accum(grad/loss)
+	kernels.Zero(a[7100512:7100513])
+	kernels.AddTo(a[7100512:7100513], a[3276816:3276817])
+	// loss: grad/logits += cross_entropy_grad(grad/loss/ce, logits, loss/ce/1, targets)
+	kernels.Zero(a[3276800 : 3276800+T*256])
+	kernels.CrossEntropyBackward(a[3276800:3276800+T*256], a[3014656:3014656+T*256], a[7099392:7099392+T], tgt, T, 256, a[7100496])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)
-	kernels.Gemm(true, false, 256, 128, T, 1, a[4456448:4456448+T*256], 256, a[9043968:9043968+T*128], 128, 1, g[0:32768], 128)
+	kernels.Gemm(true, false, 256, 128, T, 1, a[3276800:3276800+T*256], 256, a[6946816:6946816+T*128], 128, 1, g[0:32768], 128)
 	// head: grad/norm += matmul(grad/logits, @embed.tokens)
-	kernels.Zero(a[4194304 : 4194304+T*128])
-	kernels.Gemm(false, false, T, 128, 256, 1, a[4456448:4456448+T*256], 256, w[0:32768], 128, 1, a[4194304:4194304+T*128], 128)
-	// norm: grad/blocks.3.ffn/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.3.ffn/residual, @norm.scale, norm/1)
-	kernels.Zero(a[4325376 : 4325376+T*128])
-	kernels.RMSNormBackward(a[4325376:4325376+T*128], g[828416:828544], a[4194304:4194304+T*128], a[8912896:8912896+T*128], w[828416:828544], a[9199616:9199616+T], T, 128)
-	// blocks.3.ffn: grad/blocks.3.attn/residual += accum(grad/blocks.3.ffn/residual)
-	kernels.Zero(a[8912896 : 8912896+T*128])
-	kernels.AddTo(a[8912896:8912896+T*128], a[4325376:4325376+T*128])
-	// blocks.3.ffn: grad/blocks.3.ffn/down += accum(grad/blocks.3.ffn/residual)
-	kernels.Zero(a[4194304 : 4194304+T*128])
-	kernels.AddTo(a[4194304:4194304+T*128], a[4325376:4325376+T*128])
-	// blocks.3.ffn: @grad/blocks.3.ffn.down += matmul(blocks.3.ffn/actᵀ, grad/blocks.3.ffn/down)
-	kernels.Gemm(true, false, 512, 128, T, 1, a[3670016:3670016+T*512], 512, a[4194304:4194304+T*128], 128, 1, g[762880:828416], 128)
-	// blocks.3.ffn: grad/blocks.3.ffn/act += matmul(grad/blocks.3.ffn/down, @blocks.3.ffn.downᵀ)
-	kernels.Zero(a[3670016 : 3670016+T*512])
-	kernels.Gemm(false, true, T, 512, 128, 1, a[4194304:4194304+T*128], 128, w[762880:828416], 128, 1, a[3670016:3670016+T*512], 512)
-	// blocks.3.ffn: grad/blocks.3.ffn/up += act_grad(grad/blocks.3.ffn/act, blocks.3.ffn/up) sqrelu
-	kernels.Zero(a[4194304 : 4194304+T*512])
-	kernels.ActivateBackward(kernels.ActSqReLU, a[4194304:4194304+T*512], a[3670016:3670016+T*512], a[3145728:3145728+T*512])
-	// blocks.3.ffn: @grad/blocks.3.ffn.up += matmul(blocks.3.ffn.normᵀ, grad/blocks.3.ffn/up)
-	kernels.Gemm(true, false, 128, 512, T, 1, a[8781824:8781824+T*128], 128, a[4194304:4194304+T*512], 512, 1, g[697344:762880], 512)
-	// blocks.3.ffn: grad/blocks.3.ffn.norm += matmul(grad/blocks.3.ffn/up, @blocks.3.ffn.upᵀ)
-	kernels.Zero(a[8781824 : 8781824+T*128])
-	kernels.Gemm(false, true, T, 128, 512, 1, a[4194304:4194304+T*512], 512, w[697344:762880], 512, 1, a[8781824:8781824+T*128], 128)
-	// blocks.3.ffn: grad/blocks.3.attn/residual, @grad/blocks.3.ffn.norm.scale += rmsnorm_grad(grad/blocks.3.ffn.norm, blocks.3.attn/residual, @blocks.3.ffn.norm.scale, blocks.3.ffn.norm/1)
-	kernels.RMSNormBackward(a[8912896:8912896+T*128], g[697216:697344], a[8781824:8781824+T*128], a[8650752:8650752+T*128], w[697216:697344], a[9198592:9198592+T], T, 128)
-	// blocks.3.attn: grad/blocks.2.ffn/residual += accum(grad/blocks.3.attn/residual)
-	kernels.Zero(a[8650752 : 8650752+T*128])
-	kernels.AddTo(a[8650752:8650752+T*128], a[8912896:8912896+T*128])
-	// blocks.3.attn: grad/blocks.3.attn/out += accum(grad/blocks.3.attn/residual)
-	kernels.Zero(a[8781824 : 8781824+T*128])
-	kernels.AddTo(a[8781824:8781824+T*128], a[8912896:8912896+T*128])
-	// blocks.3.attn: @grad/blocks.3.attn.out += matmul(blocks.3.attn/attnᵀ, grad/blocks.3.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[8519680:8519680+T*128], 128, a[8781824:8781824+T*128], 128, 1, g[680832:697216], 128)
-	// blocks.3.attn: grad/blocks.3.attn/attn += matmul(grad/blocks.3.attn/out, @blocks.3.attn.outᵀ)
-	kernels.Zero(a[3538944 : 3538944+T*128])
-	kernels.Gemm(false, true, T, 128, 128, 1, a[8781824:8781824+T*128], 128, w[680832:697216], 128, 1, a[3538944:3538944+T*128], 128)
-	// blocks.3.attn: grad/blocks.3.attn/qkv += attention_grad(grad/blocks.3.attn/attn, blocks.3.attn/qkv, blocks.3.attn/attn, blocks.3.attn/attn/1) heads=4 head_dim=32 causal
-	kernels.Zero(a[3145728 : 3145728+T*384])
-	kernels.AttentionBackward(a[3145728:3145728+T*384], a[3538944:3538944+T*128], a[5898240:5898240+T*384], a[8519680:8519680+T*128], a[9187328:9187328+T*4], m.batch, m.seq, 4, 32, true)
-	// blocks.3.attn: @grad/blocks.3.attn.qkv += matmul(blocks.3.attn.normᵀ, grad/blocks.3.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[8388608:8388608+T*128], 128, a[3145728:3145728+T*384], 384, 1, g[631680:680832], 384)
-	// blocks.3.attn: grad/blocks.3.attn.norm += matmul(grad/blocks.3.attn/qkv, @blocks.3.attn.qkvᵀ)
-	kernels.Zero(a[8388608 : 8388608+T*128])
-	kernels.Gemm(false, true, T, 128, 384, 1, a[3145728:3145728+T*384], 384, w[631680:680832], 384, 1, a[8388608:8388608+T*128], 128)
-	// blocks.3.attn: grad/blocks.2.ffn/residual, @grad/blocks.3.attn.norm.scale += rmsnorm_grad(grad/blocks.3.attn.norm, blocks.2.ffn/residual, @blocks.3.attn.norm.scale, blocks.3.attn.norm/1)
-	kernels.RMSNormBackward(a[8650752:8650752+T*128], g[631552:631680], a[8388608:8388608+T*128], a[8257536:8257536+T*128], w[631552:631680], a[9197568:9197568+T], T, 128)
-	// blocks.2.ffn: grad/blocks.2.attn/residual += accum(grad/blocks.2.ffn/residual)
-	kernels.Zero(a[5898240 : 5898240+T*128])
-	kernels.AddTo(a[5898240:5898240+T*128], a[8650752:8650752+T*128])
-	// blocks.2.ffn: grad/blocks.2.ffn/down += accum(grad/blocks.2.ffn/residual)
-	kernels.Zero(a[6029312 : 6029312+T*128])
-	kernels.AddTo(a[6029312:6029312+T*128], a[8650752:8650752+T*128])
-	// blocks.2.ffn: @grad/blocks.2.ffn.down += matmul(blocks.2.ffn/actᵀ, grad/blocks.2.ffn/down)
-	kernels.Gemm(true, false, 512, 128, T, 1, a[2621440:2621440+T*512], 512, a[6029312:6029312+T*128], 128, 1, g[566016:631552], 128)
-	// blocks.2.ffn: grad/blocks.2.ffn/act += matmul(grad/blocks.2.ffn/down, @blocks.2.ffn.downᵀ)
-	kernels.Zero(a[2621440 : 2621440+T*512])
-	kernels.Gemm(false, true, T, 512, 128, 1, a[6029312:6029312+T*128], 128, w[566016:631552], 128, 1, a[2621440:2621440+T*512], 512)
-	// blocks.2.ffn: grad/blocks.2.ffn/up += act_grad(grad/blocks.2.ffn/act, blocks.2.ffn/up) sqrelu
-	kernels.Zero(a[3145728 : 3145728+T*512])
-	kernels.ActivateBackward(kernels.ActSqReLU, a[3145728:3145728+T*512], a[2621440:2621440+T*512], a[2097152:2097152+T*512])
-	// blocks.2.ffn: @grad/blocks.2.ffn.up += matmul(blocks.2.ffn.normᵀ, grad/blocks.2.ffn/up)
-	kernels.Gemm(true, false, 128, 512, T, 1, a[8126464:8126464+T*128], 128, a[3145728:3145728+T*512], 512, 1, g[500480:566016], 512)
-	// blocks.2.ffn: grad/blocks.2.ffn.norm += matmul(grad/blocks.2.ffn/up, @blocks.2.ffn.upᵀ)
-	kernels.Zero(a[6029312 : 6029312+T*128])
-	kernels.Gemm(false, true, T, 128, 512, 1, a[3145728:3145728+T*512], 512, w[500480:566016], 512, 1, a[6029312:6029312+T*128], 128)
-	// blocks.2.ffn: grad/blocks.2.attn/residual, @grad/blocks.2.ffn.norm.scale += rmsnorm_grad(grad/blocks.2.ffn.norm, blocks.2.attn/residual, @blocks.2.ffn.norm.scale, blocks.2.ffn.norm/1)
-	kernels.RMSNormBackward(a[5898240:5898240+T*128], g[500352:500480], a[6029312:6029312+T*128], a[7995392:7995392+T*128], w[500352:500480], a[9196544:9196544+T], T, 128)
-	// blocks.2.attn: grad/blocks.1.ffn/residual += accum(grad/blocks.2.attn/residual)
-	kernels.Zero(a[6029312 : 6029312+T*128])
-	kernels.AddTo(a[6029312:6029312+T*128], a[5898240:5898240+T*128])
-	// blocks.2.attn: grad/blocks.2.attn/out += accum(grad/blocks.2.attn/residual)
-	kernels.Zero(a[6160384 : 6160384+T*128])
-	kernels.AddTo(a[6160384:6160384+T*128], a[5898240:5898240+T*128])
-	// blocks.2.attn: @grad/blocks.2.attn.out += matmul(blocks.2.attn/attnᵀ, grad/blocks.2.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[7864320:7864320+T*128], 128, a[6160384:6160384+T*128], 128, 1, g[483968:500352], 128)
-	// blocks.2.attn: grad/blocks.2.attn/attn += matmul(grad/blocks.2.attn/out, @blocks.2.attn.outᵀ)
-	kernels.Zero(a[5898240 : 5898240+T*128])
-	kernels.Gemm(false, true, T, 128, 128, 1, a[6160384:6160384+T*128], 128, w[483968:500352], 128, 1, a[5898240:5898240+T*128], 128)
-	// blocks.2.attn: grad/blocks.2.attn/qkv += attention_grad(grad/blocks.2.attn/attn, blocks.2.attn/qkv, blocks.2.attn/attn, blocks.2.attn/attn/1) heads=4 head_dim=32 causal
-	kernels.Zero(a[2097152 : 2097152+T*384])
-	kernels.AttentionBackward(a[2097152:2097152+T*384], a[5898240:5898240+T*128], a[5505024:5505024+T*384], a[7864320:7864320+T*128], a[9183232:9183232+T*4], m.batch, m.seq, 4, 32, true)
-	// blocks.2.attn: @grad/blocks.2.attn.qkv += matmul(blocks.2.attn.normᵀ, grad/blocks.2.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[7733248:7733248+T*128], 128, a[2097152:2097152+T*384], 384, 1, g[434816:483968], 384)
-	// blocks.2.attn: grad/blocks.2.attn.norm += matmul(grad/blocks.2.attn/qkv, @blocks.2.attn.qkvᵀ)
-	kernels.Zero(a[6160384 : 6160384+T*128])
-	kernels.Gemm(false, true, T, 128, 384, 1, a[2097152:2097152+T*384], 384, w[434816:483968], 384, 1, a[6160384:6160384+T*128], 128)
-	// blocks.2.attn: grad/blocks.1.ffn/residual, @grad/blocks.2.attn.norm.scale += rmsnorm_grad(grad/blocks.2.attn.norm, blocks.1.ffn/residual, @blocks.2.attn.norm.scale, blocks.2.attn.norm/1)
-	kernels.RMSNormBackward(a[6029312:6029312+T*128], g[434688:434816], a[6160384:6160384+T*128], a[7602176:7602176+T*128], w[434688:434816], a[9195520:9195520+T], T, 128)
-	// blocks.1.ffn: grad/blocks.1.attn/residual += accum(grad/blocks.1.ffn/residual)
-	kernels.Zero(a[6160384 : 6160384+T*128])
-	kernels.AddTo(a[6160384:6160384+T*128], a[6029312:6029312+T*128])
-	// blocks.1.ffn: grad/blocks.1.ffn/down += accum(grad/blocks.1.ffn/residual)
-	kernels.Zero(a[5505024 : 5505024+T*128])
-	kernels.AddTo(a[5505024:5505024+T*128], a[6029312:6029312+T*128])
-	// blocks.1.ffn: @grad/blocks.1.ffn.down += matmul(blocks.1.ffn/actᵀ, grad/blocks.1.ffn/down)
-	kernels.Gemm(true, false, 512, 128, T, 1, a[1572864:1572864+T*512], 512, a[5505024:5505024+T*128], 128, 1, g[369152:434688], 128)
-	// blocks.1.ffn: grad/blocks.1.ffn/act += matmul(grad/blocks.1.ffn/down, @blocks.1.ffn.downᵀ)
-	kernels.Zero(a[1572864 : 1572864+T*512])
-	kernels.Gemm(false, true, T, 512, 128, 1, a[5505024:5505024+T*128], 128, w[369152:434688], 128, 1, a[1572864:1572864+T*512], 512)
-	// blocks.1.ffn: grad/blocks.1.ffn/up += act_grad(grad/blocks.1.ffn/act, blocks.1.ffn/up) sqrelu
-	kernels.Zero(a[2097152 : 2097152+T*512])
-	kernels.ActivateBackward(kernels.ActSqReLU, a[2097152:2097152+T*512], a[1572864:1572864+T*512], a[1048576:1048576+T*512])
-	// blocks.1.ffn: @grad/blocks.1.ffn.up += matmul(blocks.1.ffn.normᵀ, grad/blocks.1.ffn/up)
-	kernels.Gemm(true, false, 128, 512, T, 1, a[7471104:7471104+T*128], 128, a[2097152:2097152+T*512], 512, 1, g[303616:369152], 512)
-	// blocks.1.ffn: grad/blocks.1.ffn.norm += matmul(grad/blocks.1.ffn/up, @blocks.1.ffn.upᵀ)
-	kernels.Zero(a[5505024 : 5505024+T*128])
-	kernels.Gemm(false, true, T, 128, 512, 1, a[2097152:2097152+T*512], 512, w[303616:369152], 512, 1, a[5505024:5505024+T*128], 128)
-	// blocks.1.ffn: grad/blocks.1.attn/residual, @grad/blocks.1.ffn.norm.scale += rmsnorm_grad(grad/blocks.1.ffn.norm, blocks.1.attn/residual, @blocks.1.ffn.norm.scale, blocks.1.ffn.norm/1)
-	kernels.RMSNormBackward(a[6160384:6160384+T*128], g[303488:303616], a[5505024:5505024+T*128], a[7340032:7340032+T*128], w[303488:303616], a[9194496:9194496+T], T, 128)
-	// blocks.1.attn: grad/blocks.0.ffn/residual += accum(grad/blocks.1.attn/residual)
-	kernels.Zero(a[5505024 : 5505024+T*128])
-	kernels.AddTo(a[5505024:5505024+T*128], a[6160384:6160384+T*128])
+	kernels.Zero(a[3014656 : 3014656+T*128])
+	kernels.Gemm(false, false, T, 128, 256, 1, a[3276800:3276800+T*256], 256, w[0:32768], 128, 1, a[3014656:3014656+T*128], 128)
+	// norm: grad/blocks.1.moe3/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.1.moe3/residual, @norm.scale, norm/1)
+	kernels.Zero(a[3145728 : 3145728+T*128])
+	kernels.RMSNormBackward(a[3145728:3145728+T*128], g[3587584:3587712], a[3014656:3014656+T*128], a[6815744:6815744+T*128], w[3587584:3587712], a[7098368:7098368+T], T, 128)
+	// blocks.1.moe3: grad/blocks.1.ffn2/residual += accum(grad/blocks.1.moe3/residual)
+	kernels.Zero(a[3014656 : 3014656+T*128])
+	kernels.AddTo(a[3014656:3014656+T*128], a[3145728:3145728+T*128])
+	// blocks.1.moe3: grad/blocks.1.moe3/moe += accum(grad/blocks.1.moe3/residual)
+	kernels.Zero(a[3276800 : 3276800+T*128])
+	kernels.AddTo(a[3276800:3276800+T*128], a[3145728:3145728+T*128])
+	// blocks.1.moe3: grad/blocks.1.moe3.norm, @grad/blocks.1.moe3.router, @grad/blocks.1.moe3.experts.up, @grad/blocks.1.moe3.experts.down += moe_grad(grad/blocks.1.moe3/moe, grad/blocks.1.moe3/moe/1, blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	kernels.Zero(a[3145728 : 3145728+T*128])
+	moe.Backward(m.moe[5], a[3145728:3145728+T*128], g[3062272:3063296], g[3063296:3325440], g[3325440:3587584], a[3276800:3276800+T*128], a[7100416], a[6684672:6684672+T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584])
+	// blocks.1.moe3: grad/blocks.1.ffn2/residual, @grad/blocks.1.moe3.norm.scale += rmsnorm_grad(grad/blocks.1.moe3.norm, blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale, blocks.1.moe3.norm/1)
+	kernels.RMSNormBackward(a[3014656:3014656+T*128], g[3062144:3062272], a[3145728:3145728+T*128], a[6553600:6553600+T*128], w[3062144:3062272], a[7097344:7097344+T], T, 128)
+	// blocks.1.ffn2: grad/blocks.1.moe2/residual += accum(grad/blocks.1.ffn2/residual)
+	kernels.Zero(a[3276800 : 3276800+T*128])
+	kernels.AddTo(a[3276800:3276800+T*128], a[3014656:3014656+T*128])
+	// blocks.1.ffn2: grad/blocks.1.ffn2/down += accum(grad/blocks.1.ffn2/residual)
+	kernels.Zero(a[3145728 : 3145728+T*128])
+	kernels.AddTo(a[3145728:3145728+T*128], a[3014656:3014656+T*128])
+	// blocks.1.ffn2: @grad/blocks.1.ffn2.down += matmul(blocks.1.ffn2/actᵀ, grad/blocks.1.ffn2/down)
+	kernels.Gemm(true, false, 256, 128, T, 1, a[2752512:2752512+T*256], 256, a[3145728:3145728+T*128], 128, 1, g[3029376:3062144], 128)
+	// blocks.1.ffn2: grad/blocks.1.ffn2/act += matmul(grad/blocks.1.ffn2/down, @blocks.1.ffn2.downᵀ)
+	kernels.Zero(a[2752512 : 2752512+T*256])
+	kernels.Gemm(false, true, T, 256, 128, 1, a[3145728:3145728+T*128], 128, w[3029376:3062144], 128, 1, a[2752512:2752512+T*256], 256)
+	// blocks.1.ffn2: grad/blocks.1.ffn2/up += act_grad(grad/blocks.1.ffn2/act, blocks.1.ffn2/up) sqrelu
+	kernels.Zero(a[3014656 : 3014656+T*256])
+	kernels.ActivateBackward(kernels.ActSqReLU, a[3014656:3014656+T*256], a[2752512:2752512+T*256], a[2490368:2490368+T*256])
+	// blocks.1.ffn2: @grad/blocks.1.ffn2.up += matmul(blocks.1.ffn2.normᵀ, grad/blocks.1.ffn2/up)
+	kernels.Gemm(true, false, 128, 256, T, 1, a[6422528:6422528+T*128], 128, a[3014656:3014656+T*256], 256, 1, g[2996608:3029376], 256)
+	// blocks.1.ffn2: grad/blocks.1.ffn2.norm += matmul(grad/blocks.1.ffn2/up, @blocks.1.ffn2.upᵀ)
+	kernels.Zero(a[3407872 : 3407872+T*128])
+	kernels.Gemm(false, true, T, 128, 256, 1, a[3014656:3014656+T*256], 256, w[2996608:3029376], 256, 1, a[3407872:3407872+T*128], 128)
+	// blocks.1.ffn2: grad/blocks.1.moe2/residual, @grad/blocks.1.ffn2.norm.scale += rmsnorm_grad(grad/blocks.1.ffn2.norm, blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale, blocks.1.ffn2.norm/1)
+	kernels.RMSNormBackward(a[3276800:3276800+T*128], g[2996480:2996608], a[3407872:3407872+T*128], a[6291456:6291456+T*128], w[2996480:2996608], a[7096320:7096320+T], T, 128)
+	// blocks.1.moe2: grad/blocks.1.ffn1/residual += accum(grad/blocks.1.moe2/residual)
+	kernels.Zero(a[3407872 : 3407872+T*128])
+	kernels.AddTo(a[3407872:3407872+T*128], a[3276800:3276800+T*128])
+	// blocks.1.moe2: grad/blocks.1.moe2/moe += accum(grad/blocks.1.moe2/residual)
+	kernels.Zero(a[2490368 : 2490368+T*128])
+	kernels.AddTo(a[2490368:2490368+T*128], a[3276800:3276800+T*128])
+	// blocks.1.moe2: grad/blocks.1.moe2.norm, @grad/blocks.1.moe2.router, @grad/blocks.1.moe2.experts.up, @grad/blocks.1.moe2.experts.down += moe_grad(grad/blocks.1.moe2/moe, grad/blocks.1.moe2/moe/1, blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	kernels.Zero(a[2621440 : 2621440+T*128])
+	moe.Backward(m.moe[4], a[2621440:2621440+T*128], g[2471168:2472192], g[2472192:2734336], g[2734336:2996480], a[2490368:2490368+T*128], a[7100432], a[6160384:6160384+T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480])
+	// blocks.1.moe2: grad/blocks.1.ffn1/residual, @grad/blocks.1.moe2.norm.scale += rmsnorm_grad(grad/blocks.1.moe2.norm, blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale, blocks.1.moe2.norm/1)
+	kernels.RMSNormBackward(a[3407872:3407872+T*128], g[2471040:2471168], a[2621440:2621440+T*128], a[6029312:6029312+T*128], w[2471040:2471168], a[7095296:7095296+T], T, 128)
+	// blocks.1.ffn1: grad/blocks.1.moe1/residual += accum(grad/blocks.1.ffn1/residual)
+	kernels.Zero(a[2752512 : 2752512+T*128])
+	kernels.AddTo(a[2752512:2752512+T*128], a[3407872:3407872+T*128])
+	// blocks.1.ffn1: grad/blocks.1.ffn1/down += accum(grad/blocks.1.ffn1/residual)
+	kernels.Zero(a[2490368 : 2490368+T*128])
+	kernels.AddTo(a[2490368:2490368+T*128], a[3407872:3407872+T*128])
+	// blocks.1.ffn1: @grad/blocks.1.ffn1.down += matmul(blocks.1.ffn1/actᵀ, grad/blocks.1.ffn1/down)
+	kernels.Gemm(true, false, 256, 128, T, 1, a[2228224:2228224+T*256], 256, a[2490368:2490368+T*128], 128, 1, g[2438272:2471040], 128)
+	// blocks.1.ffn1: grad/blocks.1.ffn1/act += matmul(grad/blocks.1.ffn1/down, @blocks.1.ffn1.downᵀ)
+	kernels.Zero(a[2228224 : 2228224+T*256])
+	kernels.Gemm(false, true, T, 256, 128, 1, a[2490368:2490368+T*128], 128, w[2438272:2471040], 128, 1, a[2228224:2228224+T*256], 256)
+	// blocks.1.ffn1: grad/blocks.1.ffn1/up += act_grad(grad/blocks.1.ffn1/act, blocks.1.ffn1/up) sqrelu
+	kernels.Zero(a[2490368 : 2490368+T*256])
+	kernels.ActivateBackward(kernels.ActSqReLU, a[2490368:2490368+T*256], a[2228224:2228224+T*256], a[786432:786432+T*256])
+	// blocks.1.ffn1: @grad/blocks.1.ffn1.up += matmul(blocks.1.ffn1.normᵀ, grad/blocks.1.ffn1/up)
+	kernels.Gemm(true, false, 128, 256, T, 1, a[5898240:5898240+T*128], 128, a[2490368:2490368+T*256], 256, 1, g[2405504:2438272], 256)
+	// blocks.1.ffn1: grad/blocks.1.ffn1.norm += matmul(grad/blocks.1.ffn1/up, @blocks.1.ffn1.upᵀ)
+	kernels.Zero(a[786432 : 786432+T*128])
+	kernels.Gemm(false, true, T, 128, 256, 1, a[2490368:2490368+T*256], 256, w[2405504:2438272], 256, 1, a[786432:786432+T*128], 128)
+	// blocks.1.ffn1: grad/blocks.1.moe1/residual, @grad/blocks.1.ffn1.norm.scale += rmsnorm_grad(grad/blocks.1.ffn1.norm, blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale, blocks.1.ffn1.norm/1)
+	kernels.RMSNormBackward(a[2752512:2752512+T*128], g[2405376:2405504], a[786432:786432+T*128], a[5767168:5767168+T*128], w[2405376:2405504], a[7094272:7094272+T], T, 128)
+	// blocks.1.moe1: grad/blocks.1.attn/residual += accum(grad/blocks.1.moe1/residual)
+	kernels.Zero(a[786432 : 786432+T*128])
+	kernels.AddTo(a[786432:786432+T*128], a[2752512:2752512+T*128])
+	// blocks.1.moe1: grad/blocks.1.moe1/moe += accum(grad/blocks.1.moe1/residual)
+	kernels.Zero(a[917504 : 917504+T*128])
+	kernels.AddTo(a[917504:917504+T*128], a[2752512:2752512+T*128])
+	// blocks.1.moe1: grad/blocks.1.moe1.norm, @grad/blocks.1.moe1.router, @grad/blocks.1.moe1.experts.up, @grad/blocks.1.moe1.experts.down += moe_grad(grad/blocks.1.moe1/moe, grad/blocks.1.moe1/moe/1, blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	kernels.Zero(a[2228224 : 2228224+T*128])
+	moe.Backward(m.moe[3], a[2228224:2228224+T*128], g[1880064:1881088], g[1881088:2143232], g[2143232:2405376], a[917504:917504+T*128], a[7100448], a[5636096:5636096+T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376])
+	// blocks.1.moe1: grad/blocks.1.attn/residual, @grad/blocks.1.moe1.norm.scale += rmsnorm_grad(grad/blocks.1.moe1.norm, blocks.1.attn/residual, @blocks.1.moe1.norm.scale, blocks.1.moe1.norm/1)
+	kernels.RMSNormBackward(a[786432:786432+T*128], g[1879936:1880064], a[2228224:2228224+T*128], a[1048576:1048576+T*128], w[1879936:1880064], a[7093248:7093248+T], T, 128)
+	// blocks.1.attn: grad/blocks.0.moe3/residual += accum(grad/blocks.1.attn/residual)
+	kernels.Zero(a[2228224 : 2228224+T*128])
+	kernels.AddTo(a[2228224:2228224+T*128], a[786432:786432+T*128])
 	// blocks.1.attn: grad/blocks.1.attn/out += accum(grad/blocks.1.attn/residual)
-	kernels.Zero(a[5636096 : 5636096+T*128])
-	kernels.AddTo(a[5636096:5636096+T*128], a[6160384:6160384+T*128])
+	kernels.Zero(a[917504 : 917504+T*128])
+	kernels.AddTo(a[917504:917504+T*128], a[786432:786432+T*128])
 	// blocks.1.attn: @grad/blocks.1.attn.out += matmul(blocks.1.attn/attnᵀ, grad/blocks.1.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[7208960:7208960+T*128], 128, a[5636096:5636096+T*128], 128, 1, g[287104:303488], 128)
+	kernels.Gemm(true, false, 128, 128, T, 1, a[5505024:5505024+T*128], 128, a[917504:917504+T*128], 128, 1, g[1863552:1879936], 128)
 	// blocks.1.attn: grad/blocks.1.attn/attn += matmul(grad/blocks.1.attn/out, @blocks.1.attn.outᵀ)
-	kernels.Zero(a[5767168 : 5767168+T*128])
-	kernels.Gemm(false, true, T, 128, 128, 1, a[5636096:5636096+T*128], 128, w[287104:303488], 128, 1, a[5767168:5767168+T*128], 128)
+	kernels.Zero(a[2359296 : 2359296+T*128])
+	kernels.Gemm(false, true, T, 128, 128, 1, a[917504:917504+T*128], 128, w[1863552:1879936], 128, 1, a[2359296:2359296+T*128], 128)
 	// blocks.1.attn: grad/blocks.1.attn/qkv += attention_grad(grad/blocks.1.attn/attn, blocks.1.attn/qkv, blocks.1.attn/attn, blocks.1.attn/attn/1) heads=4 head_dim=32 causal
-	kernels.Zero(a[1048576 : 1048576+T*384])
-	kernels.AttentionBackward(a[1048576:1048576+T*384], a[5767168:5767168+T*128], a[5111808:5111808+T*384], a[7208960:7208960+T*128], a[9179136:9179136+T*4], m.batch, m.seq, 4, 32, true)
+	kernels.Zero(a[786432 : 786432+T*384])
+	kernels.AttentionBackward(a[786432:786432+T*384], a[2359296:2359296+T*128], a[393216:393216+T*384], a[5505024:5505024+T*128], a[7081984:7081984+T*4], m.batch, m.seq, 4, 32, true)
 	// blocks.1.attn: @grad/blocks.1.attn.qkv += matmul(blocks.1.attn.normᵀ, grad/blocks.1.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[7077888:7077888+T*128], 128, a[1048576:1048576+T*384], 384, 1, g[237952:287104], 384)
+	kernels.Gemm(true, false, 128, 384, T, 1, a[5373952:5373952+T*128], 128, a[786432:786432+T*384], 384, 1, g[1814400:1863552], 384)
 	// blocks.1.attn: grad/blocks.1.attn.norm += matmul(grad/blocks.1.attn/qkv, @blocks.1.attn.qkvᵀ)
-	kernels.Zero(a[5111808 : 5111808+T*128])
-	kernels.Gemm(false, true, T, 128, 384, 1, a[1048576:1048576+T*384], 384, w[237952:287104], 384, 1, a[5111808:5111808+T*128], 128)
-	// blocks.1.attn: grad/blocks.0.ffn/residual, @grad/blocks.1.attn.norm.scale += rmsnorm_grad(grad/blocks.1.attn.norm, blocks.0.ffn/residual, @blocks.1.attn.norm.scale, blocks.1.attn.norm/1)
-	kernels.RMSNormBackward(a[5505024:5505024+T*128], g[237824:237952], a[5111808:5111808+T*128], a[6946816:6946816+T*128], w[237824:237952], a[9193472:9193472+T], T, 128)
-	// blocks.0.ffn: grad/blocks.0.attn/residual += accum(grad/blocks.0.ffn/residual)
-	kernels.Zero(a[5111808 : 5111808+T*128])
-	kernels.AddTo(a[5111808:5111808+T*128], a[5505024:5505024+T*128])
-	// blocks.0.ffn: grad/blocks.0.ffn/down += accum(grad/blocks.0.ffn/residual)
-	kernels.Zero(a[5242880 : 5242880+T*128])
-	kernels.AddTo(a[5242880:5242880+T*128], a[5505024:5505024+T*128])
-	// blocks.0.ffn: @grad/blocks.0.ffn.down += matmul(blocks.0.ffn/actᵀ, grad/blocks.0.ffn/down)
-	kernels.Gemm(true, false, 512, 128, T, 1, a[524288:524288+T*512], 512, a[5242880:5242880+T*128], 128, 1, g[172288:237824], 128)
-	// blocks.0.ffn: grad/blocks.0.ffn/act += matmul(grad/blocks.0.ffn/down, @blocks.0.ffn.downᵀ)
-	kernels.Zero(a[524288 : 524288+T*512])
-	kernels.Gemm(false, true, T, 512, 128, 1, a[5242880:5242880+T*128], 128, w[172288:237824], 128, 1, a[524288:524288+T*512], 512)
-	// blocks.0.ffn: grad/blocks.0.ffn/up += act_grad(grad/blocks.0.ffn/act, blocks.0.ffn/up) sqrelu
-	kernels.Zero(a[1048576 : 1048576+T*512])
-	kernels.ActivateBackward(kernels.ActSqReLU, a[1048576:1048576+T*512], a[524288:524288+T*512], a[0:T*512])
-	// blocks.0.ffn: @grad/blocks.0.ffn.up += matmul(blocks.0.ffn.normᵀ, grad/blocks.0.ffn/up)
-	kernels.Gemm(true, false, 128, 512, T, 1, a[6815744:6815744+T*128], 128, a[1048576:1048576+T*512], 512, 1, g[106752:172288], 512)
-	// blocks.0.ffn: grad/blocks.0.ffn.norm += matmul(grad/blocks.0.ffn/up, @blocks.0.ffn.upᵀ)
-	kernels.Zero(a[0 : T*128])
-	kernels.Gemm(false, true, T, 128, 512, 1, a[1048576:1048576+T*512], 512, w[106752:172288], 512, 1, a[0:T*128], 128)
-	// blocks.0.ffn: grad/blocks.0.attn/residual, @grad/blocks.0.ffn.norm.scale += rmsnorm_grad(grad/blocks.0.ffn.norm, blocks.0.attn/residual, @blocks.0.ffn.norm.scale, blocks.0.ffn.norm/1)
-	kernels.RMSNormBackward(a[5111808:5111808+T*128], g[106624:106752], a[0:T*128], a[6684672:6684672+T*128], w[106624:106752], a[9192448:9192448+T], T, 128)
+	kernels.Zero(a[393216 : 393216+T*128])
+	kernels.Gemm(false, true, T, 128, 384, 1, a[786432:786432+T*384], 384, w[1814400:1863552], 384, 1, a[393216:393216+T*128], 128)
+	// blocks.1.attn: grad/blocks.0.moe3/residual, @grad/blocks.1.attn.norm.scale += rmsnorm_grad(grad/blocks.1.attn.norm, blocks.0.moe3/residual, @blocks.1.attn.norm.scale, blocks.1.attn.norm/1)
+	kernels.RMSNormBackward(a[2228224:2228224+T*128], g[1814272:1814400], a[393216:393216+T*128], a[5242880:5242880+T*128], w[1814272:1814400], a[7092224:7092224+T], T, 128)
+	// blocks.0.moe3: grad/blocks.0.ffn2/residual += accum(grad/blocks.0.moe3/residual)
+	kernels.Zero(a[393216 : 393216+T*128])
+	kernels.AddTo(a[393216:393216+T*128], a[2228224:2228224+T*128])
+	// blocks.0.moe3: grad/blocks.0.moe3/moe += accum(grad/blocks.0.moe3/residual)
+	kernels.Zero(a[524288 : 524288+T*128])
+	kernels.AddTo(a[524288:524288+T*128], a[2228224:2228224+T*128])
+	// blocks.0.moe3: grad/blocks.0.moe3.norm, @grad/blocks.0.moe3.router, @grad/blocks.0.moe3.experts.up, @grad/blocks.0.moe3.experts.down += moe_grad(grad/blocks.0.moe3/moe, grad/blocks.0.moe3/moe/1, blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	kernels.Zero(a[655360 : 655360+T*128])
+	moe.Backward(m.moe[2], a[655360:655360+T*128], g[1288960:1289984], g[1289984:1552128], g[1552128:1814272], a[524288:524288+T*128], a[7100464], a[5111808:5111808+T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272])
+	// blocks.0.moe3: grad/blocks.0.ffn2/residual, @grad/blocks.0.moe3.norm.scale += rmsnorm_grad(grad/blocks.0.moe3.norm, blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale, blocks.0.moe3.norm/1)
+	kernels.RMSNormBackward(a[393216:393216+T*128], g[1288832:1288960], a[655360:655360+T*128], a[4980736:4980736+T*128], w[1288832:1288960], a[7091200:7091200+T], T, 128)
+	// blocks.0.ffn2: grad/blocks.0.moe2/residual += accum(grad/blocks.0.ffn2/residual)
+	kernels.Zero(a[917504 : 917504+T*128])
+	kernels.AddTo(a[917504:917504+T*128], a[393216:393216+T*128])
+	// blocks.0.ffn2: grad/blocks.0.ffn2/down += accum(grad/blocks.0.ffn2/residual)
+	kernels.Zero(a[1048576 : 1048576+T*128])
+	kernels.AddTo(a[1048576:1048576+T*128], a[393216:393216+T*128])
+	// blocks.0.ffn2: @grad/blocks.0.ffn2.down += matmul(blocks.0.ffn2/actᵀ, grad/blocks.0.ffn2/down)
+	kernels.Gemm(true, false, 256, 128, T, 1, a[1966080:1966080+T*256], 256, a[1048576:1048576+T*128], 128, 1, g[1256064:1288832], 128)
+	// blocks.0.ffn2: grad/blocks.0.ffn2/act += matmul(grad/blocks.0.ffn2/down, @blocks.0.ffn2.downᵀ)
+	kernels.Zero(a[393216 : 393216+T*256])
+	kernels.Gemm(false, true, T, 256, 128, 1, a[1048576:1048576+T*128], 128, w[1256064:1288832], 128, 1, a[393216:393216+T*256], 256)
+	// blocks.0.ffn2: grad/blocks.0.ffn2/up += act_grad(grad/blocks.0.ffn2/act, blocks.0.ffn2/up) sqrelu
+	kernels.Zero(a[655360 : 655360+T*256])
+	kernels.ActivateBackward(kernels.ActSqReLU, a[655360:655360+T*256], a[393216:393216+T*256], a[1703936:1703936+T*256])
+	// blocks.0.ffn2: @grad/blocks.0.ffn2.up += matmul(blocks.0.ffn2.normᵀ, grad/blocks.0.ffn2/up)
+	kernels.Gemm(true, false, 128, 256, T, 1, a[4849664:4849664+T*128], 128, a[655360:655360+T*256], 256, 1, g[1223296:1256064], 256)
+	// blocks.0.ffn2: grad/blocks.0.ffn2.norm += matmul(grad/blocks.0.ffn2/up, @blocks.0.ffn2.upᵀ)
+	kernels.Zero(a[1048576 : 1048576+T*128])
+	kernels.Gemm(false, true, T, 128, 256, 1, a[655360:655360+T*256], 256, w[1223296:1256064], 256, 1, a[1048576:1048576+T*128], 128)
+	// blocks.0.ffn2: grad/blocks.0.moe2/residual, @grad/blocks.0.ffn2.norm.scale += rmsnorm_grad(grad/blocks.0.ffn2.norm, blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale, blocks.0.ffn2.norm/1)
+	kernels.RMSNormBackward(a[917504:917504+T*128], g[1223168:1223296], a[1048576:1048576+T*128], a[4718592:4718592+T*128], w[1223168:1223296], a[7090176:7090176+T], T, 128)
+	// blocks.0.moe2: grad/blocks.0.ffn1/residual += accum(grad/blocks.0.moe2/residual)
+	kernels.Zero(a[1048576 : 1048576+T*128])
+	kernels.AddTo(a[1048576:1048576+T*128], a[917504:917504+T*128])
+	// blocks.0.moe2: grad/blocks.0.moe2/moe += accum(grad/blocks.0.moe2/residual)
+	kernels.Zero(a[393216 : 393216+T*128])
+	kernels.AddTo(a[393216:393216+T*128], a[917504:917504+T*128])
+	// blocks.0.moe2: grad/blocks.0.moe2.norm, @grad/blocks.0.moe2.router, @grad/blocks.0.moe2.experts.up, @grad/blocks.0.moe2.experts.down += moe_grad(grad/blocks.0.moe2/moe, grad/blocks.0.moe2/moe/1, blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	kernels.Zero(a[524288 : 524288+T*128])
+	moe.Backward(m.moe[1], a[524288:524288+T*128], g[697856:698880], g[698880:961024], g[961024:1223168], a[393216:393216+T*128], a[7100480], a[4587520:4587520+T*128], w[697856:698880], w[698880:961024], w[961024:1223168])
+	// blocks.0.moe2: grad/blocks.0.ffn1/residual, @grad/blocks.0.moe2.norm.scale += rmsnorm_grad(grad/blocks.0.moe2.norm, blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale, blocks.0.moe2.norm/1)
+	kernels.RMSNormBackward(a[1048576:1048576+T*128], g[697728:697856], a[524288:524288+T*128], a[4456448:4456448+T*128], w[697728:697856], a[7089152:7089152+T], T, 128)
+	// blocks.0.ffn1: grad/blocks.0.moe1/residual += accum(grad/blocks.0.ffn1/residual)
+	kernels.Zero(a[917504 : 917504+T*128])
+	kernels.AddTo(a[917504:917504+T*128], a[1048576:1048576+T*128])
+	// blocks.0.ffn1: grad/blocks.0.ffn1/down += accum(grad/blocks.0.ffn1/residual)
+	kernels.Zero(a[655360 : 655360+T*128])
+	kernels.AddTo(a[655360:655360+T*128], a[1048576:1048576+T*128])
+	// blocks.0.ffn1: @grad/blocks.0.ffn1.down += matmul(blocks.0.ffn1/actᵀ, grad/blocks.0.ffn1/down)
+	kernels.Gemm(true, false, 256, 128, T, 1, a[1441792:1441792+T*256], 256, a[655360:655360+T*128], 128, 1, g[664960:697728], 128)
+	// blocks.0.ffn1: grad/blocks.0.ffn1/act += matmul(grad/blocks.0.ffn1/down, @blocks.0.ffn1.downᵀ)
+	kernels.Zero(a[393216 : 393216+T*256])
+	kernels.Gemm(false, true, T, 256, 128, 1, a[655360:655360+T*128], 128, w[664960:697728], 128, 1, a[393216:393216+T*256], 256)
+	// blocks.0.ffn1: grad/blocks.0.ffn1/up += act_grad(grad/blocks.0.ffn1/act, blocks.0.ffn1/up) sqrelu
+	kernels.Zero(a[655360 : 655360+T*256])
+	kernels.ActivateBackward(kernels.ActSqReLU, a[655360:655360+T*256], a[393216:393216+T*256], a[1179648:1179648+T*256])
+	// blocks.0.ffn1: @grad/blocks.0.ffn1.up += matmul(blocks.0.ffn1.normᵀ, grad/blocks.0.ffn1/up)
+	kernels.Gemm(true, false, 128, 256, T, 1, a[4325376:4325376+T*128], 128, a[655360:655360+T*256], 256, 1, g[632192:664960], 256)
+	// blocks.0.ffn1: grad/blocks.0.ffn1.norm += matmul(grad/blocks.0.ffn1/up, @blocks.0.ffn1.upᵀ)
+	kernels.Zero(a[393216 : 393216+T*128])
+	kernels.Gemm(false, true, T, 128, 256, 1, a[655360:655360+T*256], 256, w[632192:664960], 256, 1, a[393216:393216+T*128], 128)
+	// blocks.0.ffn1: grad/blocks.0.moe1/residual, @grad/blocks.0.ffn1.norm.scale += rmsnorm_grad(grad/blocks.0.ffn1.norm, blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale, blocks.0.ffn1.norm/1)
+	kernels.RMSNormBackward(a[917504:917504+T*128], g[632064:632192], a[393216:393216+T*128], a[4194304:4194304+T*128], w[632064:632192], a[7088128:7088128+T], T, 128)
+	// blocks.0.moe1: grad/blocks.0.attn/residual += accum(grad/blocks.0.moe1/residual)
+	kernels.Zero(a[393216 : 393216+T*128])
+	kernels.AddTo(a[393216:393216+T*128], a[917504:917504+T*128])
+	// blocks.0.moe1: grad/blocks.0.moe1/moe += accum(grad/blocks.0.moe1/residual)
+	kernels.Zero(a[524288 : 524288+T*128])
+	kernels.AddTo(a[524288:524288+T*128], a[917504:917504+T*128])
+	// blocks.0.moe1: grad/blocks.0.moe1.norm, @grad/blocks.0.moe1.router, @grad/blocks.0.moe1.experts.up, @grad/blocks.0.moe1.experts.down += moe_grad(grad/blocks.0.moe1/moe, grad/blocks.0.moe1/moe/1, blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	kernels.Zero(a[655360 : 655360+T*128])
+	moe.Backward(m.moe[0], a[655360:655360+T*128], g[106752:107776], g[107776:369920], g[369920:632064], a[524288:524288+T*128], a[7100512], a[4063232:4063232+T*128], w[106752:107776], w[107776:369920], w[369920:632064])
+	// blocks.0.moe1: grad/blocks.0.attn/residual, @grad/blocks.0.moe1.norm.scale += rmsnorm_grad(grad/blocks.0.moe1.norm, blocks.0.attn/residual, @blocks.0.moe1.norm.scale, blocks.0.moe1.norm/1)
+	kernels.RMSNormBackward(a[393216:393216+T*128], g[106624:106752], a[655360:655360+T*128], a[3932160:3932160+T*128], w[106624:106752], a[7087104:7087104+T], T, 128)
 	// blocks.0.attn: grad/embed/pos += accum(grad/blocks.0.attn/residual)
-	kernels.Zero(a[5242880 : 5242880+T*128])
-	kernels.AddTo(a[5242880:5242880+T*128], a[5111808:5111808+T*128])
+	kernels.Zero(a[786432 : 786432+T*128])
+	kernels.AddTo(a[786432:786432+T*128], a[393216:393216+T*128])
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
-	kernels.Zero(a[5373952 : 5373952+T*128])
-	kernels.AddTo(a[5373952:5373952+T*128], a[5111808:5111808+T*128])
+	kernels.Zero(a[524288 : 524288+T*128])
+	kernels.AddTo(a[524288:524288+T*128], a[393216:393216+T*128])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[6553600:6553600+T*128], 128, a[5373952:5373952+T*128], 128, 1, g[90240:106624], 128)
+	kernels.Gemm(true, false, 128, 128, T, 1, a[3801088:3801088+T*128], 128, a[524288:524288+T*128], 128, 1, g[90240:106624], 128)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
-	kernels.Zero(a[5111808 : 5111808+T*128])
-	kernels.Gemm(false, true, T, 128, 128, 1, a[5373952:5373952+T*128], 128, w[90240:106624], 128, 1, a[5111808:5111808+T*128], 128)
+	kernels.Zero(a[917504 : 917504+T*128])
+	kernels.Gemm(false, true, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 1, a[917504:917504+T*128], 128)
 	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=4 head_dim=32 causal
-	kernels.Zero(a[0 : T*384])
-	kernels.AttentionBackward(a[0:T*384], a[5111808:5111808+T*128], a[4718592:4718592+T*384], a[6553600:6553600+T*128], a[9175040:9175040+T*4], m.batch, m.seq, 4, 32, true)
+	kernels.Zero(a[393216 : 393216+T*384])
+	kernels.AttentionBackward(a[393216:393216+T*384], a[917504:917504+T*128], a[0:T*384], a[3801088:3801088+T*128], a[7077888:7077888+T*4], m.batch, m.seq, 4, 32, true)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(blocks.0.attn.normᵀ, grad/blocks.0.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[6422528:6422528+T*128], 128, a[0:T*384], 384, 1, g[41088:90240], 384)
+	kernels.Gemm(true, false, 128, 384, T, 1, a[3670016:3670016+T*128], 128, a[393216:393216+T*384], 384, 1, g[41088:90240], 384)
 	// blocks.0.attn: grad/blocks.0.attn.norm += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
-	kernels.Zero(a[5373952 : 5373952+T*128])
-	kernels.Gemm(false, true, T, 128, 384, 1, a[0:T*384], 384, w[41088:90240], 384, 1, a[5373952:5373952+T*128], 128)
+	kernels.Zero(a[0 : T*128])
+	kernels.Gemm(false, true, T, 128, 384, 1, a[393216:393216+T*384], 384, w[41088:90240], 384, 1, a[0:T*128], 128)
 	// blocks.0.attn: grad/embed/pos, @grad/blocks.0.attn.norm.scale += rmsnorm_grad(grad/blocks.0.attn.norm, embed/pos, @blocks.0.attn.norm.scale, blocks.0.attn.norm/1)
-	kernels.RMSNormBackward(a[5242880:5242880+T*128], g[40960:41088], a[5373952:5373952+T*128], a[6291456:6291456+T*128], w[40960:41088], a[9191424:9191424+T], T, 128)
+	kernels.RMSNormBackward(a[786432:786432+T*128], g[40960:41088], a[0:T*128], a[3538944:3538944+T*128], w[40960:41088], a[7086080:7086080+T], T, 128)
 	// embed: @grad/embed.pos += addpos_grad(grad/embed/pos)
-	kernels.AddPosEmbedBackward(g[32768:32768+m.seq*128], a[5242880:5242880+T*128], m.batch, m.seq, 128)
+	kernels.AddPosEmbedBackward(g[32768:32768+m.seq*128], a[786432:786432+T*128], m.batch, m.seq, 128)
 	// embed: grad/embed += accum(grad/embed/pos)
 	kernels.Zero(a[0 : T*128])
-	kernels.AddTo(a[0:T*128], a[5242880:5242880+T*128])
+	kernels.AddTo(a[0:T*128], a[786432:786432+T*128])
 	// embed: @grad/embed.tokens += embed_grad(grad/embed, tokens)
 	kernels.EmbedBackward(g[0:32768], a[0:T*128], tok, 128)
 }
@@ -480,9 +700,13 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	if err = checkTokens(tokens, batch, seq); err != nil {
 		return nil, err
 	}
+	if err = checkMoE(batch, seq); err != nil {
+		return nil, err
+	}
 	T := batch * seq
 	a := m.infer
 	w := m.params
+	var aux float64 // a moe layer's router losses
 
 	// embed: embed = embed(tokens, @embed.tokens)
 	kernels.Embed(a[0:T*128], w[0:32768], tokens, 128)
@@ -497,79 +721,119 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
 	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 0, a[0:T*128], 128)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[1048576:1048576+T*128], a[393216:393216+T*128], a[0:T*128])
-	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[655360:655360+T], a[1048576:1048576+T*128], w[106624:106752], T, 128, 1e-06)
-	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[106752:172288], 512, 0, a[0:T*512], 512)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
-	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[172288:237824], 128, 0, a[0:T*128], 128)
-	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
-	kernels.Add(a[393216:393216+T*128], a[1048576:1048576+T*128], a[0:T*128])
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[237824:237952], T, 128, 1e-06)
+	kernels.Add(a[131072:131072+T*128], a[393216:393216+T*128], a[0:T*128])
+	// blocks.0.moe1: blocks.0.moe1.norm, blocks.0.moe1.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.moe1.norm.scale)
+	kernels.RMSNorm(a[0:T*128], a[262144:262144+T], a[131072:131072+T*128], w[106624:106752], T, 128, 1e-06)
+	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[0], a[262144:262144+T*128], a[0:T*128], w[106752:107776], w[107776:369920], w[369920:632064], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.0.moe1: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
+	kernels.Add(a[524288:524288+T*128], a[131072:131072+T*128], a[262144:262144+T*128])
+	// blocks.0.ffn1: blocks.0.ffn1.norm, blocks.0.ffn1.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale)
+	kernels.RMSNorm(a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], w[632064:632192], T, 128, 1e-06)
+	// blocks.0.ffn1: blocks.0.ffn1/up = matmul(blocks.0.ffn1.norm, @blocks.0.ffn1.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[632192:664960], 256, 0, a[0:T*256], 256)
+	// blocks.0.ffn1: blocks.0.ffn1/act = act(blocks.0.ffn1/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.0.ffn1: blocks.0.ffn1/down = matmul(blocks.0.ffn1/act, @blocks.0.ffn1.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[664960:697728], 128, 0, a[0:T*128], 128)
+	// blocks.0.ffn1: blocks.0.ffn1/residual = add(blocks.0.moe1/residual, blocks.0.ffn1/down)
+	kernels.Add(a[131072:131072+T*128], a[524288:524288+T*128], a[0:T*128])
+	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale)
+	kernels.RMSNorm(a[0:T*128], a[262144:262144+T], a[131072:131072+T*128], w[697728:697856], T, 128, 1e-06)
+	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[1], a[262144:262144+T*128], a[0:T*128], w[697856:698880], w[698880:961024], w[961024:1223168], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.0.moe2: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn1/residual, blocks.0.moe2/moe)
+	kernels.Add(a[524288:524288+T*128], a[131072:131072+T*128], a[262144:262144+T*128])
+	// blocks.0.ffn2: blocks.0.ffn2.norm, blocks.0.ffn2.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale)
+	kernels.RMSNorm(a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], w[1223168:1223296], T, 128, 1e-06)
+	// blocks.0.ffn2: blocks.0.ffn2/up = matmul(blocks.0.ffn2.norm, @blocks.0.ffn2.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[1223296:1256064], 256, 0, a[0:T*256], 256)
+	// blocks.0.ffn2: blocks.0.ffn2/act = act(blocks.0.ffn2/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.0.ffn2: blocks.0.ffn2/down = matmul(blocks.0.ffn2/act, @blocks.0.ffn2.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[1256064:1288832], 128, 0, a[0:T*128], 128)
+	// blocks.0.ffn2: blocks.0.ffn2/residual = add(blocks.0.moe2/residual, blocks.0.ffn2/down)
+	kernels.Add(a[131072:131072+T*128], a[524288:524288+T*128], a[0:T*128])
+	// blocks.0.moe3: blocks.0.moe3.norm, blocks.0.moe3.norm/1 = rmsnorm(blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale)
+	kernels.RMSNorm(a[0:T*128], a[262144:262144+T], a[131072:131072+T*128], w[1288832:1288960], T, 128, 1e-06)
+	// blocks.0.moe3: blocks.0.moe3/moe, blocks.0.moe3/moe/1 = moe(blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[2], a[262144:262144+T*128], a[0:T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.0.moe3: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.0.moe3: blocks.0.moe3/residual = add(blocks.0.ffn2/residual, blocks.0.moe3/moe)
+	kernels.Add(a[393216:393216+T*128], a[131072:131072+T*128], a[262144:262144+T*128])
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe3/residual, @blocks.1.attn.norm.scale)
+	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[1814272:1814400], T, 128, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[237952:287104], 384, 0, a[0:T*384], 384)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[1814400:1863552], 384, 0, a[0:T*384], 384)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
 	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[287104:303488], 128, 0, a[0:T*128], 128)
-	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
-	kernels.Add(a[1048576:1048576+T*128], a[393216:393216+T*128], a[0:T*128])
-	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[655360:655360+T], a[1048576:1048576+T*128], w[303488:303616], T, 128, 1e-06)
-	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[303616:369152], 512, 0, a[0:T*512], 512)
-	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
-	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[369152:434688], 128, 0, a[0:T*128], 128)
-	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
-	kernels.Add(a[393216:393216+T*128], a[1048576:1048576+T*128], a[0:T*128])
-	// blocks.2.attn: blocks.2.attn.norm, blocks.2.attn.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.2.attn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[434688:434816], T, 128, 1e-06)
-	// blocks.2.attn: blocks.2.attn/qkv = matmul(blocks.2.attn.norm, @blocks.2.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[434816:483968], 384, 0, a[0:T*384], 384)
-	// blocks.2.attn: blocks.2.attn/attn, blocks.2.attn/attn/1 = attention(blocks.2.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
-	// blocks.2.attn: blocks.2.attn/out = matmul(blocks.2.attn/attn, @blocks.2.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[483968:500352], 128, 0, a[0:T*128], 128)
-	// blocks.2.attn: blocks.2.attn/residual = add(blocks.1.ffn/residual, blocks.2.attn/out)
-	kernels.Add(a[1048576:1048576+T*128], a[393216:393216+T*128], a[0:T*128])
-	// blocks.2.ffn: blocks.2.ffn.norm, blocks.2.ffn.norm/1 = rmsnorm(blocks.2.attn/residual, @blocks.2.ffn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[655360:655360+T], a[1048576:1048576+T*128], w[500352:500480], T, 128, 1e-06)
-	// blocks.2.ffn: blocks.2.ffn/up = matmul(blocks.2.ffn.norm, @blocks.2.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[500480:566016], 512, 0, a[0:T*512], 512)
-	// blocks.2.ffn: blocks.2.ffn/act = act(blocks.2.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
-	// blocks.2.ffn: blocks.2.ffn/down = matmul(blocks.2.ffn/act, @blocks.2.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[566016:631552], 128, 0, a[0:T*128], 128)
-	// blocks.2.ffn: blocks.2.ffn/residual = add(blocks.2.attn/residual, blocks.2.ffn/down)
-	kernels.Add(a[393216:393216+T*128], a[1048576:1048576+T*128], a[0:T*128])
-	// blocks.3.attn: blocks.3.attn.norm, blocks.3.attn.norm/1 = rmsnorm(blocks.2.ffn/residual, @blocks.3.attn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[631552:631680], T, 128, 1e-06)
-	// blocks.3.attn: blocks.3.attn/qkv = matmul(blocks.3.attn.norm, @blocks.3.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[631680:680832], 384, 0, a[0:T*384], 384)
-	// blocks.3.attn: blocks.3.attn/attn, blocks.3.attn/attn/1 = attention(blocks.3.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
-	// blocks.3.attn: blocks.3.attn/out = matmul(blocks.3.attn/attn, @blocks.3.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[680832:697216], 128, 0, a[0:T*128], 128)
-	// blocks.3.attn: blocks.3.attn/residual = add(blocks.2.ffn/residual, blocks.3.attn/out)
-	kernels.Add(a[1048576:1048576+T*128], a[393216:393216+T*128], a[0:T*128])
-	// blocks.3.ffn: blocks.3.ffn.norm, blocks.3.ffn.norm/1 = rmsnorm(blocks.3.attn/residual, @blocks.3.ffn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[655360:655360+T], a[1048576:1048576+T*128], w[697216:697344], T, 128, 1e-06)
-	// blocks.3.ffn: blocks.3.ffn/up = matmul(blocks.3.ffn.norm, @blocks.3.ffn.up)
-	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[697344:762880], 512, 0, a[0:T*512], 512)
-	// blocks.3.ffn: blocks.3.ffn/act = act(blocks.3.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
-	// blocks.3.ffn: blocks.3.ffn/down = matmul(blocks.3.ffn/act, @blocks.3.ffn.down)
-	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[762880:828416], 128, 0, a[0:T*128], 128)
-	// blocks.3.ffn: blocks.3.ffn/residual = add(blocks.3.attn/residual, blocks.3.ffn/down)
-	kernels.Add(a[131072:131072+T*128], a[1048576:1048576+T*128], a[0:T*128])
-	// norm: norm, norm/1 = rmsnorm(blocks.3.ffn/residual, @norm.scale)
-	kernels.RMSNorm(a[262144:262144+T*128], a[0:T], a[131072:131072+T*128], w[828416:828544], T, 128, 1e-06)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[1863552:1879936], 128, 0, a[0:T*128], 128)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe3/residual, blocks.1.attn/out)
+	kernels.Add(a[131072:131072+T*128], a[393216:393216+T*128], a[0:T*128])
+	// blocks.1.moe1: blocks.1.moe1.norm, blocks.1.moe1.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.moe1.norm.scale)
+	kernels.RMSNorm(a[0:T*128], a[262144:262144+T], a[131072:131072+T*128], w[1879936:1880064], T, 128, 1e-06)
+	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[3], a[262144:262144+T*128], a[0:T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.1.moe1: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.1.moe1: blocks.1.moe1/residual = add(blocks.1.attn/residual, blocks.1.moe1/moe)
+	kernels.Add(a[524288:524288+T*128], a[131072:131072+T*128], a[262144:262144+T*128])
+	// blocks.1.ffn1: blocks.1.ffn1.norm, blocks.1.ffn1.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale)
+	kernels.RMSNorm(a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], w[2405376:2405504], T, 128, 1e-06)
+	// blocks.1.ffn1: blocks.1.ffn1/up = matmul(blocks.1.ffn1.norm, @blocks.1.ffn1.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[2405504:2438272], 256, 0, a[0:T*256], 256)
+	// blocks.1.ffn1: blocks.1.ffn1/act = act(blocks.1.ffn1/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.1.ffn1: blocks.1.ffn1/down = matmul(blocks.1.ffn1/act, @blocks.1.ffn1.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[2438272:2471040], 128, 0, a[0:T*128], 128)
+	// blocks.1.ffn1: blocks.1.ffn1/residual = add(blocks.1.moe1/residual, blocks.1.ffn1/down)
+	kernels.Add(a[131072:131072+T*128], a[524288:524288+T*128], a[0:T*128])
+	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale)
+	kernels.RMSNorm(a[0:T*128], a[262144:262144+T], a[131072:131072+T*128], w[2471040:2471168], T, 128, 1e-06)
+	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[4], a[262144:262144+T*128], a[0:T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.1.moe2: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.ffn1/residual, blocks.1.moe2/moe)
+	kernels.Add(a[524288:524288+T*128], a[131072:131072+T*128], a[262144:262144+T*128])
+	// blocks.1.ffn2: blocks.1.ffn2.norm, blocks.1.ffn2.norm/1 = rmsnorm(blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale)
+	kernels.RMSNorm(a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], w[2996480:2996608], T, 128, 1e-06)
+	// blocks.1.ffn2: blocks.1.ffn2/up = matmul(blocks.1.ffn2.norm, @blocks.1.ffn2.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[2996608:3029376], 256, 0, a[0:T*256], 256)
+	// blocks.1.ffn2: blocks.1.ffn2/act = act(blocks.1.ffn2/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.1.ffn2: blocks.1.ffn2/down = matmul(blocks.1.ffn2/act, @blocks.1.ffn2.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[3029376:3062144], 128, 0, a[0:T*128], 128)
+	// blocks.1.ffn2: blocks.1.ffn2/residual = add(blocks.1.moe2/residual, blocks.1.ffn2/down)
+	kernels.Add(a[131072:131072+T*128], a[524288:524288+T*128], a[0:T*128])
+	// blocks.1.moe3: blocks.1.moe3.norm, blocks.1.moe3.norm/1 = rmsnorm(blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale)
+	kernels.RMSNorm(a[0:T*128], a[262144:262144+T], a[131072:131072+T*128], w[3062144:3062272], T, 128, 1e-06)
+	// blocks.1.moe3: blocks.1.moe3/moe, blocks.1.moe3/moe/1 = moe(blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[5], a[262144:262144+T*128], a[0:T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.1.moe3: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.1.moe3: blocks.1.moe3/residual = add(blocks.1.ffn2/residual, blocks.1.moe3/moe)
+	kernels.Add(a[0:T*128], a[131072:131072+T*128], a[262144:262144+T*128])
+	// norm: norm, norm/1 = rmsnorm(blocks.1.moe3/residual, @norm.scale)
+	kernels.RMSNorm(a[262144:262144+T*128], a[131072:131072+T], a[0:T*128], w[3587584:3587712], T, 128, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 256, 128, 1, a[262144:262144+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
 
@@ -614,6 +878,25 @@ func checkTargets(targets []int32, n int) error {
 // modify it.
 func (m *Model) Params() []tensor.Param[float32] {
 	return m.list
+}
+
+// Losses returns the parts of the loss the last successful Forward returned: the
+// mean cross-entropy and the sum of the moe layers' weighted router losses
+// (load balancing and z-loss; 0 in a model without them). Their sum is the
+// loss, up to rounding.
+func (m *Model) Losses() (ce, aux float32) {
+	return m.ce, m.aux
+}
+
+// RoutingStats returns the routing statistics of every moe layer, named by layer
+// and in order, as the last Forward left them (Infer keeps its own). It is empty
+// for a model without moe layers.
+func (m *Model) RoutingStats() []moe.LayerStats {
+	out := make([]moe.LayerStats, len(m.moe))
+	for i, ws := range m.moe {
+		out[i] = moe.LayerStats{Name: moeNames[i], Stats: ws.Stats()}
+	}
+	return out
 }
 
 // Save writes the parameters to path as a safetensors file, atomically: a crash
