@@ -40,7 +40,7 @@ type LossSplitter interface {
 // Config sets up a training run.
 type Config struct {
 	Steps       int           // optimizer steps (upper bound when Duration is set)
-	Duration    time.Duration // stop after this much training time (0: no limit)
+	Duration    time.Duration // stop after this much training time (0: no limit); the cosine schedule then spans the budget
 	Batch, Seq  int           // sequences per step and their length
 	LR          float64       // peak learning rate
 	MinLR       float64       // final learning rate of the cosine schedule
@@ -106,6 +106,16 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 			optim.ClipGradNorm(params, cfg.Clip)
 		}
 		lr := sched.LR(step)
+		if cfg.Duration > 0 && cfg.Schedule != "invsqrt" {
+			// A time budget stretches the cosine over the budget: estimate
+			// the total steps from the pace so far.
+			frac := time.Since(start).Seconds() / cfg.Duration.Seconds()
+			total := cfg.Steps
+			if frac > 0 && float64(step)/frac < float64(total) {
+				total = max(step, int(float64(step)/frac))
+			}
+			lr = optim.WarmupCosine{Peak: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, Total: total}.LR(step)
+		}
 		optim.StepAdamW(opt, params, lr)
 
 		res.Steps = step
@@ -222,32 +232,45 @@ func Evaluate(m Model, c *data.Corpus, batch, seq, batches int) (float64, error)
 
 // Generate continues prompt by n bytes, sampling from the model's
 // next-byte distribution with the given temperature (0: greedy) and top-p.
-// maxSeq is the model's longest sequence; older context is dropped.
-func Generate(m Model, prompt []byte, n, maxSeq int, temperature, topP float64, rng *tensor.RNG) ([]byte, error) {
+// It decodes batch copies of the prompt in lockstep, each sampled
+// independently, and returns the first: models with expert-choice routing
+// by position need a full batch at every step (their decoding policy), and
+// dense models may use batch 1. maxSeq is the model's longest sequence;
+// older context is dropped.
+func Generate(m Model, prompt []byte, n, batch, maxSeq int, temperature, topP float64, rng *tensor.RNG) ([]byte, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("generate: empty prompt")
 	}
-	out := append([]byte(nil), prompt...)
-	tokens := make([]int32, 0, maxSeq)
+	if batch < 1 {
+		return nil, fmt.Errorf("generate: batch %d must be at least 1", batch)
+	}
+	outs := make([][]byte, batch)
+	for i := range outs {
+		outs[i] = append([]byte(nil), prompt...)
+	}
+	tokens := make([]int32, 0, batch*maxSeq)
 	for i := 0; i < n; i++ {
-		ctx := out
-		if len(ctx) > maxSeq {
-			ctx = ctx[len(ctx)-maxSeq:]
+		ctx := len(outs[0])
+		if ctx > maxSeq {
+			ctx = maxSeq
 		}
 		tokens = tokens[:0]
-		for _, b := range ctx {
-			tokens = append(tokens, int32(b))
+		for _, o := range outs {
+			for _, b := range o[len(o)-ctx:] {
+				tokens = append(tokens, int32(b))
+			}
 		}
-		logits, err := m.Infer(tokens, 1, len(tokens))
+		logits, err := m.Infer(tokens, batch, ctx)
 		if err != nil {
 			return nil, err
 		}
 		vocab := len(logits) / len(tokens)
-		last := logits[(len(tokens)-1)*vocab:]
-		next := sample.Sample(last, temperature, topP, rng)
-		out = append(out, byte(next))
+		for j := range outs {
+			last := logits[((j+1)*ctx-1)*vocab : (j+1)*ctx*vocab]
+			outs[j] = append(outs[j], byte(sample.Sample(last, temperature, topP, rng)))
+		}
 	}
-	return out, nil
+	return outs[0], nil
 }
 
 func (cfg *Config) validate(trainData, heldOut *data.Corpus) error {

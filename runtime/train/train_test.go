@@ -156,14 +156,14 @@ func TestGenerateGreedy(t *testing.T) {
 	for b := 'a'; b < 'z'; b++ {
 		m.w[int(b)*256+int(b+1)] = 5
 	}
-	out, err := Generate(m, []byte("a"), 5, 8, 0, 1, tensor.NewRNG(1))
+	out, err := Generate(m, []byte("a"), 5, 3, 8, 0, 1, tensor.NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(out) != "abcdef" {
 		t.Fatalf("greedy generation gave %q, want %q", out, "abcdef")
 	}
-	if _, err := Generate(m, nil, 5, 8, 0, 1, tensor.NewRNG(1)); err == nil {
+	if _, err := Generate(m, nil, 5, 1, 8, 0, 1, tensor.NewRNG(1)); err == nil {
 		t.Fatal("Generate accepted an empty prompt")
 	}
 }
