@@ -1,6 +1,7 @@
 // Command bfc compiles .bf block specifications: it checks them (bfc check),
-// formats them (bfc fmt), prints their IR (bfc ir) and generates Go packages
-// that train and serve the model (bfc build).
+// formats them (bfc fmt), prints their IR (bfc ir), counts parameters and
+// FLOPs (bfc stats) and generates Go packages that train and serve the
+// model (bfc build).
 //
 // Usage:
 //
@@ -8,6 +9,7 @@
 //	bfc fmt [-w] [-l] [-d] [FILE.bf...]
 //	bfc build [-o DIR] [-pkg NAME] [-model NAME] [-dtype float32|float64] [-inference] [-set name=value]... FILE.bf
 //	bfc ir [-set name=value]... FILE.bf
+//	bfc stats [-json] [-set name=value]... FILE.bf
 //	bfc version
 //
 // Exit status: 0 on success, 1 when the input has errors (reported on
