@@ -199,18 +199,23 @@ const (
 	//	}
 	InvalidRoute = "InvalidRoute"
 
-	// RouteLeak occurs when a moe layer uses expert choice over group batch
-	// or sequence in a causal model (one with causal attention anywhere):
-	// each expert's top-k competition then spans later positions of the
-	// same sequence, so earlier tokens' outputs depend on future tokens. The
-	// error sits at the group attribute; group: position is causal, and
-	// leak: allow accepts the leak knowingly.
+	// RouteLeak occurs when a moe layer's routing lets earlier tokens'
+	// outputs depend on later tokens of the same sequence in a causal model
+	// (one with causal attention anywhere): expert choice over group batch
+	// or sequence, where each expert's top-k competition spans later
+	// positions, or top_k with k >= 2 over them, where every first choice is
+	// placed before any second choice, so whether an earlier token's second
+	// choice fits in an expert's capacity depends on later tokens' first
+	// choices. The error sits at the group attribute, or at the rule when
+	// the group is top_k's default, batch. group: position is causal under
+	// both rules, as is top_k with k = 1 over any group; leak: allow accepts
+	// the leak knowingly.
 	//
 	// Example:
 	//
 	//	block B(d: dim) {
 	//	    attn = attention(heads: 4, causal: true)
-	//	    m = moe(experts: 4, hidden: 2 * d, route: expert_choice(capacity: 1, group: sequence))
+	//	    m = moe(experts: 4, hidden: 2 * d, route: top_k(k: 2, group: sequence))
 	//	}
 	//	model M {
 	//	    input(batch: 8, seq: 64)

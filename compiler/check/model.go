@@ -90,9 +90,10 @@ type Route struct {
 	Drop      string  // what happens to assignments beyond an expert's capacity: "overflow" (dropped)
 	// both
 	ZWeight float64 // router z-loss weight (0: off)
-	// AllowLeak is set when the user explicitly accepts expert choice over a
-	// group that spans the time axis of a causal model (attribute
-	// leak: allow), which lets tokens see the future.
+	// AllowLeak is set when the user explicitly accepts routing that lets
+	// tokens see the future in a causal model (attribute leak: allow):
+	// expert choice, or top_k with K >= 2, over a group that spans the time
+	// axis (batch or sequence).
 	AllowLeak bool
 
 	// Positions of the capacity and group attributes' values (the rule's

@@ -17,8 +17,9 @@ import (
 // own attributes. What can be checked without the model (types, capacity >
 // 0, top_k's k against the layer's experts, an aux weight given to expert
 // choice) is checked where the layer is; what needs the model (expert
-// choice's k at the declared maximum group size, and the causal-leak rule)
-// is checked after the model is expanded (checkRoutes).
+// choice's k at the declared maximum group size, and the causal-leak rule
+// for expert choice and for top_k with k >= 2) is checked after the model
+// is expanded (checkRoutes).
 
 // ruleSpec describes a routing rule.
 type ruleSpec struct {
@@ -45,6 +46,7 @@ var routeRules = map[string]*ruleSpec{
 			{name: "aux", typ: tReal},
 			{name: "zloss", typ: tReal},
 			{name: "drop", typ: tDrop},
+			{name: "leak", typ: tLeak},
 		},
 	},
 }
@@ -237,7 +239,8 @@ func buildMoE(x *layerCtx) value {
 
 // checkRoutes checks the routing rules of m's moe layers against the whole
 // model: the number of tokens each expert-choice expert takes, k, at the
-// declared maximum batch and sequence length, and the causal-leak rule.
+// declared maximum batch and sequence length, and the causal-leak rule
+// (routeLeak).
 // (k <= n needs capacity <= E, which buildMoE checks.)
 // input is the model's input statement (nil if missing); repeatAt holds the
 // repeat statement of each block instance.
@@ -256,15 +259,17 @@ func (c *checker) checkRoutes(m *Model, input *ast.Call, repeatAt []source.Pos) 
 	}
 	for _, l := range m.Layers {
 		r := &l.Route
-		if l.Kind != "moe" || r.Rule != "expert_choice" {
+		if l.Kind != "moe" {
 			continue
 		}
-		if causal != nil && !r.AllowLeak && (r.Group == "batch" || r.Group == "sequence") {
-			d := c.errorf(r.GroupPos, RouteLeak,
-				"expert choice over group: %s leaks future tokens in causal model %s: each expert's top-k competition spans later positions of the same sequence, so earlier tokens' outputs depend on future tokens; use group: position, or add leak: allow to accept the leak knowingly",
-				r.Group, m.Name)
-			note(d, causal.Pos, "%s is causal attention", causal.Name)
-			inst(d, l)
+		if causal != nil && !r.AllowLeak {
+			if d := c.routeLeak(l, m.Name); d != nil {
+				note(d, causal.Pos, "%s is causal attention", causal.Name)
+				inst(d, l)
+			}
+		}
+		if r.Rule != "expert_choice" {
+			continue
 		}
 		// A capacity above E was reported with the layer.
 		if m.MaxBatch <= 0 || m.MaxSeq <= 0 || l.Experts <= 0 || r.Capacity <= 0 || r.Capacity > float64(l.Experts) || r.Group == "" {
@@ -305,6 +310,40 @@ func (c *checker) checkRoutes(m *Model, input *ast.Call, repeatAt []source.Pos) 
 		}
 		inst(d, l)
 	}
+}
+
+// routeLeak reports moe layer l of causal model model if its routing lets
+// an earlier token's output depend on later tokens of its sequence, and
+// returns the diagnostic (nil if none). That is expert choice over group
+// batch or sequence (an expert's competition for its k places spans later
+// positions) and top_k with k >= 2 over them: every first choice of a group
+// is placed before any second choice, so whether an earlier token's second
+// choice still fits in an expert's capacity depends on later tokens' first
+// choices. top_k with k = 1 places choices in group order, in which a
+// sequence's positions come in order, so nothing of a later position
+// decides an earlier one. Group position holds one position only and is
+// causal under both rules.
+func (c *checker) routeLeak(l *Layer, model string) *source.Diagnostic {
+	r := &l.Route
+	if r.Group != "batch" && r.Group != "sequence" {
+		return nil
+	}
+	switch {
+	case r.Rule == "expert_choice":
+		return c.errorf(r.GroupPos, RouteLeak,
+			"expert choice over group: %s leaks future tokens in causal model %s: each expert's top-k competition spans later positions of the same sequence, so earlier tokens' outputs depend on future tokens; use group: position, or add leak: allow to accept the leak knowingly",
+			r.Group, model)
+	case r.Rule == "top_k" && r.K >= 2:
+		// GroupPos is the rule's position when group takes its default.
+		group := "group: " + r.Group
+		if r.GroupPos == r.Pos {
+			group = "the default group, batch,"
+		}
+		return c.errorf(r.GroupPos, RouteLeak,
+			"top_k with k = %d over %s leaks future tokens in causal model %s: every first choice of a group is placed before any second choice, so whether an earlier token's second choice still fits in an expert's capacity depends on the first choices of later positions of the same sequence; use group: position, or add leak: allow to accept the leak knowingly",
+			r.K, group, model)
+	}
+	return nil
 }
 
 // GroupSize returns n, the number of tokens in one routing group when the

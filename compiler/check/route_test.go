@@ -14,7 +14,7 @@ const moeSrc = `int batch = 4
 block Sparse(d: dim, e: int, cap: real = 2) {
     norm layer post
     attn = attention(heads: 4)
-    tk = moe(experts: e, hidden: 2 * d, route: top_k())
+    tk = moe(experts: e, hidden: 2 * d, route: top_k(leak: allow))
     tk1 = moe(experts: e, hidden: 3 * d, act: swiglu, route: top_k(k: 1, capacity: cap, group: position, aux: 0.001, zloss: 1e-3, drop: overflow), norm: rms, placement: pre)
     ec = moe(experts: e, hidden: d, route: expert_choice(capacity: cap, group: position, zloss: 0.5), residual: false)
     ecl = moe(experts: 2 * e, hidden: d, act: geglu, route: expert_choice(group: batch, capacity: 0.5, leak: allow), eps: 1e-3)
@@ -63,7 +63,7 @@ func TestMoELayers(t *testing.T) {
 			{Name: name("tk"), Block: "Sparse", Instance: i, Sub: "tk", Pos: pos(6, 5), Kind: "moe",
 				Norm: "layer", Placement: "post", Eps: 1e-5, Residual: true, In: 32, Out: 32, Hidden: 64, Act: "gelu", Experts: e,
 				Route: Route{Rule: "top_k", Pos: col(6, "top_k"), Capacity: 1.25, Group: "batch", K: 2, AuxWeight: 0.01,
-					Drop: "overflow", CapacityPos: col(6, "top_k"), GroupPos: col(6, "top_k")}},
+					Drop: "overflow", AllowLeak: true, CapacityPos: col(6, "top_k"), GroupPos: col(6, "top_k")}},
 			{Name: name("tk1"), Block: "Sparse", Instance: i, Sub: "tk1", Pos: pos(7, 5), Kind: "moe",
 				Norm: "rms", Placement: "pre", Eps: 1e-6, Residual: true, In: 32, Out: 32, Hidden: 96, Act: "swiglu", Experts: e,
 				Route: Route{Rule: "top_k", Pos: col(7, "top_k"), Capacity: c, Group: "position", K: 1, AuxWeight: 0.001,
@@ -138,6 +138,23 @@ model M {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+
+	// top_k with its default k = 2 and group batch leaks too; the error is
+	// at the rule, which has no group attribute to point at.
+	src = strings.Replace(src, "expert_choice(capacity: 1, group: sequence, leak: allow)", "top_k(capacity: 2)", 1)
+	_, diags = CheckSource(Config{}, "m.bf", []byte(src))
+	got = nil
+	for _, d := range diags {
+		got = append(got, d.Code+" "+d.Error())
+	}
+	want = []string{
+		"RouteLeak m.bf:2:44: top_k with k = 2 over the default group, batch, leaks future tokens in causal model M: every first choice of a group is placed before any second choice, so whether an earlier token's second choice still fits in an expert's capacity depends on the first choices of later positions of the same sequence; use group: position, or add leak: allow to accept the leak knowingly\n" +
+			"\tm.bf:5:5: blocks.0.attn is causal attention\n" +
+			"\tin blocks.1.m of model M (repeat at m.bf:11:5)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // TestRouteArithmetic checks the group sizes and the rounding of expert
@@ -205,7 +222,7 @@ func TestStdlibMoE(t *testing.T) {
 			name: "GLaM", file: "glam.bf", repeat: "repeat 2 GLaM(d: 64, heads: 4, experts: 8)",
 			want: []string{
 				"attn1 attention h4x16 causal",
-				"moe moe E8 hidden 256 gelu top_k k2 c1.25 batch aux0.01 z0 overflow",
+				"moe moe E8 hidden 256 gelu top_k k2 c1.25 position aux0.01 z0 overflow",
 				"attn2 attention h4x16 causal",
 				"ffn ffn hidden 256 geglu",
 			},
@@ -214,7 +231,7 @@ func TestStdlibMoE(t *testing.T) {
 			name: "GLaM", file: "glam.bf", repeat: "repeat 1 GLaM(d: 64, heads: 2, experts: 4, hidden: 96, head_dim: 16, capacity: 2, aux: 0.1, zloss: 0.001)",
 			want: []string{
 				"attn1 attention h2x16 causal",
-				"moe moe E4 hidden 96 gelu top_k k2 c2 batch aux0.1 z0.001 overflow",
+				"moe moe E4 hidden 96 gelu top_k k2 c2 position aux0.1 z0.001 overflow",
 				"attn2 attention h2x16 causal",
 				"ffn ffn hidden 96 geglu",
 			},

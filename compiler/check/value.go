@@ -24,7 +24,7 @@ const (
 	tRoute     typ = "route" // a routing rule: expert_choice(...) or top_k(...)
 	tGroup     typ = "group" // a routing group: batch, sequence or position
 	tDrop      typ = "drop"  // top_k's overflow policy
-	tLeak      typ = "leak"  // expert choice's acceptance of a causal leak
+	tLeak      typ = "leak"  // a routing rule's acceptance of a causal leak
 )
 
 // class is how a type computes: integer and real arithmetic, bools, words.
