@@ -1,0 +1,8 @@
+// Package parity checks generated bfc models against an independent PyTorch
+// implementation of the same blocks (torch/bfc_torch.py), exchanging weights,
+// batches, losses, logits and gradients through safetensors files. See
+// docs/parity.md. The tests skip, saying why, where /usr/bin/python3 cannot
+// import torch, and fail instead when CI=1 or BFC_REQUIRE_TORCH=1.
+package parity
+
+//go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o densemodel -pkg densemodel dense.bf
