@@ -6,3 +6,4 @@
 package parity
 
 //go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o densemodel -pkg densemodel dense.bf
+//go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o moemodel -pkg moemodel moe.bf

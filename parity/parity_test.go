@@ -13,6 +13,7 @@ import (
 
 	"github.com/bfcdev/bfc/parity/densemodel"
 	"github.com/bfcdev/bfc/runtime/safetensors"
+	"github.com/bfcdev/bfc/runtime/tensor"
 )
 
 // python is Debian's interpreter, the one python3-torch installs into.
@@ -68,8 +69,17 @@ func denseConfig() string {
 		densemodel.Vocab, densemodel.D, densemodel.Heads, densemodel.Layers, 4*densemodel.D, densemodel.MaxSeq)
 }
 
-// runTwin runs bfc_torch.py with args and returns the tensors it wrote.
-func runTwin(t *testing.T, dir string, args ...string) *safetensors.File {
+// model is what the parity tests use of a generated model.
+type model interface {
+	Params() []tensor.Param[float32]
+	Forward(tokens, targets []int32, batch, seq int) (float32, error)
+	Backward()
+	Infer(tokens []int32, batch, seq int) ([]float32, error)
+}
+
+// runTwin runs bfc_torch.py on the model config and args and returns the
+// tensors it wrote.
+func runTwin(t *testing.T, dir, config string, args ...string) *safetensors.File {
 	t.Helper()
 	out := filepath.Join(dir, "torch_out.safetensors")
 	script := filepath.Join("torch", "bfc_torch.py")
@@ -79,7 +89,7 @@ func runTwin(t *testing.T, dir string, args ...string) *safetensors.File {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(python, append([]string{script,
-		"--config", denseConfig(), "--out", out}, args...)...)
+		"--config", config, "--out", out}, args...)...)
 	cmd.Env = append(os.Environ(), "OPENBLAS_CORETYPE=", "OMP_NUM_THREADS=1")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("bfc_torch.py: %v\n%s", err, b)
@@ -93,18 +103,18 @@ func runTwin(t *testing.T, dir string, args ...string) *safetensors.File {
 
 // batch draws tokens and targets for a full batch, a few targets -1 (ignored
 // by the loss), and saves them for the twin.
-func batch(t *testing.T, dir string, seed uint64) (tokens, targets []int32, path string) {
+func batch(t *testing.T, dir string, seed uint64, b, s, vocab int) (tokens, targets []int32, path string) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 1))
-	n := densemodel.MaxBatch * densemodel.MaxSeq
+	n := b * s
 	tokens = make([]int32, n)
 	targets = make([]int32, n)
 	for i := range tokens {
-		tokens[i] = int32(r.IntN(densemodel.Vocab))
-		targets[i] = int32(r.IntN(densemodel.Vocab))
+		tokens[i] = int32(r.IntN(vocab))
+		targets[i] = int32(r.IntN(vocab))
 	}
 	targets[3], targets[n-1] = -1, -1
-	shape := []int{densemodel.MaxBatch, densemodel.MaxSeq}
+	shape := []int{b, s}
 	path = filepath.Join(dir, "batch.safetensors")
 	err := safetensors.Save(path, []safetensors.Tensor{
 		safetensors.FromInt32("tokens", shape, tokens),
@@ -117,17 +127,17 @@ func batch(t *testing.T, dir string, seed uint64) (tokens, targets []int32, path
 }
 
 // goPass runs Forward, Backward (gradients zeroed first) and Infer.
-func goPass(t *testing.T, m *densemodel.Model, tokens, targets []int32) (loss float32, logits []float32) {
+func goPass(t *testing.T, m model, tokens, targets []int32, b, s int) (loss float32, logits []float32) {
 	t.Helper()
 	for _, p := range m.Params() {
 		clear(p.Grad)
 	}
-	loss, err := m.Forward(tokens, targets, densemodel.MaxBatch, densemodel.MaxSeq)
+	loss, err := m.Forward(tokens, targets, b, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Backward()
-	logits, err = m.Infer(tokens, densemodel.MaxBatch, densemodel.MaxSeq)
+	logits, err = m.Infer(tokens, b, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +201,7 @@ func compare(t *testing.T, f *safetensors.File, name string, got []float32) (e, 
 
 // compareAll compares loss, logits and every parameter gradient and logs the
 // largest relative error of each kind.
-func compareAll(t *testing.T, f *safetensors.File, m *densemodel.Model, loss float32, logits []float32) {
+func compareAll(t *testing.T, f *safetensors.File, m model, loss float32, logits []float32) {
 	t.Helper()
 	le, _ := compare(t, f, "loss", []float32{loss})
 	lg, lgn := compare(t, f, "logits", logits)
@@ -228,9 +238,9 @@ func TestDenseGoToTorch(t *testing.T) {
 	if err := m.Save(ckpt); err != nil {
 		t.Fatal(err)
 	}
-	tokens, targets, bpath := batch(t, dir, 1)
-	f := runTwin(t, dir, "--params", ckpt, "--batch", bpath)
-	loss, logits := goPass(t, m, tokens, targets)
+	tokens, targets, bpath := batch(t, dir, 1, densemodel.MaxBatch, densemodel.MaxSeq, densemodel.Vocab)
+	f := runTwin(t, dir, denseConfig(), "--params", ckpt, "--batch", bpath)
+	loss, logits := goPass(t, m, tokens, targets, densemodel.MaxBatch, densemodel.MaxSeq)
 	compareAll(t, f, m, loss, logits)
 }
 
@@ -240,12 +250,12 @@ func TestDenseTorchToGo(t *testing.T) {
 	requireTorch(t)
 	dir := t.TempDir()
 	ckpt := filepath.Join(dir, "torch.safetensors")
-	tokens, targets, bpath := batch(t, dir, 2)
-	f := runTwin(t, dir, "--init", "7", "--write-params", ckpt, "--batch", bpath)
+	tokens, targets, bpath := batch(t, dir, 2, densemodel.MaxBatch, densemodel.MaxSeq, densemodel.Vocab)
+	f := runTwin(t, dir, denseConfig(), "--init", "7", "--write-params", ckpt, "--batch", bpath)
 	m, err := densemodel.Load(ckpt)
 	if err != nil {
 		t.Fatalf("generated Go cannot load the twin's checkpoint: %v", err)
 	}
-	loss, logits := goPass(t, m, tokens, targets)
+	loss, logits := goPass(t, m, tokens, targets, densemodel.MaxBatch, densemodel.MaxSeq)
 	compareAll(t, f, m, loss, logits)
 }

@@ -91,20 +91,86 @@ def st_save(path, tensors, metadata=None):
 
 
 # ---- the model
+#
+# A model is embed, blocks, final RMSNorm, head. Each block is a list of
+# sub-layers, each a pre-RMSNorm residual branch h = h + f(rms(h) * scale):
+#   {"name", "type": "attn", "heads", "head_dim"}
+#   {"name", "type": "ffn", "hidden", "act"}
+#   {"name", "type": "moe", "experts", "hidden", "act", "rule": "expert_choice"|"top_k",
+#    "k", "capacity", "group": "batch"|"sequence"|"position", "aux", "zloss"}
+# The standard library's blocks expand into such lists in std_block, from the
+# block definitions of stdlib/*.bf (their documented defaults).
+
+GATED = {"reglu": "relu", "geglu": "gelu", "swiglu": "silu"}
+
+
+def std_block(b):
+    """Sub-layers of a standard block; b: {"block": NAME, parameters...}."""
+    name, d, heads = b["block"], b["d"], b["heads"]
+    hd = b.get("head_dim", d // heads)
+
+    def attn(n):
+        return {"name": n, "type": "attn", "heads": heads, "head_dim": hd}
+
+    def moe(n, hidden, act, rule, **kw):
+        return dict({"name": n, "type": "moe", "experts": b["experts"], "hidden": hidden,
+                     "act": act, "rule": rule, "zloss": b.get("zloss", 0.0)}, **kw)
+
+    if name == "Transformer":  # std/transformer.bf
+        return [attn("attn"), {"name": "ffn", "type": "ffn", "hidden": b.get("hidden", 4 * d),
+                               "act": b.get("act", "gelu")}]
+    if name == "GLaM":  # std/glam.bf: attention, top-2 moe by position, attention, GEGLU ffn
+        h = b.get("hidden", 4 * d)
+        return [attn("attn1"),
+                moe("moe", h, "gelu", "top_k", k=2, capacity=b.get("capacity", 1.25),
+                    group="position", aux=b.get("aux", 0.01)),
+                attn("attn2"), {"name": "ffn", "type": "ffn", "hidden": h, "act": "geglu"}]
+    if name == "Switch":  # std/switch.bf: attention, top-1 moe over the batch
+        return [attn("attn"),
+                moe("moe", b.get("hidden", 4 * d), b.get("act", "relu"), "top_k", k=1,
+                    capacity=b.get("capacity", 1.25), group="batch", aux=b.get("aux", 0.01))]
+    if name in ("Brainformer6", "Brainformer8"):  # std/brainformer.bf
+        h, fh = b.get("hidden", 2 * d), b.get("ffn_hidden", 2 * d)
+
+        def ec(n):
+            return moe(n, h, b.get("act", "gelu"), "expert_choice", capacity=b.get("capacity", 1.0),
+                       group="position", aux=0.0)
+
+        def ffn(n):
+            return {"name": n, "type": "ffn", "hidden": fh, "act": b.get("ffn_act", "geglu")}
+
+        if name == "Brainformer6":
+            return [attn("attn"), ec("moe1"), ffn("ffn1"), ec("moe2"), ffn("ffn2"), ec("moe3")]
+        return [attn("attn1"), ec("moe1"), ffn("ffn1"), ec("moe2"), attn("attn2"), ec("moe3"),
+                ffn("ffn2"), ec("moe4")]
+    raise SystemExit("bfc_torch: unknown block %r" % name)
 
 
 def param_shapes(cfg):
-    d, v, hd = cfg["d"], cfg["vocab"], cfg["heads"] * cfg["head_dim"]
+    d, v = cfg["d"], cfg["vocab"]
     shapes = {"embed.tokens": [v, d], "embed.pos": [cfg["max_seq"], d]}
-    for i in range(cfg["layers"]):
-        p = "blocks.%d." % i
-        shapes[p + "attn.norm.scale"] = [d]
-        shapes[p + "attn.qkv"] = [d, 3 * hd]
-        shapes[p + "attn.out"] = [hd, d]
-        shapes[p + "ffn.norm.scale"] = [d]
-        shapes[p + "ffn.up"] = [d, cfg["hidden"]]
-        shapes[p + "ffn.down"] = [cfg["hidden"], d]
+    for i, block in enumerate(cfg["blocks"]):
+        for sub in block:
+            p = "blocks.%d.%s." % (i, sub["name"])
+            shapes[p + "norm.scale"] = [d]
+            t = sub["type"]
+            if t == "attn":
+                hd = sub["heads"] * sub["head_dim"]
+                shapes[p + "qkv"] = [d, 3 * hd]
+                shapes[p + "out"] = [hd, d]
+            elif t == "ffn":
+                h1 = sub["hidden"] * (2 if sub["act"] in GATED else 1)
+                shapes[p + "up"] = [d, h1]
+                shapes[p + "down"] = [sub["hidden"], d]
+            elif t == "moe":
+                e = sub["experts"]
+                h1 = sub["hidden"] * (2 if sub["act"] in GATED else 1)
+                shapes[p + "router"] = [d, e]
+                shapes[p + "experts.up"] = [e, d, h1]
+                shapes[p + "experts.down"] = [e, sub["hidden"], d]
     shapes["norm.scale"] = [d]
+    if cfg.get("head", "tied") == "untied":
+        shapes["head.weight"] = [d, v]
     return shapes
 
 
@@ -115,6 +181,9 @@ def init_params(cfg, seed):
         if name.endswith("norm.scale"):
             # Not ones: a scale of 1 would leave the norm's scale untested.
             t = 1.0 + 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)
+        elif name.endswith(".router"):
+            # Large enough that the router's choices are far from ties.
+            t = 0.5 * torch.randn(shape, generator=g, dtype=torch.float64)
         else:
             t = 0.05 * torch.randn(shape, generator=g, dtype=torch.float64)
         out[name] = t.to(torch.float32).numpy()
@@ -139,6 +208,16 @@ def act(name, x):
     raise SystemExit("bfc_torch: activation %r not implemented" % name)
 
 
+def ffn(x, up, down, name):
+    """act(x @ up) @ down; gated: act(x @ up[:, :h]) * (x @ up[:, h:]) @ down
+    (the gate half first)."""
+    u = x @ up
+    if name in GATED:
+        h = u.shape[-1] // 2
+        return (act(GATED[name], u[..., :h]) * u[..., h:]) @ down
+    return act(name, u) @ down
+
+
 def attention(x, qkv, out, heads, head_dim):
     B, S, _ = x.shape
     hd = heads * head_dim
@@ -157,23 +236,138 @@ def attention(x, qkv, out, heads, head_dim):
     return o @ out
 
 
+def groups(kind, B, S):
+    """The routing groups as lists of flat token indices t = b*S + s, each in
+    its member order: batch, all tokens batch-major; sequence, each sequence
+    in position order; position, each position across the batch in batch
+    order."""
+    if kind == "batch":
+        return [list(range(B * S))]
+    if kind == "sequence":
+        return [[b * S + s for s in range(S)] for b in range(B)]
+    if kind == "position":
+        return [[b * S + s for b in range(B)] for s in range(S)]
+    raise SystemExit("bfc_torch: unknown group %r" % kind)
+
+
+def ranked(values):
+    """Indices of values, highest first, ties to the lower index."""
+    order = sorted(range(len(values)), key=lambda i: (-values[i], i))
+    return order
+
+
+def moe(sub, x, router, up, down):
+    """A mixture of experts on x [B, S, d]. Returns the output, the weighted
+    router losses and the routing record (per expert the tokens it
+    processed; dropped choices)."""
+    B, S, d = x.shape
+    E = sub["experts"]
+    xt = x.reshape(B * S, d)
+    T = B * S
+    logits = xt @ router  # [T, E]
+    probs = torch.softmax(logits, dim=-1)
+    pv = probs.detach().tolist()
+    assign = []  # (token, expert, gate)
+    dropped = 0
+    first = [0] * E
+    if sub["rule"] == "expert_choice":
+        for members in groups(sub["group"], B, S):
+            n = len(members)
+            k = int(math.floor(n * sub["capacity"] / E + 1e-9))
+            if k < 1:
+                raise SystemExit("bfc_torch: expert choice k = 0 at n = %d" % n)
+            for e in range(E):
+                col = [pv[t][e] for t in members]
+                for j in ranked(col)[:k]:
+                    t = members[j]
+                    assign.append((t, e, probs[t, e]))
+    else:
+        K = sub["k"]
+        choice = [ranked(pv[t])[:K] for t in range(T)]
+        for t in range(T):
+            first[choice[t][0]] += 1
+        for members in groups(sub["group"], B, S):
+            n = len(members)
+            C = int(math.ceil(K * n * sub["capacity"] / E - 1e-9))
+            load = [0] * E
+            for r in range(K):
+                for t in members:
+                    e = choice[t][r]
+                    if load[e] >= C:
+                        dropped += 1
+                        continue
+                    load[e] += 1
+                    if K == 1:
+                        gate = probs[t, e]
+                    else:
+                        gate = probs[t, e] / sum(probs[t, c] for c in choice[t])
+                    assign.append((t, e, gate))
+    y = torch.zeros_like(xt)
+    tokens_of = [[] for _ in range(E)]
+    for t, e, gate in assign:
+        tokens_of[e].append(t)
+    for e in range(E):
+        if not tokens_of[e]:
+            continue
+        idx = torch.tensor(tokens_of[e])
+        gates = torch.stack([g for t, ee, g in assign if ee == e])
+        out = ffn(xt[idx], up[e], down[e], sub["act"])
+        y = y.index_add(0, idx, gates.unsqueeze(1) * out)
+    loss = xt.new_zeros(())
+    if sub["rule"] == "top_k" and sub.get("aux", 0):
+        f = torch.tensor(first, dtype=probs.dtype) / T  # no gradient
+        loss = loss + sub["aux"] * E * (f * probs.mean(dim=0)).sum()
+    if sub.get("zloss", 0):
+        loss = loss + sub["zloss"] * (torch.logsumexp(logits, dim=-1) ** 2).mean()
+    per_token = [0] * T
+    for t, e, g in assign:
+        per_token[t] += 1
+    record = {
+        "load": [len(tokens_of[e]) for e in range(E)],
+        "per_token": [sum(1 for c in per_token if min(c, 3) == j) for j in range(4)],
+        "dropped": dropped,
+        "tokens": [sorted(ts) for ts in tokens_of],
+    }
+    return y.reshape(B, S, d), loss, record
+
+
 def forward(cfg, P, tokens, targets):
     B, S = tokens.shape
     eps = cfg["eps"]
     h = P["embed.tokens"][tokens] + P["embed.pos"][:S].unsqueeze(0)
-    for i in range(cfg["layers"]):
-        p = "blocks.%d." % i
-        h = h + attention(rms(h, P[p + "attn.norm.scale"], eps), P[p + "attn.qkv"], P[p + "attn.out"],
-                          cfg["heads"], cfg["head_dim"])
-        u = rms(h, P[p + "ffn.norm.scale"], eps) @ P[p + "ffn.up"]
-        h = h + act(cfg["act"], u) @ P[p + "ffn.down"]
+    router_loss = h.new_zeros(())
+    routes = {}
+    for i, block in enumerate(cfg["blocks"]):
+        for sub in block:
+            p = "blocks.%d.%s." % (i, sub["name"])
+            x = rms(h, P[p + "norm.scale"], eps)
+            t = sub["type"]
+            if t == "attn":
+                h = h + attention(x, P[p + "qkv"], P[p + "out"], sub["heads"], sub["head_dim"])
+            elif t == "ffn":
+                h = h + ffn(x, P[p + "up"], P[p + "down"], sub["act"])
+            else:
+                y, l, rec = moe(sub, x, P[p + "router"], P[p + "experts.up"], P[p + "experts.down"])
+                h = h + y
+                router_loss = router_loss + l
+                routes[p[:-1]] = rec
     z = rms(h, P["norm.scale"], eps)
-    logits = z @ P["embed.tokens"].T
+    if cfg.get("head", "tied") == "untied":
+        logits = z @ P["head.weight"]
+    else:
+        logits = z @ P["embed.tokens"].T
     flat_t = targets.reshape(-1)
     keep = flat_t >= 0
     lp = torch.log_softmax(logits.reshape(-1, logits.shape[-1]), dim=-1)
     nll = -lp[keep].gather(1, flat_t[keep].unsqueeze(1)).squeeze(1)
-    return nll.mean(), logits
+    ce = nll.mean()
+    return ce + router_loss, ce, logits, routes
+
+
+def decayed(name):
+    """bfc's weight-decay rule (docs/internals.md): every matrix and
+    embedding decays; norm scales and routers do not."""
+    return not (name.endswith("norm.scale") or name.endswith(".router"))
 
 
 def main():
@@ -185,15 +379,23 @@ def main():
     ap.add_argument("--init", type=int)
     ap.add_argument("--write-params")
     ap.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    ap.add_argument("--adamw", help="JSON {lr, beta1, beta2, eps, weight_decay, steps}: after the "
+                    "pass, take that many AdamW steps on the batch and write adamw.<param>")
     a = ap.parse_args()
 
     cfg = json.loads(a.config)
-    cfg.setdefault("head_dim", cfg["d"] // cfg["heads"])
-    cfg.setdefault("hidden", 4 * cfg["d"])
     cfg.setdefault("eps", 1e-6)
-    cfg.setdefault("act", "gelu")
-    if cfg.get("kind", "dense") != "dense":
-        raise SystemExit("bfc_torch: only the dense Transformer model is implemented")
+    kind = cfg.get("kind", "dense")
+    if kind == "dense":
+        blk = {"block": "Transformer", "d": cfg["d"], "heads": cfg["heads"]}
+        for key in ("head_dim", "hidden", "act"):
+            if key in cfg:
+                blk[key] = cfg[key]
+        cfg["blocks"] = [std_block(blk) for _ in range(cfg["layers"])]
+    elif kind == "model":
+        cfg["blocks"] = [std_block(b) for b in cfg["blocks"]]
+    else:
+        raise SystemExit("bfc_torch: unknown kind %r" % kind)
 
     if a.init is not None:
         raw = init_params(cfg, a.init)
@@ -216,15 +418,36 @@ def main():
     batch = st_load(a.batch)
     tokens = torch.tensor(batch["tokens"].astype(np.int64))
     targets = torch.tensor(batch["targets"].astype(np.int64))
-    loss, logits = forward(cfg, P, tokens, targets)
+    loss, ce, logits, routes = forward(cfg, P, tokens, targets)
     loss.backward()
 
     out = {
         "loss": np.array([loss.item()], dtype=np.float64),
+        "ce": np.array([ce.item()], dtype=np.float64),
         "logits": logits.detach().to(torch.float32).numpy(),
     }
     for name, t in P.items():
         out["grad." + name] = t.grad.detach().to(torch.float32).numpy()
+    for layer, rec in routes.items():
+        out["route.%s.load" % layer] = np.array(rec["load"], dtype=np.int32)
+        out["route.%s.per_token" % layer] = np.array(rec["per_token"], dtype=np.int32)
+        out["route.%s.dropped" % layer] = np.array([rec["dropped"]], dtype=np.int32)
+
+    if a.adamw:
+        o = json.loads(a.adamw)
+        dec = [t for n, t in P.items() if decayed(n)]
+        nodec = [t for n, t in P.items() if not decayed(n)]
+        opt = torch.optim.AdamW(
+            [{"params": dec, "weight_decay": o["weight_decay"]}, {"params": nodec, "weight_decay": 0.0}],
+            lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
+        for step in range(o["steps"]):
+            if step > 0:  # the first step uses the gradients of the pass above
+                opt.zero_grad()
+                loss, _, _, _ = forward(cfg, P, tokens, targets)
+                loss.backward()
+            opt.step()
+        for name, t in P.items():
+            out["adamw." + name] = t.detach().to(torch.float32).numpy()
     st_save(a.out, out)
 
 
