@@ -20,8 +20,9 @@
 // expert choice needs routing groups big enough for k >= 1) before they
 // change anything, and return runtime/moe's errors rather than panic.
 // Every generated model has Losses (the cross-entropy and the router
-// losses of the last Forward) and RoutingStats (per moe layer, in order;
-// empty for a dense model).
+// losses of the last Forward), RoutingStats (per moe layer, in order;
+// empty for a dense model) and Routes (per moe layer, the tokens each
+// expert took and the dropped top-k choices; empty for a dense model).
 //
 // Output depends only on the inputs: identical programs give identical
 // bytes, with no versions or timestamps.

@@ -191,6 +191,7 @@ func (g *gen) file() *jen.File {
 	g.check(f)
 	g.params(f)
 	g.routing(f)
+	g.routes(f)
 	g.checkpoint(f)
 	return f
 }
@@ -534,6 +535,36 @@ func (g *gen) routing(f *jen.File) {
 			jen.Id("out").Index(jen.Id("i")).Op("=").Qual(moePath, "LayerStats").Values(
 				jen.Id("Name").Op(":").Id("moeNames").Index(jen.Id("i")),
 				jen.Id("Stats").Op(":").Id("ws").Dot("Stats").Call(),
+			),
+		),
+		jen.Return(jen.Id("out")),
+	)
+}
+
+// routes emits Routes.
+func (g *gen) routes(f *jen.File) {
+	ret := jen.Index().Qual(moePath, "LayerRoutes")
+	f.Line()
+	f.Comment("Routes returns the routing decisions of every moe layer, named by layer and in")
+	if g.train {
+		f.Comment("order, as the last Forward left them (Infer keeps its own): the tokens each")
+	} else {
+		f.Comment("order, as the last Forward or Infer left them: the tokens each")
+	}
+	f.Comment("expert took and the top-k choices dropped (see moe.Workspace.Routes). It")
+	f.Comment("allocates, and is empty for a model without moe layers.")
+	if len(g.moes) == 0 {
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Routes").Params().Add(ret).Block(
+			jen.Return(jen.Nil()),
+		)
+		return
+	}
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Routes").Params().Add(ret.Clone()).Block(
+		jen.Id("out").Op(":=").Make(ret, jen.Len(jen.Id("m").Dot("moe"))),
+		jen.For(jen.List(jen.Id("i"), jen.Id("ws")).Op(":=").Range().Id("m").Dot("moe")).Block(
+			jen.Id("out").Index(jen.Id("i")).Op("=").Qual(moePath, "LayerRoutes").Values(
+				jen.Id("Name").Op(":").Id("moeNames").Index(jen.Id("i")),
+				jen.Id("Routes").Op(":").Id("ws").Dot("Routes").Call(),
 			),
 		),
 		jen.Return(jen.Id("out")),

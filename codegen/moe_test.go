@@ -34,11 +34,14 @@ func TestMoEGenerated(t *testing.T) {
 			"\tm.aux += a[",
 			"func (m *Model) Losses() (ce, aux float32) {",
 			"func (m *Model) RoutingStats() []moe.LayerStats {\n\tout := make([]moe.LayerStats, len(m.moe))",
+			"func (m *Model) Routes() []moe.LayerRoutes {\n\tout := make([]moe.LayerRoutes, len(m.moe))",
+			"\t\tout[i] = moe.LayerRoutes{Name: moeNames[i], Routes: ws.Routes()}\n",
 		}, nil},
 		{"inference-only", serve, []string{
 			"\tmoe []*moe.Workspace[float32]\n",
 			"\taux, err = moe.Forward(m.moe[1], ",
 			"func (m *Model) RoutingStats() []moe.LayerStats {",
+			"func (m *Model) Routes() []moe.LayerRoutes {",
 		}, []string{"moeInfer", "moe.Backward"}},
 	} {
 		for _, w := range c.want {
@@ -54,7 +57,7 @@ func TestMoEGenerated(t *testing.T) {
 	}
 }
 
-// A dense model has Losses and an empty RoutingStats, and no moe state.
+// A dense model has Losses, an empty RoutingStats and Routes, and no moe state.
 func TestDenseRouting(t *testing.T) {
 	p, l := planned(t, plantest.Tiny())
 	files, err := codegen.Generate(p, l, codegen.Options{})
@@ -64,6 +67,7 @@ func TestDenseRouting(t *testing.T) {
 	src := files[0].Data
 	for _, w := range []string{
 		"func (m *Model) RoutingStats() []moe.LayerStats {\n\treturn nil\n}",
+		"func (m *Model) Routes() []moe.LayerRoutes {\n\treturn nil\n}",
 		"func (m *Model) Losses() (ce, aux float32) {",
 		// plantest programs leave Program.CE unset: the loss is the cross-entropy.
 		"\tm.ce = a[",

@@ -899,6 +899,18 @@ func (m *Model) RoutingStats() []moe.LayerStats {
 	return out
 }
 
+// Routes returns the routing decisions of every moe layer, named by layer and in
+// order, as the last Forward left them (Infer keeps its own): the tokens each
+// expert took and the top-k choices dropped (see moe.Workspace.Routes). It
+// allocates, and is empty for a model without moe layers.
+func (m *Model) Routes() []moe.LayerRoutes {
+	out := make([]moe.LayerRoutes, len(m.moe))
+	for i, ws := range m.moe {
+		out[i] = moe.LayerRoutes{Name: moeNames[i], Routes: ws.Routes()}
+	}
+	return out
+}
+
 // Save writes the parameters to path as a safetensors file, atomically: a crash
 // leaves either the previous file or the new one. Tensors are named as in
 // Params and stored with their logical shapes as F32.
