@@ -57,9 +57,9 @@ func compareMoE(t *testing.T, f *safetensors.File, m *moemodel.Model, loss float
 	compareRouting(t, f, m)
 }
 
-// compareRouting checks Go's routing decisions against the twin's: per moe
-// layer the tokens each expert processed, how many tokens got 0, 1, 2, 3+
-// experts, and the dropped top-k choices.
+// compareRouting checks Go's routing decisions (Routes) against the twin's:
+// per moe layer which tokens each expert processed and which top-k choices
+// were dropped, and the statistics (RoutingStats) derived from them.
 func compareRouting(t *testing.T, f *safetensors.File, m *moemodel.Model) {
 	t.Helper()
 	ints := func(name string) []int32 {
@@ -82,17 +82,41 @@ func compareRouting(t *testing.T, f *safetensors.File, m *moemodel.Model) {
 			t.Errorf("%s: go %v, torch %v", what, got, want)
 		}
 	}
+	T := moemodel.MaxBatch * moemodel.MaxSeq
+	routes := m.Routes()
 	var drops []string
-	for _, ls := range m.RoutingStats() {
-		same(ls.Name+" load per expert", ls.Load, ints("route."+ls.Name+".load"))
-		same(ls.Name+" tokens by experts (0, 1, 2, 3+)", ls.PerToken[:], ints("route."+ls.Name+".per_token"))
-		same(ls.Name+" dropped", []int{ls.Dropped}, ints("route."+ls.Name+".dropped"))
-		drops = append(drops, fmt.Sprintf("%s %d/%d", ls.Name, ls.Dropped, ls.Choices))
-		if ls.Choices > 0 && ls.Dropped == 0 {
-			t.Errorf("%s dropped no choice: the batch no longer exercises top-k overflow", ls.Name)
+	for i, ls := range m.RoutingStats() {
+		name := ls.Name
+		same(name+" load per expert", ls.Load, ints("route."+name+".load"))
+		same(name+" tokens by experts (0, 1, 2, 3+)", ls.PerToken[:], ints("route."+name+".per_token"))
+		same(name+" dropped", []int{ls.Dropped}, ints("route."+name+".dropped"))
+
+		rt := routes[i]
+		if rt.Name != name {
+			t.Fatalf("Routes()[%d] is %s, RoutingStats()[%d] %s", i, rt.Name, i, name)
 		}
+		taken := ints("route." + name + ".taken")
+		for e, toks := range rt.Tokens {
+			got := make([]int, T)
+			for _, tok := range toks {
+				got[tok] = 1
+			}
+			same(fmt.Sprintf("%s expert %d: tokens taken (1 per token b·seq+s)", name, e), got, taken[e*T:(e+1)*T])
+		}
+		if ls.Choices > 0 {
+			k := ls.Choices / T
+			got := make([]int, T*k)
+			for _, c := range rt.Dropped {
+				got[int(c.Token)*k+int(c.Rank)] = 1
+			}
+			same(name+" dropped choices (token, rank)", got, ints("route."+name+".drop"))
+			if ls.Dropped == 0 {
+				t.Errorf("%s dropped no choice: the batch no longer exercises top-k overflow", name)
+			}
+		}
+		drops = append(drops, fmt.Sprintf("%s %d/%d", name, ls.Dropped, ls.Choices))
 	}
-	t.Logf("routing agrees; dropped choices: %s", strings.Join(drops, ", "))
+	t.Logf("routing agrees (tokens per expert, dropped choices); dropped: %s", strings.Join(drops, ", "))
 }
 
 // TestMoEGoToTorch: generated Go's checkpoint of the sparse blocks loads in

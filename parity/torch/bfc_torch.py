@@ -1,32 +1,55 @@
 #!/usr/bin/python3
-"""bfc_torch: an independent PyTorch implementation of bfc's standard dense
-Transformer model, for the parity tests of package parity (docs/parity.md).
+"""bfc_torch: an independent PyTorch implementation of bfc's standard blocks
+(Transformer, GLaM, Switch, Brainformer6 and Brainformer8) and the models
+stacking them, for the parity tests of package parity (docs/parity.md).
 
-Written from the block's math (docs/language.md), not from generated Go:
+Written from the blocks' math (docs/language.md, stdlib/*.bf and the routing
+rules of ../shared/design/brainformer.md), not from generated Go:
 
     h   = embed.tokens[tokens] + embed.pos[:S]
-    per block i:
-        h = h + attn(rms(h) * blocks.i.attn.norm.scale)
-        h = h + ffn(rms(h) * blocks.i.ffn.norm.scale)
+    per block i, per sub-layer L of the block:
+        h = h + f_L(rms(h) * blocks.i.L.norm.scale)
     z   = rms(h) * norm.scale
-    logits = z @ embed.tokens.T                      (tied head)
+    logits = z @ embed.tokens.T (tied head) or z @ head.weight (untied)
     loss   = mean cross-entropy over positions with target >= 0
+             + per moe layer: aux * balance + zloss * z
 
 rms(x) = x / sqrt(mean(x^2) + eps). attn: x @ qkv ([d, 3*H*Dh], columns q|k|v,
 head h in columns h*Dh..(h+1)*Dh-1 of each part), causal softmax of q k^T /
-sqrt(Dh), heads concatenated, then @ out ([H*Dh, d]). ffn: act(x @ up) @ down.
+sqrt(Dh), heads concatenated, then @ out ([H*Dh, d]). ffn: act(x @ up) @ down;
+gated (reglu, geglu, swiglu): act(x @ up[:, :h]) * (x @ up[:, h:]) @ down.
 Every matrix is stored [in, out] and applied as x @ W (torch.nn.Linear keeps
 [out, in] and computes x @ W.T: transpose when moving weights to nn.Linear).
+
+moe: p = softmax(x @ router) per token ([d, E]); tokens t = b*S + s route in
+groups (batch: all, batch-major; sequence: each sequence; position: each
+position across the batch, in batch order). Expert choice: in each group of n
+every expert takes its k = floor(n*c/E + 1e-9) tokens of highest p (ties to
+the earlier member), gate p raw. Top-k: each token picks its k experts of
+highest p (ties to the lower expert), gates renormalised over the k (k = 1:
+the raw p); per group each expert has C = ceil(k*n*c/E - 1e-9) places, given
+to all first choices in group order, then all second choices, ...; a choice
+that finds its expert full is dropped. Output: sum over a token's placed
+choices of gate * ffn_e(x) (experts.up [E, d, H1], experts.down [E, H, d]).
+balance = E * sum_e f_e * P_e (f_e: share of tokens whose first choice is e,
+no gradient; P_e: mean p_e); z = mean over tokens of logsumexp(x @ router)^2.
 
 Usage:
     bfc_torch.py --config JSON --batch BATCH.safetensors --out OUT.safetensors
                  (--params IN.safetensors | --init SEED --write-params P.safetensors)
-                 [--dtype float32|float64]
+                 [--dtype float32|float64] [--adamw JSON]
 
 BATCH holds I32 tensors "tokens" and "targets" of shape [B, S]. OUT receives
-"loss" (F64, shape [1]), "logits" [B, S, V] and "grad.<param name>" for
-every parameter (F32). With --init the parameters are drawn here (torch RNG) and
-written to P in bfc's checkpoint layout before the pass.
+"loss" (F64, shape [1]; with the router losses), "ce" (F64, the
+cross-entropy alone), "logits" [B, S, V], "grad.<param name>" for every
+parameter (F32) and, per moe layer L, its routing decisions (I32):
+"route.L.load" [E], "route.L.per_token" [4] (tokens with 0, 1, 2, 3+ experts),
+"route.L.dropped" [1], "route.L.taken" [E, T] (1 where expert e processed
+token t = b*S + s) and, for top-k, "route.L.drop" [T, K] (1 where the choice
+of rank r of token t was dropped). With --adamw it also writes
+"adamw.<param name>", the parameters after that many AdamW steps on the batch.
+With --init the parameters are drawn here (torch RNG) and written to P in
+bfc's checkpoint layout before the pass.
 """
 
 import argparse
@@ -269,6 +292,7 @@ def moe(sub, x, router, up, down):
     pv = probs.detach().tolist()
     assign = []  # (token, expert, gate)
     dropped = 0
+    drops = []  # (token, rank) of the dropped top-k choices
     first = [0] * E
     if sub["rule"] == "expert_choice":
         for members in groups(sub["group"], B, S):
@@ -295,6 +319,7 @@ def moe(sub, x, router, up, down):
                     e = choice[t][r]
                     if load[e] >= C:
                         dropped += 1
+                        drops.append((t, r))
                         continue
                     load[e] += 1
                     if K == 1:
@@ -327,6 +352,9 @@ def moe(sub, x, router, up, down):
         "per_token": [sum(1 for c in per_token if min(c, 3) == j) for j in range(4)],
         "dropped": dropped,
         "tokens": [sorted(ts) for ts in tokens_of],
+        "drops": drops,
+        "T": T,
+        "K": sub.get("k", 1) if sub["rule"] == "top_k" else 0,
     }
     return y.reshape(B, S, d), loss, record
 
@@ -432,6 +460,17 @@ def main():
         out["route.%s.load" % layer] = np.array(rec["load"], dtype=np.int32)
         out["route.%s.per_token" % layer] = np.array(rec["per_token"], dtype=np.int32)
         out["route.%s.dropped" % layer] = np.array([rec["dropped"]], dtype=np.int32)
+        # taken[e, t] = 1 when expert e processed token t; drop[t, r] = 1
+        # when token t's choice of rank r was dropped (top-k only).
+        taken = np.zeros((len(rec["tokens"]), rec["T"]), dtype=np.int32)
+        for e, ts in enumerate(rec["tokens"]):
+            taken[e, ts] = 1
+        out["route.%s.taken" % layer] = taken
+        if rec["K"]:
+            drop = np.zeros((rec["T"], rec["K"]), dtype=np.int32)
+            for t, r in rec["drops"]:
+                drop[t, r] = 1
+            out["route.%s.drop" % layer] = drop
 
     if a.adamw:
         o = json.loads(a.adamw)
