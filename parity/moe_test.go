@@ -5,10 +5,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/bfcdev/bfc/parity/moemodel"
+	"github.com/bfcdev/bfc/runtime/optim"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 )
 
@@ -164,4 +166,90 @@ func TestMoETorchToGo(t *testing.T) {
 	}
 	loss, logits := goPass(t, m, tokens, targets, moemodel.MaxBatch, moemodel.MaxSeq)
 	compareMoE(t, f, m, loss, logits)
+}
+
+// TestMoEAdamW: three AdamW steps on the batch (runtime/optim.StepAdamW in
+// Go, torch.optim.AdamW in the twin, weight decay only on the parameters
+// bfc decays: not norm scales and routers). Two comparisons:
+//
+//   - optimizer: the twin steps with the gradients Go used at each step, so
+//     only the update rule differs; the parameters agree to float32 rounding.
+//   - training: each side steps with its own gradients. Adam divides each
+//     element's gradient by its own running RMS, so an element whose
+//     gradient is tiny next to its tensor's (within the floor of the
+//     gradient tolerance) moves by up to lr whatever its size, and float32
+//     rounding of that small gradient shows in the step: the bound there is
+//     on the difference of the updates, in units of lr, not on parameters.
+func TestMoEAdamW(t *testing.T) {
+	requireTorch(t)
+	const steps = 3
+	cfg := optim.AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "torch.safetensors")
+	tokens, targets, bpath := batch(t, dir, 5, moemodel.MaxBatch, moemodel.MaxSeq, moemodel.Vocab)
+	adamw := func(grads string) string {
+		return fmt.Sprintf(`{"lr":%g,"beta1":%g,"beta2":%g,"eps":%g,"weight_decay":%g,"steps":%d,"grads":%q}`,
+			cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay, steps, grads)
+	}
+	own := runTwin(t, dir, moeConfig(), "--init", "9", "--write-params", ckpt, "--batch", bpath, "--adamw", adamw(""))
+	m, err := moemodel.Load(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []float32
+	for _, p := range m.Params() {
+		before = append(before, p.Data...)
+	}
+	o := optim.NewAdamW(cfg)
+	var grads []safetensors.Tensor
+	for step := range steps {
+		goPass(t, m, tokens, targets, moemodel.MaxBatch, moemodel.MaxSeq)
+		for _, p := range m.Params() {
+			grads = append(grads, safetensors.FromFloat32(fmt.Sprintf("step%d.%s", step, p.Name), p.Shape, slices.Clone(p.Grad)))
+		}
+		optim.StepAdamW(o, m.Params(), cfg.LR)
+	}
+	gpath := filepath.Join(dir, "grads.safetensors")
+	if err := safetensors.Save(gpath, grads, nil); err != nil {
+		t.Fatal(err)
+	}
+	shared := runTwin(t, dir, moeConfig(), "--params", ckpt, "--batch", bpath, "--adamw", adamw(gpath))
+
+	// Optimizer: same gradients, same parameters.
+	worst := map[string]float64{}
+	for _, p := range m.Params() {
+		e, _ := compare(t, shared, "adamw."+p.Name, p.Data)
+		b := moeBlock(p.Name)
+		worst[b] = math.Max(worst[b], e)
+	}
+	t.Logf("optimizer (Go's gradients on both sides): parameters after %d steps, largest relative errors (floored): GLaM %.2e, Switch %.2e, Brainformer6 %.2e, embed/head %.2e",
+		steps, worst["GLaM"], worst["Switch"], worst["Brainformer6"], worst["embed/head"])
+
+	// Training: own gradients; the updates agree within updTol·lr.
+	const updTol = 0.2
+	var worstUpd float64
+	off := 0
+	for _, p := range m.Params() {
+		tt, ok := own.Get("adamw." + p.Name)
+		if !ok {
+			t.Fatalf("the twin wrote no adamw.%s", p.Name)
+		}
+		want, err := tt.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range p.Data {
+			// Both started from before: the parameters' difference is
+			// the updates' difference.
+			d := math.Abs(float64(v)-float64(want[i])) / cfg.LR
+			if d > worstUpd {
+				worstUpd = d
+			}
+			if d > updTol {
+				t.Errorf("%s[%d]: updates differ by %.3g·lr: go %g, torch %g (from %g)", p.Name, i, d, v, want[i], before[off+i])
+			}
+		}
+		off += len(p.Data)
+	}
+	t.Logf("training (own gradients): largest difference of the %d-step updates %.2e·lr", steps, worstUpd)
 }

@@ -47,7 +47,9 @@ parameter (F32) and, per moe layer L, its routing decisions (I32):
 "route.L.dropped" [1], "route.L.taken" [E, T] (1 where expert e processed
 token t = b*S + s) and, for top-k, "route.L.drop" [T, K] (1 where the choice
 of rank r of token t was dropped). With --adamw it also writes
-"adamw.<param name>", the parameters after that many AdamW steps on the batch.
+"adamw.<param name>", the parameters after that many AdamW steps on the batch
+(their own gradients, or the gradients of step i from the file named by the
+"grads" key).
 With --init the parameters are drawn here (torch RNG) and written to P in
 bfc's checkpoint layout before the pass.
 """
@@ -407,8 +409,9 @@ def main():
     ap.add_argument("--init", type=int)
     ap.add_argument("--write-params")
     ap.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    ap.add_argument("--adamw", help="JSON {lr, beta1, beta2, eps, weight_decay, steps}: after the "
-                    "pass, take that many AdamW steps on the batch and write adamw.<param>")
+    ap.add_argument("--adamw", help="JSON {lr, beta1, beta2, eps, weight_decay, steps[, grads]}: after "
+                    "the pass, take that many AdamW steps on the batch (with grads, a safetensors file of "
+                    "step<i>.<param>: with those gradients) and write adamw.<param>")
     a = ap.parse_args()
 
     cfg = json.loads(a.config)
@@ -479,8 +482,12 @@ def main():
         opt = torch.optim.AdamW(
             [{"params": dec, "weight_decay": o["weight_decay"]}, {"params": nodec, "weight_decay": 0.0}],
             lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
+        G = st_load(o["grads"]) if o.get("grads") else None
         for step in range(o["steps"]):
-            if step > 0:  # the first step uses the gradients of the pass above
+            if G is not None:  # the given gradients, "step<i>.<param name>"
+                for name, t in P.items():
+                    t.grad = torch.tensor(G["step%d.%s" % (step, name)], dtype=dt)
+            elif step > 0:  # the first step uses the gradients of the pass above
                 opt.zero_grad()
                 loss, _, _, _ = forward(cfg, P, tokens, targets)
                 loss.backward()
