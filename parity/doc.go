@@ -7,3 +7,4 @@ package parity
 
 //go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o densemodel -pkg densemodel dense.bf
 //go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o moemodel -pkg moemodel moe.bf
+//go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o routesmodel -pkg routesmodel routes.bf

@@ -130,7 +130,10 @@ GATED = {"reglu": "relu", "geglu": "gelu", "swiglu": "silu"}
 
 
 def std_block(b):
-    """Sub-layers of a standard block; b: {"block": NAME, parameters...}."""
+    """Sub-layers of a standard block; b: {"block": NAME, parameters...}, or
+    {"block": "layers", "sublayers": [...]} for a block written out."""
+    if b["block"] == "layers":  # a block of the test's own, its sub-layers spelled out
+        return b["sublayers"]
     name, d, heads = b["block"], b["d"], b["heads"]
     hd = b.get("head_dim", d // heads)
 
