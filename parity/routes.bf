@@ -1,10 +1,11 @@
 // RoutesParity covers, for the numerical parity test against the PyTorch
 // twin in torch/bfc_torch.py, what MoEParity (moe.bf) leaves out: the
-// standard Brainformer8 block, a tied head, gated experts and the routing
-// groups the standard blocks do not use (expert choice over sequence and
-// batch, top-2 over sequence), accepted with leak: allow since the model
-// is causal.
+// standard Brainformer8 and GatedTransformer blocks, a tied head, gated
+// experts and the routing groups the standard blocks do not use (expert
+// choice over sequence and batch, top-2 over sequence), accepted with
+// leak: allow since the model is causal.
 import "std/brainformer.bf"
+import "std/transformer.bf"
 
 // Groups routes with the groups the standard blocks leave out.
 block Groups(d: dim, experts: int) {
@@ -22,7 +23,7 @@ model RoutesParity {
 
     input(batch: 4, seq: 8)
     embed(vocab: vocab, dim: d, pos: learned)
-    repeat 1 [Brainformer8(d: d, heads: heads, experts: experts, zloss: 0.001), Groups(d: d, experts: experts)]
+    repeat 1 [Brainformer8(d: d, heads: heads, experts: experts, zloss: 0.001), Groups(d: d, experts: experts), GatedTransformer(d: d, heads: heads)]
     norm rms
     head tied
     loss cross_entropy

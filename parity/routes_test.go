@@ -10,12 +10,12 @@ import (
 	"github.com/bfcdev/bfc/parity/routesmodel"
 )
 
-// routesBlocks names the blocks of routesmodel, blocks.0 and blocks.1.
-var routesBlocks = []string{"Brainformer8", "Groups"}
+// routesBlocks names the blocks of routesmodel, blocks.0 to blocks.2.
+var routesBlocks = []string{"Brainformer8", "Groups", "GatedTransformer"}
 
 // routesConfig describes routesmodel (routes.bf) to the twin: Brainformer8
-// by name, and routes.bf's own block Groups written out sub-layer by
-// sub-layer.
+// and GatedTransformer by name, and routes.bf's own block Groups written out
+// sub-layer by sub-layer.
 func routesConfig() string {
 	d, h, e := routesmodel.D, routesmodel.Heads, routesmodel.Experts
 	return fmt.Sprintf(`{"kind":"model","vocab":%d,"d":%d,"max_seq":%d,"eps":1e-6,"head":"tied","blocks":[`+
@@ -23,8 +23,9 @@ func routesConfig() string {
 		`{"block":"layers","sublayers":[`+
 		`{"name":"ecseq","type":"moe","experts":%d,"hidden":%d,"act":"geglu","rule":"expert_choice","capacity":1,"group":"sequence","aux":0,"zloss":0.001},`+
 		`{"name":"top2seq","type":"moe","experts":%d,"hidden":%d,"act":"swiglu","rule":"top_k","k":2,"capacity":1,"group":"sequence","aux":0.02,"zloss":0},`+
-		`{"name":"ecbatch","type":"moe","experts":%d,"hidden":%d,"act":"sqrelu","rule":"expert_choice","capacity":1.5,"group":"batch","aux":0,"zloss":0}]}]}`,
-		routesmodel.Vocab, d, routesmodel.MaxSeq, d, h, e, e, d, e, d, e, 2*d)
+		`{"name":"ecbatch","type":"moe","experts":%d,"hidden":%d,"act":"sqrelu","rule":"expert_choice","capacity":1.5,"group":"batch","aux":0,"zloss":0}]},`+
+		`{"block":"GatedTransformer","d":%d,"heads":%d}]}`,
+		routesmodel.Vocab, d, routesmodel.MaxSeq, d, h, e, e, d, e, d, e, 2*d, d, h)
 }
 
 // TestRoutesGoToTorch: Brainformer8, gated experts, the routing groups the

@@ -24,7 +24,7 @@ const (
 	MaxSeq    = 8
 	MaxTokens = MaxBatch * MaxSeq
 	// NumParams is the number of trainable parameters.
-	NumParams = 130560
+	NumParams = 147008
 )
 
 // Constants of RoutesParity, as built.
@@ -36,10 +36,10 @@ const (
 // Arena sizes in elements, planned at compile time.
 const (
 	modelName = "RoutesParity"
-	paramSize = 130560 // parameters, in declaration order
-	gradSize  = 130560 // their gradients
-	trainSize = 49952  // Forward's activations and Backward's activation gradients
-	inferSize = 7168   // Infer's activations
+	paramSize = 147008 // parameters, in declaration order
+	gradSize  = 147008 // their gradients
+	trainSize = 73616  // Forward's activations and Backward's activation gradients
+	inferSize = 13312  // Infer's activations
 )
 
 // The moe layers, in order: their names and routing configurations.
@@ -185,7 +185,13 @@ func newModel() *Model {
 		{Name: "blocks.1.ecbatch.router", Shape: []int{32, 4}, Data: m.params[114016:114144:114144], Grad: m.grads[114016:114144:114144], Decay: false},
 		{Name: "blocks.1.ecbatch.experts.up", Shape: []int{4, 32, 64}, Data: m.params[114144:122336:122336], Grad: m.grads[114144:122336:122336], Decay: true},
 		{Name: "blocks.1.ecbatch.experts.down", Shape: []int{4, 64, 32}, Data: m.params[122336:130528:130528], Grad: m.grads[122336:130528:130528], Decay: true},
-		{Name: "norm.scale", Shape: []int{32}, Data: m.params[130528:130560:130560], Grad: m.grads[130528:130560:130560], Decay: false},
+		{Name: "blocks.2.attn.norm.scale", Shape: []int{32}, Data: m.params[130528:130560:130560], Grad: m.grads[130528:130560:130560], Decay: false},
+		{Name: "blocks.2.attn.qkv", Shape: []int{32, 96}, Data: m.params[130560:133632:133632], Grad: m.grads[130560:133632:133632], Decay: true},
+		{Name: "blocks.2.attn.out", Shape: []int{32, 32}, Data: m.params[133632:134656:134656], Grad: m.grads[133632:134656:134656], Decay: true},
+		{Name: "blocks.2.ffn.norm.scale", Shape: []int{32}, Data: m.params[134656:134688:134688], Grad: m.grads[134656:134688:134688], Decay: false},
+		{Name: "blocks.2.ffn.up", Shape: []int{32, 256}, Data: m.params[134688:142880:142880], Grad: m.grads[134688:142880:142880], Decay: true},
+		{Name: "blocks.2.ffn.down", Shape: []int{128, 32}, Data: m.params[142880:146976:146976], Grad: m.grads[142880:146976:146976], Decay: true},
+		{Name: "norm.scale", Shape: []int{32}, Data: m.params[146976:147008:147008], Grad: m.grads[146976:147008:147008], Decay: false},
 	}
 	return m
 }
@@ -194,49 +200,55 @@ func newModel() *Model {
 func (m *Model) init(seed uint64) {
 	w := m.params
 	r := tensor.NewRNG(seed)
-	tensor.InitNormal(w[0:2048], 0.02, r)        // embed.tokens
-	tensor.InitNormal(w[2048:2304], 0.01, r)     // embed.pos
-	tensor.InitOnes(w[2304:2336])                // blocks.0.attn1.norm.scale
-	tensor.InitNormal(w[2336:5408], 0.02, r)     // blocks.0.attn1.qkv
-	tensor.InitNormal(w[5408:6432], 0.01, r)     // blocks.0.attn1.out
-	tensor.InitOnes(w[6432:6464])                // blocks.0.moe1.norm.scale
-	tensor.InitNormal(w[6464:6592], 0.02, r)     // blocks.0.moe1.router
-	tensor.InitNormal(w[6592:14784], 0.02, r)    // blocks.0.moe1.experts.up
-	tensor.InitNormal(w[14784:22976], 0.01, r)   // blocks.0.moe1.experts.down
-	tensor.InitOnes(w[22976:23008])              // blocks.0.ffn1.norm.scale
-	tensor.InitNormal(w[23008:27104], 0.02, r)   // blocks.0.ffn1.up
-	tensor.InitNormal(w[27104:29152], 0.01, r)   // blocks.0.ffn1.down
-	tensor.InitOnes(w[29152:29184])              // blocks.0.moe2.norm.scale
-	tensor.InitNormal(w[29184:29312], 0.02, r)   // blocks.0.moe2.router
-	tensor.InitNormal(w[29312:37504], 0.02, r)   // blocks.0.moe2.experts.up
-	tensor.InitNormal(w[37504:45696], 0.01, r)   // blocks.0.moe2.experts.down
-	tensor.InitOnes(w[45696:45728])              // blocks.0.attn2.norm.scale
-	tensor.InitNormal(w[45728:48800], 0.02, r)   // blocks.0.attn2.qkv
-	tensor.InitNormal(w[48800:49824], 0.01, r)   // blocks.0.attn2.out
-	tensor.InitOnes(w[49824:49856])              // blocks.0.moe3.norm.scale
-	tensor.InitNormal(w[49856:49984], 0.02, r)   // blocks.0.moe3.router
-	tensor.InitNormal(w[49984:58176], 0.02, r)   // blocks.0.moe3.experts.up
-	tensor.InitNormal(w[58176:66368], 0.01, r)   // blocks.0.moe3.experts.down
-	tensor.InitOnes(w[66368:66400])              // blocks.0.ffn2.norm.scale
-	tensor.InitNormal(w[66400:70496], 0.02, r)   // blocks.0.ffn2.up
-	tensor.InitNormal(w[70496:72544], 0.01, r)   // blocks.0.ffn2.down
-	tensor.InitOnes(w[72544:72576])              // blocks.0.moe4.norm.scale
-	tensor.InitNormal(w[72576:72704], 0.02, r)   // blocks.0.moe4.router
-	tensor.InitNormal(w[72704:80896], 0.02, r)   // blocks.0.moe4.experts.up
-	tensor.InitNormal(w[80896:89088], 0.01, r)   // blocks.0.moe4.experts.down
-	tensor.InitOnes(w[89088:89120])              // blocks.1.ecseq.norm.scale
-	tensor.InitNormal(w[89120:89248], 0.02, r)   // blocks.1.ecseq.router
-	tensor.InitNormal(w[89248:97440], 0.02, r)   // blocks.1.ecseq.experts.up
-	tensor.InitNormal(w[97440:101536], 0.01, r)  // blocks.1.ecseq.experts.down
-	tensor.InitOnes(w[101536:101568])            // blocks.1.top2seq.norm.scale
-	tensor.InitNormal(w[101568:101696], 0.02, r) // blocks.1.top2seq.router
-	tensor.InitNormal(w[101696:109888], 0.02, r) // blocks.1.top2seq.experts.up
-	tensor.InitNormal(w[109888:113984], 0.01, r) // blocks.1.top2seq.experts.down
-	tensor.InitOnes(w[113984:114016])            // blocks.1.ecbatch.norm.scale
-	tensor.InitNormal(w[114016:114144], 0.02, r) // blocks.1.ecbatch.router
-	tensor.InitNormal(w[114144:122336], 0.02, r) // blocks.1.ecbatch.experts.up
-	tensor.InitNormal(w[122336:130528], 0.01, r) // blocks.1.ecbatch.experts.down
-	tensor.InitOnes(w[130528:130560])            // norm.scale
+	tensor.InitNormal(w[0:2048], 0.02, r)                        // embed.tokens
+	tensor.InitNormal(w[2048:2304], 0.01, r)                     // embed.pos
+	tensor.InitOnes(w[2304:2336])                                // blocks.0.attn1.norm.scale
+	tensor.InitNormal(w[2336:5408], 0.02, r)                     // blocks.0.attn1.qkv
+	tensor.InitNormal(w[5408:6432], 0.008164965809277261, r)     // blocks.0.attn1.out
+	tensor.InitOnes(w[6432:6464])                                // blocks.0.moe1.norm.scale
+	tensor.InitNormal(w[6464:6592], 0.02, r)                     // blocks.0.moe1.router
+	tensor.InitNormal(w[6592:14784], 0.02, r)                    // blocks.0.moe1.experts.up
+	tensor.InitNormal(w[14784:22976], 0.008164965809277261, r)   // blocks.0.moe1.experts.down
+	tensor.InitOnes(w[22976:23008])                              // blocks.0.ffn1.norm.scale
+	tensor.InitNormal(w[23008:27104], 0.02, r)                   // blocks.0.ffn1.up
+	tensor.InitNormal(w[27104:29152], 0.008164965809277261, r)   // blocks.0.ffn1.down
+	tensor.InitOnes(w[29152:29184])                              // blocks.0.moe2.norm.scale
+	tensor.InitNormal(w[29184:29312], 0.02, r)                   // blocks.0.moe2.router
+	tensor.InitNormal(w[29312:37504], 0.02, r)                   // blocks.0.moe2.experts.up
+	tensor.InitNormal(w[37504:45696], 0.008164965809277261, r)   // blocks.0.moe2.experts.down
+	tensor.InitOnes(w[45696:45728])                              // blocks.0.attn2.norm.scale
+	tensor.InitNormal(w[45728:48800], 0.02, r)                   // blocks.0.attn2.qkv
+	tensor.InitNormal(w[48800:49824], 0.008164965809277261, r)   // blocks.0.attn2.out
+	tensor.InitOnes(w[49824:49856])                              // blocks.0.moe3.norm.scale
+	tensor.InitNormal(w[49856:49984], 0.02, r)                   // blocks.0.moe3.router
+	tensor.InitNormal(w[49984:58176], 0.02, r)                   // blocks.0.moe3.experts.up
+	tensor.InitNormal(w[58176:66368], 0.008164965809277261, r)   // blocks.0.moe3.experts.down
+	tensor.InitOnes(w[66368:66400])                              // blocks.0.ffn2.norm.scale
+	tensor.InitNormal(w[66400:70496], 0.02, r)                   // blocks.0.ffn2.up
+	tensor.InitNormal(w[70496:72544], 0.008164965809277261, r)   // blocks.0.ffn2.down
+	tensor.InitOnes(w[72544:72576])                              // blocks.0.moe4.norm.scale
+	tensor.InitNormal(w[72576:72704], 0.02, r)                   // blocks.0.moe4.router
+	tensor.InitNormal(w[72704:80896], 0.02, r)                   // blocks.0.moe4.experts.up
+	tensor.InitNormal(w[80896:89088], 0.008164965809277261, r)   // blocks.0.moe4.experts.down
+	tensor.InitOnes(w[89088:89120])                              // blocks.1.ecseq.norm.scale
+	tensor.InitNormal(w[89120:89248], 0.02, r)                   // blocks.1.ecseq.router
+	tensor.InitNormal(w[89248:97440], 0.02, r)                   // blocks.1.ecseq.experts.up
+	tensor.InitNormal(w[97440:101536], 0.008164965809277261, r)  // blocks.1.ecseq.experts.down
+	tensor.InitOnes(w[101536:101568])                            // blocks.1.top2seq.norm.scale
+	tensor.InitNormal(w[101568:101696], 0.02, r)                 // blocks.1.top2seq.router
+	tensor.InitNormal(w[101696:109888], 0.02, r)                 // blocks.1.top2seq.experts.up
+	tensor.InitNormal(w[109888:113984], 0.008164965809277261, r) // blocks.1.top2seq.experts.down
+	tensor.InitOnes(w[113984:114016])                            // blocks.1.ecbatch.norm.scale
+	tensor.InitNormal(w[114016:114144], 0.02, r)                 // blocks.1.ecbatch.router
+	tensor.InitNormal(w[114144:122336], 0.02, r)                 // blocks.1.ecbatch.experts.up
+	tensor.InitNormal(w[122336:130528], 0.008164965809277261, r) // blocks.1.ecbatch.experts.down
+	tensor.InitOnes(w[130528:130560])                            // blocks.2.attn.norm.scale
+	tensor.InitNormal(w[130560:133632], 0.02, r)                 // blocks.2.attn.qkv
+	tensor.InitNormal(w[133632:134656], 0.008164965809277261, r) // blocks.2.attn.out
+	tensor.InitOnes(w[134656:134688])                            // blocks.2.ffn.norm.scale
+	tensor.InitNormal(w[134688:142880], 0.02, r)                 // blocks.2.ffn.up
+	tensor.InitNormal(w[142880:146976], 0.008164965809277261, r) // blocks.2.ffn.down
+	tensor.InitOnes(w[146976:147008])                            // norm.scale
 }
 
 // Forward runs the model on batch sequences of seq tokens (tokens and targets
@@ -272,148 +284,168 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// embed: embed = embed(tokens, @embed.tokens)
 	kernels.Embed(a[0:T*32], w[0:2048], tok, 32)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[22528:22528+T*32], a[0:T*32], w[2048:2048+seq*32], batch, seq, 32)
+	kernels.AddPosEmbed(a[41984:41984+T*32], a[0:T*32], w[2048:2048+seq*32], batch, seq, 32)
 	// blocks.0.attn1: blocks.0.attn1.norm, blocks.0.attn1.norm/1 = rmsnorm(embed/pos, @blocks.0.attn1.norm.scale)
-	kernels.RMSNorm(a[23552:23552+T*32], a[49408:49408+T], a[22528:22528+T*32], w[2304:2336], T, 32, 1e-06)
+	kernels.RMSNorm(a[43008:43008+T*32], a[73088:73088+T], a[41984:41984+T*32], w[2304:2336], T, 32, 1e-06)
 	// blocks.0.attn1: blocks.0.attn1/qkv = matmul(blocks.0.attn1.norm, @blocks.0.attn1.qkv)
-	kernels.Gemm(false, false, T, 96, 32, 1, a[23552:23552+T*32], 32, w[2336:5408], 96, 0, a[12288:12288+T*96], 96)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[43008:43008+T*32], 32, w[2336:5408], 96, 0, a[28672:28672+T*96], 96)
 	// blocks.0.attn1: blocks.0.attn1/attn, blocks.0.attn1/attn/1 = attention(blocks.0.attn1/qkv) heads=4 head_dim=8 causal
-	kernels.Attention(a[24576:24576+T*32], a[49152:49152+T*4], a[12288:12288+T*96], batch, seq, 4, 8, true)
+	kernels.Attention(a[44032:44032+T*32], a[72704:72704+T*4], a[28672:28672+T*96], batch, seq, 4, 8, true)
 	// blocks.0.attn1: blocks.0.attn1/out = matmul(blocks.0.attn1/attn, @blocks.0.attn1.out)
-	kernels.Gemm(false, false, T, 32, 32, 1, a[24576:24576+T*32], 32, w[5408:6432], 32, 0, a[15360:15360+T*32], 32)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[44032:44032+T*32], 32, w[5408:6432], 32, 0, a[31744:31744+T*32], 32)
 	// blocks.0.attn1: blocks.0.attn1/residual = add(embed/pos, blocks.0.attn1/out)
-	kernels.Add(a[25600:25600+T*32], a[22528:22528+T*32], a[15360:15360+T*32])
+	kernels.Add(a[45056:45056+T*32], a[41984:41984+T*32], a[31744:31744+T*32])
 	// blocks.0.moe1: blocks.0.moe1.norm, blocks.0.moe1.norm/1 = rmsnorm(blocks.0.attn1/residual, @blocks.0.moe1.norm.scale)
-	kernels.RMSNorm(a[26624:26624+T*32], a[49440:49440+T], a[25600:25600+T*32], w[6432:6464], T, 32, 1e-06)
+	kernels.RMSNorm(a[46080:46080+T*32], a[73120:73120+T], a[45056:45056+T*32], w[6432:6464], T, 32, 1e-06)
 	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
-	aux, err = moe.Forward(m.moe[0], a[15360:15360+T*32], a[26624:26624+T*32], w[6464:6592], w[6592:14784], w[14784:22976], batch, seq)
+	aux, err = moe.Forward(m.moe[0], a[31744:31744+T*32], a[46080:46080+T*32], w[6464:6592], w[6592:14784], w[14784:22976], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("routesmodel: blocks.0.moe1: %w", err)
 	}
-	a[21504] = float32(aux)
-	m.aux += a[21504]
+	a[71744] = float32(aux)
+	m.aux += a[71744]
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn1/residual, blocks.0.moe1/moe)
-	kernels.Add(a[27648:27648+T*32], a[25600:25600+T*32], a[15360:15360+T*32])
+	kernels.Add(a[47104:47104+T*32], a[45056:45056+T*32], a[31744:31744+T*32])
 	// blocks.0.ffn1: blocks.0.ffn1.norm, blocks.0.ffn1.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale)
-	kernels.RMSNorm(a[28672:28672+T*32], a[49472:49472+T], a[27648:27648+T*32], w[22976:23008], T, 32, 1e-06)
+	kernels.RMSNorm(a[48128:48128+T*32], a[73152:73152+T], a[47104:47104+T*32], w[22976:23008], T, 32, 1e-06)
 	// blocks.0.ffn1: blocks.0.ffn1/up = matmul(blocks.0.ffn1.norm, @blocks.0.ffn1.up)
-	kernels.Gemm(false, false, T, 128, 32, 1, a[28672:28672+T*32], 32, w[23008:27104], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 128, 32, 1, a[48128:48128+T*32], 32, w[23008:27104], 128, 0, a[16384:16384+T*128], 128)
 	// blocks.0.ffn1: blocks.0.ffn1/glu = glu(blocks.0.ffn1/up) gelu
-	kernels.GLU(kernels.ActGELU, a[18432:18432+T*64], a[0:T*128], T, 64)
+	kernels.GLU(kernels.ActGELU, a[37888:37888+T*64], a[16384:16384+T*128], T, 64)
 	// blocks.0.ffn1: blocks.0.ffn1/down = matmul(blocks.0.ffn1/glu, @blocks.0.ffn1.down)
-	kernels.Gemm(false, false, T, 32, 64, 1, a[18432:18432+T*64], 64, w[27104:29152], 32, 0, a[20480:20480+T*32], 32)
+	kernels.Gemm(false, false, T, 32, 64, 1, a[37888:37888+T*64], 64, w[27104:29152], 32, 0, a[39936:39936+T*32], 32)
 	// blocks.0.ffn1: blocks.0.ffn1/residual = add(blocks.0.moe1/residual, blocks.0.ffn1/down)
-	kernels.Add(a[29696:29696+T*32], a[27648:27648+T*32], a[20480:20480+T*32])
+	kernels.Add(a[49152:49152+T*32], a[47104:47104+T*32], a[39936:39936+T*32])
 	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale)
-	kernels.RMSNorm(a[30720:30720+T*32], a[49504:49504+T], a[29696:29696+T*32], w[29152:29184], T, 32, 1e-06)
+	kernels.RMSNorm(a[50176:50176+T*32], a[73184:73184+T], a[49152:49152+T*32], w[29152:29184], T, 32, 1e-06)
 	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
-	aux, err = moe.Forward(m.moe[1], a[20480:20480+T*32], a[30720:30720+T*32], w[29184:29312], w[29312:37504], w[37504:45696], batch, seq)
+	aux, err = moe.Forward(m.moe[1], a[39936:39936+T*32], a[50176:50176+T*32], w[29184:29312], w[29312:37504], w[37504:45696], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("routesmodel: blocks.0.moe2: %w", err)
 	}
-	a[21520] = float32(aux)
-	m.aux += a[21520]
+	a[71760] = float32(aux)
+	m.aux += a[71760]
 	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn1/residual, blocks.0.moe2/moe)
-	kernels.Add(a[31744:31744+T*32], a[29696:29696+T*32], a[20480:20480+T*32])
+	kernels.Add(a[51200:51200+T*32], a[49152:49152+T*32], a[39936:39936+T*32])
 	// blocks.0.attn2: blocks.0.attn2.norm, blocks.0.attn2.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.0.attn2.norm.scale)
-	kernels.RMSNorm(a[32768:32768+T*32], a[49536:49536+T], a[31744:31744+T*32], w[45696:45728], T, 32, 1e-06)
+	kernels.RMSNorm(a[52224:52224+T*32], a[73216:73216+T], a[51200:51200+T*32], w[45696:45728], T, 32, 1e-06)
 	// blocks.0.attn2: blocks.0.attn2/qkv = matmul(blocks.0.attn2.norm, @blocks.0.attn2.qkv)
-	kernels.Gemm(false, false, T, 96, 32, 1, a[32768:32768+T*32], 32, w[45728:48800], 96, 0, a[15360:15360+T*96], 96)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[52224:52224+T*32], 32, w[45728:48800], 96, 0, a[31744:31744+T*96], 96)
 	// blocks.0.attn2: blocks.0.attn2/attn, blocks.0.attn2/attn/1 = attention(blocks.0.attn2/qkv) heads=4 head_dim=8 causal
-	kernels.Attention(a[33792:33792+T*32], a[49280:49280+T*4], a[15360:15360+T*96], batch, seq, 4, 8, true)
+	kernels.Attention(a[53248:53248+T*32], a[72832:72832+T*4], a[31744:31744+T*96], batch, seq, 4, 8, true)
 	// blocks.0.attn2: blocks.0.attn2/out = matmul(blocks.0.attn2/attn, @blocks.0.attn2.out)
-	kernels.Gemm(false, false, T, 32, 32, 1, a[33792:33792+T*32], 32, w[48800:49824], 32, 0, a[20480:20480+T*32], 32)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[53248:53248+T*32], 32, w[48800:49824], 32, 0, a[39936:39936+T*32], 32)
 	// blocks.0.attn2: blocks.0.attn2/residual = add(blocks.0.moe2/residual, blocks.0.attn2/out)
-	kernels.Add(a[34816:34816+T*32], a[31744:31744+T*32], a[20480:20480+T*32])
+	kernels.Add(a[54272:54272+T*32], a[51200:51200+T*32], a[39936:39936+T*32])
 	// blocks.0.moe3: blocks.0.moe3.norm, blocks.0.moe3.norm/1 = rmsnorm(blocks.0.attn2/residual, @blocks.0.moe3.norm.scale)
-	kernels.RMSNorm(a[35840:35840+T*32], a[49568:49568+T], a[34816:34816+T*32], w[49824:49856], T, 32, 1e-06)
+	kernels.RMSNorm(a[55296:55296+T*32], a[73248:73248+T], a[54272:54272+T*32], w[49824:49856], T, 32, 1e-06)
 	// blocks.0.moe3: blocks.0.moe3/moe, blocks.0.moe3/moe/1 = moe(blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
-	aux, err = moe.Forward(m.moe[2], a[20480:20480+T*32], a[35840:35840+T*32], w[49856:49984], w[49984:58176], w[58176:66368], batch, seq)
+	aux, err = moe.Forward(m.moe[2], a[39936:39936+T*32], a[55296:55296+T*32], w[49856:49984], w[49984:58176], w[58176:66368], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("routesmodel: blocks.0.moe3: %w", err)
 	}
-	a[21536] = float32(aux)
-	m.aux += a[21536]
+	a[71776] = float32(aux)
+	m.aux += a[71776]
 	// blocks.0.moe3: blocks.0.moe3/residual = add(blocks.0.attn2/residual, blocks.0.moe3/moe)
-	kernels.Add(a[36864:36864+T*32], a[34816:34816+T*32], a[20480:20480+T*32])
+	kernels.Add(a[56320:56320+T*32], a[54272:54272+T*32], a[39936:39936+T*32])
 	// blocks.0.ffn2: blocks.0.ffn2.norm, blocks.0.ffn2.norm/1 = rmsnorm(blocks.0.moe3/residual, @blocks.0.ffn2.norm.scale)
-	kernels.RMSNorm(a[37888:37888+T*32], a[49600:49600+T], a[36864:36864+T*32], w[66368:66400], T, 32, 1e-06)
+	kernels.RMSNorm(a[57344:57344+T*32], a[73280:73280+T], a[56320:56320+T*32], w[66368:66400], T, 32, 1e-06)
 	// blocks.0.ffn2: blocks.0.ffn2/up = matmul(blocks.0.ffn2.norm, @blocks.0.ffn2.up)
-	kernels.Gemm(false, false, T, 128, 32, 1, a[37888:37888+T*32], 32, w[66400:70496], 128, 0, a[4096:4096+T*128], 128)
+	kernels.Gemm(false, false, T, 128, 32, 1, a[57344:57344+T*32], 32, w[66400:70496], 128, 0, a[20480:20480+T*128], 128)
 	// blocks.0.ffn2: blocks.0.ffn2/glu = glu(blocks.0.ffn2/up) gelu
-	kernels.GLU(kernels.ActGELU, a[8192:8192+T*64], a[4096:4096+T*128], T, 64)
+	kernels.GLU(kernels.ActGELU, a[39936:39936+T*64], a[20480:20480+T*128], T, 64)
 	// blocks.0.ffn2: blocks.0.ffn2/down = matmul(blocks.0.ffn2/glu, @blocks.0.ffn2.down)
-	kernels.Gemm(false, false, T, 32, 64, 1, a[8192:8192+T*64], 64, w[70496:72544], 32, 0, a[10240:10240+T*32], 32)
+	kernels.Gemm(false, false, T, 32, 64, 1, a[39936:39936+T*64], 64, w[70496:72544], 32, 0, a[34816:34816+T*32], 32)
 	// blocks.0.ffn2: blocks.0.ffn2/residual = add(blocks.0.moe3/residual, blocks.0.ffn2/down)
-	kernels.Add(a[38912:38912+T*32], a[36864:36864+T*32], a[10240:10240+T*32])
+	kernels.Add(a[58368:58368+T*32], a[56320:56320+T*32], a[34816:34816+T*32])
 	// blocks.0.moe4: blocks.0.moe4.norm, blocks.0.moe4.norm/1 = rmsnorm(blocks.0.ffn2/residual, @blocks.0.moe4.norm.scale)
-	kernels.RMSNorm(a[39936:39936+T*32], a[49632:49632+T], a[38912:38912+T*32], w[72544:72576], T, 32, 1e-06)
+	kernels.RMSNorm(a[59392:59392+T*32], a[73312:73312+T], a[58368:58368+T*32], w[72544:72576], T, 32, 1e-06)
 	// blocks.0.moe4: blocks.0.moe4/moe, blocks.0.moe4/moe/1 = moe(blocks.0.moe4.norm, @blocks.0.moe4.router, @blocks.0.moe4.experts.up, @blocks.0.moe4.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
-	aux, err = moe.Forward(m.moe[3], a[10240:10240+T*32], a[39936:39936+T*32], w[72576:72704], w[72704:80896], w[80896:89088], batch, seq)
+	aux, err = moe.Forward(m.moe[3], a[34816:34816+T*32], a[59392:59392+T*32], w[72576:72704], w[72704:80896], w[80896:89088], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("routesmodel: blocks.0.moe4: %w", err)
 	}
-	a[21552] = float32(aux)
-	m.aux += a[21552]
+	a[71792] = float32(aux)
+	m.aux += a[71792]
 	// blocks.0.moe4: blocks.0.moe4/residual = add(blocks.0.ffn2/residual, blocks.0.moe4/moe)
-	kernels.Add(a[40960:40960+T*32], a[38912:38912+T*32], a[10240:10240+T*32])
+	kernels.Add(a[60416:60416+T*32], a[58368:58368+T*32], a[34816:34816+T*32])
 	// blocks.1.ecseq: blocks.1.ecseq.norm, blocks.1.ecseq.norm/1 = rmsnorm(blocks.0.moe4/residual, @blocks.1.ecseq.norm.scale)
-	kernels.RMSNorm(a[41984:41984+T*32], a[49664:49664+T], a[40960:40960+T*32], w[89088:89120], T, 32, 1e-06)
+	kernels.RMSNorm(a[61440:61440+T*32], a[73344:73344+T], a[60416:60416+T*32], w[89088:89120], T, 32, 1e-06)
 	// blocks.1.ecseq: blocks.1.ecseq/moe, blocks.1.ecseq/moe/1 = moe(blocks.1.ecseq.norm, @blocks.1.ecseq.router, @blocks.1.ecseq.experts.up, @blocks.1.ecseq.experts.down) experts=4 hidden=32 act=gelu gated route=expert_choice(capacity=1, group=sequence, z=0.001)
-	aux, err = moe.Forward(m.moe[4], a[10240:10240+T*32], a[41984:41984+T*32], w[89120:89248], w[89248:97440], w[97440:101536], batch, seq)
+	aux, err = moe.Forward(m.moe[4], a[34816:34816+T*32], a[61440:61440+T*32], w[89120:89248], w[89248:97440], w[97440:101536], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("routesmodel: blocks.1.ecseq: %w", err)
 	}
-	a[21568] = float32(aux)
-	m.aux += a[21568]
+	a[71808] = float32(aux)
+	m.aux += a[71808]
 	// blocks.1.ecseq: blocks.1.ecseq/residual = add(blocks.0.moe4/residual, blocks.1.ecseq/moe)
-	kernels.Add(a[43008:43008+T*32], a[40960:40960+T*32], a[10240:10240+T*32])
+	kernels.Add(a[62464:62464+T*32], a[60416:60416+T*32], a[34816:34816+T*32])
 	// blocks.1.top2seq: blocks.1.top2seq.norm, blocks.1.top2seq.norm/1 = rmsnorm(blocks.1.ecseq/residual, @blocks.1.top2seq.norm.scale)
-	kernels.RMSNorm(a[44032:44032+T*32], a[49696:49696+T], a[43008:43008+T*32], w[101536:101568], T, 32, 1e-06)
+	kernels.RMSNorm(a[63488:63488+T*32], a[73376:73376+T], a[62464:62464+T*32], w[101536:101568], T, 32, 1e-06)
 	// blocks.1.top2seq: blocks.1.top2seq/moe, blocks.1.top2seq/moe/1 = moe(blocks.1.top2seq.norm, @blocks.1.top2seq.router, @blocks.1.top2seq.experts.up, @blocks.1.top2seq.experts.down) experts=4 hidden=32 act=silu gated route=top_k(k=2, capacity=1, group=sequence, aux=0.02)
-	aux, err = moe.Forward(m.moe[5], a[10240:10240+T*32], a[44032:44032+T*32], w[101568:101696], w[101696:109888], w[109888:113984], batch, seq)
+	aux, err = moe.Forward(m.moe[5], a[34816:34816+T*32], a[63488:63488+T*32], w[101568:101696], w[101696:109888], w[109888:113984], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("routesmodel: blocks.1.top2seq: %w", err)
 	}
-	a[21584] = float32(aux)
-	m.aux += a[21584]
+	a[71824] = float32(aux)
+	m.aux += a[71824]
 	// blocks.1.top2seq: blocks.1.top2seq/residual = add(blocks.1.ecseq/residual, blocks.1.top2seq/moe)
-	kernels.Add(a[45056:45056+T*32], a[43008:43008+T*32], a[10240:10240+T*32])
+	kernels.Add(a[64512:64512+T*32], a[62464:62464+T*32], a[34816:34816+T*32])
 	// blocks.1.ecbatch: blocks.1.ecbatch.norm, blocks.1.ecbatch.norm/1 = rmsnorm(blocks.1.top2seq/residual, @blocks.1.ecbatch.norm.scale)
-	kernels.RMSNorm(a[46080:46080+T*32], a[49728:49728+T], a[45056:45056+T*32], w[113984:114016], T, 32, 1e-06)
+	kernels.RMSNorm(a[65536:65536+T*32], a[73408:73408+T], a[64512:64512+T*32], w[113984:114016], T, 32, 1e-06)
 	// blocks.1.ecbatch: blocks.1.ecbatch/moe, blocks.1.ecbatch/moe/1 = moe(blocks.1.ecbatch.norm, @blocks.1.ecbatch.router, @blocks.1.ecbatch.experts.up, @blocks.1.ecbatch.experts.down) experts=4 hidden=64 act=sqrelu route=expert_choice(capacity=1.5, group=batch)
-	aux, err = moe.Forward(m.moe[6], a[10240:10240+T*32], a[46080:46080+T*32], w[114016:114144], w[114144:122336], w[122336:130528], batch, seq)
+	aux, err = moe.Forward(m.moe[6], a[34816:34816+T*32], a[65536:65536+T*32], w[114016:114144], w[114144:122336], w[122336:130528], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("routesmodel: blocks.1.ecbatch: %w", err)
 	}
-	a[21600] = float32(aux)
-	m.aux += a[21600]
+	a[71840] = float32(aux)
+	m.aux += a[71840]
 	// blocks.1.ecbatch: blocks.1.ecbatch/residual = add(blocks.1.top2seq/residual, blocks.1.ecbatch/moe)
-	kernels.Add(a[47104:47104+T*32], a[45056:45056+T*32], a[10240:10240+T*32])
-	// norm: norm, norm/1 = rmsnorm(blocks.1.ecbatch/residual, @norm.scale)
-	kernels.RMSNorm(a[48128:48128+T*32], a[49760:49760+T], a[47104:47104+T*32], w[130528:130560], T, 32, 1e-06)
+	kernels.Add(a[66560:66560+T*32], a[64512:64512+T*32], a[34816:34816+T*32])
+	// blocks.2.attn: blocks.2.attn.norm, blocks.2.attn.norm/1 = rmsnorm(blocks.1.ecbatch/residual, @blocks.2.attn.norm.scale)
+	kernels.RMSNorm(a[67584:67584+T*32], a[73440:73440+T], a[66560:66560+T*32], w[130528:130560], T, 32, 1e-06)
+	// blocks.2.attn: blocks.2.attn/qkv = matmul(blocks.2.attn.norm, @blocks.2.attn.qkv)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[67584:67584+T*32], 32, w[130560:133632], 96, 0, a[34816:34816+T*96], 96)
+	// blocks.2.attn: blocks.2.attn/attn, blocks.2.attn/attn/1 = attention(blocks.2.attn/qkv) heads=4 head_dim=8 causal
+	kernels.Attention(a[68608:68608+T*32], a[72960:72960+T*4], a[34816:34816+T*96], batch, seq, 4, 8, true)
+	// blocks.2.attn: blocks.2.attn/out = matmul(blocks.2.attn/attn, @blocks.2.attn.out)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[68608:68608+T*32], 32, w[133632:134656], 32, 0, a[24576:24576+T*32], 32)
+	// blocks.2.attn: blocks.2.attn/residual = add(blocks.1.ecbatch/residual, blocks.2.attn/out)
+	kernels.Add(a[69632:69632+T*32], a[66560:66560+T*32], a[24576:24576+T*32])
+	// blocks.2.ffn: blocks.2.ffn.norm, blocks.2.ffn.norm/1 = rmsnorm(blocks.2.attn/residual, @blocks.2.ffn.norm.scale)
+	kernels.RMSNorm(a[70656:70656+T*32], a[73472:73472+T], a[69632:69632+T*32], w[134656:134688], T, 32, 1e-06)
+	// blocks.2.ffn: blocks.2.ffn/up = matmul(blocks.2.ffn.norm, @blocks.2.ffn.up)
+	kernels.Gemm(false, false, T, 256, 32, 1, a[70656:70656+T*32], 32, w[134688:142880], 256, 0, a[0:T*256], 256)
+	// blocks.2.ffn: blocks.2.ffn/glu = glu(blocks.2.ffn/up) gelu
+	kernels.GLU(kernels.ActGELU, a[8192:8192+T*128], a[0:T*256], T, 128)
+	// blocks.2.ffn: blocks.2.ffn/down = matmul(blocks.2.ffn/glu, @blocks.2.ffn.down)
+	kernels.Gemm(false, false, T, 32, 128, 1, a[8192:8192+T*128], 128, w[142880:146976], 32, 0, a[12288:12288+T*32], 32)
+	// blocks.2.ffn: blocks.2.ffn/residual = add(blocks.2.attn/residual, blocks.2.ffn/down)
+	kernels.Add(a[24576:24576+T*32], a[69632:69632+T*32], a[12288:12288+T*32])
+	// norm: norm, norm/1 = rmsnorm(blocks.2.ffn/residual, @norm.scale)
+	kernels.RMSNorm(a[25600:25600+T*32], a[71680:71680+T], a[24576:24576+T*32], w[146976:147008], T, 32, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.Gemm(false, true, T, 64, 32, 1, a[48128:48128+T*32], 32, w[0:2048], 32, 0, a[10240:10240+T*64], 64)
+	kernels.Gemm(false, true, T, 64, 32, 1, a[25600:25600+T*32], 32, w[0:2048], 32, 0, a[12288:12288+T*64], 64)
 	// loss: loss/ce, loss/ce/1 = cross_entropy(logits, targets)
-	a[21616] = float32(kernels.CrossEntropy(a[49792:49792+T], a[10240:10240+T*64], tgt, T, 64))
-	m.ce = a[21616]
+	a[71856] = float32(kernels.CrossEntropy(a[71712:71712+T], a[12288:12288+T*64], tgt, T, 64))
+	m.ce = a[71856]
 	// loss: loss = add(loss/ce, blocks.0.moe1/moe/1)
-	kernels.Add(a[21632:21633], a[21616:21617], a[21504:21505])
+	kernels.Add(a[71872:71873], a[71856:71857], a[71744:71745])
 	// loss: loss = add(loss, blocks.0.moe2/moe/1)
-	kernels.Add(a[21616:21617], a[21632:21633], a[21520:21521])
+	kernels.Add(a[71744:71745], a[71872:71873], a[71760:71761])
 	// loss: loss = add(loss, blocks.0.moe3/moe/1)
-	kernels.Add(a[21632:21633], a[21616:21617], a[21536:21537])
+	kernels.Add(a[71760:71761], a[71744:71745], a[71776:71777])
 	// loss: loss = add(loss, blocks.0.moe4/moe/1)
-	kernels.Add(a[21616:21617], a[21632:21633], a[21552:21553])
+	kernels.Add(a[71744:71745], a[71760:71761], a[71792:71793])
 	// loss: loss = add(loss, blocks.1.ecseq/moe/1)
-	kernels.Add(a[21632:21633], a[21616:21617], a[21568:21569])
+	kernels.Add(a[71760:71761], a[71744:71745], a[71808:71809])
 	// loss: loss = add(loss, blocks.1.top2seq/moe/1)
-	kernels.Add(a[21616:21617], a[21632:21633], a[21584:21585])
+	kernels.Add(a[71744:71745], a[71760:71761], a[71824:71825])
 	// loss: loss = add(loss, blocks.1.ecbatch/moe/1)
-	kernels.Add(a[21632:21633], a[21616:21617], a[21600:21601])
+	kernels.Add(a[71760:71761], a[71744:71745], a[71840:71841])
 
 	m.batch, m.seq, m.ready = batch, seq, true
-	return a[21632], nil
+	return a[71760], nil
 }
 
 // Backward sets the Grad of every parameter to the gradient of the loss of the
@@ -434,226 +466,268 @@ func (m *Model) Backward() {
 	g := m.grads
 
 	// The loss seed.
-	a[20480] = 1
+	a[71744] = 1
 	// loss: grad/loss += accum(grad/loss)
-	kernels.Zero(a[20496:20497])
-	kernels.AddTo(a[20496:20497], a[20480:20481])
+	kernels.Zero(a[71760:71761])
+	kernels.AddTo(a[71760:71761], a[71744:71745])
 	// loss: grad/blocks.1.ecbatch/moe/1 += accum(grad/loss)
-	kernels.Zero(a[49824:49825])
-	kernels.AddTo(a[49824:49825], a[20480:20481])
+	kernels.Zero(a[73504:73505])
+	kernels.AddTo(a[73504:73505], a[71744:71745])
 	// loss: grad/loss += accum(grad/loss)
-	kernels.Zero(a[20480:20481])
-	kernels.AddTo(a[20480:20481], a[20496:20497])
+	kernels.Zero(a[71744:71745])
+	kernels.AddTo(a[71744:71745], a[71760:71761])
 	// loss: grad/blocks.1.top2seq/moe/1 += accum(grad/loss)
-	kernels.Zero(a[49840:49841])
-	kernels.AddTo(a[49840:49841], a[20496:20497])
+	kernels.Zero(a[73520:73521])
+	kernels.AddTo(a[73520:73521], a[71760:71761])
 	// loss: grad/loss += accum(grad/loss)
-	kernels.Zero(a[20496:20497])
-	kernels.AddTo(a[20496:20497], a[20480:20481])
+	kernels.Zero(a[71760:71761])
+	kernels.AddTo(a[71760:71761], a[71744:71745])
 	// loss: grad/blocks.1.ecseq/moe/1 += accum(grad/loss)
-	kernels.Zero(a[49856:49857])
-	kernels.AddTo(a[49856:49857], a[20480:20481])
+	kernels.Zero(a[73536:73537])
+	kernels.AddTo(a[73536:73537], a[71744:71745])
 	// loss: grad/loss += accum(grad/loss)
-	kernels.Zero(a[20480:20481])
-	kernels.AddTo(a[20480:20481], a[20496:20497])
+	kernels.Zero(a[71744:71745])
+	kernels.AddTo(a[71744:71745], a[71760:71761])
 	// loss: grad/blocks.0.moe4/moe/1 += accum(grad/loss)
-	kernels.Zero(a[49872:49873])
-	kernels.AddTo(a[49872:49873], a[20496:20497])
+	kernels.Zero(a[73552:73553])
+	kernels.AddTo(a[73552:73553], a[71760:71761])
 	// loss: grad/loss += accum(grad/loss)
-	kernels.Zero(a[20496:20497])
-	kernels.AddTo(a[20496:20497], a[20480:20481])
+	kernels.Zero(a[71760:71761])
+	kernels.AddTo(a[71760:71761], a[71744:71745])
 	// loss: grad/blocks.0.moe3/moe/1 += accum(grad/loss)
-	kernels.Zero(a[49888:49889])
-	kernels.AddTo(a[49888:49889], a[20480:20481])
+	kernels.Zero(a[73568:73569])
+	kernels.AddTo(a[73568:73569], a[71744:71745])
 	// loss: grad/loss += accum(grad/loss)
-	kernels.Zero(a[20480:20481])
-	kernels.AddTo(a[20480:20481], a[20496:20497])
+	kernels.Zero(a[71744:71745])
+	kernels.AddTo(a[71744:71745], a[71760:71761])
 	// loss: grad/blocks.0.moe2/moe/1 += accum(grad/loss)
-	kernels.Zero(a[49904:49905])
-	kernels.AddTo(a[49904:49905], a[20496:20497])
+	kernels.Zero(a[73584:73585])
+	kernels.AddTo(a[73584:73585], a[71760:71761])
 	// loss: grad/loss/ce += accum(grad/loss)
-	kernels.Zero(a[49920:49921])
-	kernels.AddTo(a[49920:49921], a[20480:20481])
+	kernels.Zero(a[71760:71761])
+	kernels.AddTo(a[71760:71761], a[71744:71745])
 	// loss: grad/blocks.0.moe1/moe/1 += accum(grad/loss)
-	kernels.Zero(a[49936:49937])
-	kernels.AddTo(a[49936:49937], a[20480:20481])
+	kernels.Zero(a[73600:73601])
+	kernels.AddTo(a[73600:73601], a[71744:71745])
 	// loss: grad/logits += cross_entropy_grad(grad/loss/ce, logits, loss/ce/1, targets)
-	kernels.Zero(a[20480 : 20480+T*64])
-	kernels.CrossEntropyBackward(a[20480:20480+T*64], a[10240:10240+T*64], a[49792:49792+T], tgt, T, 64, a[49920])
+	kernels.Zero(a[14336 : 14336+T*64])
+	kernels.CrossEntropyBackward(a[14336:14336+T*64], a[12288:12288+T*64], a[71712:71712+T], tgt, T, 64, a[71760])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)
-	kernels.Gemm(true, false, 64, 32, T, 1, a[20480:20480+T*64], 64, a[48128:48128+T*32], 32, 1, g[0:2048], 32)
+	kernels.Gemm(true, false, 64, 32, T, 1, a[14336:14336+T*64], 64, a[25600:25600+T*32], 32, 1, g[0:2048], 32)
 	// head: grad/norm += matmul(grad/logits, @embed.tokens)
-	kernels.Zero(a[10240 : 10240+T*32])
-	kernels.Gemm(false, false, T, 32, 64, 1, a[20480:20480+T*64], 64, w[0:2048], 32, 1, a[10240:10240+T*32], 32)
-	// norm: grad/blocks.1.ecbatch/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.1.ecbatch/residual, @norm.scale, norm/1)
-	kernels.Zero(a[11264 : 11264+T*32])
-	kernels.RMSNormBackward(a[11264:11264+T*32], g[130528:130560], a[10240:10240+T*32], a[47104:47104+T*32], w[130528:130560], a[49760:49760+T], T, 32)
-	// blocks.1.ecbatch: grad/blocks.1.top2seq/residual += accum(grad/blocks.1.ecbatch/residual)
-	kernels.Zero(a[10240 : 10240+T*32])
-	kernels.AddTo(a[10240:10240+T*32], a[11264:11264+T*32])
-	// blocks.1.ecbatch: grad/blocks.1.ecbatch/moe += accum(grad/blocks.1.ecbatch/residual)
-	kernels.Zero(a[20480 : 20480+T*32])
-	kernels.AddTo(a[20480:20480+T*32], a[11264:11264+T*32])
-	// blocks.1.ecbatch: grad/blocks.1.ecbatch.norm, @grad/blocks.1.ecbatch.router, @grad/blocks.1.ecbatch.experts.up, @grad/blocks.1.ecbatch.experts.down += moe_grad(grad/blocks.1.ecbatch/moe, grad/blocks.1.ecbatch/moe/1, blocks.1.ecbatch.norm, @blocks.1.ecbatch.router, @blocks.1.ecbatch.experts.up, @blocks.1.ecbatch.experts.down) experts=4 hidden=64 act=sqrelu route=expert_choice(capacity=1.5, group=batch)
-	kernels.Zero(a[11264 : 11264+T*32])
-	moe.Backward(m.moe[6], a[11264:11264+T*32], g[114016:114144], g[114144:122336], g[122336:130528], a[20480:20480+T*32], a[49824], a[46080:46080+T*32], w[114016:114144], w[114144:122336], w[122336:130528])
-	// blocks.1.ecbatch: grad/blocks.1.top2seq/residual, @grad/blocks.1.ecbatch.norm.scale += rmsnorm_grad(grad/blocks.1.ecbatch.norm, blocks.1.top2seq/residual, @blocks.1.ecbatch.norm.scale, blocks.1.ecbatch.norm/1)
-	kernels.RMSNormBackward(a[10240:10240+T*32], g[113984:114016], a[11264:11264+T*32], a[45056:45056+T*32], w[113984:114016], a[49728:49728+T], T, 32)
-	// blocks.1.top2seq: grad/blocks.1.ecseq/residual += accum(grad/blocks.1.top2seq/residual)
-	kernels.Zero(a[11264 : 11264+T*32])
-	kernels.AddTo(a[11264:11264+T*32], a[10240:10240+T*32])
-	// blocks.1.top2seq: grad/blocks.1.top2seq/moe += accum(grad/blocks.1.top2seq/residual)
-	kernels.Zero(a[20480 : 20480+T*32])
-	kernels.AddTo(a[20480:20480+T*32], a[10240:10240+T*32])
-	// blocks.1.top2seq: grad/blocks.1.top2seq.norm, @grad/blocks.1.top2seq.router, @grad/blocks.1.top2seq.experts.up, @grad/blocks.1.top2seq.experts.down += moe_grad(grad/blocks.1.top2seq/moe, grad/blocks.1.top2seq/moe/1, blocks.1.top2seq.norm, @blocks.1.top2seq.router, @blocks.1.top2seq.experts.up, @blocks.1.top2seq.experts.down) experts=4 hidden=32 act=silu gated route=top_k(k=2, capacity=1, group=sequence, aux=0.02)
-	kernels.Zero(a[10240 : 10240+T*32])
-	moe.Backward(m.moe[5], a[10240:10240+T*32], g[101568:101696], g[101696:109888], g[109888:113984], a[20480:20480+T*32], a[49840], a[44032:44032+T*32], w[101568:101696], w[101696:109888], w[109888:113984])
-	// blocks.1.top2seq: grad/blocks.1.ecseq/residual, @grad/blocks.1.top2seq.norm.scale += rmsnorm_grad(grad/blocks.1.top2seq.norm, blocks.1.ecseq/residual, @blocks.1.top2seq.norm.scale, blocks.1.top2seq.norm/1)
-	kernels.RMSNormBackward(a[11264:11264+T*32], g[101536:101568], a[10240:10240+T*32], a[43008:43008+T*32], w[101536:101568], a[49696:49696+T], T, 32)
-	// blocks.1.ecseq: grad/blocks.0.moe4/residual += accum(grad/blocks.1.ecseq/residual)
-	kernels.Zero(a[10240 : 10240+T*32])
-	kernels.AddTo(a[10240:10240+T*32], a[11264:11264+T*32])
-	// blocks.1.ecseq: grad/blocks.1.ecseq/moe += accum(grad/blocks.1.ecseq/residual)
-	kernels.Zero(a[20480 : 20480+T*32])
-	kernels.AddTo(a[20480:20480+T*32], a[11264:11264+T*32])
-	// blocks.1.ecseq: grad/blocks.1.ecseq.norm, @grad/blocks.1.ecseq.router, @grad/blocks.1.ecseq.experts.up, @grad/blocks.1.ecseq.experts.down += moe_grad(grad/blocks.1.ecseq/moe, grad/blocks.1.ecseq/moe/1, blocks.1.ecseq.norm, @blocks.1.ecseq.router, @blocks.1.ecseq.experts.up, @blocks.1.ecseq.experts.down) experts=4 hidden=32 act=gelu gated route=expert_choice(capacity=1, group=sequence, z=0.001)
-	kernels.Zero(a[11264 : 11264+T*32])
-	moe.Backward(m.moe[4], a[11264:11264+T*32], g[89120:89248], g[89248:97440], g[97440:101536], a[20480:20480+T*32], a[49856], a[41984:41984+T*32], w[89120:89248], w[89248:97440], w[97440:101536])
-	// blocks.1.ecseq: grad/blocks.0.moe4/residual, @grad/blocks.1.ecseq.norm.scale += rmsnorm_grad(grad/blocks.1.ecseq.norm, blocks.0.moe4/residual, @blocks.1.ecseq.norm.scale, blocks.1.ecseq.norm/1)
-	kernels.RMSNormBackward(a[10240:10240+T*32], g[89088:89120], a[11264:11264+T*32], a[40960:40960+T*32], w[89088:89120], a[49664:49664+T], T, 32)
-	// blocks.0.moe4: grad/blocks.0.ffn2/residual += accum(grad/blocks.0.moe4/residual)
-	kernels.Zero(a[11264 : 11264+T*32])
-	kernels.AddTo(a[11264:11264+T*32], a[10240:10240+T*32])
-	// blocks.0.moe4: grad/blocks.0.moe4/moe += accum(grad/blocks.0.moe4/residual)
-	kernels.Zero(a[20480 : 20480+T*32])
-	kernels.AddTo(a[20480:20480+T*32], a[10240:10240+T*32])
-	// blocks.0.moe4: grad/blocks.0.moe4.norm, @grad/blocks.0.moe4.router, @grad/blocks.0.moe4.experts.up, @grad/blocks.0.moe4.experts.down += moe_grad(grad/blocks.0.moe4/moe, grad/blocks.0.moe4/moe/1, blocks.0.moe4.norm, @blocks.0.moe4.router, @blocks.0.moe4.experts.up, @blocks.0.moe4.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
-	kernels.Zero(a[10240 : 10240+T*32])
-	moe.Backward(m.moe[3], a[10240:10240+T*32], g[72576:72704], g[72704:80896], g[80896:89088], a[20480:20480+T*32], a[49872], a[39936:39936+T*32], w[72576:72704], w[72704:80896], w[80896:89088])
-	// blocks.0.moe4: grad/blocks.0.ffn2/residual, @grad/blocks.0.moe4.norm.scale += rmsnorm_grad(grad/blocks.0.moe4.norm, blocks.0.ffn2/residual, @blocks.0.moe4.norm.scale, blocks.0.moe4.norm/1)
-	kernels.RMSNormBackward(a[11264:11264+T*32], g[72544:72576], a[10240:10240+T*32], a[38912:38912+T*32], w[72544:72576], a[49632:49632+T], T, 32)
-	// blocks.0.ffn2: grad/blocks.0.moe3/residual += accum(grad/blocks.0.ffn2/residual)
-	kernels.Zero(a[38912 : 38912+T*32])
-	kernels.AddTo(a[38912:38912+T*32], a[11264:11264+T*32])
-	// blocks.0.ffn2: grad/blocks.0.ffn2/down += accum(grad/blocks.0.ffn2/residual)
-	kernels.Zero(a[10240 : 10240+T*32])
-	kernels.AddTo(a[10240:10240+T*32], a[11264:11264+T*32])
-	// blocks.0.ffn2: @grad/blocks.0.ffn2.down += matmul(blocks.0.ffn2/gluᵀ, grad/blocks.0.ffn2/down)
-	kernels.Gemm(true, false, 64, 32, T, 1, a[8192:8192+T*64], 64, a[10240:10240+T*32], 32, 1, g[70496:72544], 32)
-	// blocks.0.ffn2: grad/blocks.0.ffn2/glu += matmul(grad/blocks.0.ffn2/down, @blocks.0.ffn2.downᵀ)
-	kernels.Zero(a[20480 : 20480+T*64])
-	kernels.Gemm(false, true, T, 64, 32, 1, a[10240:10240+T*32], 32, w[70496:72544], 32, 1, a[20480:20480+T*64], 64)
-	// blocks.0.ffn2: grad/blocks.0.ffn2/up += glu_grad(grad/blocks.0.ffn2/glu, blocks.0.ffn2/up) gelu
-	kernels.Zero(a[8192 : 8192+T*128])
-	kernels.GLUBackward(kernels.ActGELU, a[8192:8192+T*128], a[20480:20480+T*64], a[4096:4096+T*128], T, 64)
-	// blocks.0.ffn2: @grad/blocks.0.ffn2.up += matmul(blocks.0.ffn2.normᵀ, grad/blocks.0.ffn2/up)
-	kernels.Gemm(true, false, 32, 128, T, 1, a[37888:37888+T*32], 32, a[8192:8192+T*128], 128, 1, g[66400:70496], 128)
-	// blocks.0.ffn2: grad/blocks.0.ffn2.norm += matmul(grad/blocks.0.ffn2/up, @blocks.0.ffn2.upᵀ)
-	kernels.Zero(a[37888 : 37888+T*32])
-	kernels.Gemm(false, true, T, 32, 128, 1, a[8192:8192+T*128], 128, w[66400:70496], 128, 1, a[37888:37888+T*32], 32)
-	// blocks.0.ffn2: grad/blocks.0.moe3/residual, @grad/blocks.0.ffn2.norm.scale += rmsnorm_grad(grad/blocks.0.ffn2.norm, blocks.0.moe3/residual, @blocks.0.ffn2.norm.scale, blocks.0.ffn2.norm/1)
-	kernels.RMSNormBackward(a[38912:38912+T*32], g[66368:66400], a[37888:37888+T*32], a[36864:36864+T*32], w[66368:66400], a[49600:49600+T], T, 32)
-	// blocks.0.moe3: grad/blocks.0.attn2/residual += accum(grad/blocks.0.moe3/residual)
-	kernels.Zero(a[20480 : 20480+T*32])
-	kernels.AddTo(a[20480:20480+T*32], a[38912:38912+T*32])
-	// blocks.0.moe3: grad/blocks.0.moe3/moe += accum(grad/blocks.0.moe3/residual)
-	kernels.Zero(a[21504 : 21504+T*32])
-	kernels.AddTo(a[21504:21504+T*32], a[38912:38912+T*32])
-	// blocks.0.moe3: grad/blocks.0.moe3.norm, @grad/blocks.0.moe3.router, @grad/blocks.0.moe3.experts.up, @grad/blocks.0.moe3.experts.down += moe_grad(grad/blocks.0.moe3/moe, grad/blocks.0.moe3/moe/1, blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
-	kernels.Zero(a[4096 : 4096+T*32])
-	moe.Backward(m.moe[2], a[4096:4096+T*32], g[49856:49984], g[49984:58176], g[58176:66368], a[21504:21504+T*32], a[49888], a[35840:35840+T*32], w[49856:49984], w[49984:58176], w[58176:66368])
-	// blocks.0.moe3: grad/blocks.0.attn2/residual, @grad/blocks.0.moe3.norm.scale += rmsnorm_grad(grad/blocks.0.moe3.norm, blocks.0.attn2/residual, @blocks.0.moe3.norm.scale, blocks.0.moe3.norm/1)
-	kernels.RMSNormBackward(a[20480:20480+T*32], g[49824:49856], a[4096:4096+T*32], a[34816:34816+T*32], w[49824:49856], a[49568:49568+T], T, 32)
-	// blocks.0.attn2: grad/blocks.0.moe2/residual += accum(grad/blocks.0.attn2/residual)
-	kernels.Zero(a[21504 : 21504+T*32])
-	kernels.AddTo(a[21504:21504+T*32], a[20480:20480+T*32])
-	// blocks.0.attn2: grad/blocks.0.attn2/out += accum(grad/blocks.0.attn2/residual)
-	kernels.Zero(a[4096 : 4096+T*32])
-	kernels.AddTo(a[4096:4096+T*32], a[20480:20480+T*32])
-	// blocks.0.attn2: @grad/blocks.0.attn2.out += matmul(blocks.0.attn2/attnᵀ, grad/blocks.0.attn2/out)
-	kernels.Gemm(true, false, 32, 32, T, 1, a[33792:33792+T*32], 32, a[4096:4096+T*32], 32, 1, g[48800:49824], 32)
-	// blocks.0.attn2: grad/blocks.0.attn2/attn += matmul(grad/blocks.0.attn2/out, @blocks.0.attn2.outᵀ)
-	kernels.Zero(a[20480 : 20480+T*32])
-	kernels.Gemm(false, true, T, 32, 32, 1, a[4096:4096+T*32], 32, w[48800:49824], 32, 1, a[20480:20480+T*32], 32)
-	// blocks.0.attn2: grad/blocks.0.attn2/qkv += attention_grad(grad/blocks.0.attn2/attn, blocks.0.attn2/qkv, blocks.0.attn2/attn, blocks.0.attn2/attn/1) heads=4 head_dim=8 causal
-	kernels.Zero(a[4096 : 4096+T*96])
-	kernels.AttentionBackward(a[4096:4096+T*96], a[20480:20480+T*32], a[15360:15360+T*96], a[33792:33792+T*32], a[49280:49280+T*4], m.batch, m.seq, 4, 8, true)
-	// blocks.0.attn2: @grad/blocks.0.attn2.qkv += matmul(blocks.0.attn2.normᵀ, grad/blocks.0.attn2/qkv)
-	kernels.Gemm(true, false, 32, 96, T, 1, a[32768:32768+T*32], 32, a[4096:4096+T*96], 96, 1, g[45728:48800], 96)
-	// blocks.0.attn2: grad/blocks.0.attn2.norm += matmul(grad/blocks.0.attn2/qkv, @blocks.0.attn2.qkvᵀ)
-	kernels.Zero(a[20480 : 20480+T*32])
-	kernels.Gemm(false, true, T, 32, 96, 1, a[4096:4096+T*96], 96, w[45728:48800], 96, 1, a[20480:20480+T*32], 32)
-	// blocks.0.attn2: grad/blocks.0.moe2/residual, @grad/blocks.0.attn2.norm.scale += rmsnorm_grad(grad/blocks.0.attn2.norm, blocks.0.moe2/residual, @blocks.0.attn2.norm.scale, blocks.0.attn2.norm/1)
-	kernels.RMSNormBackward(a[21504:21504+T*32], g[45696:45728], a[20480:20480+T*32], a[31744:31744+T*32], w[45696:45728], a[49536:49536+T], T, 32)
-	// blocks.0.moe2: grad/blocks.0.ffn1/residual += accum(grad/blocks.0.moe2/residual)
-	kernels.Zero(a[20480 : 20480+T*32])
-	kernels.AddTo(a[20480:20480+T*32], a[21504:21504+T*32])
-	// blocks.0.moe2: grad/blocks.0.moe2/moe += accum(grad/blocks.0.moe2/residual)
-	kernels.Zero(a[15360 : 15360+T*32])
-	kernels.AddTo(a[15360:15360+T*32], a[21504:21504+T*32])
-	// blocks.0.moe2: grad/blocks.0.moe2.norm, @grad/blocks.0.moe2.router, @grad/blocks.0.moe2.experts.up, @grad/blocks.0.moe2.experts.down += moe_grad(grad/blocks.0.moe2/moe, grad/blocks.0.moe2/moe/1, blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
-	kernels.Zero(a[21504 : 21504+T*32])
-	moe.Backward(m.moe[1], a[21504:21504+T*32], g[29184:29312], g[29312:37504], g[37504:45696], a[15360:15360+T*32], a[49904], a[30720:30720+T*32], w[29184:29312], w[29312:37504], w[37504:45696])
-	// blocks.0.moe2: grad/blocks.0.ffn1/residual, @grad/blocks.0.moe2.norm.scale += rmsnorm_grad(grad/blocks.0.moe2.norm, blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale, blocks.0.moe2.norm/1)
-	kernels.RMSNormBackward(a[20480:20480+T*32], g[29152:29184], a[21504:21504+T*32], a[29696:29696+T*32], w[29152:29184], a[49504:49504+T], T, 32)
-	// blocks.0.ffn1: grad/blocks.0.moe1/residual += accum(grad/blocks.0.ffn1/residual)
-	kernels.Zero(a[21504 : 21504+T*32])
-	kernels.AddTo(a[21504:21504+T*32], a[20480:20480+T*32])
-	// blocks.0.ffn1: grad/blocks.0.ffn1/down += accum(grad/blocks.0.ffn1/residual)
-	kernels.Zero(a[10240 : 10240+T*32])
-	kernels.AddTo(a[10240:10240+T*32], a[20480:20480+T*32])
-	// blocks.0.ffn1: @grad/blocks.0.ffn1.down += matmul(blocks.0.ffn1/gluᵀ, grad/blocks.0.ffn1/down)
-	kernels.Gemm(true, false, 64, 32, T, 1, a[18432:18432+T*64], 64, a[10240:10240+T*32], 32, 1, g[27104:29152], 32)
-	// blocks.0.ffn1: grad/blocks.0.ffn1/glu += matmul(grad/blocks.0.ffn1/down, @blocks.0.ffn1.downᵀ)
-	kernels.Zero(a[8192 : 8192+T*64])
-	kernels.Gemm(false, true, T, 64, 32, 1, a[10240:10240+T*32], 32, w[27104:29152], 32, 1, a[8192:8192+T*64], 64)
-	// blocks.0.ffn1: grad/blocks.0.ffn1/up += glu_grad(grad/blocks.0.ffn1/glu, blocks.0.ffn1/up) gelu
-	kernels.Zero(a[4096 : 4096+T*128])
-	kernels.GLUBackward(kernels.ActGELU, a[4096:4096+T*128], a[8192:8192+T*64], a[0:T*128], T, 64)
-	// blocks.0.ffn1: @grad/blocks.0.ffn1.up += matmul(blocks.0.ffn1.normᵀ, grad/blocks.0.ffn1/up)
-	kernels.Gemm(true, false, 32, 128, T, 1, a[28672:28672+T*32], 32, a[4096:4096+T*128], 128, 1, g[23008:27104], 128)
-	// blocks.0.ffn1: grad/blocks.0.ffn1.norm += matmul(grad/blocks.0.ffn1/up, @blocks.0.ffn1.upᵀ)
+	kernels.Zero(a[12288 : 12288+T*32])
+	kernels.Gemm(false, false, T, 32, 64, 1, a[14336:14336+T*64], 64, w[0:2048], 32, 1, a[12288:12288+T*32], 32)
+	// norm: grad/blocks.2.ffn/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.2.ffn/residual, @norm.scale, norm/1)
+	kernels.Zero(a[13312 : 13312+T*32])
+	kernels.RMSNormBackward(a[13312:13312+T*32], g[146976:147008], a[12288:12288+T*32], a[24576:24576+T*32], w[146976:147008], a[71680:71680+T], T, 32)
+	// blocks.2.ffn: grad/blocks.2.attn/residual += accum(grad/blocks.2.ffn/residual)
+	kernels.Zero(a[71680 : 71680+T*32])
+	kernels.AddTo(a[71680:71680+T*32], a[13312:13312+T*32])
+	// blocks.2.ffn: grad/blocks.2.ffn/down += accum(grad/blocks.2.ffn/residual)
+	kernels.Zero(a[12288 : 12288+T*32])
+	kernels.AddTo(a[12288:12288+T*32], a[13312:13312+T*32])
+	// blocks.2.ffn: @grad/blocks.2.ffn.down += matmul(blocks.2.ffn/gluᵀ, grad/blocks.2.ffn/down)
+	kernels.Gemm(true, false, 128, 32, T, 1, a[8192:8192+T*128], 128, a[12288:12288+T*32], 32, 1, g[142880:146976], 32)
+	// blocks.2.ffn: grad/blocks.2.ffn/glu += matmul(grad/blocks.2.ffn/down, @blocks.2.ffn.downᵀ)
+	kernels.Zero(a[24576 : 24576+T*128])
+	kernels.Gemm(false, true, T, 128, 32, 1, a[12288:12288+T*32], 32, w[142880:146976], 32, 1, a[24576:24576+T*128], 128)
+	// blocks.2.ffn: grad/blocks.2.ffn/up += glu_grad(grad/blocks.2.ffn/glu, blocks.2.ffn/up) gelu
+	kernels.Zero(a[8192 : 8192+T*256])
+	kernels.GLUBackward(kernels.ActGELU, a[8192:8192+T*256], a[24576:24576+T*128], a[0:T*256], T, 128)
+	// blocks.2.ffn: @grad/blocks.2.ffn.up += matmul(blocks.2.ffn.normᵀ, grad/blocks.2.ffn/up)
+	kernels.Gemm(true, false, 32, 256, T, 1, a[70656:70656+T*32], 32, a[8192:8192+T*256], 256, 1, g[134688:142880], 256)
+	// blocks.2.ffn: grad/blocks.2.ffn.norm += matmul(grad/blocks.2.ffn/up, @blocks.2.ffn.upᵀ)
+	kernels.Zero(a[70656 : 70656+T*32])
+	kernels.Gemm(false, true, T, 32, 256, 1, a[8192:8192+T*256], 256, w[134688:142880], 256, 1, a[70656:70656+T*32], 32)
+	// blocks.2.ffn: grad/blocks.2.attn/residual, @grad/blocks.2.ffn.norm.scale += rmsnorm_grad(grad/blocks.2.ffn.norm, blocks.2.attn/residual, @blocks.2.ffn.norm.scale, blocks.2.ffn.norm/1)
+	kernels.RMSNormBackward(a[71680:71680+T*32], g[134656:134688], a[70656:70656+T*32], a[69632:69632+T*32], w[134656:134688], a[73472:73472+T], T, 32)
+	// blocks.2.attn: grad/blocks.1.ecbatch/residual += accum(grad/blocks.2.attn/residual)
+	kernels.Zero(a[27648 : 27648+T*32])
+	kernels.AddTo(a[27648:27648+T*32], a[71680:71680+T*32])
+	// blocks.2.attn: grad/blocks.2.attn/out += accum(grad/blocks.2.attn/residual)
+	kernels.Zero(a[69632 : 69632+T*32])
+	kernels.AddTo(a[69632:69632+T*32], a[71680:71680+T*32])
+	// blocks.2.attn: @grad/blocks.2.attn.out += matmul(blocks.2.attn/attnᵀ, grad/blocks.2.attn/out)
+	kernels.Gemm(true, false, 32, 32, T, 1, a[68608:68608+T*32], 32, a[69632:69632+T*32], 32, 1, g[133632:134656], 32)
+	// blocks.2.attn: grad/blocks.2.attn/attn += matmul(grad/blocks.2.attn/out, @blocks.2.attn.outᵀ)
 	kernels.Zero(a[0 : T*32])
-	kernels.Gemm(false, true, T, 32, 128, 1, a[4096:4096+T*128], 128, w[23008:27104], 128, 1, a[0:T*32], 32)
+	kernels.Gemm(false, true, T, 32, 32, 1, a[69632:69632+T*32], 32, w[133632:134656], 32, 1, a[0:T*32], 32)
+	// blocks.2.attn: grad/blocks.2.attn/qkv += attention_grad(grad/blocks.2.attn/attn, blocks.2.attn/qkv, blocks.2.attn/attn, blocks.2.attn/attn/1) heads=4 head_dim=8 causal
+	kernels.Zero(a[24576 : 24576+T*96])
+	kernels.AttentionBackward(a[24576:24576+T*96], a[0:T*32], a[34816:34816+T*96], a[68608:68608+T*32], a[72960:72960+T*4], m.batch, m.seq, 4, 8, true)
+	// blocks.2.attn: @grad/blocks.2.attn.qkv += matmul(blocks.2.attn.normᵀ, grad/blocks.2.attn/qkv)
+	kernels.Gemm(true, false, 32, 96, T, 1, a[67584:67584+T*32], 32, a[24576:24576+T*96], 96, 1, g[130560:133632], 96)
+	// blocks.2.attn: grad/blocks.2.attn.norm += matmul(grad/blocks.2.attn/qkv, @blocks.2.attn.qkvᵀ)
+	kernels.Zero(a[34816 : 34816+T*32])
+	kernels.Gemm(false, true, T, 32, 96, 1, a[24576:24576+T*96], 96, w[130560:133632], 96, 1, a[34816:34816+T*32], 32)
+	// blocks.2.attn: grad/blocks.1.ecbatch/residual, @grad/blocks.2.attn.norm.scale += rmsnorm_grad(grad/blocks.2.attn.norm, blocks.1.ecbatch/residual, @blocks.2.attn.norm.scale, blocks.2.attn.norm/1)
+	kernels.RMSNormBackward(a[27648:27648+T*32], g[130528:130560], a[34816:34816+T*32], a[66560:66560+T*32], w[130528:130560], a[73440:73440+T], T, 32)
+	// blocks.1.ecbatch: grad/blocks.1.top2seq/residual += accum(grad/blocks.1.ecbatch/residual)
+	kernels.Zero(a[24576 : 24576+T*32])
+	kernels.AddTo(a[24576:24576+T*32], a[27648:27648+T*32])
+	// blocks.1.ecbatch: grad/blocks.1.ecbatch/moe += accum(grad/blocks.1.ecbatch/residual)
+	kernels.Zero(a[25600 : 25600+T*32])
+	kernels.AddTo(a[25600:25600+T*32], a[27648:27648+T*32])
+	// blocks.1.ecbatch: grad/blocks.1.ecbatch.norm, @grad/blocks.1.ecbatch.router, @grad/blocks.1.ecbatch.experts.up, @grad/blocks.1.ecbatch.experts.down += moe_grad(grad/blocks.1.ecbatch/moe, grad/blocks.1.ecbatch/moe/1, blocks.1.ecbatch.norm, @blocks.1.ecbatch.router, @blocks.1.ecbatch.experts.up, @blocks.1.ecbatch.experts.down) experts=4 hidden=64 act=sqrelu route=expert_choice(capacity=1.5, group=batch)
+	kernels.Zero(a[26624 : 26624+T*32])
+	moe.Backward(m.moe[6], a[26624:26624+T*32], g[114016:114144], g[114144:122336], g[122336:130528], a[25600:25600+T*32], a[73504], a[65536:65536+T*32], w[114016:114144], w[114144:122336], w[122336:130528])
+	// blocks.1.ecbatch: grad/blocks.1.top2seq/residual, @grad/blocks.1.ecbatch.norm.scale += rmsnorm_grad(grad/blocks.1.ecbatch.norm, blocks.1.top2seq/residual, @blocks.1.ecbatch.norm.scale, blocks.1.ecbatch.norm/1)
+	kernels.RMSNormBackward(a[24576:24576+T*32], g[113984:114016], a[26624:26624+T*32], a[64512:64512+T*32], w[113984:114016], a[73408:73408+T], T, 32)
+	// blocks.1.top2seq: grad/blocks.1.ecseq/residual += accum(grad/blocks.1.top2seq/residual)
+	kernels.Zero(a[25600 : 25600+T*32])
+	kernels.AddTo(a[25600:25600+T*32], a[24576:24576+T*32])
+	// blocks.1.top2seq: grad/blocks.1.top2seq/moe += accum(grad/blocks.1.top2seq/residual)
+	kernels.Zero(a[26624 : 26624+T*32])
+	kernels.AddTo(a[26624:26624+T*32], a[24576:24576+T*32])
+	// blocks.1.top2seq: grad/blocks.1.top2seq.norm, @grad/blocks.1.top2seq.router, @grad/blocks.1.top2seq.experts.up, @grad/blocks.1.top2seq.experts.down += moe_grad(grad/blocks.1.top2seq/moe, grad/blocks.1.top2seq/moe/1, blocks.1.top2seq.norm, @blocks.1.top2seq.router, @blocks.1.top2seq.experts.up, @blocks.1.top2seq.experts.down) experts=4 hidden=32 act=silu gated route=top_k(k=2, capacity=1, group=sequence, aux=0.02)
+	kernels.Zero(a[24576 : 24576+T*32])
+	moe.Backward(m.moe[5], a[24576:24576+T*32], g[101568:101696], g[101696:109888], g[109888:113984], a[26624:26624+T*32], a[73520], a[63488:63488+T*32], w[101568:101696], w[101696:109888], w[109888:113984])
+	// blocks.1.top2seq: grad/blocks.1.ecseq/residual, @grad/blocks.1.top2seq.norm.scale += rmsnorm_grad(grad/blocks.1.top2seq.norm, blocks.1.ecseq/residual, @blocks.1.top2seq.norm.scale, blocks.1.top2seq.norm/1)
+	kernels.RMSNormBackward(a[25600:25600+T*32], g[101536:101568], a[24576:24576+T*32], a[62464:62464+T*32], w[101536:101568], a[73376:73376+T], T, 32)
+	// blocks.1.ecseq: grad/blocks.0.moe4/residual += accum(grad/blocks.1.ecseq/residual)
+	kernels.Zero(a[24576 : 24576+T*32])
+	kernels.AddTo(a[24576:24576+T*32], a[25600:25600+T*32])
+	// blocks.1.ecseq: grad/blocks.1.ecseq/moe += accum(grad/blocks.1.ecseq/residual)
+	kernels.Zero(a[26624 : 26624+T*32])
+	kernels.AddTo(a[26624:26624+T*32], a[25600:25600+T*32])
+	// blocks.1.ecseq: grad/blocks.1.ecseq.norm, @grad/blocks.1.ecseq.router, @grad/blocks.1.ecseq.experts.up, @grad/blocks.1.ecseq.experts.down += moe_grad(grad/blocks.1.ecseq/moe, grad/blocks.1.ecseq/moe/1, blocks.1.ecseq.norm, @blocks.1.ecseq.router, @blocks.1.ecseq.experts.up, @blocks.1.ecseq.experts.down) experts=4 hidden=32 act=gelu gated route=expert_choice(capacity=1, group=sequence, z=0.001)
+	kernels.Zero(a[25600 : 25600+T*32])
+	moe.Backward(m.moe[4], a[25600:25600+T*32], g[89120:89248], g[89248:97440], g[97440:101536], a[26624:26624+T*32], a[73536], a[61440:61440+T*32], w[89120:89248], w[89248:97440], w[97440:101536])
+	// blocks.1.ecseq: grad/blocks.0.moe4/residual, @grad/blocks.1.ecseq.norm.scale += rmsnorm_grad(grad/blocks.1.ecseq.norm, blocks.0.moe4/residual, @blocks.1.ecseq.norm.scale, blocks.1.ecseq.norm/1)
+	kernels.RMSNormBackward(a[24576:24576+T*32], g[89088:89120], a[25600:25600+T*32], a[60416:60416+T*32], w[89088:89120], a[73344:73344+T], T, 32)
+	// blocks.0.moe4: grad/blocks.0.ffn2/residual += accum(grad/blocks.0.moe4/residual)
+	kernels.Zero(a[25600 : 25600+T*32])
+	kernels.AddTo(a[25600:25600+T*32], a[24576:24576+T*32])
+	// blocks.0.moe4: grad/blocks.0.moe4/moe += accum(grad/blocks.0.moe4/residual)
+	kernels.Zero(a[26624 : 26624+T*32])
+	kernels.AddTo(a[26624:26624+T*32], a[24576:24576+T*32])
+	// blocks.0.moe4: grad/blocks.0.moe4.norm, @grad/blocks.0.moe4.router, @grad/blocks.0.moe4.experts.up, @grad/blocks.0.moe4.experts.down += moe_grad(grad/blocks.0.moe4/moe, grad/blocks.0.moe4/moe/1, blocks.0.moe4.norm, @blocks.0.moe4.router, @blocks.0.moe4.experts.up, @blocks.0.moe4.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
+	kernels.Zero(a[24576 : 24576+T*32])
+	moe.Backward(m.moe[3], a[24576:24576+T*32], g[72576:72704], g[72704:80896], g[80896:89088], a[26624:26624+T*32], a[73552], a[59392:59392+T*32], w[72576:72704], w[72704:80896], w[80896:89088])
+	// blocks.0.moe4: grad/blocks.0.ffn2/residual, @grad/blocks.0.moe4.norm.scale += rmsnorm_grad(grad/blocks.0.moe4.norm, blocks.0.ffn2/residual, @blocks.0.moe4.norm.scale, blocks.0.moe4.norm/1)
+	kernels.RMSNormBackward(a[25600:25600+T*32], g[72544:72576], a[24576:24576+T*32], a[58368:58368+T*32], w[72544:72576], a[73312:73312+T], T, 32)
+	// blocks.0.ffn2: grad/blocks.0.moe3/residual += accum(grad/blocks.0.ffn2/residual)
+	kernels.Zero(a[24576 : 24576+T*32])
+	kernels.AddTo(a[24576:24576+T*32], a[25600:25600+T*32])
+	// blocks.0.ffn2: grad/blocks.0.ffn2/down += accum(grad/blocks.0.ffn2/residual)
+	kernels.Zero(a[36864 : 36864+T*32])
+	kernels.AddTo(a[36864:36864+T*32], a[25600:25600+T*32])
+	// blocks.0.ffn2: @grad/blocks.0.ffn2.down += matmul(blocks.0.ffn2/gluᵀ, grad/blocks.0.ffn2/down)
+	kernels.Gemm(true, false, 64, 32, T, 1, a[39936:39936+T*64], 64, a[36864:36864+T*32], 32, 1, g[70496:72544], 32)
+	// blocks.0.ffn2: grad/blocks.0.ffn2/glu += matmul(grad/blocks.0.ffn2/down, @blocks.0.ffn2.downᵀ)
+	kernels.Zero(a[34816 : 34816+T*64])
+	kernels.Gemm(false, true, T, 64, 32, 1, a[36864:36864+T*32], 32, w[70496:72544], 32, 1, a[34816:34816+T*64], 64)
+	// blocks.0.ffn2: grad/blocks.0.ffn2/up += glu_grad(grad/blocks.0.ffn2/glu, blocks.0.ffn2/up) gelu
+	kernels.Zero(a[0 : T*128])
+	kernels.GLUBackward(kernels.ActGELU, a[0:T*128], a[34816:34816+T*64], a[20480:20480+T*128], T, 64)
+	// blocks.0.ffn2: @grad/blocks.0.ffn2.up += matmul(blocks.0.ffn2.normᵀ, grad/blocks.0.ffn2/up)
+	kernels.Gemm(true, false, 32, 128, T, 1, a[57344:57344+T*32], 32, a[0:T*128], 128, 1, g[66400:70496], 128)
+	// blocks.0.ffn2: grad/blocks.0.ffn2.norm += matmul(grad/blocks.0.ffn2/up, @blocks.0.ffn2.upᵀ)
+	kernels.Zero(a[39936 : 39936+T*32])
+	kernels.Gemm(false, true, T, 32, 128, 1, a[0:T*128], 128, w[66400:70496], 128, 1, a[39936:39936+T*32], 32)
+	// blocks.0.ffn2: grad/blocks.0.moe3/residual, @grad/blocks.0.ffn2.norm.scale += rmsnorm_grad(grad/blocks.0.ffn2.norm, blocks.0.moe3/residual, @blocks.0.ffn2.norm.scale, blocks.0.ffn2.norm/1)
+	kernels.RMSNormBackward(a[24576:24576+T*32], g[66368:66400], a[39936:39936+T*32], a[56320:56320+T*32], w[66368:66400], a[73280:73280+T], T, 32)
+	// blocks.0.moe3: grad/blocks.0.attn2/residual += accum(grad/blocks.0.moe3/residual)
+	kernels.Zero(a[39936 : 39936+T*32])
+	kernels.AddTo(a[39936:39936+T*32], a[24576:24576+T*32])
+	// blocks.0.moe3: grad/blocks.0.moe3/moe += accum(grad/blocks.0.moe3/residual)
+	kernels.Zero(a[40960 : 40960+T*32])
+	kernels.AddTo(a[40960:40960+T*32], a[24576:24576+T*32])
+	// blocks.0.moe3: grad/blocks.0.moe3.norm, @grad/blocks.0.moe3.router, @grad/blocks.0.moe3.experts.up, @grad/blocks.0.moe3.experts.down += moe_grad(grad/blocks.0.moe3/moe, grad/blocks.0.moe3/moe/1, blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
+	kernels.Zero(a[34816 : 34816+T*32])
+	moe.Backward(m.moe[2], a[34816:34816+T*32], g[49856:49984], g[49984:58176], g[58176:66368], a[40960:40960+T*32], a[73568], a[55296:55296+T*32], w[49856:49984], w[49984:58176], w[58176:66368])
+	// blocks.0.moe3: grad/blocks.0.attn2/residual, @grad/blocks.0.moe3.norm.scale += rmsnorm_grad(grad/blocks.0.moe3.norm, blocks.0.attn2/residual, @blocks.0.moe3.norm.scale, blocks.0.moe3.norm/1)
+	kernels.RMSNormBackward(a[39936:39936+T*32], g[49824:49856], a[34816:34816+T*32], a[54272:54272+T*32], w[49824:49856], a[73248:73248+T], T, 32)
+	// blocks.0.attn2: grad/blocks.0.moe2/residual += accum(grad/blocks.0.attn2/residual)
+	kernels.Zero(a[40960 : 40960+T*32])
+	kernels.AddTo(a[40960:40960+T*32], a[39936:39936+T*32])
+	// blocks.0.attn2: grad/blocks.0.attn2/out += accum(grad/blocks.0.attn2/residual)
+	kernels.Zero(a[34816 : 34816+T*32])
+	kernels.AddTo(a[34816:34816+T*32], a[39936:39936+T*32])
+	// blocks.0.attn2: @grad/blocks.0.attn2.out += matmul(blocks.0.attn2/attnᵀ, grad/blocks.0.attn2/out)
+	kernels.Gemm(true, false, 32, 32, T, 1, a[53248:53248+T*32], 32, a[34816:34816+T*32], 32, 1, g[48800:49824], 32)
+	// blocks.0.attn2: grad/blocks.0.attn2/attn += matmul(grad/blocks.0.attn2/out, @blocks.0.attn2.outᵀ)
+	kernels.Zero(a[39936 : 39936+T*32])
+	kernels.Gemm(false, true, T, 32, 32, 1, a[34816:34816+T*32], 32, w[48800:49824], 32, 1, a[39936:39936+T*32], 32)
+	// blocks.0.attn2: grad/blocks.0.attn2/qkv += attention_grad(grad/blocks.0.attn2/attn, blocks.0.attn2/qkv, blocks.0.attn2/attn, blocks.0.attn2/attn/1) heads=4 head_dim=8 causal
+	kernels.Zero(a[20480 : 20480+T*96])
+	kernels.AttentionBackward(a[20480:20480+T*96], a[39936:39936+T*32], a[31744:31744+T*96], a[53248:53248+T*32], a[72832:72832+T*4], m.batch, m.seq, 4, 8, true)
+	// blocks.0.attn2: @grad/blocks.0.attn2.qkv += matmul(blocks.0.attn2.normᵀ, grad/blocks.0.attn2/qkv)
+	kernels.Gemm(true, false, 32, 96, T, 1, a[52224:52224+T*32], 32, a[20480:20480+T*96], 96, 1, g[45728:48800], 96)
+	// blocks.0.attn2: grad/blocks.0.attn2.norm += matmul(grad/blocks.0.attn2/qkv, @blocks.0.attn2.qkvᵀ)
+	kernels.Zero(a[39936 : 39936+T*32])
+	kernels.Gemm(false, true, T, 32, 96, 1, a[20480:20480+T*96], 96, w[45728:48800], 96, 1, a[39936:39936+T*32], 32)
+	// blocks.0.attn2: grad/blocks.0.moe2/residual, @grad/blocks.0.attn2.norm.scale += rmsnorm_grad(grad/blocks.0.attn2.norm, blocks.0.moe2/residual, @blocks.0.attn2.norm.scale, blocks.0.attn2.norm/1)
+	kernels.RMSNormBackward(a[40960:40960+T*32], g[45696:45728], a[39936:39936+T*32], a[51200:51200+T*32], w[45696:45728], a[73216:73216+T], T, 32)
+	// blocks.0.moe2: grad/blocks.0.ffn1/residual += accum(grad/blocks.0.moe2/residual)
+	kernels.Zero(a[39936 : 39936+T*32])
+	kernels.AddTo(a[39936:39936+T*32], a[40960:40960+T*32])
+	// blocks.0.moe2: grad/blocks.0.moe2/moe += accum(grad/blocks.0.moe2/residual)
+	kernels.Zero(a[31744 : 31744+T*32])
+	kernels.AddTo(a[31744:31744+T*32], a[40960:40960+T*32])
+	// blocks.0.moe2: grad/blocks.0.moe2.norm, @grad/blocks.0.moe2.router, @grad/blocks.0.moe2.experts.up, @grad/blocks.0.moe2.experts.down += moe_grad(grad/blocks.0.moe2/moe, grad/blocks.0.moe2/moe/1, blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
+	kernels.Zero(a[40960 : 40960+T*32])
+	moe.Backward(m.moe[1], a[40960:40960+T*32], g[29184:29312], g[29312:37504], g[37504:45696], a[31744:31744+T*32], a[73584], a[50176:50176+T*32], w[29184:29312], w[29312:37504], w[37504:45696])
+	// blocks.0.moe2: grad/blocks.0.ffn1/residual, @grad/blocks.0.moe2.norm.scale += rmsnorm_grad(grad/blocks.0.moe2.norm, blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale, blocks.0.moe2.norm/1)
+	kernels.RMSNormBackward(a[39936:39936+T*32], g[29152:29184], a[40960:40960+T*32], a[49152:49152+T*32], w[29152:29184], a[73184:73184+T], T, 32)
+	// blocks.0.ffn1: grad/blocks.0.moe1/residual += accum(grad/blocks.0.ffn1/residual)
+	kernels.Zero(a[40960 : 40960+T*32])
+	kernels.AddTo(a[40960:40960+T*32], a[39936:39936+T*32])
+	// blocks.0.ffn1: grad/blocks.0.ffn1/down += accum(grad/blocks.0.ffn1/residual)
+	kernels.Zero(a[22528 : 22528+T*32])
+	kernels.AddTo(a[22528:22528+T*32], a[39936:39936+T*32])
+	// blocks.0.ffn1: @grad/blocks.0.ffn1.down += matmul(blocks.0.ffn1/gluᵀ, grad/blocks.0.ffn1/down)
+	kernels.Gemm(true, false, 64, 32, T, 1, a[37888:37888+T*64], 64, a[22528:22528+T*32], 32, 1, g[27104:29152], 32)
+	// blocks.0.ffn1: grad/blocks.0.ffn1/glu += matmul(grad/blocks.0.ffn1/down, @blocks.0.ffn1.downᵀ)
+	kernels.Zero(a[20480 : 20480+T*64])
+	kernels.Gemm(false, true, T, 64, 32, 1, a[22528:22528+T*32], 32, w[27104:29152], 32, 1, a[20480:20480+T*64], 64)
+	// blocks.0.ffn1: grad/blocks.0.ffn1/up += glu_grad(grad/blocks.0.ffn1/glu, blocks.0.ffn1/up) gelu
+	kernels.Zero(a[0 : T*128])
+	kernels.GLUBackward(kernels.ActGELU, a[0:T*128], a[20480:20480+T*64], a[16384:16384+T*128], T, 64)
+	// blocks.0.ffn1: @grad/blocks.0.ffn1.up += matmul(blocks.0.ffn1.normᵀ, grad/blocks.0.ffn1/up)
+	kernels.Gemm(true, false, 32, 128, T, 1, a[48128:48128+T*32], 32, a[0:T*128], 128, 1, g[23008:27104], 128)
+	// blocks.0.ffn1: grad/blocks.0.ffn1.norm += matmul(grad/blocks.0.ffn1/up, @blocks.0.ffn1.upᵀ)
+	kernels.Zero(a[31744 : 31744+T*32])
+	kernels.Gemm(false, true, T, 32, 128, 1, a[0:T*128], 128, w[23008:27104], 128, 1, a[31744:31744+T*32], 32)
 	// blocks.0.ffn1: grad/blocks.0.moe1/residual, @grad/blocks.0.ffn1.norm.scale += rmsnorm_grad(grad/blocks.0.ffn1.norm, blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale, blocks.0.ffn1.norm/1)
-	kernels.RMSNormBackward(a[21504:21504+T*32], g[22976:23008], a[0:T*32], a[27648:27648+T*32], w[22976:23008], a[49472:49472+T], T, 32)
+	kernels.RMSNormBackward(a[40960:40960+T*32], g[22976:23008], a[31744:31744+T*32], a[47104:47104+T*32], w[22976:23008], a[73152:73152+T], T, 32)
 	// blocks.0.moe1: grad/blocks.0.attn1/residual += accum(grad/blocks.0.moe1/residual)
-	kernels.Zero(a[15360 : 15360+T*32])
-	kernels.AddTo(a[15360:15360+T*32], a[21504:21504+T*32])
+	kernels.Zero(a[31744 : 31744+T*32])
+	kernels.AddTo(a[31744:31744+T*32], a[40960:40960+T*32])
 	// blocks.0.moe1: grad/blocks.0.moe1/moe += accum(grad/blocks.0.moe1/residual)
-	kernels.Zero(a[16384 : 16384+T*32])
-	kernels.AddTo(a[16384:16384+T*32], a[21504:21504+T*32])
+	kernels.Zero(a[32768 : 32768+T*32])
+	kernels.AddTo(a[32768:32768+T*32], a[40960:40960+T*32])
 	// blocks.0.moe1: grad/blocks.0.moe1.norm, @grad/blocks.0.moe1.router, @grad/blocks.0.moe1.experts.up, @grad/blocks.0.moe1.experts.down += moe_grad(grad/blocks.0.moe1/moe, grad/blocks.0.moe1/moe/1, blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=4 hidden=64 act=gelu route=expert_choice(capacity=1, group=position, z=0.001)
-	kernels.Zero(a[17408 : 17408+T*32])
-	moe.Backward(m.moe[0], a[17408:17408+T*32], g[6464:6592], g[6592:14784], g[14784:22976], a[16384:16384+T*32], a[49936], a[26624:26624+T*32], w[6464:6592], w[6592:14784], w[14784:22976])
+	kernels.Zero(a[33792 : 33792+T*32])
+	moe.Backward(m.moe[0], a[33792:33792+T*32], g[6464:6592], g[6592:14784], g[14784:22976], a[32768:32768+T*32], a[73600], a[46080:46080+T*32], w[6464:6592], w[6592:14784], w[14784:22976])
 	// blocks.0.moe1: grad/blocks.0.attn1/residual, @grad/blocks.0.moe1.norm.scale += rmsnorm_grad(grad/blocks.0.moe1.norm, blocks.0.attn1/residual, @blocks.0.moe1.norm.scale, blocks.0.moe1.norm/1)
-	kernels.RMSNormBackward(a[15360:15360+T*32], g[6432:6464], a[17408:17408+T*32], a[25600:25600+T*32], w[6432:6464], a[49440:49440+T], T, 32)
+	kernels.RMSNormBackward(a[31744:31744+T*32], g[6432:6464], a[33792:33792+T*32], a[45056:45056+T*32], w[6432:6464], a[73120:73120+T], T, 32)
 	// blocks.0.attn1: grad/embed/pos += accum(grad/blocks.0.attn1/residual)
-	kernels.Zero(a[16384 : 16384+T*32])
-	kernels.AddTo(a[16384:16384+T*32], a[15360:15360+T*32])
+	kernels.Zero(a[32768 : 32768+T*32])
+	kernels.AddTo(a[32768:32768+T*32], a[31744:31744+T*32])
 	// blocks.0.attn1: grad/blocks.0.attn1/out += accum(grad/blocks.0.attn1/residual)
-	kernels.Zero(a[17408 : 17408+T*32])
-	kernels.AddTo(a[17408:17408+T*32], a[15360:15360+T*32])
+	kernels.Zero(a[33792 : 33792+T*32])
+	kernels.AddTo(a[33792:33792+T*32], a[31744:31744+T*32])
 	// blocks.0.attn1: @grad/blocks.0.attn1.out += matmul(blocks.0.attn1/attnᵀ, grad/blocks.0.attn1/out)
-	kernels.Gemm(true, false, 32, 32, T, 1, a[24576:24576+T*32], 32, a[17408:17408+T*32], 32, 1, g[5408:6432], 32)
+	kernels.Gemm(true, false, 32, 32, T, 1, a[44032:44032+T*32], 32, a[33792:33792+T*32], 32, 1, g[5408:6432], 32)
 	// blocks.0.attn1: grad/blocks.0.attn1/attn += matmul(grad/blocks.0.attn1/out, @blocks.0.attn1.outᵀ)
-	kernels.Zero(a[15360 : 15360+T*32])
-	kernels.Gemm(false, true, T, 32, 32, 1, a[17408:17408+T*32], 32, w[5408:6432], 32, 1, a[15360:15360+T*32], 32)
+	kernels.Zero(a[31744 : 31744+T*32])
+	kernels.Gemm(false, true, T, 32, 32, 1, a[33792:33792+T*32], 32, w[5408:6432], 32, 1, a[31744:31744+T*32], 32)
 	// blocks.0.attn1: grad/blocks.0.attn1/qkv += attention_grad(grad/blocks.0.attn1/attn, blocks.0.attn1/qkv, blocks.0.attn1/attn, blocks.0.attn1/attn/1) heads=4 head_dim=8 causal
 	kernels.Zero(a[0 : T*96])
-	kernels.AttentionBackward(a[0:T*96], a[15360:15360+T*32], a[12288:12288+T*96], a[24576:24576+T*32], a[49152:49152+T*4], m.batch, m.seq, 4, 8, true)
+	kernels.AttentionBackward(a[0:T*96], a[31744:31744+T*32], a[28672:28672+T*96], a[44032:44032+T*32], a[72704:72704+T*4], m.batch, m.seq, 4, 8, true)
 	// blocks.0.attn1: @grad/blocks.0.attn1.qkv += matmul(blocks.0.attn1.normᵀ, grad/blocks.0.attn1/qkv)
-	kernels.Gemm(true, false, 32, 96, T, 1, a[23552:23552+T*32], 32, a[0:T*96], 96, 1, g[2336:5408], 96)
+	kernels.Gemm(true, false, 32, 96, T, 1, a[43008:43008+T*32], 32, a[0:T*96], 96, 1, g[2336:5408], 96)
 	// blocks.0.attn1: grad/blocks.0.attn1.norm += matmul(grad/blocks.0.attn1/qkv, @blocks.0.attn1.qkvᵀ)
-	kernels.Zero(a[17408 : 17408+T*32])
-	kernels.Gemm(false, true, T, 32, 96, 1, a[0:T*96], 96, w[2336:5408], 96, 1, a[17408:17408+T*32], 32)
+	kernels.Zero(a[33792 : 33792+T*32])
+	kernels.Gemm(false, true, T, 32, 96, 1, a[0:T*96], 96, w[2336:5408], 96, 1, a[33792:33792+T*32], 32)
 	// blocks.0.attn1: grad/embed/pos, @grad/blocks.0.attn1.norm.scale += rmsnorm_grad(grad/blocks.0.attn1.norm, embed/pos, @blocks.0.attn1.norm.scale, blocks.0.attn1.norm/1)
-	kernels.RMSNormBackward(a[16384:16384+T*32], g[2304:2336], a[17408:17408+T*32], a[22528:22528+T*32], w[2304:2336], a[49408:49408+T], T, 32)
+	kernels.RMSNormBackward(a[32768:32768+T*32], g[2304:2336], a[33792:33792+T*32], a[41984:41984+T*32], w[2304:2336], a[73088:73088+T], T, 32)
 	// embed: @grad/embed.pos += addpos_grad(grad/embed/pos)
-	kernels.AddPosEmbedBackward(g[2048:2048+m.seq*32], a[16384:16384+T*32], m.batch, m.seq, 32)
+	kernels.AddPosEmbedBackward(g[2048:2048+m.seq*32], a[32768:32768+T*32], m.batch, m.seq, 32)
 	// embed: grad/embed += accum(grad/embed/pos)
 	kernels.Zero(a[0 : T*32])
-	kernels.AddTo(a[0:T*32], a[16384:16384+T*32])
+	kernels.AddTo(a[0:T*32], a[32768:32768+T*32])
 	// embed: @grad/embed.tokens += embed_grad(grad/embed, tokens)
 	kernels.EmbedBackward(g[0:2048], a[0:T*32], tok, 32)
 }
@@ -787,9 +861,29 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	}
 	a[3072] = float32(aux)
 	// blocks.1.ecbatch: blocks.1.ecbatch/residual = add(blocks.1.top2seq/residual, blocks.1.ecbatch/moe)
-	kernels.Add(a[1024:1024+T*32], a[0:T*32], a[2048:2048+T*32])
-	// norm: norm, norm/1 = rmsnorm(blocks.1.ecbatch/residual, @norm.scale)
-	kernels.RMSNorm(a[2048:2048+T*32], a[0:T], a[1024:1024+T*32], w[130528:130560], T, 32, 1e-06)
+	kernels.Add(a[3072:3072+T*32], a[0:T*32], a[2048:2048+T*32])
+	// blocks.2.attn: blocks.2.attn.norm, blocks.2.attn.norm/1 = rmsnorm(blocks.1.ecbatch/residual, @blocks.2.attn.norm.scale)
+	kernels.RMSNorm(a[4096:4096+T*32], a[0:T], a[3072:3072+T*32], w[130528:130560], T, 32, 1e-06)
+	// blocks.2.attn: blocks.2.attn/qkv = matmul(blocks.2.attn.norm, @blocks.2.attn.qkv)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[4096:4096+T*32], 32, w[130560:133632], 96, 0, a[0:T*96], 96)
+	// blocks.2.attn: blocks.2.attn/attn, blocks.2.attn/attn/1 = attention(blocks.2.attn/qkv) heads=4 head_dim=8 causal
+	kernels.Attention(a[4096:4096+T*32], a[5120:5120+T*4], a[0:T*96], batch, seq, 4, 8, true)
+	// blocks.2.attn: blocks.2.attn/out = matmul(blocks.2.attn/attn, @blocks.2.attn.out)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[4096:4096+T*32], 32, w[133632:134656], 32, 0, a[0:T*32], 32)
+	// blocks.2.attn: blocks.2.attn/residual = add(blocks.1.ecbatch/residual, blocks.2.attn/out)
+	kernels.Add(a[12288:12288+T*32], a[3072:3072+T*32], a[0:T*32])
+	// blocks.2.ffn: blocks.2.ffn.norm, blocks.2.ffn.norm/1 = rmsnorm(blocks.2.attn/residual, @blocks.2.ffn.norm.scale)
+	kernels.RMSNorm(a[8192:8192+T*32], a[9216:9216+T], a[12288:12288+T*32], w[134656:134688], T, 32, 1e-06)
+	// blocks.2.ffn: blocks.2.ffn/up = matmul(blocks.2.ffn.norm, @blocks.2.ffn.up)
+	kernels.Gemm(false, false, T, 256, 32, 1, a[8192:8192+T*32], 32, w[134688:142880], 256, 0, a[0:T*256], 256)
+	// blocks.2.ffn: blocks.2.ffn/glu = glu(blocks.2.ffn/up) gelu
+	kernels.GLU(kernels.ActGELU, a[8192:8192+T*128], a[0:T*256], T, 128)
+	// blocks.2.ffn: blocks.2.ffn/down = matmul(blocks.2.ffn/glu, @blocks.2.ffn.down)
+	kernels.Gemm(false, false, T, 32, 128, 1, a[8192:8192+T*128], 128, w[142880:146976], 32, 0, a[0:T*32], 32)
+	// blocks.2.ffn: blocks.2.ffn/residual = add(blocks.2.attn/residual, blocks.2.ffn/down)
+	kernels.Add(a[1024:1024+T*32], a[12288:12288+T*32], a[0:T*32])
+	// norm: norm, norm/1 = rmsnorm(blocks.2.ffn/residual, @norm.scale)
+	kernels.RMSNorm(a[2048:2048+T*32], a[0:T], a[1024:1024+T*32], w[146976:147008], T, 32, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 64, 32, 1, a[2048:2048+T*32], 32, w[0:2048], 32, 0, a[0:T*64], 64)
 

@@ -144,9 +144,10 @@ def std_block(b):
         return dict({"name": n, "type": "moe", "experts": b["experts"], "hidden": hidden,
                      "act": act, "rule": rule, "zloss": b.get("zloss", 0.0)}, **kw)
 
-    if name == "Transformer":  # std/transformer.bf
+    if name in ("Transformer", "GatedTransformer"):  # std/transformer.bf
+        act = "gelu" if name == "Transformer" else "geglu"
         return [attn("attn"), {"name": "ffn", "type": "ffn", "hidden": b.get("hidden", 4 * d),
-                               "act": b.get("act", "gelu")}]
+                               "act": b.get("act", act)}]
     if name == "GLaM":  # std/glam.bf: attention, top-2 moe by position, attention, GEGLU ffn
         h = b.get("hidden", 4 * d)
         return [attn("attn1"),
