@@ -8,3 +8,4 @@ package parity
 //go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o densemodel -pkg densemodel dense.bf
 //go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o moemodel -pkg moemodel moe.bf
 //go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o routesmodel -pkg routesmodel routes.bf
+//go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o referencemodel -pkg referencemodel -set vocab=64 -set d=32 -set heads=2 -set batch=2 -set seq=16 reference.bf
