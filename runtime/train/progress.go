@@ -54,7 +54,11 @@ func (p *progress) line(step int, r *Result, lr float64) string {
 		frac = math.Max(frac, r.Elapsed.Seconds()/p.budget.Seconds())
 	}
 	bar := bar(frac, 20)
-	s := fmt.Sprintf("%s step %d/%d  loss %.3f (%.2f bpb)", bar, step, p.steps, r.TrainLoss, r.TrainLoss/math.Ln2)
+	steps := fmt.Sprintf("step %d/%d", step, p.steps)
+	if p.budget > 0 {
+		steps = fmt.Sprintf("step %d", step) // the budget, not the step cap, ends the run
+	}
+	s := fmt.Sprintf("%s %s  loss %.3f (%.2f bpb)", bar, steps, r.TrainLoss, r.TrainLoss/math.Ln2)
 	if r.AuxLoss != 0 {
 		s += fmt.Sprintf("  aux %.4f", r.AuxLoss)
 	}
