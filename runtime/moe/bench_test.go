@@ -50,3 +50,60 @@ func BenchmarkLayer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExpertsScaling shows the layer's time against the number of
+// experts at fixed capacity: float32, T = 2048 tokens (batch 8 × seq 256),
+// D 256, Hidden 1024, expert choice with capacity 2 over group batch, so
+// each of the E experts takes k = 2048·2/E tokens and the expert matmuls
+// do the same 4096·D·2·Hidden·2 flops forward (three times that forward +
+// backward) for every E. It reports the expert matmul throughput, the time
+// in ms and, when E = 4 ran first in the same run, the time relative to it.
+func BenchmarkExpertsScaling(b *testing.B) {
+	const batch, seq, d, hidden = 8, 256, 256, 1024
+	experts := []int{4, 8, 16, 32, 64}
+	for _, pass := range []string{"forward", "forward+backward"} {
+		bwd := pass != "forward"
+		var base float64 // ns/op at E = 4
+		for _, e := range experts {
+			c := Config{Experts: e, D: d, Hidden: hidden, Act: kernels.ActReLU, Rule: ExpertChoice, Capacity: 2,
+				Group: GroupBatch, MaxBatch: batch, MaxSeq: seq}
+			b.Run(fmt.Sprintf("%s/E%d", pass, e), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(1, 2))
+				p := newParams(r, c, batch, seq)
+				x, wg, w1, w2 := conv[float32](p.x), conv[float32](p.wg), conv[float32](p.w1), conv[float32](p.w2)
+				y, dy := make([]float32, len(x)), conv[float32](randVec(r, len(x), 1))
+				dx, dwg, dw1, dw2 := make([]float32, len(x)), make([]float32, len(wg)), make([]float32, len(w1)), make([]float32, len(w2))
+				ws := NewWorkspace[float32](c)
+				if bwd { // the first Backward allocates its scratch
+					if _, err := Forward(ws, y, x, wg, w1, w2, batch, seq); err != nil {
+						b.Fatal(err)
+					}
+					Backward(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
+				}
+				for b.Loop() {
+					if _, err := Forward(ws, y, x, wg, w1, w2, batch, seq); err != nil {
+						b.Fatal(err)
+					}
+					if bwd {
+						Backward(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
+					}
+				}
+				if want := batch * seq * 2; ws.slots != want {
+					b.Fatalf("%d slots, want %d", ws.slots, want)
+				}
+				flops := 2 * float64(ws.slots) * float64(d*(c.H1()+c.Hidden))
+				if bwd {
+					flops *= 3
+				}
+				ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+				b.ReportMetric(flops/ns, "GFLOP/s")
+				b.ReportMetric(ns/1e6, "ms")
+				if e == experts[0] {
+					base = ns
+				} else if base > 0 {
+					b.ReportMetric(ns/base, "x_E4")
+				}
+			})
+		}
+	}
+}
