@@ -16,8 +16,8 @@ type AdafactorConfig struct {
 	// Beta1 > 0 keeps a first moment of the clipped update; 0 (the
 	// papers' setting) keeps none.
 	Beta1 float64
-	// Beta2 is the second-moment decay when DecayExponent is 0
-	// (default 0.99).
+	// Beta2 in (0, 1) is the second-moment decay when DecayExponent is
+	// 0 (default 0.99), applied with Adam's bias correction.
 	Beta2 float64
 	// DecayExponent c > 0 selects the step-dependent decay
 	// β2(t) = 1 − t^(−c) instead of Beta2 (GLaM: c = 0.8).
@@ -77,6 +77,7 @@ type Adafactor struct {
 	T int
 
 	state []adafactorState
+	inv   []float64 // scratch: 1/sqrt(C_j) of one matrix
 }
 
 type adafactorState struct {
@@ -124,6 +125,7 @@ func (o *Adafactor) decay(t int) float64 {
 func StepAdafactor[F Float](o *Adafactor, params []tensor.Param[F], lr float64) {
 	if o.state == nil {
 		o.state = make([]adafactorState, len(params))
+		maxC := 0
 		for i, p := range params {
 			st := adafactorState{name: p.Name, n: len(p.Data)}
 			if len(p.Shape) >= 2 && tensor.Numel(p.Shape) == len(p.Data) {
@@ -131,6 +133,7 @@ func StepAdafactor[F Float](o *Adafactor, params []tensor.Param[F], lr float64) 
 				st.batch = tensor.Numel(p.Shape[:len(p.Shape)-2])
 				st.row = make([]float64, st.batch*st.r)
 				st.col = make([]float64, st.batch*st.c)
+				maxC = max(maxC, st.c)
 			} else {
 				st.vec = make([]float64, len(p.Data))
 			}
@@ -139,6 +142,7 @@ func StepAdafactor[F Float](o *Adafactor, params []tensor.Param[F], lr float64) 
 			}
 			o.state[i] = st
 		}
+		o.inv = make([]float64, maxC)
 	}
 	if len(o.state) != len(params) {
 		panic(fmt.Sprintf("optim.StepAdafactor: %d parameters, the optimizer has state for %d", len(params), len(o.state)))
@@ -156,7 +160,8 @@ func StepAdafactor[F Float](o *Adafactor, params []tensor.Param[F], lr float64) 
 		if len(x) == 0 {
 			continue
 		}
-		// Second-moment statistics, then Σ U² with U = G/sqrt(V̂).
+		// Second-moment statistics, then Σ U² with
+		// U_ij = G_ij / sqrt(V̂_ij) = G_ij · sqrt(ΣR / R_i) / sqrt(C_j).
 		var ss float64
 		if st.r > 0 {
 			r, c := st.r, st.c
@@ -176,24 +181,24 @@ func StepAdafactor[F Float](o *Adafactor, params []tensor.Param[F], lr float64) 
 					}
 					row[ii] = b*row[ii] + (1-b)*rs
 				}
-				var sumR float64
-				for _, rv := range row {
-					sumR += rv
-				}
+				inv := o.inv[:c]
+				sumR := invSqrtCols(inv, row, col)
 				for ii, rv := range row {
 					gi := gk[ii*c : (ii+1)*c]
+					rinv := math.Sqrt(sumR / rv)
+					var s float64
 					for j, gv := range gi {
-						u := float64(gv) / math.Sqrt(rv*col[j]/sumR)
-						ss += u * u
+						u := float64(gv) * inv[j]
+						s += u * u
 					}
+					ss += s * rinv * rinv
 				}
 			}
 		} else {
 			for j, gv := range g {
 				v := b*st.vec[j] + (1-b)*(float64(gv)*float64(gv)+eps1)
 				st.vec[j] = v
-				u := float64(gv) / math.Sqrt(v)
-				ss += u * u
+				ss += float64(gv) * float64(gv) / v
 			}
 		}
 		// Update clipping, parameter scale and weight decay.
@@ -213,35 +218,61 @@ func StepAdafactor[F Float](o *Adafactor, params []tensor.Param[F], lr float64) 
 		if o.Beta1 > 0 {
 			m = st.m.([]F)[:len(x)]
 		}
-		apply := func(j int, u float64) {
-			u *= scale
-			if m != nil {
-				mj := o.Beta1*float64(m[j]) + (1-o.Beta1)*u
-				m[j] = F(mj)
-				u = mj
-			}
-			x[j] = F(float64(x[j])*decay - alpha*u)
-		}
 		if st.r > 0 {
 			r, c := st.r, st.c
 			for k := 0; k < st.batch; k++ {
 				row, col := st.row[k*r:(k+1)*r], st.col[k*c:(k+1)*c]
-				var sumR float64
-				for _, rv := range row {
-					sumR += rv
-				}
+				inv := o.inv[:c]
+				sumR := invSqrtCols(inv, row, col)
 				for ii, rv := range row {
-					base := (k*r + ii) * c
-					for j := range col {
-						apply(base+j, float64(g[base+j])/math.Sqrt(rv*col[j]/sumR))
+					lo := (k*r + ii) * c
+					var mi []F
+					if m != nil {
+						mi = m[lo : lo+c]
 					}
+					adafactorApply(x[lo:lo+c], g[lo:lo+c], mi, inv, scale*math.Sqrt(sumR/rv), decay, alpha, o.Beta1)
 				}
 			}
 		} else {
 			for j, gv := range g {
-				apply(j, float64(gv)/math.Sqrt(st.vec[j]))
+				u := scale * float64(gv) / math.Sqrt(st.vec[j])
+				if m != nil {
+					mj := o.Beta1*float64(m[j]) + (1-o.Beta1)*u
+					m[j] = F(mj)
+					u = mj
+				}
+				x[j] = F(float64(x[j])*decay - alpha*u)
 			}
 		}
+	}
+}
+
+// invSqrtCols sets inv_j = 1/sqrt(col_j) and returns Σ row.
+func invSqrtCols(inv, row, col []float64) (sumR float64) {
+	for j, cv := range col {
+		inv[j] = 1 / math.Sqrt(cv)
+	}
+	for _, rv := range row {
+		sumR += rv
+	}
+	return sumR
+}
+
+// adafactorApply updates one matrix row: u_j = g_j·rs·inv_j, then the
+// first moment (when m is not nil) and x_j = x_j·decay − alpha·u_j.
+func adafactorApply[F Float](x, g, m []F, inv []float64, rs, decay, alpha, beta1 float64) {
+	g, inv = g[:len(x)], inv[:len(x)]
+	if m == nil {
+		for j, gv := range g {
+			x[j] = F(float64(x[j])*decay - alpha*rs*float64(gv)*inv[j])
+		}
+		return
+	}
+	m = m[:len(x)]
+	for j, gv := range g {
+		mj := beta1*float64(m[j]) + (1-beta1)*rs*float64(gv)*inv[j]
+		m[j] = F(mj)
+		x[j] = F(float64(x[j])*decay - alpha*mj)
 	}
 }
 
