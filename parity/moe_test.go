@@ -13,6 +13,7 @@ import (
 	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/optim"
 	"github.com/bfcdev/bfc/runtime/safetensors"
+	"github.com/bfcdev/bfc/runtime/tensor"
 )
 
 // moeConfig describes moemodel (moe.bf) to the twin: the standard blocks by
@@ -139,27 +140,31 @@ func compareRouting(t *testing.T, f *safetensors.File, m sparseModel, T int) {
 	t.Logf("routing agrees (tokens per expert, dropped choices); dropped: %s", strings.Join(drops, ", "))
 }
 
-// TestMoEGoToTorch: generated Go's checkpoint of the sparse blocks loads in
-// the twin, and loss, logits, gradients and routing agree on one batch.
-func TestMoEGoToTorch(t *testing.T) {
-	requireTorch(t)
-	dir := t.TempDir()
-	m := moemodel.New(moemodel.Options{Seed: 3})
-	r := rand.New(rand.NewPCG(5, 6))
-	for _, p := range m.Params() {
+// spreadParams moves norm scales off 1, so that the comparison exercises
+// them, and spreads router weights, so that no routing decision sits within
+// float32 rounding of a tie.
+func spreadParams(params []tensor.Param[float32], r *rand.Rand) {
+	for _, p := range params {
 		switch {
 		case strings.HasSuffix(p.Name, "norm.scale"):
 			for i := range p.Data {
 				p.Data[i] = 1 + 0.1*float32(r.NormFloat64())
 			}
 		case strings.HasSuffix(p.Name, ".router"):
-			// Spread the router's probabilities so that no routing
-			// decision sits within float32 rounding of a tie.
 			for i := range p.Data {
 				p.Data[i] = 0.5 * float32(r.NormFloat64())
 			}
 		}
 	}
+}
+
+// TestMoEGoToTorch: generated Go's checkpoint of the sparse blocks loads in
+// the twin, and loss, logits, gradients and routing agree on one batch.
+func TestMoEGoToTorch(t *testing.T) {
+	requireTorch(t)
+	dir := t.TempDir()
+	m := moemodel.New(moemodel.Options{Seed: 3})
+	spreadParams(m.Params(), rand.New(rand.NewPCG(5, 6)))
 	ckpt := filepath.Join(dir, "go.safetensors")
 	if err := m.Save(ckpt); err != nil {
 		t.Fatal(err)

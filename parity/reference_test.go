@@ -41,19 +41,7 @@ func TestReferenceGoToTorch(t *testing.T) {
 	requireTorch(t)
 	dir := t.TempDir()
 	m := referencemodel.New(referencemodel.Options{Seed: 13})
-	r := rand.New(rand.NewPCG(13, 13))
-	for _, p := range m.Params() {
-		switch {
-		case strings.HasSuffix(p.Name, "norm.scale"):
-			for i := range p.Data {
-				p.Data[i] = 1 + 0.1*float32(r.NormFloat64())
-			}
-		case strings.HasSuffix(p.Name, ".router"):
-			for i := range p.Data {
-				p.Data[i] = 0.5 * float32(r.NormFloat64())
-			}
-		}
-	}
+	spreadParams(m.Params(), rand.New(rand.NewPCG(13, 13)))
 	ckpt := filepath.Join(dir, "go.safetensors")
 	if err := m.Save(ckpt); err != nil {
 		t.Fatal(err)

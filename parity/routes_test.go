@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/bfcdev/bfc/parity/routesmodel"
@@ -34,19 +33,7 @@ func TestRoutesGoToTorch(t *testing.T) {
 	requireTorch(t)
 	dir := t.TempDir()
 	m := routesmodel.New(routesmodel.Options{Seed: 4})
-	r := rand.New(rand.NewPCG(7, 7))
-	for _, p := range m.Params() {
-		switch {
-		case strings.HasSuffix(p.Name, "norm.scale"):
-			for i := range p.Data {
-				p.Data[i] = 1 + 0.1*float32(r.NormFloat64())
-			}
-		case strings.HasSuffix(p.Name, ".router"):
-			for i := range p.Data {
-				p.Data[i] = 0.5 * float32(r.NormFloat64())
-			}
-		}
-	}
+	spreadParams(m.Params(), rand.New(rand.NewPCG(7, 7)))
 	ckpt := filepath.Join(dir, "go.safetensors")
 	if err := m.Save(ckpt); err != nil {
 		t.Fatal(err)
