@@ -54,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	heldOutFrac := fs.Float64("heldout", 0.05, "fraction of files held out for evaluation")
 	maxBytes := fs.Int64("max-bytes", 32<<20, "read at most this many bytes of training text")
 	ckpt := fs.String("ckpt", filepath.Join(os.TempDir(), "charlm.safetensors"), "checkpoint path (safetensors)")
+	nonFinite := fs.String("nonfinite", "stop", "on a NaN/Inf loss or gradient: stop (naming the parameter) or skip the step")
 	logPath := fs.String("log", "", "write a JSON-lines training log here")
 	sampleLen := fs.Int("sample", 300, "bytes of text to generate at the end (0: none)")
 	temp := fs.Float64("temperature", 0.8, "sampling temperature (0: greedy)")
@@ -164,7 +165,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Steps: *steps, Duration: *budget, Batch: *batch, Seq: *seq,
 		LR: *lr, MinLR: *lr / 10, Warmup: *warmup, Schedule: *schedule,
 		WeightDecay: *wd, Clip: *clip, EvalEvery: *evalEvery, EvalBatches: *evalBatches,
-		Checkpoint: *ckpt, Seed: *seed, Progress: stdout, Log: logw,
+		Checkpoint: *ckpt, Seed: *seed, NonFinite: *nonFinite, Progress: stdout, Log: logw,
 	}, trainData, heldOut)
 	if err != nil {
 		fmt.Fprintf(stderr, "charlm: %v\n", err)

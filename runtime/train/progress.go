@@ -111,6 +111,19 @@ func (p *progress) eval(r *Result) {
 	}
 }
 
+// note prints a message on a line of its own.
+func (p *progress) note(msg string) {
+	if p.w == nil {
+		return
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r%s\r%s\n", strings.Repeat(" ", p.lastLen), msg)
+		p.lastLen = 0
+	} else {
+		fmt.Fprintln(p.w, msg)
+	}
+}
+
 func (p *progress) done() {
 	if p.w != nil && p.tty && p.lastLen > 0 {
 		fmt.Fprintln(p.w)

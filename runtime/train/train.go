@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bfcdev/bfc/runtime/data"
+	"github.com/bfcdev/bfc/runtime/kernels"
 	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/optim"
 	"github.com/bfcdev/bfc/runtime/sample"
@@ -53,6 +54,12 @@ type Config struct {
 	Checkpoint  string  // save here at each evaluation and at the end ("" : never)
 	Seed        uint64
 
+	// NonFinite says what to do when the loss or a gradient is NaN or
+	// ±Inf: "stop" (the default) returns an error naming the first
+	// non-finite parameter; "skip" leaves the parameters unchanged for that
+	// step, reports it and goes on.
+	NonFinite string
+
 	Progress io.Writer // live progress (a terminal gets one updating line)
 	Log      io.Writer // JSON lines: one per evaluation and one at the end (nil: none)
 }
@@ -66,6 +73,7 @@ type Result struct {
 	AuxLoss      float64 // mean auxiliary loss over the last steps (MoE)
 	HeldOutBPB   float64 // held-out bits per byte at the end
 	TokensPerSec float64
+	Skipped      int // steps skipped for a non-finite loss or gradient
 }
 
 // Run trains m on the training corpus and evaluates on the held-out one.
@@ -98,10 +106,23 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step, err)
 		}
+		bad := ""
 		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-			return nil, fmt.Errorf("step %d: loss is %v; lower -lr or raise -warmup", step, loss)
+			bad = fmt.Sprintf("the loss is %v", loss)
+		} else {
+			m.Backward()
+			if name := firstNonFinite(params, true); name != "" {
+				bad = "the gradient of " + name + " is not finite (the first such parameter)"
+			}
 		}
-		m.Backward()
+		if bad != "" {
+			if cfg.NonFinite != "skip" {
+				return nil, fmt.Errorf("step %d: %s; lower -lr, raise -warmup or clip gradients", step, bad)
+			}
+			res.Skipped++
+			prog.note(fmt.Sprintf("step %d: %s; step skipped", step, bad))
+			continue
+		}
 		if cfg.Clip > 0 {
 			optim.ClipGradNorm(params, cfg.Clip)
 		}
@@ -117,6 +138,9 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 			lr = optim.WarmupCosine{Peak: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, Total: total}.LR(step)
 		}
 		optim.StepAdamW(opt, params, lr)
+		if name := firstNonFinite(params, false); name != "" {
+			return nil, fmt.Errorf("step %d: the update made %s non-finite; lower -lr", step, name)
+		}
 
 		res.Steps = step
 		res.Tokens += int64(n)
@@ -285,6 +309,8 @@ func (cfg *Config) validate(trainData, heldOut *data.Corpus) error {
 		return fmt.Errorf("training data is smaller than one sequence of %d bytes", cfg.Seq+1)
 	case heldOut == nil || len(heldOut.Data) < cfg.Seq+1:
 		return fmt.Errorf("held-out data is smaller than one sequence of %d bytes", cfg.Seq+1)
+	case cfg.NonFinite != "" && cfg.NonFinite != "stop" && cfg.NonFinite != "skip":
+		return fmt.Errorf("non-finite policy %q: want stop or skip", cfg.NonFinite)
 	case cfg.Schedule != "" && cfg.Schedule != "cosine" && cfg.Schedule != "invsqrt":
 		return fmt.Errorf("schedule %q: want cosine or invsqrt", cfg.Schedule)
 	}
@@ -296,6 +322,21 @@ func (cfg *Config) schedule() optim.Schedule {
 		return optim.WarmupInvSqrt{Peak: cfg.LR, Warmup: max(cfg.Warmup, 1)}
 	}
 	return optim.WarmupCosine{Peak: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, Total: cfg.Steps}
+}
+
+// firstNonFinite returns the name of the first parameter whose gradient
+// (grads) or value (!grads) holds a NaN or ±Inf, or "".
+func firstNonFinite(params []tensor.Param[float32], grads bool) string {
+	for _, p := range params {
+		x := p.Data
+		if grads {
+			x = p.Grad
+		}
+		if !kernels.AllFinite(x) {
+			return p.Name
+		}
+	}
+	return ""
 }
 
 // routingRecords turns routing statistics into JSON-friendly records.

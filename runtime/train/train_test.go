@@ -224,3 +224,51 @@ func TestRunReportsRouting(t *testing.T) {
 		t.Fatalf("held-out %v includes the aux loss; cross-entropy alone gives %v", res.HeldOutBPB, bpb)
 	}
 }
+
+// poisoned puts a NaN into the gradient on the given steps.
+type poisoned struct {
+	*bigram
+	step  int
+	steps map[int]bool
+}
+
+func (m *poisoned) Backward() {
+	m.step++
+	m.bigram.Backward()
+	if m.steps[m.step] {
+		m.g[7] = float32(math.NaN())
+	}
+}
+
+func TestNonFiniteStops(t *testing.T) {
+	m := &poisoned{bigram: newBigram(), steps: map[int]bool{3: true}}
+	c := &data.Corpus{Data: []byte(strings.Repeat("hello world ", 50))}
+	_, err := Run(m, Config{Steps: 10, Batch: 2, Seq: 8, LR: 0.01, EvalBatches: 1}, c, c)
+	if err == nil || !strings.Contains(err.Error(), "step 3: the gradient of w is not finite") {
+		t.Fatalf("got %v, want an error naming step 3 and parameter w", err)
+	}
+}
+
+func TestNonFiniteSkips(t *testing.T) {
+	m := &poisoned{bigram: newBigram(), steps: map[int]bool{2: true, 5: true}}
+	c := &data.Corpus{Data: []byte(strings.Repeat("hello world ", 50))}
+	var prog bytes.Buffer
+	res, err := Run(m, Config{Steps: 8, Batch: 2, Seq: 8, LR: 0.01, EvalBatches: 1, NonFinite: "skip", Progress: &prog}, c, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped != 2 {
+		t.Fatalf("skipped %d steps, want 2", res.Skipped)
+	}
+	for _, v := range m.w {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatal("a skipped step still changed the parameters with a NaN")
+		}
+	}
+	if !strings.Contains(prog.String(), "step 5: the gradient of w is not finite (the first such parameter); step skipped") {
+		t.Fatalf("progress does not report the skipped step:\n%s", prog.String())
+	}
+	if _, err := Run(newBigram(), Config{Steps: 1, Batch: 1, Seq: 8, LR: 1, NonFinite: "ignore"}, c, c); err == nil {
+		t.Fatal("Run accepted the non-finite policy \"ignore\"")
+	}
+}
