@@ -166,6 +166,24 @@ func (o overrides) Set(s string) error {
 	return nil
 }
 
+// setFlag registers the repeatable -set name=value flag.
+func setFlag(fs *flag.FlagSet) overrides {
+	sets := overrides{}
+	fs.Var(sets, "set", "override a constant: name=value or Model.name=value (repeatable)")
+	return sets
+}
+
+// oneFile reports whether exactly one file argument was given, printing the
+// usage when not.
+func oneFile(e *env, fs *flag.FlagSet) bool {
+	if fs.NArg() == 1 {
+		return true
+	}
+	fmt.Fprintf(e.stderr, "%s: want exactly one .bf file\n", fs.Name())
+	fs.Usage()
+	return false
+}
+
 // printDiags prints diagnostics, at most max unless max <= 0.
 func printDiags(w io.Writer, diags source.List, max int) {
 	diags.Sort()
@@ -181,8 +199,7 @@ func printDiags(w io.Writer, diags source.List, max int) {
 func runCheck(e *env, args []string) int {
 	fs := newFlags(e, "check")
 	all := fs.Bool("e", false, "report all errors, not just the first 10")
-	sets := overrides{}
-	fs.Var(sets, "set", "override a constant: name=value or Model.name=value (repeatable)")
+	sets := setFlag(fs)
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
 	}
@@ -275,14 +292,11 @@ func runBuild(e *env, args []string) int {
 	model := fs.String("model", "", "model to build when the file declares several")
 	dtype := fs.String("dtype", "float32", "float type of the generated code: float32 or float64")
 	inference := fs.Bool("inference", false, "generate an inference-only package (no backward pass, no gradient buffers)")
-	sets := overrides{}
-	fs.Var(sets, "set", "override a constant: name=value or Model.name=value (repeatable)")
+	sets := setFlag(fs)
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "bfc build: want exactly one .bf file")
-		fs.Usage()
+	if !oneFile(e, fs) {
 		return exitUsage
 	}
 	if *dtype != "float32" && *dtype != "float64" {
@@ -370,14 +384,11 @@ func pickModel(e *env, progs []*ir.Program, name, file string) (*ir.Program, int
 
 func runIR(e *env, args []string) int {
 	fs := newFlags(e, "ir")
-	sets := overrides{}
-	fs.Var(sets, "set", "override a constant: name=value or Model.name=value (repeatable)")
+	sets := setFlag(fs)
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "bfc ir: want exactly one .bf file")
-		fs.Usage()
+	if !oneFile(e, fs) {
 		return exitUsage
 	}
 	progs, diags := compiler.Compile(compiler.Options{Overrides: sets}, fs.Arg(0))
@@ -404,14 +415,11 @@ func runIR(e *env, args []string) int {
 func runStats(e *env, args []string) int {
 	fs := newFlags(e, "stats")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
-	sets := overrides{}
-	fs.Var(sets, "set", "override a constant: name=value or Model.name=value (repeatable)")
+	sets := setFlag(fs)
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "bfc stats: want exactly one .bf file")
-		fs.Usage()
+	if !oneFile(e, fs) {
 		return exitUsage
 	}
 	res, diags := compiler.Check(compiler.Options{Overrides: sets}, fs.Arg(0))
