@@ -1,0 +1,3 @@
+module github.com/bfcdev/bfc/runtime/kernels/internal/asmgen
+
+go 1.26.0
