@@ -9,7 +9,9 @@
 // Go runs with GOMAXPROCS set to the thread count; PyTorch with
 // torch.set_num_threads, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset. Where
 // Debian's libopenblas0-openmp is installed, PyTorch also runs in the design's
-// best set-up (LD_LIBRARY_PATH to that OpenBLAS, glibc malloc tunables).
+// best set-up (LD_LIBRARY_PATH to that OpenBLAS, glibc malloc tunables, and
+// OpenBLAS's AVX-512 kernels forced where it does not recognise the CPU; see
+// bench/internal/peer).
 //
 // Both sides time the whole model of parity/reference.bf: embedding, the
 // block, final RMSNorm, tied head and cross-entropy; forward is the training
@@ -36,20 +38,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bfcdev/bfc/bench/internal/peer"
 	"github.com/bfcdev/bfc/bench/referencemodel"
 )
 
 //go:embed torch_block.py
 var torchScript []byte
-
-// python runs PyTorch: Debian's interpreter (performance.md). A variable for the tests.
-var python = "/usr/bin/python3"
-
-// openmpBLAS is where Debian's libopenblas0-openmp puts libopenblas.so.0.
-const openmpBLAS = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
-
-// bestTunables are the design's glibc malloc tunables of the best set-up.
-const bestTunables = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296:glibc.malloc.top_pad=268435456"
 
 type config struct {
 	threads []int
@@ -120,11 +114,6 @@ type Report struct {
 	Results []Result `json:"results"`
 }
 
-type setup struct {
-	name string
-	env  []string
-}
-
 func main() {
 	c, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
@@ -141,8 +130,8 @@ func main() {
 }
 
 func run(c config, out io.Writer) error {
-	rep := Report{Date: time.Now().UTC().Format(time.RFC3339), CPU: cpuName(), Go: runtime.Version(), Runs: c.runs, Warmup: c.warmup}
-	var setups []setup
+	rep := Report{Date: time.Now().UTC().Format(time.RFC3339), CPU: peer.CPUName(), Go: runtime.Version(), Runs: c.runs, Warmup: c.warmup}
+	var setups []peer.Setup
 	var script string
 	if c.torch {
 		ver, err := torchVersion()
@@ -150,9 +139,11 @@ func run(c config, out io.Writer) error {
 			return err
 		}
 		rep.Torch = ver
-		setups = torchSetups()
+		if setups, err = peer.Setups(); err != nil {
+			return err
+		}
 		for _, s := range setups {
-			rep.Setups = append(rep.Setups, s.name)
+			rep.Setups = append(rep.Setups, s.Name)
 		}
 		dir, err := os.MkdirTemp("", "bfc-bench-block")
 		if err != nil {
@@ -236,39 +227,9 @@ func median(c config, f func()) float64 {
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
-// baseEnv is the environment without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
-// (performance.md: the machine's OPENBLAS_CORETYPE=Haswell forces AVX2).
-func baseEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
-func torchSetups() []setup {
-	s := []setup{{name: "as installed", env: baseEnv()}}
-	if _, err := os.Stat(filepath.Join(openmpBLAS, "libopenblas.so.0")); err == nil {
-		env := baseEnv()
-		env = slices.DeleteFunc(env, func(kv string) bool {
-			return strings.HasPrefix(kv, "LD_LIBRARY_PATH=") || strings.HasPrefix(kv, "GLIBC_TUNABLES=")
-		})
-		ld := openmpBLAS
-		if v := os.Getenv("LD_LIBRARY_PATH"); v != "" {
-			ld += ":" + v
-		}
-		env = append(env, "LD_LIBRARY_PATH="+ld, "GLIBC_TUNABLES="+bestTunables)
-		s = append(s, setup{name: "best (OpenMP OpenBLAS, malloc tunables)", env: env})
-	}
-	return s
-}
-
 func torchVersion() (string, error) {
-	cmd := exec.Command(python, "-c", "import torch; print(torch.__version__)")
-	cmd.Env = baseEnv()
+	cmd := exec.Command(peer.Python, "-c", "import torch; print(torch.__version__)")
+	cmd.Env = peer.BaseEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
@@ -278,19 +239,19 @@ func torchVersion() (string, error) {
 		if msg == "" {
 			msg = err.Error()
 		}
-		return "", fmt.Errorf("%s cannot import torch (%s); install Debian's python3-torch, or pass -torch=false to time generated Go alone", python, msg)
+		return "", fmt.Errorf("%s cannot import torch (%s); install Debian's python3-torch, or pass -torch=false to time generated Go alone", peer.Python, msg)
 	}
 	return strings.TrimSpace(string(out)), nil
 }
 
-func runTorch(script string, s setup, threads int, c config) (Torch, error) {
-	cmd := exec.Command(python, script, "--threads", strconv.Itoa(threads), "--runs", strconv.Itoa(c.runs), "--warmup", strconv.Itoa(c.warmup))
-	cmd.Env = s.env
+func runTorch(script string, s peer.Setup, threads int, c config) (Torch, error) {
+	cmd := exec.Command(peer.Python, script, "--threads", strconv.Itoa(threads), "--runs", strconv.Itoa(c.runs), "--warmup", strconv.Itoa(c.warmup))
+	cmd.Env = peer.Threads(s.Env, threads)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return Torch{}, fmt.Errorf("PyTorch (%s, %d threads): %v\n%s", s.name, threads, err, stderr.String())
+		return Torch{}, fmt.Errorf("PyTorch (%s, %d threads): %v\n%s", s.Name, threads, err, stderr.String())
 	}
 	var v struct {
 		Threads       int     `json:"threads"`
@@ -298,29 +259,16 @@ func runTorch(script string, s setup, threads int, c config) (Torch, error) {
 		ForwardBackMs float64 `json:"forward_backward_ms"`
 	}
 	if err := json.Unmarshal(out, &v); err != nil {
-		return Torch{}, fmt.Errorf("PyTorch (%s, %d threads): unreadable output %q: %v", s.name, threads, out, err)
+		return Torch{}, fmt.Errorf("PyTorch (%s, %d threads): unreadable output %q: %v", s.Name, threads, out, err)
 	}
 	if v.Threads != threads {
-		return Torch{}, fmt.Errorf("PyTorch (%s): asked for %d threads, runs %d", s.name, threads, v.Threads)
+		return Torch{}, fmt.Errorf("PyTorch (%s): asked for %d threads, runs %d", s.Name, threads, v.Threads)
 	}
-	t := Torch{Setup: s.name, ForwardMs: v.ForwardMs, ForwardBackMs: v.ForwardBackMs}
+	t := Torch{Setup: s.Name, ForwardMs: v.ForwardMs, ForwardBackMs: v.ForwardBackMs}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		t.MaxRSSMiB = float64(ru.Maxrss) / 1024
 	}
 	return t, nil
-}
-
-func cpuName() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return fmt.Sprintf("%s (%d CPUs)", strings.TrimSpace(v), runtime.NumCPU())
-		}
-	}
-	return runtime.GOARCH
 }
 
 // formatTable renders the report as a Markdown table: per thread count and

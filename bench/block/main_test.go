@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bfcdev/bfc/bench/internal/peer"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -65,20 +67,10 @@ func TestReportJSON(t *testing.T) {
 	}
 }
 
-func TestBaseEnvDropsOpenBLASOverrides(t *testing.T) {
-	t.Setenv("OPENBLAS_CORETYPE", "Haswell")
-	t.Setenv("OPENBLAS_L2_SIZE", "1048576")
-	for _, kv := range baseEnv() {
-		if strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") {
-			t.Errorf("baseEnv keeps %s", kv)
-		}
-	}
-}
-
 func TestMissingTorchIsAnError(t *testing.T) {
-	old := python
-	python = "/nonexistent/python3"
-	defer func() { python = old }()
+	old := peer.Python
+	peer.Python = "/nonexistent/python3"
+	defer func() { peer.Python = old }()
 	err := run(config{threads: []int{1}, runs: 1, torch: true}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "cannot import torch") || !strings.Contains(err.Error(), "-torch=false") {
 		t.Errorf("without torch: %v", err)

@@ -1,0 +1,247 @@
+// Command sgemm times float32 matrix multiplication at the transformer shapes
+// of shared/design/performance.md side by side in one run: bfc's Sgemm
+// (runtime/kernels.Gemm, the best micro-kernel the CPU has), gonum's Sgemm,
+// and numpy on OpenBLAS in each peer set-up (bench/internal/peer), at each
+// thread count, printing GFLOP/s (median of -runs) and bfc's ratio to each.
+//
+//	go run ./bench/sgemm [-threads 1,2] [-runs 5] [-json] [-peers=false]
+package main
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+	gonum "gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/bfcdev/bfc/bench/internal/peer"
+	"github.com/bfcdev/bfc/runtime/kernels"
+)
+
+//go:embed sgemm.py
+var numpyScript []byte
+
+// shapes are performance.md's M×K×N.
+var shapes = [][3]int{{512, 512, 512}, {1024, 256, 1024}, {4096, 256, 1024}, {4096, 512, 2048}}
+
+type config struct {
+	shapes  [][3]int
+	threads []int
+	runs    int
+	json    bool
+	peers   bool
+}
+
+func parseFlags(args []string, errOut io.Writer) (config, error) {
+	fs := flag.NewFlagSet("sgemm", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	threads := fs.String("threads", "1,2", "comma-separated thread counts")
+	c := config{shapes: shapes}
+	fs.IntVar(&c.runs, "runs", 5, "timed runs per shape after one warm-up; the median is reported")
+	fs.BoolVar(&c.json, "json", false, "print JSON instead of a table")
+	fs.BoolVar(&c.peers, "peers", true, "also time numpy/OpenBLAS (false: bfc and gonum only)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, f := range strings.Split(*threads, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("-threads: %q is not a positive integer", f)
+		}
+		c.threads = append(c.threads, n)
+	}
+	if c.runs < 1 {
+		return c, fmt.Errorf("-runs must be at least 1, got %d", c.runs)
+	}
+	return c, nil
+}
+
+// Row is one shape at one thread count, in GFLOP/s.
+type Row struct {
+	Threads int                `json:"threads"`
+	Shape   string             `json:"shape"`
+	BFC     float64            `json:"bfc_gflops"`
+	Gonum   float64            `json:"gonum_gflops"`
+	Peers   map[string]float64 `json:"peers_gflops,omitempty"`
+}
+
+// Report is the whole run.
+type Report struct {
+	Date   string   `json:"date"`
+	CPU    string   `json:"cpu"`
+	Go     string   `json:"go"`
+	Kernel string   `json:"bfc_kernel"`
+	Setups []string `json:"peer_setups,omitempty"`
+	Runs   int      `json:"runs"`
+	Rows   []Row    `json:"rows"`
+}
+
+func main() {
+	c, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "bench/sgemm:", err)
+		os.Exit(2)
+	}
+	if err := run(c, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/sgemm:", err)
+		os.Exit(1)
+	}
+}
+
+func shapeName(s [3]int) string { return fmt.Sprintf("%dx%dx%d", s[0], s[1], s[2]) }
+
+func gflops(s [3]int, sec float64) float64 { return 2 * float64(s[0]*s[1]*s[2]) / sec / 1e9 }
+
+func median(runs int, f func()) float64 {
+	f()
+	ts := make([]float64, runs)
+	for i := range ts {
+		t := time.Now()
+		f()
+		ts[i] = time.Since(t).Seconds()
+	}
+	slices.Sort(ts)
+	return ts[runs/2]
+}
+
+func run(c config, out io.Writer) error {
+	rep := Report{Date: time.Now().UTC().Format(time.RFC3339), CPU: peer.CPUName(), Go: runtime.Version(), Kernel: kernels.SgemmKernel(), Runs: c.runs}
+	var setups []peer.Setup
+	var script string
+	if c.peers {
+		var err error
+		if setups, err = peer.Setups(); err != nil {
+			return fmt.Errorf("%v; pass -peers=false to time bfc and gonum alone", err)
+		}
+		for _, s := range setups {
+			rep.Setups = append(rep.Setups, s.Name)
+		}
+		dir, err := os.MkdirTemp("", "bfc-bench-sgemm")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		script = filepath.Join(dir, "sgemm.py")
+		if err := os.WriteFile(script, numpyScript, 0o644); err != nil {
+			return err
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	var impl gonum.Implementation
+	for _, th := range c.threads {
+		runtime.GOMAXPROCS(th)
+		peerRes := map[string]map[string]float64{}
+		for _, s := range setups {
+			res, err := runNumpy(script, s, th, c.runs, c.shapes)
+			if err != nil {
+				return err
+			}
+			peerRes[s.Name] = res
+		}
+		for _, s := range c.shapes {
+			m, k, n := s[0], s[1], s[2]
+			a, b, cc := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+			for i := range a {
+				a[i] = r.Float32() - 0.5
+			}
+			for i := range b {
+				b[i] = r.Float32() - 0.5
+			}
+			row := Row{Threads: th, Shape: shapeName(s)}
+			row.BFC = gflops(s, median(c.runs, func() { kernels.Gemm(false, false, m, n, k, 1, a, k, b, n, 0, cc, n) }))
+			row.Gonum = gflops(s, median(c.runs, func() {
+				impl.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, cc, n)
+			}))
+			if len(setups) > 0 {
+				row.Peers = map[string]float64{}
+				for name, res := range peerRes {
+					row.Peers[name] = res[row.Shape]
+				}
+			}
+			rep.Rows = append(rep.Rows, row)
+		}
+	}
+	if c.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	_, err := io.WriteString(out, formatTable(rep))
+	return err
+}
+
+func runNumpy(script string, s peer.Setup, threads, runs int, shapes [][3]int) (map[string]float64, error) {
+	var names []string
+	for _, sh := range shapes {
+		names = append(names, shapeName(sh))
+	}
+	cmd := exec.Command(peer.Python, script, "--threads", strconv.Itoa(threads), "--runs", strconv.Itoa(runs), "--shapes", strings.Join(names, ","))
+	cmd.Env = peer.Threads(s.Env, threads)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("numpy (%s, %d threads): %v\n%s", s.Name, threads, err, stderr.String())
+	}
+	var v struct {
+		Results []struct {
+			Shape   string  `json:"shape"`
+			Seconds float64 `json:"seconds"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(outb, &v); err != nil {
+		return nil, fmt.Errorf("numpy (%s, %d threads): unreadable output %q: %v", s.Name, threads, outb, err)
+	}
+	res := map[string]float64{}
+	for i, x := range v.Results {
+		if i >= len(shapes) || x.Shape != names[i] || x.Seconds <= 0 {
+			return nil, fmt.Errorf("numpy (%s, %d threads): unexpected result %+v", s.Name, threads, x)
+		}
+		res[x.Shape] = gflops(shapes[i], x.Seconds)
+	}
+	return res, nil
+}
+
+func formatTable(rep Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "float32 GEMM C = A·B (M×K×N), %s\nCPU %s; %s; bfc kernel %s", rep.Date, rep.CPU, rep.Go, rep.Kernel)
+	if len(rep.Setups) > 0 {
+		fmt.Fprintf(&b, "; numpy peers: %s", strings.Join(rep.Setups, "; "))
+	}
+	fmt.Fprintf(&b, "\nGFLOP/s, median of %d runs after 1 warm-up; ratios are bfc / peer\n\n", rep.Runs)
+	b.WriteString("| threads | shape | bfc | gonum | bfc/gonum |")
+	for _, s := range rep.Setups {
+		fmt.Fprintf(&b, " OpenBLAS %s | bfc/OpenBLAS |", s)
+	}
+	b.WriteString("\n|---|---|---|---|---|" + strings.Repeat("---|---|", len(rep.Setups)) + "\n")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(&b, "| %d | %s | %.1f | %.1f | %.1f |", r.Threads, r.Shape, r.BFC, r.Gonum, r.BFC/r.Gonum)
+		for _, s := range rep.Setups {
+			p := r.Peers[s]
+			fmt.Fprintf(&b, " %.1f | %.2f |", p, r.BFC/p)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
