@@ -134,22 +134,29 @@ func (j *attnJob[T]) scores(b, h, blk int, s []T) (i0, nq, nk int) {
 	scale := T(1 / math.Sqrt(float64(j.hd)))
 	gemm(false, true, nq, nk, j.hd, scale, q, ld, k, ld, 0, s, nk, false)
 	lse := j.lse[(b*j.heads+h)*j.seq+i0:]
+	s32, _ := any(s).([]float32)
+	l32, _ := any(lse).([]float32)
 	for r := range nq {
 		row := s[r*nk : r*nk+nk]
 		lim := nk
 		if j.causal {
 			lim = i0 + r + 1
 		}
-		if j.backward {
+		switch {
+		case s32 != nil && j.backward:
+			attnProbRow32(s32[r*nk:r*nk+lim], l32[r])
+		case s32 != nil:
+			l32[r] = attnSoftmaxRow32(s32[r*nk : r*nk+lim])
+		case j.backward:
 			l := float64(lse[r])
 			for c := range lim {
-				row[c] = T(expOf[T](float64(row[c]) - l))
+				row[c] = T(math.Exp(float64(row[c]) - l))
 			}
-		} else {
+		default:
 			m := float64(rowMax(row[:lim]))
 			var sum float64
 			for c := range lim {
-				e := expOf[T](float64(row[c]) - m)
+				e := math.Exp(float64(row[c]) - m)
 				sum += e
 				row[c] = T(e)
 			}
@@ -190,16 +197,31 @@ func (j *attnJob[T]) backwardBlock(b, h, blk int, sc *attnScratch[T]) {
 	gemm(true, false, nk, hd, nq, 1, p, nk, do, ldo, 1, dv, ld, false) // dV += Pᵀ·dO
 	gemm(false, true, nq, nk, hd, 1, do, ldo, v, ld, 0, dp, nk, false) // dP = dO·Vᵀ
 	scale := 1 / math.Sqrt(float64(hd))
+	p32, _ := any(p).([]float32)
+	dp32, _ := any(dp).([]float32)
+	do32, _ := any(do).([]float32)
+	o32, _ := any(o).([]float32)
 	for r := range nq {
+		lim := nk
+		if j.causal {
+			lim = i0 + r + 1
+		}
+		if p32 != nil {
+			d := attnDot32(do32[r*ldo:r*ldo+hd], o32[r*ldo:r*ldo+hd])
+			attnDSRow32(dp32[r*nk:r*nk+lim], p32[r*nk:r*nk+lim], float32(d), float32(scale))
+			clear(dp32[r*nk+lim : r*nk+nk])
+			continue
+		}
 		var d float64
 		for c := range hd {
 			d += float64(do[r*ldo+c]) * float64(o[r*ldo+c])
 		}
-		pr, dpr := p[r*nk:r*nk+nk], dp[r*nk:r*nk+nk]
+		pr, dpr := p[r*nk:r*nk+lim], dp[r*nk:r*nk+lim]
 		dd, sc := T(d), T(scale)
 		for c := range dpr {
 			dpr[c] = pr[c] * (dpr[c] - dd) * sc // dS
 		}
+		clear(dp[r*nk+lim : r*nk+nk])
 	}
 	gemm(false, false, nq, hd, nk, 1, dp, nk, k, ld, 1, dq, ld, false) // dQ += dS·K
 	gemm(true, false, nk, hd, nq, 1, dp, nk, q, ld, 1, dk, ld, false)  // dK += dSᵀ·Q

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -61,6 +62,15 @@ var attnCases = []attnCase{
 	{1, 70, 3, 4, true},
 	{2, 130, 2, 8, false},
 	{2, 129, 2, 16, true},
+	// One head, seq not a multiple of the 64-row block, headDim 1..64.
+	{1, 65, 1, 64, true},
+	{1, 65, 1, 64, false},
+	{1, 100, 1, 1, true},
+	{1, 100, 1, 1, false},
+	{2, 63, 1, 33, true},
+	{1, 191, 1, 7, false},
+	{1, 150, 1, 17, true},
+	{3, 64, 2, 2, true},
 }
 
 func testAttentionForward[F Float](t *testing.T) {
@@ -111,6 +121,63 @@ func TestAttentionBackward(t *testing.T) {
 			requireClose(t, grad, d32, 1e-3)
 		})
 	}
+}
+
+// TestAttentionCausalFuture checks that with the causal mask a query's
+// output and lse do not depend, bit for bit, on later tokens.
+func TestAttentionCausalFuture(t *testing.T) {
+	const batch, seq, heads, hd = 2, 150, 2, 16
+	ld := 3 * heads * hd
+	r := newRand(16)
+	qkv := randSlice[float32](r, batch*seq*ld)
+	out0 := make([]float32, batch*seq*heads*hd)
+	lse0 := make([]float32, batch*heads*seq)
+	Attention(out0, lse0, qkv, batch, seq, heads, hd, true)
+	const cut = 70 // tokens cut.. are changed
+	for b := range batch {
+		for i := cut; i < seq; i++ {
+			for c := range ld {
+				qkv[(b*seq+i)*ld+c] = 50 * (2*float32(r.Float64()) - 1)
+			}
+		}
+	}
+	out := make([]float32, len(out0))
+	lse := make([]float32, len(lse0))
+	Attention(out, lse, qkv, batch, seq, heads, hd, true)
+	for b := range batch {
+		for i := range cut {
+			for c := range heads * hd {
+				k := (b*seq+i)*heads*hd + c
+				require.Equal(t, out0[k], out[k], "b %d token %d col %d", b, i, c)
+			}
+			for h := range heads {
+				k := (b*heads+h)*seq + i
+				require.Equal(t, lse0[k], lse[k], "b %d head %d token %d", b, h, i)
+			}
+		}
+	}
+}
+
+// TestAttentionProcs checks that results do not depend on GOMAXPROCS.
+func TestAttentionProcs(t *testing.T) {
+	const batch, seq, heads, hd = 2, 130, 3, 24
+	r := newRand(17)
+	qkv := randSlice[float32](r, batch*seq*3*heads*hd)
+	dout := randSlice[float32](r, batch*seq*heads*hd)
+	run := func(procs int) (out, lse, d []float32) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		out = make([]float32, len(dout))
+		lse = make([]float32, batch*heads*seq)
+		d = make([]float32, len(qkv))
+		Attention(out, lse, qkv, batch, seq, heads, hd, true)
+		AttentionBackward(d, dout, qkv, out, lse, batch, seq, heads, hd, true)
+		return
+	}
+	o1, l1, d1 := run(1)
+	o4, l4, d4 := run(4)
+	require.Equal(t, o1, o4)
+	require.Equal(t, l1, l4)
+	require.Equal(t, d1, d4)
 }
 
 func TestAttentionAllocs(t *testing.T) {
