@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -246,4 +247,26 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSaveRemovesStaleTemporaries checks that a save removes what crashed
+// saves of the same file left, and nothing else.
+func TestSaveRemovesStaleTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ckpt.safetensors")
+	stale := []string{".ckpt.safetensors.tmp123", ".ckpt.safetensors.tmp9"}
+	keep := []string{".ckpt.safetensors.tmpx1", ".other.safetensors.tmp5", "ckpt.safetensors.bak", ".ckpt.safetensors.tmp"}
+	for _, n := range append(slices.Clone(stale), keep...) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte("partial"), 0o644))
+	}
+	require.NoError(t, Save(path, sampleTensors(), nil))
+	var got []string
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	want := append(slices.Clone(keep), "ckpt.safetensors")
+	slices.Sort(want)
+	require.Equal(t, want, got)
 }

@@ -100,7 +100,9 @@ func jsonString(s string) string {
 
 // Save writes a safetensors file atomically: it writes a temporary file in
 // the same directory, syncs it, renames it over path and syncs the
-// directory, so path holds either the old or the new contents.
+// directory, so path holds either the old or the new contents. Temporary
+// files are named ".<base>.tmp<digits>"; after a successful save, Save
+// removes those a crashed save left behind (one writer per path).
 func Save(path string, tensors []Tensor, metadata map[string]string) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -133,7 +135,28 @@ func Save(path string, tensors []Tensor, metadata map[string]string) (err error)
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
-	return syncDir(dir)
+	if err = syncDir(dir); err != nil {
+		return err
+	}
+	removeStale(dir, base)
+	return nil
+}
+
+// removeStale removes the temporary files of earlier, interrupted saves of
+// base in dir. Errors are ignored: a stale file is never read.
+func removeStale(dir, base string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + ".tmp"
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
 }
 
 // syncDir makes a rename in dir durable (not possible on Windows).

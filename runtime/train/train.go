@@ -47,12 +47,27 @@ type Config struct {
 	MinLR       float64       // final learning rate of the cosine schedule
 	Warmup      int           // linear warm-up steps
 	Schedule    string        // "cosine" (default) or "invsqrt"
+	Optimizer   string        // "adamw" (default) or "adafactor"
 	WeightDecay float64
 	Clip        float64 // global gradient-norm clip (0: off)
 	EvalEvery   int     // evaluate held-out loss every this many steps (0: only at the end)
 	EvalBatches int     // batches per evaluation
-	Checkpoint  string  // save here at each evaluation and at the end ("" : never)
 	Seed        uint64
+
+	// Checkpoint is where the training state (parameters, optimizer,
+	// step, sampler RNG) is saved, atomically, at each evaluation, every
+	// CheckpointEvery steps, when Stop closes and at the end ("": never).
+	Checkpoint      string
+	CheckpointEvery int
+	// Resume continues the run saved in this training checkpoint: the
+	// same model, optimizer, settings and training data, or an error
+	// naming what differs. The steps then run exactly as they would have
+	// without the interruption (Duration and Steps count the whole run).
+	Resume string
+	// Stop, when closed, ends the run after the current step: Run saves a
+	// checkpoint and returns with Result.Stopped set, without the final
+	// evaluation.
+	Stop <-chan struct{}
 
 	// NonFinite says what to do when the loss or a gradient is NaN or
 	// ±Inf: "stop" (the default) returns an error naming the first
@@ -71,9 +86,12 @@ type Result struct {
 	Elapsed      time.Duration
 	TrainLoss    float64 // mean cross-entropy (nats) over the last steps
 	AuxLoss      float64 // mean auxiliary loss over the last steps (MoE)
-	HeldOutBPB   float64 // held-out bits per byte at the end
+	HeldOutBPB   float64 // held-out bits per byte at the end (NaN when stopped)
 	TokensPerSec float64
-	Skipped      int // steps skipped for a non-finite loss or gradient
+	Skipped      int  // steps skipped for a non-finite loss or gradient
+	ResumedAt    int  // the step the run resumed after (0: a fresh run)
+	Stopped      bool // Stop ended the run early
+	LastStep     int  // the last step taken or skipped
 }
 
 // Run trains m on the training corpus and evaluates on the held-out one.
@@ -86,22 +104,60 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 	tokens := make([]int32, n)
 	targets := make([]int32, n)
 	params := m.Params()
-	wd := cfg.WeightDecay
-	if wd == 0 {
-		wd = -1 // AdamWConfig reads 0 as "default"; a negative value turns decay off
-	}
-	opt := optim.NewAdamW(optim.AdamWConfig{WeightDecay: wd})
+	opt := cfg.newOptimizer()
 	sched := cfg.schedule()
-	prog := newProgress(cfg.Progress, cfg.Steps, cfg.Duration)
+	sig := ""
+	if cfg.Checkpoint != "" || cfg.Resume != "" {
+		sig = dataSignature(trainData)
+	}
 
 	res := &Result{HeldOutBPB: math.NaN()}
-	start := time.Now()
 	var recent, recentAux []float64
-	for step := 1; step <= cfg.Steps; step++ {
+	first := 1
+	if cfg.Resume != "" {
+		st, err := loadState(cfg.Resume, params, opt, &cfg, sig)
+		if err != nil {
+			return nil, fmt.Errorf("resuming: %w", err)
+		}
+		rng.SetState(st.rng)
+		res.Steps, res.Tokens, res.Skipped, res.Elapsed = st.resultSteps, st.tokens, st.skipped, st.elapsed
+		res.ResumedAt, res.LastStep = st.step, st.step
+		recent, recentAux = st.recent, st.recentAux
+		if len(recent) > 0 {
+			res.TrainLoss, res.AuxLoss = mean(recent), mean(recentAux)
+		}
+		first = st.step + 1
+	}
+	save := func() error {
+		if cfg.Checkpoint == "" {
+			return nil
+		}
+		err := saveState(cfg.Checkpoint, params, opt, &cfg, sig, &runState{
+			step: res.LastStep, resultSteps: res.Steps, tokens: res.Tokens, skipped: res.Skipped,
+			elapsed: res.Elapsed, rng: rng.State(), recent: recent, recentAux: recentAux,
+		})
+		if err != nil {
+			return fmt.Errorf("saving checkpoint: %w", err)
+		}
+		return nil
+	}
+	prog := newProgress(cfg.Progress, cfg.Steps, cfg.Duration)
+	if res.ResumedAt > 0 {
+		prog.note(fmt.Sprintf("resumed from %s after step %d", cfg.Resume, res.ResumedAt))
+	}
+
+	start := time.Now().Add(-res.Elapsed)
+	for step := first; step <= cfg.Steps; step++ {
 		if cfg.Duration > 0 && time.Since(start) >= cfg.Duration {
 			break
 		}
+		if stopped(cfg.Stop) {
+			res.Stopped = true
+			break
+		}
+		saved := false
 		trainData.Batch(rng, cfg.Batch, cfg.Seq, tokens, targets)
+		res.LastStep = step
 		loss, err := m.Forward(tokens, targets, cfg.Batch, cfg.Seq)
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step, err)
@@ -137,7 +193,7 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 			}
 			lr = optim.WarmupCosine{Peak: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, Total: total}.LR(step)
 		}
-		optim.StepAdamW(opt, params, lr)
+		opt.step(params, lr)
 		if name := firstNonFinite(params, false); name != "" {
 			return nil, fmt.Errorf("step %d: the update made %s non-finite; lower -lr", step, name)
 		}
@@ -162,7 +218,16 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 		prog.update(step, res, lr)
 
 		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step != cfg.Steps {
-			if err := evalAndSave(m, cfg, heldOut, res, prog, false); err != nil {
+			if err := evaluate(m, cfg, heldOut, res, prog, false); err != nil {
+				return nil, err
+			}
+			if err := save(); err != nil {
+				return nil, err
+			}
+			saved = true
+		}
+		if !saved && cfg.CheckpointEvery > 0 && step%cfg.CheckpointEvery == 0 && step != cfg.Steps {
+			if err := save(); err != nil {
 				return nil, err
 			}
 		}
@@ -171,25 +236,37 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 	if res.Elapsed > 0 {
 		res.TokensPerSec = float64(res.Tokens) / res.Elapsed.Seconds()
 	}
-	if err := evalAndSave(m, cfg, heldOut, res, prog, true); err != nil {
+	if res.Stopped {
+		prog.note(fmt.Sprintf("stopped after step %d", res.LastStep))
+		return res, save()
+	}
+	if err := evaluate(m, cfg, heldOut, res, prog, true); err != nil {
+		return nil, err
+	}
+	if err := save(); err != nil {
 		return nil, err
 	}
 	prog.done()
 	return res, nil
 }
 
-func evalAndSave(m Model, cfg Config, heldOut *data.Corpus, res *Result, prog *progress, final bool) error {
+// stopped reports whether stop is closed.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func evaluate(m Model, cfg Config, heldOut *data.Corpus, res *Result, prog *progress, final bool) error {
 	bpb, err := Evaluate(m, heldOut, cfg.Batch, cfg.Seq, cfg.EvalBatches)
 	if err != nil {
 		return err
 	}
 	res.HeldOutBPB = bpb
 	prog.eval(res)
-	if cfg.Checkpoint != "" {
-		if err := m.Save(cfg.Checkpoint); err != nil {
-			return fmt.Errorf("saving checkpoint: %w", err)
-		}
-	}
 	if cfg.Log != nil {
 		rec := map[string]any{
 			"step": res.Steps, "tokens": res.Tokens, "elapsed_s": res.Elapsed.Seconds(),
@@ -313,6 +390,12 @@ func (cfg *Config) validate(trainData, heldOut *data.Corpus) error {
 		return fmt.Errorf("non-finite policy %q: want stop or skip", cfg.NonFinite)
 	case cfg.Schedule != "" && cfg.Schedule != "cosine" && cfg.Schedule != "invsqrt":
 		return fmt.Errorf("schedule %q: want cosine or invsqrt", cfg.Schedule)
+	case cfg.Optimizer != "" && cfg.Optimizer != "adamw" && cfg.Optimizer != "adafactor":
+		return fmt.Errorf("optimizer %q: want adamw or adafactor", cfg.Optimizer)
+	case cfg.CheckpointEvery < 0:
+		return fmt.Errorf("checkpoint interval %d must not be negative", cfg.CheckpointEvery)
+	case cfg.CheckpointEvery > 0 && cfg.Checkpoint == "":
+		return fmt.Errorf("checkpoint interval %d needs a checkpoint path", cfg.CheckpointEvery)
 	}
 	return nil
 }
