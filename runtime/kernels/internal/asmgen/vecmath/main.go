@@ -1,0 +1,503 @@
+// Command vecmath writes vecmath_amd64.s and its Go stubs: bfc's float32
+// element-wise kernels (exp, GELU, GELU-tanh, SiLU and their derivatives,
+// softmax helpers) for AVX-512F (16 lanes, masked tail) and AVX2+FMA (8
+// lanes, VMASKMOVPS tail). Run from runtime/kernels by go generate.
+package main
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// isa describes one vector instruction set.
+type isa struct {
+	name string // function name suffix
+	w    int    // float32 lanes
+	v512 bool
+}
+
+var (
+	avx512 = isa{"AVX512", 16, true}
+	avx2   = isa{"AVX2", 8, false}
+)
+
+// Constants live in RODATA as 16 copies (64 bytes); AVX2 reads the first 32.
+var (
+	consts    = map[string]Mem{}
+	constList []string
+	constVal  = map[string]uint32{}
+)
+
+func cst(name string, v uint32) Mem {
+	if m, ok := consts[name]; ok {
+		if constVal[name] != v {
+			panic("constant " + name + " redefined")
+		}
+		return m
+	}
+	consts[name] = NewDataAddr(Symbol{Name: "vm_" + name, Static: true}, 0)
+	constVal[name] = v
+	constList = append(constList, name)
+	return consts[name]
+}
+
+func cf(name string, v float32) Mem { return cst(name, math.Float32bits(v)) }
+
+func emitConsts() {
+	for _, name := range constList {
+		GLOBL("vm_"+name, RODATA|NOPTR)
+		for i := range 16 {
+			DATA(4*i, U32(constVal[name]))
+		}
+	}
+	// iota: lane indices for tail masks.
+	GLOBL("vm_iota", RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(uint32(i)))
+	}
+}
+
+var iotaMem = NewDataAddr(Symbol{Name: "vm_iota", Static: true}, 0)
+
+// g emits code for one function of one ISA.
+type g struct {
+	isa
+}
+
+func (g *g) vec() reg.VecVirtual {
+	if g.v512 {
+		return ZMM()
+	}
+	return YMM()
+}
+
+// load returns a register holding constant m.
+func (g *g) load(m Mem) reg.VecVirtual {
+	r := g.vec()
+	VMOVUPS(m, r)
+	return r
+}
+
+func (g *g) add(a, b Op) reg.VecVirtual { r := g.vec(); VADDPS(b, a, r); return r }
+func (g *g) sub(a, b Op) reg.VecVirtual { r := g.vec(); VSUBPS(b, a, r); return r }
+func (g *g) mul(a, b Op) reg.VecVirtual { r := g.vec(); VMULPS(b, a, r); return r }
+func (g *g) div(a, b Op) reg.VecVirtual { r := g.vec(); VDIVPS(b, a, r); return r }
+
+// fma returns a*b + c (c may be memory).
+func (g *g) fma(a, b reg.VecVirtual, c Op) reg.VecVirtual {
+	r := g.vec()
+	VMOVUPS(a, r)
+	VFMADD213PS(c, b, r)
+	return r
+}
+
+// fnma returns c - a*b.
+func (g *g) fnma(a, b Op, c reg.VecVirtual) reg.VecVirtual {
+	r := g.vec()
+	VMOVUPS(c, r)
+	VFNMADD231PS(b, a, r)
+	return r
+}
+
+// maxNaN returns max(a, x) and minNaN min(a, x), x if x is NaN.
+func (g *g) maxNaN(x, a reg.VecVirtual) reg.VecVirtual { r := g.vec(); VMAXPS(x, a, r); return r }
+func (g *g) minNaN(x, a reg.VecVirtual) reg.VecVirtual { r := g.vec(); VMINPS(x, a, r); return r }
+
+// horner returns c[0] + x*(c[1] + x*(c[2] + ...)) with c named name0, name1...
+func (g *g) horner(x reg.VecVirtual, name string, c []float32) reg.VecVirtual {
+	n := len(c) - 1
+	p := g.load(cf(fmt.Sprintf("%s%d", name, n), c[n]))
+	for i := n - 1; i >= 0; i-- {
+		VFMADD213PS(cf(fmt.Sprintf("%s%d", name, i), c[i]), x, p)
+	}
+	return p
+}
+
+// Exp coefficients (SLEEF/Cephes expf): e^r ≈ 1 + r + r²·P(r) on
+// |r| <= ln2/2.
+var expP = []float32{0.5, 0.166666671633720397949219, 0.0416664853692054748535156,
+	0.00833336077630519866943359, 0.00139304355252534151077271, 0.000198527617612853646278381}
+
+// exp returns e^x: clamp to [-104, 88.8] (NaN passes), n = round(x·log2e),
+// r = x - n·ln2 in two Cody-Waite steps, polynomial, then scale by 2^n
+// (VSCALEFPS, or two exact power-of-two multiplies on AVX2 so that
+// overflow gives +Inf and underflow rounds through the denormals).
+func (g *g) exp(x reg.VecVirtual) reg.VecVirtual {
+	t := g.maxNaN(x, g.load(cf("explo", -104)))
+	t = g.minNaN(t, g.load(cf("exphi", 88.8)))
+	n := g.mul(t, cf("log2e", float32(math.Log2E)))
+	if g.v512 {
+		VRNDSCALEPS(Imm(0), n, n)
+	} else {
+		VROUNDPS(Imm(0), n, n)
+	}
+	r := g.fnma(n, cf("ln2hi", 0.693359375), t)
+	VFNMADD231PS(cf("ln2lo", -2.12194440e-4), n, r)
+	p := g.horner(r, "expc", expP)
+	VFMADD213PS(cf("one", 1), r, p)
+	VFMADD213PS(cf("one", 1), r, p)
+	y := g.vec()
+	if g.v512 {
+		VSCALEFPS(n, p, y)
+		return y
+	}
+	ni, h, l := g.vec(), g.vec(), g.vec()
+	VCVTTPS2DQ(n, ni)
+	VPSRAD(Imm(1), ni, h)
+	VPSUBD(h, ni, l)
+	VPADDD(cst("bias", 127), h, h)
+	VPADDD(cst("bias", 127), l, l)
+	VPSLLD(Imm(23), h, h)
+	VPSLLD(Imm(23), l, l)
+	VMULPS(h, p, y)
+	VMULPS(l, y, y)
+	return y
+}
+
+// recip1p returns 1/(1+e).
+func (g *g) recip1p(e reg.VecVirtual) reg.VecVirtual {
+	return g.div(g.load(cf("one", 1)), g.add(e, cf("one", 1)))
+}
+
+// NR erfcc coefficients: erfc(a) ≈ t·exp(-a² + Q(t)), t = 1/(1+a/2), a >= 0,
+// fractional error below 1.2e-7 (Numerical Recipes, Chebyshev fit).
+var erfcQ = []float32{-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+	0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277}
+
+// geluCDF returns Φ(x) = erfc(-x/√2)/2 and the register holding x/2.
+func (g *g) geluCDF(x reg.VecVirtual) (cdf, hx reg.VecVirtual) {
+	a := g.vec()
+	VPANDD_or_VANDPS(g, cst("absmask", 0x7fffffff), x, a)
+	// t = 1/(1 + |x|/(2√2))
+	den := g.fma(a, g.load(cf("inv2sqrt2", float32(1/(2*math.Sqrt2)))), cf("one", 1))
+	t := g.div(g.load(cf("one", 1)), den)
+	q := g.horner(t, "erfcq", erfcQ)
+	hx = g.mul(x, cf("half", 0.5))
+	VFNMADD231PS(x, hx, q) // Q(t) - x²/2
+	e := g.exp(q)
+	ht := g.mul(t, cf("half", 0.5))
+	VMULPS(ht, e, e) // erfc(|x|/√2)/2
+	pos := g.sub(g.load(cf("one", 1)), e)
+	cdf = g.vec()
+	if g.v512 {
+		k := K()
+		VCMPPS(Imm(0x11), g.load(cf("zero", 0)), x, k) // x < 0 (ordered)
+		VBLENDMPS(e, pos, k, cdf)
+	} else {
+		VBLENDVPS(x, e, pos, cdf) // sign bit of x picks e
+	}
+	return cdf, hx
+}
+
+// VPANDD_or_VANDPS emits dst = src & m.
+func VPANDD_or_VANDPS(g *g, m Mem, src, dst reg.VecVirtual) {
+	if g.v512 {
+		VPANDD(m, src, dst)
+	} else {
+		VANDPS(m, src, dst)
+	}
+}
+
+const (
+	sqrt2OverPi = 0.79788456080286535587989211986876373695171726232986
+	geluC       = 0.044715
+	invSqrt2Pi  = 0.39894228040143267793994605993438186847585863116493
+)
+
+// geluTanhS returns s = σ(2u), u = √(2/π)(x + c·x³), 1-s and x².
+func (g *g) geluTanhS(x reg.VecVirtual) (s, oms, x2 reg.VecVirtual) {
+	x2 = g.mul(x, x)
+	w := g.fma(x2, g.load(cf("gtk2", float32(2*sqrt2OverPi*geluC))), cf("gtk1", float32(2*sqrt2OverPi)))
+	VMULPS(x, w, w) // 2u
+	VXORPS_or(g, cst("signmask", 0x80000000), w)
+	s, oms = g.sigmoidE(g.exp(w))
+	return s, oms, x2
+}
+
+// sigmoidE returns s = 1/(1+e) and 1-s = e·s, which keeps its relative
+// accuracy as s nears 1; where e·s is NaN (e = +Inf) 1-s is 1.
+func (g *g) sigmoidE(e reg.VecVirtual) (s, oms reg.VecVirtual) {
+	s = g.recip1p(e)
+	oms = g.mul(e, s)
+	VMINPS(cf("one", 1), oms, oms)
+	return s, oms
+}
+
+// VXORPS_or flips bits of r by m.
+func VXORPS_or(g *g, m Mem, r reg.VecVirtual) {
+	if g.v512 {
+		VPXORD(m, r, r)
+	} else {
+		VXORPS(m, r, r)
+	}
+}
+
+func (g *g) neg(x reg.VecVirtual) reg.VecVirtual {
+	r := g.vec()
+	VMOVUPS(x, r)
+	VXORPS_or(g, cst("signmask", 0x80000000), r)
+	return r
+}
+
+// A kernel maps, lane by lane, loaded slices to stored ones.
+type kernel struct {
+	name, doc string
+	sig       string
+	ins       []string // slices read, in body argument order
+	outs      []string // slices written
+	scalars   []string // float32 parameters, broadcast
+	sum       bool     // return Σ of outs[0] in float64
+	body      func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual
+}
+
+var kernels = []kernel{
+	{
+		name: "vexp", doc: "sets dst[i] = e^src[i].",
+		sig: "func(dst, src []float32)", ins: []string{"src"}, outs: []string{"dst"},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual { return []reg.VecVirtual{g.exp(in[0])} },
+	},
+	{
+		name: "vexpSubSum", doc: "sets dst[i] = e^(src[i]-m) and returns Σ dst in float64.",
+		sig: "func(dst, src []float32, m float32) float64", ins: []string{"src"}, outs: []string{"dst"},
+		scalars: []string{"m"}, sum: true,
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			return []reg.VecVirtual{g.exp(g.sub(in[0], sc[0]))}
+		},
+	},
+	{
+		name: "vexpSubAcc", doc: "adds s·e^(src[i]-m) to dst[i].",
+		sig: "func(dst, src []float32, m, s float32)", ins: []string{"src", "dst"}, outs: []string{"dst"},
+		scalars: []string{"m", "s"},
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			e := g.exp(g.sub(in[0], sc[0]))
+			VFMADD213PS(in[1], sc[1], e)
+			return []reg.VecVirtual{e}
+		},
+	},
+	{
+		name: "vgelu", doc: "sets dst[i] = x·Φ(x), x = src[i].",
+		sig: "func(dst, src []float32)", ins: []string{"src"}, outs: []string{"dst"},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
+			cdf, _ := g.geluCDF(in[0])
+			return []reg.VecVirtual{g.mul(cdf, in[0])}
+		},
+	},
+	{
+		name: "vgeluDeriv", doc: "sets d[i] = Φ(x) + x·φ(x) and f[i] = x·Φ(x), x = x[i].",
+		sig: "func(d, f, x []float32)", ins: []string{"x"}, outs: []string{"d", "f"},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
+			x := in[0]
+			cdf, hx := g.geluCDF(x)
+			e := g.vec()
+			VXORPS_or(g, cst("signmask", 0x80000000), hx)
+			VMULPS(x, hx, e) // -x²/2
+			e = g.exp(e)
+			xp := g.mul(x, cf("invsqrt2pi", invSqrt2Pi))
+			d := g.vec()
+			VMOVUPS(cdf, d)
+			VFMADD231PS(e, xp, d)
+			return []reg.VecVirtual{d, g.mul(cdf, x)}
+		},
+	},
+	{
+		name: "vgeluTanh", doc: "sets dst[i] = x·σ(2u), u = √(2/π)(x+0.044715x³), x = src[i].",
+		sig: "func(dst, src []float32)", ins: []string{"src"}, outs: []string{"dst"},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
+			s, _, _ := g.geluTanhS(in[0])
+			return []reg.VecVirtual{g.mul(s, in[0])}
+		},
+	},
+	{
+		name: "vgeluTanhDeriv", doc: "sets d[i] and f[i] to GELU-tanh's derivative and value at x[i].",
+		sig: "func(d, f, x []float32)", ins: []string{"x"}, outs: []string{"d", "f"},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
+			x := in[0]
+			s, oms, x2 := g.geluTanhS(x)
+			// d = s + x·s(1-s)·√(2/π)·2(1+3c·x²); x² capped so that huge x gives 0·finite.
+			VMINPS(cf("x2cap", 1e4), x2, x2)
+			w := g.fma(x2, g.load(cf("gtk3", float32(6*sqrt2OverPi*geluC))), cf("gtk1", float32(2*sqrt2OverPi)))
+			xs := g.mul(x, s)
+			VMULPS(oms, xs, xs)
+			d := g.vec()
+			VMOVUPS(s, d)
+			VFMADD231PS(w, xs, d)
+			return []reg.VecVirtual{d, g.mul(s, x)}
+		},
+	},
+	{
+		name: "vsilu", doc: "sets dst[i] = x·σ(x), x = src[i].",
+		sig: "func(dst, src []float32)", ins: []string{"src"}, outs: []string{"dst"},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
+			s := g.recip1p(g.exp(g.neg(in[0])))
+			return []reg.VecVirtual{g.mul(s, in[0])}
+		},
+	},
+	{
+		name: "vsiluDeriv", doc: "sets d[i] = σ(x)(1+x(1-σ(x))) and f[i] = x·σ(x), x = x[i].",
+		sig: "func(d, f, x []float32)", ins: []string{"x"}, outs: []string{"d", "f"},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
+			x := in[0]
+			s, oms := g.sigmoidE(g.exp(g.neg(x)))
+			xs := g.mul(x, s)
+			d := g.vec()
+			VMOVUPS(s, d)
+			VFMADD231PS(oms, xs, d)
+			return []reg.VecVirtual{d, xs}
+		},
+	},
+}
+
+func (g *g) function(k kernel) {
+	name := k.name + g.name
+	TEXT(name, NOSPLIT, k.sig)
+	Doc(fmt.Sprintf("%s %s", name, k.doc))
+	Pragma("noescape")
+	ptr := map[string]reg.Register{}
+	all := append(append([]string{}, k.outs...), k.ins...)
+	for _, s := range all {
+		if _, ok := ptr[s]; !ok {
+			ptr[s] = Load(Param(s).Base(), GP64())
+		}
+	}
+	n := Load(Param(k.outs[0]).Len(), GP64())
+	var sc []reg.VecVirtual
+	for _, s := range k.scalars {
+		r := g.vec()
+		VBROADCASTSS(Load(Param(s), XMM()), r)
+		sc = append(sc, r)
+	}
+	var acc [2]reg.VecVirtual
+	if k.sum {
+		for i := range acc {
+			acc[i] = g.vec()
+			VXORPS(acc[i], acc[i], acc[i])
+		}
+	}
+	i := GP64()
+	XORQ(i, i)
+	mem := func(s string) Mem { return Mem{Base: ptr[s], Index: i, Scale: 4} }
+
+	// accumulate adds the float32 lanes of y to acc as float64.
+	accumulate := func(y reg.VecVirtual) {
+		var lo, hi reg.VecVirtual
+		if g.v512 {
+			lo, hi = ZMM(), ZMM()
+			h := YMM()
+			VCVTPS2PD(y.AsY(), lo)
+			VEXTRACTF64X4(Imm(1), y, h)
+			VCVTPS2PD(h, hi)
+		} else {
+			lo, hi = YMM(), YMM()
+			h := XMM()
+			VCVTPS2PD(y.AsX(), lo)
+			VEXTRACTF128(Imm(1), y, h)
+			VCVTPS2PD(h, hi)
+		}
+		VADDPD(lo, acc[0], acc[0])
+		VADDPD(hi, acc[1], acc[1])
+	}
+
+	Label("loop")
+	rem := GP64()
+	MOVQ(n, rem)
+	SUBQ(i, rem)
+	CMPQ(rem, Imm(uint64(g.w)))
+	JL(LabelRef("tail"))
+	var in []reg.VecVirtual
+	for _, s := range k.ins {
+		r := g.vec()
+		VMOVUPS(mem(s), r)
+		in = append(in, r)
+	}
+	out := k.body(g, in, sc)
+	for j, s := range k.outs {
+		VMOVUPS(out[j], mem(s))
+	}
+	if k.sum {
+		accumulate(out[0])
+	}
+	ADDQ(Imm(uint64(g.w)), i)
+	JMP(LabelRef("loop"))
+
+	Label("tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef("done"))
+	rv := g.vec()
+	if g.v512 {
+		VPBROADCASTD(rem.As32(), rv)
+		m := K()
+		VPCMPGTD(iotaMem, rv, m)
+		in = in[:0]
+		for _, s := range k.ins {
+			r := g.vec()
+			VMOVUPS_Z(mem(s), m, r)
+			in = append(in, r)
+		}
+		out = k.body(g, in, sc)
+		for j, s := range k.outs {
+			VMOVUPS(out[j], m, mem(s))
+		}
+		if k.sum {
+			VMOVUPS_Z(out[0], m, out[0])
+			accumulate(out[0])
+		}
+	} else {
+		x := XMM()
+		MOVQ(rem, x)
+		VPBROADCASTD(x, rv)
+		m := g.vec()
+		VPCMPGTD(iotaMem, rv, m)
+		in = in[:0]
+		for _, s := range k.ins {
+			r := g.vec()
+			VMASKMOVPS(mem(s), m, r)
+			in = append(in, r)
+		}
+		out = k.body(g, in, sc)
+		for j, s := range k.outs {
+			VMASKMOVPS(out[j], m, mem(s))
+		}
+		if k.sum {
+			VANDPS(m, out[0], out[0])
+			accumulate(out[0])
+		}
+	}
+
+	Label("done")
+	if k.sum {
+		VADDPD(acc[1], acc[0], acc[0])
+		s := acc[0]
+		if g.v512 {
+			h := YMM()
+			VEXTRACTF64X4(Imm(1), s, h)
+			VADDPD(h, s.AsY(), h)
+			s = h
+		}
+		h := XMM()
+		VEXTRACTF128(Imm(1), s, h)
+		VADDPD(h, s.AsX(), h)
+		h2 := XMM()
+		VPERMILPD(Imm(1), h, h2)
+		VADDSD(h2, h, h)
+		VZEROUPPER()
+		Store(h, ReturnIndex(0))
+	} else {
+		VZEROUPPER()
+	}
+	RET()
+}
+
+func main() {
+	ConstraintExpr("!purego")
+	for _, k := range kernels {
+		for _, is := range []isa{avx512, avx2} {
+			(&g{is}).function(k)
+		}
+	}
+	emitConsts()
+	Generate()
+}

@@ -1,0 +1,400 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"testing"
+)
+
+// vecImplNames are the float32 vector implementations bfc knows.
+var vecImplNames = []string{"generic", "avx2", "avx512"}
+
+// forEachVec runs f once per vector implementation the CPU has; the others
+// are skipped, except that BFC_REQUIRE_AVX512=1 makes a missing AVX-512 a
+// failure (on builds with assembly).
+func forEachVec(t *testing.T, f func(t *testing.T, v *vecImpl)) {
+	for _, name := range vecImplNames {
+		t.Run(name, func(t *testing.T) {
+			var v *vecImpl
+			for _, x := range vecImpls {
+				if x.name == name {
+					v = x
+				}
+			}
+			switch {
+			case v == nil:
+				t.Skip("not built into this binary (purego or not amd64)")
+			case !v.available && name == "avx512" && os.Getenv("BFC_REQUIRE_AVX512") == "1":
+				t.Fatal("BFC_REQUIRE_AVX512=1 but the CPU lacks AVX-512F")
+			case !v.available:
+				t.Skip("CPU lacks the features of " + name)
+			}
+			f(t, v)
+		})
+	}
+}
+
+const (
+	f32Max  = math.MaxFloat32
+	f32Tiny = 0x1p-126 // smallest normal float32
+)
+
+// Float64 references.
+
+func refGelu(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }
+
+func refGeluD(x float64) float64 {
+	return 0.5*math.Erfc(-x/math.Sqrt2) + x*math.Exp(-0.5*x*x)/math.Sqrt(2*math.Pi)
+}
+
+// The tanh-form references use x·σ(2u), which equals 0.5x(1+tanh(u))
+// without its cancellation for large negative x.
+func geluTanhU(x float64) float64 { return math.Sqrt(2/math.Pi) * (x + 0.044715*x*x*x) }
+
+func refGeluTanh(x float64) float64 { return x / (1 + math.Exp(-2*geluTanhU(x))) }
+
+func refGeluTanhD(x float64) float64 {
+	u := geluTanhU(x)
+	s, oms := 1/(1+math.Exp(-2*u)), 1/(1+math.Exp(2*u))
+	return s + 2*x*s*oms*math.Sqrt(2/math.Pi)*(1+3*0.044715*x*x)
+}
+
+func refSilu(x float64) float64 { return x / (1 + math.Exp(-x)) }
+
+func refSiluD(x float64) float64 {
+	s := 1 / (1 + math.Exp(-x))
+	return s * (1 + x*(1-s))
+}
+
+// within reports whether got matches want to within abs + rel·|want|;
+// a NaN want needs a NaN, an infinite want the same infinity.
+func within(got float32, want, rel, abs float64) bool {
+	g := float64(got)
+	switch {
+	case math.IsNaN(want):
+		return math.IsNaN(g)
+	case math.IsInf(want, 0):
+		return g == want
+	}
+	return math.Abs(g-want) <= abs+rel*math.Abs(want)
+}
+
+// expOK checks e^x: relative error 2.5e-7 in the normal range, 2^-126
+// absolute below it, and +Inf or the float32 maximum near the top.
+func expOK(_ *vecImpl, got float32, x float64) bool {
+	want := math.Exp(x)
+	if math.IsNaN(x) {
+		return math.IsNaN(float64(got))
+	}
+	if want > f32Max {
+		return math.IsInf(float64(got), 1)
+	}
+	if x > 88.7 && math.IsInf(float64(got), 1) {
+		return true
+	}
+	return within(got, want, 2.5e-7, f32Tiny)
+}
+
+// actTol is the activation tolerance. The assembly keeps relative accuracy
+// in the tails, where the rounding of the float32 exp argument (about x²)
+// dominates; the generic code (A&S 7.1.26 erf, float64 tanh) is accurate
+// to 2.5e-7 absolute only.
+func actTol(v *vecImpl, x float64) (rel, abs float64) {
+	rel = 6e-7 + 1.2e-7*min(x*x, 200)
+	if v.name == "generic" {
+		return rel, 2.5e-7
+	}
+	return rel, 1e-30
+}
+
+type unaryKernel struct {
+	name string
+	fn   func(v *vecImpl) func(dst, src []float32)
+	ok   func(v *vecImpl, got float32, x float64) bool
+}
+
+func actOK(ref func(float64) float64) func(*vecImpl, float32, float64) bool {
+	return func(v *vecImpl, got float32, x float64) bool {
+		rel, abs := actTol(v, x)
+		return within(got, ref(x), rel, abs)
+	}
+}
+
+var unaryKernels = []unaryKernel{
+	{"exp", func(v *vecImpl) func(dst, src []float32) { return v.exp }, expOK},
+	{"gelu", func(v *vecImpl) func(dst, src []float32) { return v.gelu }, actOK(refGelu)},
+	{"gelu_tanh", func(v *vecImpl) func(dst, src []float32) { return v.geluTanh }, actOK(refGeluTanh)},
+	{"silu", func(v *vecImpl) func(dst, src []float32) { return v.silu }, actOK(refSilu)},
+}
+
+type derivKernel struct {
+	name string
+	fn   func(v *vecImpl) func(d, f, x []float32)
+	d, f func(float64) float64
+}
+
+var derivKernels = []derivKernel{
+	{"gelu", func(v *vecImpl) func(d, f, x []float32) { return v.geluD }, refGeluD, refGelu},
+	{"gelu_tanh", func(v *vecImpl) func(d, f, x []float32) { return v.geluTanhD }, refGeluTanhD, refGeluTanh},
+	{"silu", func(v *vecImpl) func(d, f, x []float32) { return v.siluD }, refSiluD, refSilu},
+}
+
+// vecSpecials are edge inputs mixed into every test vector.
+var vecSpecials = []float32{
+	float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)),
+	1e-45, -3e-39, 1e-38, f32Max, -f32Max, 1e20, -1e20, 88.5, 88.72, 88.73, 89, -87.2, -87.4, -100, -104, -110,
+	9.5, -9.5, 15, -15, 0.5, -0.5,
+}
+
+// vecInputs returns n inputs: specials, then uniform in [-scale, scale).
+func vecInputs(n int, seed uint64, scale float64) []float32 {
+	r := newRand(seed)
+	x := make([]float32, n)
+	for i := range x {
+		if r.IntN(4) == 0 {
+			x[i] = vecSpecials[r.IntN(len(vecSpecials))]
+		} else {
+			x[i] = float32(scale * (2*r.Float64() - 1))
+		}
+	}
+	return x
+}
+
+const sentinel = 0x7fa1b2c3 // a NaN bit pattern no kernel writes
+
+// guarded holds a slice with 8 sentinel elements on each side.
+type guarded struct{ buf, s []float32 }
+
+func newGuarded(vals []float32, off int) guarded {
+	buf := make([]float32, 8+off+len(vals)+8)
+	for i := range buf {
+		buf[i] = math.Float32frombits(sentinel)
+	}
+	s := buf[8+off : 8+off+len(vals) : 8+off+len(vals)]
+	copy(s, vals)
+	return guarded{buf, s}
+}
+
+// intact reports whether the guard elements are untouched.
+func (g guarded) intact() bool {
+	start := cap(g.buf) - cap(g.buf[len(g.buf)-8-len(g.s):]) // index of s in buf
+	_ = start
+	n := len(g.buf)
+	lo := n - 8 - len(g.s)
+	for i := range g.buf {
+		if i >= lo && i < n-8 {
+			continue
+		}
+		if i >= 8 && i < lo {
+			continue // offset padding, also sentinel
+		}
+		if math.Float32bits(g.buf[i]) != sentinel {
+			return false
+		}
+	}
+	for i := 8; i < lo; i++ {
+		if math.Float32bits(g.buf[i]) != sentinel {
+			return false
+		}
+	}
+	return true
+}
+
+// vecLengths covers every tail of one, two and three 16-lane vectors.
+const vecMaxLen = 3*16 + 5
+
+func TestVecUnary(t *testing.T) {
+	forEachVec(t, func(t *testing.T, v *vecImpl) {
+		for _, k := range unaryKernels {
+			fn := k.fn(v)
+			for n := 0; n <= vecMaxLen; n++ {
+				for off := 0; off <= 3; off++ {
+					xs := vecInputs(n, uint64(100*n+off), 12)
+					for _, inPlace := range []bool{false, true} {
+						x := newGuarded(xs, off)
+						y := x
+						if !inPlace {
+							y = newGuarded(make([]float32, n), 3-off)
+						}
+						fn(y.s, x.s)
+						if !x.intact() || !y.intact() {
+							t.Fatalf("%s n=%d off=%d inPlace=%v: wrote outside the slice", k.name, n, off, inPlace)
+						}
+						if !inPlace {
+							for i := range xs {
+								if math.Float32bits(x.s[i]) != math.Float32bits(xs[i]) {
+									t.Fatalf("%s n=%d: changed its input", k.name, n)
+								}
+							}
+						}
+						for i, xv := range xs {
+							if !k.ok(v, y.s[i], float64(xv)) {
+								t.Fatalf("%s n=%d off=%d i=%d: f(%g) = %g", k.name, n, off, i, xv, y.s[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestVecDeriv(t *testing.T) {
+	forEachVec(t, func(t *testing.T, v *vecImpl) {
+		for _, k := range derivKernels {
+			fn := k.fn(v)
+			for n := 0; n <= vecMaxLen; n++ {
+				for off := 0; off <= 3; off++ {
+					xs := vecInputs(n, uint64(100*n+off+7), 12)
+					x := newGuarded(xs, off)
+					d := newGuarded(make([]float32, n), (off+1)%4)
+					f := newGuarded(make([]float32, n), (off+2)%4)
+					fn(d.s, f.s, x.s)
+					if !x.intact() || !d.intact() || !f.intact() {
+						t.Fatalf("%s' n=%d off=%d: wrote outside the slices", k.name, n, off)
+					}
+					for i, xv := range xs {
+						if math.Float32bits(x.s[i]) != math.Float32bits(xv) {
+							t.Fatalf("%s' n=%d: changed its input", k.name, n)
+						}
+						xf := float64(xv)
+						// The derivative crosses zero (GELU near -0.75), so it
+						// also gets an absolute tolerance.
+						if rel, abs := actTol(v, xf); !within(d.s[i], k.d(xf), 2*rel, max(abs, 2e-7)) {
+							t.Fatalf("%s' n=%d i=%d: d(%g) = %g, want %g", k.name, n, i, xv, d.s[i], k.d(xf))
+						}
+						if rel, abs := actTol(v, xf); !within(f.s[i], k.f(xf), rel, abs) {
+							t.Fatalf("%s' n=%d i=%d: f(%g) = %g, want %g", k.name, n, i, xv, f.s[i], k.f(xf))
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// expSubTol is the error of e^(x-m) when x-m is rounded to float32.
+func expSubTol(x, m float64) float64 { return 2.5e-7 + 6e-8*math.Abs(x-m) }
+
+func TestVecExpSub(t *testing.T) {
+	forEachVec(t, func(t *testing.T, v *vecImpl) {
+		for n := 0; n <= vecMaxLen; n++ {
+			for off := 0; off <= 3; off++ {
+				xs := vecInputs(n, uint64(100*n+off+3), 30)
+				for i, xv := range xs {
+					if math.IsNaN(float64(xv)) || math.IsInf(float64(xv), 0) || math.Abs(float64(xv)) > 1e4 {
+						xs[i] = 1 // rows of logits are finite
+					}
+				}
+				const m = 7.25
+				x := newGuarded(xs, off)
+				y := newGuarded(make([]float32, n), 3-off)
+				s := v.expSubSum(y.s, x.s, m)
+				init := vecInputs(n, uint64(n+off+11), 1)
+				for i, iv := range init {
+					if math.IsNaN(float64(iv)) || math.Abs(float64(iv)) > 1 {
+						init[i] = 0.25
+					}
+				}
+				acc := newGuarded(init, (off+1)%4)
+				const sc = -0.375
+				v.expSubAcc(acc.s, x.s, m, sc)
+				if !x.intact() || !y.intact() || !acc.intact() {
+					t.Fatalf("n=%d off=%d: wrote outside the slices", n, off)
+				}
+				var want float64
+				for i, xv := range xs {
+					xf := float64(xv)
+					e := math.Exp(xf - m)
+					want += e
+					if !within(y.s[i], e, expSubTol(xf, m), f32Tiny) {
+						t.Fatalf("expSubSum n=%d i=%d: e^(%g-m) = %g, want %g", n, i, xv, y.s[i], e)
+					}
+					wa := float64(init[i]) + sc*e
+					se := math.Abs(sc * e)
+					if !within(acc.s[i], wa, 0, expSubTol(xf, m)*se+1.2e-7*(math.Abs(float64(init[i]))+se)+f32Tiny) {
+						t.Fatalf("expSubAcc n=%d i=%d: %g, want %g", n, i, acc.s[i], wa)
+					}
+				}
+				if math.Abs(s-want) > 1e-6*want+float64(n)*f32Tiny {
+					t.Fatalf("expSubSum n=%d: sum %g, want %g", n, s, want)
+				}
+			}
+		}
+	})
+}
+
+// TestVecAccuracy sweeps each kernel densely and checks the documented
+// error bounds.
+func TestVecAccuracy(t *testing.T) {
+	forEachVec(t, func(t *testing.T, v *vecImpl) {
+		const n = 1 << 16
+		x := make([]float32, n)
+		y := make([]float32, n)
+		d := make([]float32, n)
+		// exp on [-87, 88]: relative error.
+		for i := range x {
+			x[i] = float32(-87 + 175*float64(i)/n)
+		}
+		v.exp(y, x)
+		worst := 0.0
+		for i, xv := range x {
+			w := math.Exp(float64(xv))
+			worst = max(worst, math.Abs(float64(y[i])-w)/w)
+		}
+		t.Logf("exp: max relative error %.3g on [-87, 88]", worst)
+		if worst > 2.5e-7 {
+			t.Errorf("exp: max relative error %g > 2.5e-7", worst)
+		}
+		for _, k := range derivKernels {
+			for i := range x {
+				x[i] = float32(-10 + 20*float64(i)/n)
+			}
+			fn := k.fn(v)
+			fn(d, y, x)
+			var wf, wd float64
+			for i, xv := range x {
+				xf := float64(xv)
+				wf = max(wf, math.Abs(float64(y[i])-k.f(xf))/(1+math.Abs(k.f(xf))))
+				wd = max(wd, math.Abs(float64(d[i])-k.d(xf))/(1+math.Abs(k.d(xf))))
+			}
+			t.Logf("%s: max error %.3g, derivative %.3g (|err|/(1+|ref|) on [-10, 10])", k.name, wf, wd)
+			if wf > 4e-7 || wd > 6e-7 {
+				t.Errorf("%s: max error %g (derivative %g) over 4e-7 (6e-7)", k.name, wf, wd)
+			}
+		}
+	})
+}
+
+func BenchmarkVec(b *testing.B) {
+	const n = 4096
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(-6 + 12*float64(i)/n)
+	}
+	y, d := make([]float32, n), make([]float32, n)
+	for _, v := range vecImpls {
+		if !v.available {
+			continue
+		}
+		run := func(name string, f func()) {
+			b.Run(fmt.Sprintf("%s/%s", name, v.name), func(b *testing.B) {
+				for b.Loop() {
+					f()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/elem")
+			})
+		}
+		for _, k := range unaryKernels {
+			fn := k.fn(v)
+			run(k.name, func() { fn(y, x) })
+		}
+		for _, k := range derivKernels {
+			fn := k.fn(v)
+			run(k.name+"_deriv", func() { fn(d, y, x) })
+		}
+		run("exp_sub_sum", func() { v.expSubSum(y, x, 6) })
+		run("exp_sub_acc", func() { v.expSubAcc(y, x, 6, 1e-3) })
+	}
+}
