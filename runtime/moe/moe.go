@@ -419,27 +419,31 @@ func (ws *Workspace[F]) router(c, lo, hi int) {
 		if cfg.Rule != TopK {
 			continue
 		}
-		// The K best experts, ties to the lower index. Taken experts are
-		// marked -1; NaN ranks as -0.5, so even a NaN router picks K
-		// distinct experts.
+		// The K best experts, ties to the lower index, by insertion into
+		// the sorted list ch; NaN ranks as -0.5, so even a NaN router
+		// picks K distinct experts.
 		k := cfg.K
+		ch := ws.chExp[t*k : (t+1)*k]
+		best := sc[:k] // values of ch
+		nb := 0
 		for i, v := range p {
-			sc[i] = float64(v)
-			if sc[i] != sc[i] {
-				sc[i] = -0.5
+			f := float64(v)
+			if f != f {
+				f = -0.5
 			}
+			if nb == k && f <= best[k-1] {
+				continue
+			}
+			j := min(nb, k-1)
+			for ; j > 0 && f > best[j-1]; j-- {
+				best[j], ch[j] = best[j-1], ch[j-1]
+			}
+			best[j], ch[j] = f, int32(i)
+			nb = min(nb+1, k)
 		}
 		var sum float64
-		for r := range k {
-			best := -1
-			for i, v := range sc {
-				if v > -1 && (best < 0 || v > sc[best]) {
-					best = i
-				}
-			}
-			ws.chExp[t*k+r] = int32(best)
-			sum += float64(p[best])
-			sc[best] = -1
+		for _, ex := range ch {
+			sum += float64(p[ex])
 		}
 		fp[ws.chExp[t*k]]++
 		ws.gsum[t] = sum
@@ -452,56 +456,6 @@ func (ws *Workspace[F]) router(c, lo, hi int) {
 		}
 	}
 	ws.zPart[c] = zs
-}
-
-// selectTokens fills expert ex's k slots of group g with the k members of
-// highest probability (ties to the lower member, which is the lower token
-// in every group order), sorted by token.
-func (ws *Workspace[F]) selectTokens(g, ex int) {
-	k, e := ws.capac, ws.e
-	off := int(ws.expOff[ex]) + g*k
-	h := ws.slotTok[off : off+k]
-	p := ws.probs
-	// worse reports whether token a ranks below token b for expert ex.
-	worse := func(a, b int32) bool {
-		pa, pb := p[int(a)*e+ex], p[int(b)*e+ex]
-		return pa < pb || (pa == pb && a > b)
-	}
-	down := func(i int) {
-		for {
-			w, l := i, 2*i+1
-			if l < k && worse(h[l], h[w]) {
-				w = l
-			}
-			if l+1 < k && worse(h[l+1], h[w]) {
-				w = l + 1
-			}
-			if w == i {
-				return
-			}
-			h[i], h[w] = h[w], h[i]
-			i = w
-		}
-	}
-	// A heap of the best k so far with the worst on top.
-	for i := range k {
-		h[i] = int32(ws.member(g, i))
-	}
-	for i := k/2 - 1; i >= 0; i-- {
-		down(i)
-	}
-	for i := k; i < ws.n; i++ {
-		tok := int32(ws.member(g, i))
-		if worse(h[0], tok) {
-			h[0] = tok
-			down(0)
-		}
-	}
-	slices.Sort(h)
-	for i, tok := range h {
-		ws.slotExp[off+i] = int32(ex)
-		ws.slotGate[off+i] = p[int(tok)*e+ex]
-	}
 }
 
 // place counts group g's top-k placements: rank by rank, members in order,
@@ -572,12 +526,15 @@ func (ws *Workspace[F]) combine(y []F, lo, hi int) {
 	d := ws.d
 	for t := lo; t < hi; t++ {
 		row := y[t*d : (t+1)*d]
-		clear(row)
-		for _, s := range ws.tokSlot[ws.tokPtr[t]:ws.tokPtr[t+1]] {
-			g := ws.slotGate[s]
-			for i, v := range ws.out[int(s)*d : int(s+1)*d] {
-				row[i] += g * v
-			}
+		slots := ws.tokSlot[ws.tokPtr[t]:ws.tokPtr[t+1]]
+		if len(slots) == 0 {
+			clear(row)
+			continue
+		}
+		s := int(slots[0])
+		scaleRow(row, ws.out[s*d:(s+1)*d], ws.slotGate[s])
+		for _, s := range slots[1:] {
+			axpyRow(row, ws.out[int(s)*d:int(s+1)*d], ws.slotGate[s])
 		}
 	}
 }
@@ -596,13 +553,8 @@ func (ws *Workspace[F]) expertBackward(ex int, dy, w1, w2, dw1, dw2 []F) {
 		g := ws.slotGate[s]
 		dyr := dy[int(tok)*d : int(tok+1)*d]
 		out := ws.out[s*d : (s+1)*d]
-		row := dO[i*d : (i+1)*d]
-		var dg float64
-		for j, v := range dyr {
-			row[j] = g * v
-			dg += float64(v) * float64(out[j])
-		}
-		ws.dgate[s] = F(dg)
+		scaleRow(dO[i*d:(i+1)*d], dyr, g)
+		ws.dgate[s] = F(dotRow(dyr, out))
 	}
 	we1, we2 := w1[ex*d*h1:(ex+1)*d*h1], w2[ex*h*d:(ex+1)*h*d]
 	xg, hp, a := ws.xg[o*d:(o+n)*d], ws.hpre[o*h1:(o+n)*h1], ws.act[o*h:(o+n)*h]
@@ -636,9 +588,7 @@ func (ws *Workspace[F]) routerBackward(c, lo, hi int, dx []F, daux float64) {
 	for t := lo; t < hi; t++ {
 		dxr := dx[t*d : (t+1)*d]
 		for _, s := range ws.tokSlot[ws.tokPtr[t]:ws.tokPtr[t+1]] {
-			for i, v := range ws.dbuf[int(s)*d : int(s+1)*d] {
-				dxr[i] += v
-			}
+			addRow(dxr, ws.dbuf[int(s)*d:int(s+1)*d])
 		}
 		// dp = dL/dprobs[t,:].
 		clear(dp)

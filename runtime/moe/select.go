@@ -1,0 +1,126 @@
+package moe
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/bfcdev/bfc/runtime/kernels"
+)
+
+// Expert choice selection by radix select: a few histogram passes over the
+// order-preserving bit pattern of the probabilities find the k-th best
+// value, then one scan in member order takes the winners, so they come out
+// sorted by token and ties go to the lower token without a sort.
+
+// selBits is the number of key bits one histogram pass resolves.
+const selBits = 11
+
+// probKey maps a probability to an unsigned key with the same order
+// (-0 = +0); NaN gets 0, below every number. The key has keyBits[F] bits.
+func probKey[F kernels.Float](v F) uint64 {
+	if v != v {
+		return 0
+	}
+	if v == 0 {
+		v = 0
+	}
+	var b, sign uint64
+	if is32[F]() {
+		b, sign = uint64(math.Float32bits(float32(v))), 1<<31
+	} else {
+		b, sign = math.Float64bits(float64(v)), 1<<63
+	}
+	if b&sign != 0 {
+		return ^b & (sign<<1 - 1)
+	}
+	return b | sign
+}
+
+func is32[F kernels.Float]() bool {
+	var z F
+	return unsafe.Sizeof(z) == 4
+}
+
+func keyBits[F kernels.Float]() int {
+	if is32[F]() {
+		return 32
+	}
+	return 64
+}
+
+// selectThreshold finds the k-th largest key of col[i·stride], i < n
+// (0 < k ≤ n). It returns the key prefix pre under mask such that
+// every member with key&mask > pre is taken, and the first take members
+// with key&mask == pre (in member order) are taken too.
+func selectThreshold[F kernels.Float](col []F, stride, n, k int) (pre, mask uint64, take int) {
+	take = k
+	var hist [1 << selBits]int32
+	for hi := keyBits[F](); hi > 0; {
+		lo := max(hi-selBits, 0)
+		clear(hist[:])
+		bm := uint64(1)<<(hi-lo) - 1
+		for i := range n {
+			key := probKey(col[i*stride])
+			if key&mask == pre {
+				hist[(key>>lo)&bm]++
+			}
+		}
+		b := int(bm)
+		for ; b > 0 && int(hist[b]) < take; b-- {
+			take -= int(hist[b])
+		}
+		pre |= uint64(b) << lo
+		mask |= bm << lo
+		if int(hist[b]) == take {
+			break
+		}
+		hi = lo
+	}
+	return pre, mask, take
+}
+
+// memberSpan returns the first token of group g and the token step
+// between its members: member(g, i) = first + i·step.
+func (ws *Workspace[F]) memberSpan(g int) (first, step int) {
+	switch ws.cfg.Group {
+	case GroupSequence:
+		return g * ws.seq, 1
+	case GroupPosition:
+		return g, ws.seq
+	}
+	return 0, 1
+}
+
+// selectTokens fills expert ex's k slots of group g with the k members of
+// highest probability (ties to the lower member, which is the lower token
+// in every group order), sorted by token.
+func (ws *Workspace[F]) selectTokens(g, ex int) {
+	k, e, n := ws.capac, ws.e, ws.n
+	off := int(ws.expOff[ex]) + g*k
+	first, step := ws.memberSpan(g)
+	col := ws.probs[first*e+ex:]
+	stride := step * e
+	pre, mask, take := selectThreshold(col, stride, n, k)
+	toks := ws.slotTok[off : off+k]
+	gates := ws.slotGate[off : off+k]
+	exps := ws.slotExp[off : off+k]
+	j := 0
+	for i := range n {
+		v := col[i*stride]
+		key := probKey(v) & mask
+		if key < pre || (key == pre && take == 0) {
+			continue
+		}
+		if key == pre {
+			take--
+		}
+		toks[j] = int32(first + i*step)
+		gates[j] = v
+		exps[j] = int32(ex)
+		j++
+	}
+	if j != k {
+		panic(fmt.Sprintf("moe: internal error: expert %d took %d tokens of group %d, want %d", ex, j, g, k))
+	}
+}
