@@ -99,7 +99,9 @@ func TestResumeRejects(t *testing.T) {
 			f.Metadata = map[string]string{"bfc.format": "1"}
 		}, want: "not a training checkpoint (no bfc.train.format metadata)"},
 		{name: "format", edit: setMeta("bfc.train.format", "2"), want: `training checkpoint format "2"; this bfc reads format 1`},
-		{name: "shape", edit: func(f *safetensors.File) { f.Tensors[slices.IndexFunc(f.Tensors, func(x safetensors.Tensor) bool { return x.Name == "w" })].Shape = []int{128, 512} },
+		{name: "shape", edit: func(f *safetensors.File) {
+			f.Tensors[slices.IndexFunc(f.Tensors, func(x safetensors.Tensor) bool { return x.Name == "w" })].Shape = []int{128, 512}
+		},
 			want: `tensor "w" has shape [128 512], the model's parameter has [256 256]: a checkpoint of a different model`},
 		{name: "model lacks a tensor", edit: func(f *safetensors.File) {
 			f.Tensors = append(f.Tensors, safetensors.FromFloat32("blocks.0.x", []int{1}, []float32{1}))
