@@ -1,7 +1,5 @@
 package kernels
 
-import "sync"
-
 // Row-parallel execution of the cheaper kernels. Work is cut into chunks
 // whose number depends only on the problem size, never on the core count,
 // so reductions (losses, norm gains) sum in the same order everywhere.
@@ -29,8 +27,8 @@ type ewTask[T real] struct {
 }
 
 var (
-	ewTasks32 = sync.Pool{New: func() any { return new(ewTask[float32]) }}
-	ewTasks64 = sync.Pool{New: func() any { return new(ewTask[float64]) }}
+	ewTasks32 = freePool{New: func() any { return new(ewTask[float32]) }}
+	ewTasks64 = freePool{New: func() any { return new(ewTask[float64]) }}
 )
 
 func getEW[T real]() *ewTask[T] {

@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"runtime"
-	"sync"
-)
+import "runtime"
 
 // real is the set of exact element types the engines are instantiated with;
 // exported kernels convert ~float32/~float64 slices to these first.
@@ -43,10 +40,10 @@ type gemmScratch[T real] struct {
 }
 
 var (
-	gemmJobs32    = sync.Pool{New: func() any { return new(gemmJob[float32]) }}
-	gemmJobs64    = sync.Pool{New: func() any { return new(gemmJob[float64]) }}
-	gemmScratch32 = sync.Pool{New: func() any { return newGemmScratch[float32]() }}
-	gemmScratch64 = sync.Pool{New: func() any { return newGemmScratch[float64]() }}
+	gemmJobs32    = freePool{New: func() any { return new(gemmJob[float32]) }}
+	gemmJobs64    = freePool{New: func() any { return new(gemmJob[float64]) }}
+	gemmScratch32 = freePool{New: func() any { return newGemmScratch[float32]() }}
+	gemmScratch64 = freePool{New: func() any { return newGemmScratch[float64]() }}
 )
 
 func newGemmScratch[T real]() *gemmScratch[T] {
@@ -54,7 +51,7 @@ func newGemmScratch[T real]() *gemmScratch[T] {
 }
 
 // pick returns p32 or p64 according to T.
-func pick[T real](p32, p64 *sync.Pool) *sync.Pool {
+func pick[T real, P any](p32, p64 *P) *P {
 	var z T
 	if _, ok := any(z).(float32); ok {
 		return p32

@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"runtime"
-	"sync"
-)
+import "runtime"
 
 // An sgemmImpl is one float32 GEMM implementation: the generic engine
 // (kernel nil) or the blocked engine below driving an assembly
@@ -14,7 +11,7 @@ type sgemmImpl struct {
 	mr, nr    int  // micro-tile
 	kc        int  // depth of one packed B block
 	kernel    func(k int, a *float32, rsa, csa int, b *float32, c *float32, ldc int, alpha, beta float32)
-	scratch   sync.Pool // of *sgemmScratch
+	scratch   freePool // of *sgemmScratch
 }
 
 // sgemmImpls lists the float32 implementations built into this binary,
@@ -28,6 +25,13 @@ var (
 // registerSgemm adds an implementation and selects it when the CPU
 // supports it; architecture files register in order of capability.
 func registerSgemm(s *sgemmImpl) {
+	s.scratch.New = func() any {
+		return &sgemmScratch{
+			pb:   make([]float32, s.kc*sgemmNB),
+			pa:   make([]float32, s.mr*s.kc),
+			tile: make([]float32, s.mr*s.nr),
+		}
+	}
 	sgemmImpls = append(sgemmImpls, s)
 	if s.available {
 		sgemmUse = s
@@ -48,14 +52,7 @@ type sgemmScratch struct {
 }
 
 func (s *sgemmImpl) getScratch() *sgemmScratch {
-	if x := s.scratch.Get(); x != nil {
-		return x.(*sgemmScratch)
-	}
-	return &sgemmScratch{
-		pb:   make([]float32, s.kc*sgemmNB),
-		pa:   make([]float32, s.mr*s.kc),
-		tile: make([]float32, s.mr*s.nr),
-	}
+	return s.scratch.Get().(*sgemmScratch)
 }
 
 // sgemmJob is one float32 product on a micro-kernel, cut into chunks of
@@ -73,7 +70,7 @@ type sgemmJob struct {
 	mt, nt         int
 }
 
-var sgemmJobs = sync.Pool{New: func() any { return new(sgemmJob) }}
+var sgemmJobs = freePool{New: func() any { return new(sgemmJob) }}
 
 // sgemm runs C = alpha*op(A)*op(B) + beta*C on s; m, n, k > 0, alpha ≠ 0.
 func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, par bool) {

@@ -37,7 +37,44 @@ var pool struct {
 	jobs    chan *parJob
 }
 
-var jobPool = sync.Pool{New: func() any { return new(parJob) }}
+var jobPool = freePool{New: func() any { return new(parJob) }}
+
+// A freePool is a sync.Pool that the garbage collector never empties, so
+// that a kernel call in steady state allocates nothing even when the
+// program around it collects garbage. It keeps at most a few items per
+// core (as many as ever run at once); extra Puts are dropped.
+type freePool struct {
+	New   func() any
+	mu    sync.Mutex
+	items []any
+}
+
+// Get returns a kept item, or a new one.
+func (p *freePool) Get() any {
+	p.mu.Lock()
+	if n := len(p.items); n > 0 {
+		x := p.items[n-1]
+		p.items[n-1] = nil
+		p.items = p.items[:n-1]
+		p.mu.Unlock()
+		return x
+	}
+	p.mu.Unlock()
+	return p.New()
+}
+
+// Put keeps x for a later Get.
+func (p *freePool) Put(x any) {
+	keep := 2*runtime.GOMAXPROCS(0) + 8
+	p.mu.Lock()
+	if len(p.items) < keep {
+		if p.items == nil {
+			p.items = make([]any, 0, keep)
+		}
+		p.items = append(p.items, x)
+	}
+	p.mu.Unlock()
+}
 
 func init() {
 	pool.jobs = make(chan *parJob, 256)

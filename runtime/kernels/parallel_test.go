@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -185,3 +186,50 @@ func TestKernelAllocs(t *testing.T) {
 	step()
 	require.Zero(t, testing.AllocsPerRun(5, step))
 }
+
+// TestNoAllocsAfterGC: the kernels' pools of tasks and scratch survive a
+// garbage collection, so a training loop that makes garbage elsewhere
+// still runs its kernels without allocating.
+func TestNoAllocsAfterGC(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	r := newRand(25)
+	const m, n, k = 256, 256, 256
+	a, b, c := randSlice[float32](r, m*k), randSlice[float32](r, k*n), make([]float32, m*n)
+	a64, b64, c64 := randSlice[float64](r, m*k), randSlice[float64](r, k*n), make([]float64, m*n)
+	x, y := randSlice[float32](r, m*k), make([]float32, m*k)
+	ones := make([]float32, k)
+	for i := range ones {
+		ones[i] = 1
+	}
+	rstd := make([]float32, m)
+	var sum atomic.Int64
+	task := sumTask{&sum}
+	step := func() {
+		Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+		Gemm(true, true, m, n, k, 1, a64, m, b64, k, 0, c64, n)
+		Activate(ActGELU, y, x)
+		RMSNorm(y, rstd, x, ones, m, k, 1e-6)
+		Parallel(8, task)
+	}
+	step()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 3 {
+		runtime.GC()
+		runtime.GC() // a second collection empties sync.Pools' victim caches
+		step()
+	}
+	runtime.ReadMemStats(&after)
+	// The runtime itself may allocate a few small objects after a
+	// collection (goroutine parking records); lost scratch would be
+	// hundreds of KiB.
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<10 {
+		t.Errorf("%d bytes allocated in 3 kernel rounds after garbage collections, want almost none", d)
+	}
+}
+
+type sumTask struct{ n *atomic.Int64 }
+
+func (c sumTask) Chunk(i int) { c.n.Add(int64(i)) }

@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"runtime"
-	"sync"
-)
+import "runtime"
 
 // ParallelTask is work split into numbered chunks for [Parallel].
 type ParallelTask interface {
@@ -19,7 +16,7 @@ func (f *forTask) runChunks(j *parJob) {
 	}
 }
 
-var forTasks = sync.Pool{New: func() any { return new(forTask) }}
+var forTasks = freePool{New: func() any { return new(forTask) }}
 
 // Parallel calls t.Chunk(i) for every i in [0, n) on the caller and the
 // kernels' idle pool workers, and returns when all are done. It shares the

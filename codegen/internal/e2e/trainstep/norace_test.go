@@ -1,0 +1,5 @@
+//go:build !race
+
+package trainstep
+
+const raceEnabled = false
