@@ -7,6 +7,9 @@
 //	go run ./examples/charlm                 # a few minutes on 2 cores
 //	go run ./examples/charlm -arch dense     # the dense baseline
 //	go run ./examples/charlm -steps 3000 ~/src/myproject
+//
+// Ctrl-C saves a training checkpoint and prints the command that resumes
+// the run exactly where it stopped (-resume).
 package main
 
 //go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o model -pkg model charlm.bf
@@ -17,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -32,7 +36,33 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs charlm; the first interrupt (Ctrl-C) stops training after the
+// current step with a checkpoint, a second one exits at once.
 func run(args []string, stdout, stderr io.Writer) int {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sig:
+			close(stop)
+		case <-done:
+			return
+		}
+		select {
+		case <-sig:
+			fmt.Fprintln(stderr, "\ncharlm: interrupted again; exiting without a checkpoint")
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return runStop(args, stdout, stderr, stop)
+}
+
+func runStop(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	fs := flag.NewFlagSet("charlm", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -47,13 +77,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	lr := fs.Float64("lr", 3e-3, "peak learning rate")
 	warmup := fs.Int("warmup", 100, "learning-rate warm-up steps")
 	schedule := fs.String("schedule", "cosine", "learning-rate schedule after warm-up: cosine or invsqrt")
-	wd := fs.Float64("wd", 0.1, "AdamW weight decay")
+	optimizer := fs.String("optimizer", "adamw", "optimizer: adamw or adafactor")
+	wd := fs.Float64("wd", 0.1, "decoupled weight decay")
 	clip := fs.Float64("clip", 1.0, "global gradient-norm clip (0: off)")
 	evalEvery := fs.Int("eval-every", 500, "held-out evaluation interval in steps")
 	evalBatches := fs.Int("eval-batches", 16, "batches per held-out evaluation")
 	heldOutFrac := fs.Float64("heldout", 0.05, "fraction of files held out for evaluation")
 	maxBytes := fs.Int64("max-bytes", 32<<20, "read at most this many bytes of training text")
-	ckpt := fs.String("ckpt", filepath.Join(os.TempDir(), "charlm.safetensors"), "checkpoint path (safetensors)")
+	ckpt := fs.String("ckpt", filepath.Join(os.TempDir(), "charlm.safetensors"), "training checkpoint path (safetensors: parameters, optimizer state, step)")
+	ckptEvery := fs.Int("checkpoint-every", 0, "also save the checkpoint every this many steps (0: at evaluations, on Ctrl-C and at the end)")
+	resume := fs.String("resume", "", "continue the run saved in this training checkpoint (same flags and files)")
 	nonFinite := fs.String("nonfinite", "stop", "on a NaN/Inf loss or gradient: stop (naming the parameter) or skip the step")
 	logPath := fs.String("log", "", "write a JSON-lines training log here")
 	sampleLen := fs.Int("sample", 300, "bytes of text to generate at the end (0: none)")
@@ -98,6 +131,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *seq < 2 || *seq > maxSeq {
 		fmt.Fprintf(stderr, "charlm: -seq %d: must be between 2 and %d (the model's input(seq: ...))\n", *seq, maxSeq)
 		return 2
+	}
+	if *ckptEvery < 0 {
+		fmt.Fprintf(stderr, "charlm: -checkpoint-every %d: must be 0 (off) or a number of steps\n", *ckptEvery)
+		return 2
+	}
+	if *optimizer != "adamw" && *optimizer != "adafactor" {
+		fmt.Fprintf(stderr, "charlm: -optimizer %q: want adamw or adafactor\n", *optimizer)
+		return 2
+	}
+	if *resume != "" {
+		if _, err := os.Stat(*resume); err != nil {
+			fmt.Fprintf(stderr, "charlm: -resume: %v\n", err)
+			return 2
+		}
 	}
 	if *heldOutFrac <= 0 || *heldOutFrac >= 1 {
 		fmt.Fprintf(stderr, "charlm: -heldout %v: must be between 0 and 1\n", *heldOutFrac)
@@ -163,13 +210,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	m := newModel(*seed)
 	res, err := train.Run(m, train.Config{
 		Steps: *steps, Duration: *budget, Batch: *batch, Seq: *seq,
-		LR: *lr, MinLR: *lr / 10, Warmup: *warmup, Schedule: *schedule,
+		LR: *lr, MinLR: *lr / 10, Warmup: *warmup, Schedule: *schedule, Optimizer: *optimizer,
 		WeightDecay: *wd, Clip: *clip, EvalEvery: *evalEvery, EvalBatches: *evalBatches,
-		Checkpoint: *ckpt, Seed: *seed, NonFinite: *nonFinite, Progress: stdout, Log: logw,
+		Checkpoint: *ckpt, CheckpointEvery: *ckptEvery, Resume: *resume, Stop: stop,
+		Seed: *seed, NonFinite: *nonFinite, Progress: stdout, Log: logw,
 	}, trainData, heldOut)
 	if err != nil {
 		fmt.Fprintf(stderr, "charlm: %v\n", err)
 		return 1
+	}
+	if res.Stopped {
+		fmt.Fprintf(stdout, "charlm: stopped after step %d; checkpoint saved to %s\nresume with:\n  go run ./examples/charlm %s\n",
+			res.LastStep, *ckpt, resumeArgs(fs, *ckpt))
+		return 0
 	}
 	fmt.Fprintf(stdout, "charlm: %d steps in %s, %.0f tokens/s; held-out %.3f bits per byte (uniform is 8); checkpoint %s\n",
 		res.Steps, res.Elapsed.Round(time.Second), res.TokensPerSec, res.HeldOutBPB, *ckpt)
@@ -183,6 +236,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\n--- sample (temperature %.2f, top-p %.2f) ---\n%s\n", *temp, *topP, out)
 	}
 	return 0
+}
+
+// resumeArgs returns the flags set on the command line and the files
+// named, with -resume ckpt in front of them, shell-quoted.
+func resumeArgs(fs *flag.FlagSet, ckpt string) string {
+	out := []string{"-resume", ckpt}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "resume" {
+			out = append(out, "-"+f.Name+"="+f.Value.String())
+		}
+	})
+	for _, a := range fs.Args() {
+		if strings.HasPrefix(a, "-") {
+			out = append(out, "--")
+			break
+		}
+	}
+	out = append(out, fs.Args()...)
+	for i, a := range out {
+		out[i] = shellQuote(a)
+	}
+	return strings.Join(out, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // handWritten drops test data and generated files (tables, syscall
