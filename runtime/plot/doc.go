@@ -1,0 +1,9 @@
+// Package plot draws training curves from the JSON-lines log that
+// runtime/train writes (Config.Log): training and held-out loss, in bits
+// per byte, against the optimizer step, as a PNG.
+//
+//	if err := plot.LossPNG("train.jsonl", "loss.png"); err != nil { ... }
+//
+// ReadLog and WritePNG split the same work for callers that hold the log
+// or the image in memory.
+package plot
