@@ -99,3 +99,36 @@ func TestGLU(t *testing.T) {
 		}, accumulated(dx, dx0))
 	}
 }
+
+// TestActFloat32 checks the float32 paths (vector kernels where the CPU has
+// them) of every activation kernel against the float64 ones, on sizes that
+// leave vector tails and split rows across chunks.
+func TestActFloat32(t *testing.T) {
+	const rows, hidden = 7, 37
+	for _, a := range allActs {
+		x := actInputs(rows * 2 * hidden)
+		dy := actInputs(len(x))
+		dx0 := actInputs(len(x))
+		n := len(x)
+
+		y64, y32 := make([]float64, n), make([]float32, n)
+		Activate(a, y64, x)
+		Activate(a, y32, toF32(x))
+		requireClose(t, y64, y32, 1e-5, "Activate", a.String())
+
+		dx64, dx32 := clone(dx0), toF32(dx0)
+		ActivateBackward(a, dx64, dy, x)
+		ActivateBackward(a, dx32, toF32(dy), toF32(x))
+		requireClose(t, dx64, dx32, 1e-5, "ActivateBackward", a.String())
+
+		g64, g32 := make([]float64, rows*hidden), make([]float32, rows*hidden)
+		GLU(a, g64, x, rows, hidden)
+		GLU(a, g32, toF32(x), rows, hidden)
+		requireClose(t, g64, g32, 1e-5, "GLU", a.String())
+
+		gdx64, gdx32 := clone(dx0), toF32(dx0)
+		GLUBackward(a, gdx64, dy[:rows*hidden], x, rows, hidden)
+		GLUBackward(a, gdx32, toF32(dy[:rows*hidden]), toF32(x), rows, hidden)
+		requireClose(t, gdx64, gdx32, 1e-5, "GLUBackward", a.String())
+	}
+}

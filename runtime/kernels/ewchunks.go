@@ -47,11 +47,28 @@ func (t *ewTask[T]) exec(c, lo, hi int) {
 	}
 }
 
+// vecAct returns the float32 vector kernels of t.act, or nil (float64, or
+// an activation left to the Go loops).
+func (t *ewTask[T]) vecAct() *vecAct {
+	if !is32[T]() {
+		return nil
+	}
+	return vecUse.act(t.act)
+}
+
 func (t *ewTask[T]) activateChunk(_, lo, hi int) {
+	if a := t.vecAct(); a != nil {
+		a.fwd(as32(t.a[lo:hi]), as32(t.b[lo:hi]))
+		return
+	}
 	actApply(t.act, t.a[lo:hi], t.b[lo:hi])
 }
 
 func (t *ewTask[T]) activateBackwardChunk(_, lo, hi int) {
+	if a := t.vecAct(); a != nil {
+		a.bwd(as32(t.a[lo:hi]), as32(t.b[lo:hi]), as32(t.c[lo:hi]))
+		return
+	}
 	var buf [256]T
 	for i := lo; i < hi; i += len(buf) {
 		e := min(i+len(buf), hi)
@@ -66,10 +83,15 @@ func (t *ewTask[T]) activateBackwardChunk(_, lo, hi int) {
 
 func (t *ewTask[T]) gluChunk(_, lo, hi int) {
 	h := t.w
+	va := t.vecAct()
 	for r := lo; r < hi; r++ {
 		g := t.b[r*2*h : r*2*h+h]
 		u := t.b[r*2*h+h : (r+1)*2*h]
 		yr := t.a[r*h : (r+1)*h]
+		if va != nil {
+			va.glu(as32(yr), as32(g), as32(u))
+			continue
+		}
 		actApply(t.act, yr, g)
 		for j := range yr {
 			yr[j] *= u[j]
@@ -79,6 +101,14 @@ func (t *ewTask[T]) gluChunk(_, lo, hi int) {
 
 func (t *ewTask[T]) gluBackwardChunk(_, lo, hi int) {
 	h := t.w
+	if va := t.vecAct(); va != nil {
+		for r := lo; r < hi; r++ {
+			row := r * 2 * h
+			va.gluBwd(as32(t.a[row:row+h]), as32(t.a[row+h:row+2*h]), as32(t.b[r*h:(r+1)*h]),
+				as32(t.c[row:row+h]), as32(t.c[row+h:row+2*h]))
+		}
+		return
+	}
 	var fb, db [256]T
 	for r := lo; r < hi; r++ {
 		for j0 := 0; j0 < h; j0 += len(fb) {

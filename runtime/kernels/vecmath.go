@@ -12,12 +12,31 @@ type vecImpl struct {
 	exp       func(dst, src []float32)                    // dst = e^src
 	expSubSum func(dst, src []float32, m float32) float64 // dst = e^(src-m), returns Σ dst
 	expSubAcc func(dst, src []float32, m, s float32)      // dst += s·e^(src-m)
-	gelu      func(dst, src []float32)                    // x·Φ(x)
-	geluTanh  func(dst, src []float32)                    // GELU, tanh form
-	silu      func(dst, src []float32)                    // x·σ(x)
-	geluD     func(d, f, x []float32)                     // d = gelu'(x), f = gelu(x)
-	geluTanhD func(d, f, x []float32)                     // d, f for the tanh form
-	siluD     func(d, f, x []float32)                     // d = silu'(x), f = silu(x)
+
+	gelu, geluTanh, silu vecAct
+}
+
+// vecAct holds the kernels of one activation.
+type vecAct struct {
+	fwd    func(y, x []float32)             // y = act(x)
+	deriv  func(d, f, x []float32)          // d = act'(x), f = act(x)
+	bwd    func(dx, dy, x []float32)        // dx += dy·act'(x)
+	glu    func(y, g, u []float32)          // y = act(g)·u
+	gluBwd func(dg, du, dy, g, u []float32) // dg += dy·u·act'(g), du += dy·act(g)
+}
+
+// act returns the kernels of a, or nil where a has none (ReLU, squared
+// ReLU: their Go loops are already cheap).
+func (v *vecImpl) act(a Act) *vecAct {
+	switch a {
+	case ActGELU:
+		return &v.gelu
+	case ActGELUTanh:
+		return &v.geluTanh
+	case ActSiLU:
+		return &v.silu
+	}
+	return nil
 }
 
 // vecGeneric is the pure-Go implementation (float64 arithmetic with
@@ -25,8 +44,48 @@ type vecImpl struct {
 var vecGeneric = vecImpl{
 	name: "generic", available: true,
 	exp: expGeneric, expSubSum: expSubSumGeneric, expSubAcc: expSubAccGeneric,
-	gelu: geluGeneric, geluTanh: geluTanhGeneric, silu: siluGeneric,
-	geluD: geluDGeneric, geluTanhD: geluTanhDGeneric, siluD: siluDGeneric,
+	gelu:     genericAct(geluGeneric, geluDGeneric),
+	geluTanh: genericAct(geluTanhGeneric, geluTanhDGeneric),
+	silu:     genericAct(siluGeneric, siluDGeneric),
+}
+
+// genericAct builds the fused kernels from the forward and derivative loops.
+func genericAct(fwd func(y, x []float32), deriv func(d, f, x []float32)) vecAct {
+	return vecAct{
+		fwd: fwd, deriv: deriv,
+		bwd: func(dx, dy, x []float32) {
+			var db, fb [256]float32
+			for i := 0; i < len(dx); i += len(db) {
+				e := min(i+len(db), len(dx))
+				d := db[:e-i]
+				deriv(d, fb[:e-i], x[i:e])
+				dxi, dyi := dx[i:e], dy[i:e]
+				for j := range d {
+					dxi[j] += dyi[j] * d[j]
+				}
+			}
+		},
+		glu: func(y, g, u []float32) {
+			fwd(y, g)
+			u = u[:len(y)]
+			for j := range y {
+				y[j] *= u[j]
+			}
+		},
+		gluBwd: func(dg, du, dy, g, u []float32) {
+			var db, fb [256]float32
+			for i := 0; i < len(dg); i += len(db) {
+				e := min(i+len(db), len(dg))
+				d, f := db[:e-i], fb[:e-i]
+				deriv(d, f, g[i:e])
+				ui, dgi, dui, dyi := u[i:e], dg[i:e], du[i:e], dy[i:e]
+				for j := range d {
+					dgi[j] += dyi[j] * ui[j] * d[j]
+					dui[j] += dyi[j] * f[j]
+				}
+			}
+		},
+	}
 }
 
 // vecImpls lists the implementations built into this binary, best last;
@@ -59,40 +118,6 @@ func vexpSubSum32(dst, src []float32, m float32) float64 {
 // vexpSubAcc32 adds s·e^(src[i]-m) to dst[i].
 func vexpSubAcc32(dst, src []float32, m, s float32) {
 	vecUse.expSubAcc(dst, src[:len(dst)], m, s)
-}
-
-// vact32 sets y = act(x) for the GELU, GELU-tanh and SiLU activations and
-// reports whether it handled act.
-func vact32(act Act, y, x []float32) bool {
-	x = x[:len(y)]
-	switch act {
-	case ActGELU:
-		vecUse.gelu(y, x)
-	case ActGELUTanh:
-		vecUse.geluTanh(y, x)
-	case ActSiLU:
-		vecUse.silu(y, x)
-	default:
-		return false
-	}
-	return true
-}
-
-// vactDeriv32 sets d = act'(x) and f = act(x) (f must not be nil) for the
-// activations vact32 handles, and reports whether it handled act.
-func vactDeriv32(act Act, d, f, x []float32) bool {
-	f, x = f[:len(d)], x[:len(d)]
-	switch act {
-	case ActGELU:
-		vecUse.geluD(d, f, x)
-	case ActGELUTanh:
-		vecUse.geluTanhD(d, f, x)
-	case ActSiLU:
-		vecUse.siluD(d, f, x)
-	default:
-		return false
-	}
-	return true
 }
 
 func expGeneric(dst, src []float32) {

@@ -11,14 +11,16 @@ func init() {
 		name:      "avx2",
 		available: cpu.X86.HasAVX2 && cpu.X86.HasFMA,
 		exp:       vexpAVX2, expSubSum: vexpSubSumAVX2, expSubAcc: vexpSubAccAVX2,
-		gelu: vgeluAVX2, geluTanh: vgeluTanhAVX2, silu: vsiluAVX2,
-		geluD: vgeluDerivAVX2, geluTanhD: vgeluTanhDerivAVX2, siluD: vsiluDerivAVX2,
+		gelu:     vecAct{vGeluAVX2, vGeluDerivAVX2, vGeluBwdAVX2, vGeluGluAVX2, vGeluGluBwdAVX2},
+		geluTanh: vecAct{vGeluTanhAVX2, vGeluTanhDerivAVX2, vGeluTanhBwdAVX2, vGeluTanhGluAVX2, vGeluTanhGluBwdAVX2},
+		silu:     vecAct{vSiluAVX2, vSiluDerivAVX2, vSiluBwdAVX2, vSiluGluAVX2, vSiluGluBwdAVX2},
 	})
 	registerVec(&vecImpl{
 		name:      "avx512",
 		available: cpu.X86.HasAVX512F,
 		exp:       vexpAVX512, expSubSum: vexpSubSumAVX512, expSubAcc: vexpSubAccAVX512,
-		gelu: vgeluAVX512, geluTanh: vgeluTanhAVX512, silu: vsiluAVX512,
-		geluD: vgeluDerivAVX512, geluTanhD: vgeluTanhDerivAVX512, siluD: vsiluDerivAVX512,
+		gelu:     vecAct{vGeluAVX512, vGeluDerivAVX512, vGeluBwdAVX512, vGeluGluAVX512, vGeluGluBwdAVX512},
+		geluTanh: vecAct{vGeluTanhAVX512, vGeluTanhDerivAVX512, vGeluTanhBwdAVX512, vGeluTanhGluAVX512, vGeluTanhGluBwdAVX512},
+		silu:     vecAct{vSiluAVX512, vSiluDerivAVX512, vSiluBwdAVX512, vSiluGluAVX512, vSiluGluBwdAVX512},
 	})
 }

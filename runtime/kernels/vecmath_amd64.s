@@ -519,9 +519,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vgeluAVX512(dst []float32, src []float32)
+// func vGeluAVX512(dst []float32, src []float32)
 // Requires: AVX, AVX512F
-TEXT ·vgeluAVX512(SB), NOSPLIT, $0-48
+TEXT ·vGeluAVX512(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), AX
 	MOVQ src_base+24(FP), CX
 	MOVQ dst_len+8(FP), DX
@@ -637,9 +637,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vgeluAVX2(dst []float32, src []float32)
+// func vGeluAVX2(dst []float32, src []float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·vgeluAVX2(SB), NOSPLIT, $0-48
+TEXT ·vGeluAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), AX
 	MOVQ src_base+24(FP), CX
 	MOVQ dst_len+8(FP), DX
@@ -768,9 +768,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vgeluDerivAVX512(d []float32, f []float32, x []float32)
+// func vGeluDerivAVX512(d []float32, f []float32, x []float32)
 // Requires: AVX, AVX512F
-TEXT ·vgeluDerivAVX512(SB), NOSPLIT, $0-72
+TEXT ·vGeluDerivAVX512(SB), NOSPLIT, $0-72
 	MOVQ d_base+0(FP), AX
 	MOVQ f_base+24(FP), CX
 	MOVQ x_base+48(FP), DX
@@ -935,9 +935,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vgeluDerivAVX2(d []float32, f []float32, x []float32)
+// func vGeluDerivAVX2(d []float32, f []float32, x []float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·vgeluDerivAVX2(SB), NOSPLIT, $0-72
+TEXT ·vGeluDerivAVX2(SB), NOSPLIT, $0-72
 	MOVQ d_base+0(FP), AX
 	MOVQ f_base+24(FP), CX
 	MOVQ x_base+48(FP), DX
@@ -1131,9 +1131,1034 @@ done:
 	VZEROUPPER
 	RET
 
-// func vgeluTanhAVX512(dst []float32, src []float32)
+// func vGeluBwdAVX512(dx []float32, dy []float32, x []float32)
 // Requires: AVX, AVX512F
-TEXT ·vgeluTanhAVX512(SB), NOSPLIT, $0-48
+TEXT ·vGeluBwdAVX512(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x10
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Z0
+	VMOVUPS      (DX)(SI*4), Z1
+	VMOVUPS      (AX)(SI*4), Z2
+	VPANDD       vm_absmask<>+0(SB), Z0, Z3
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z4
+	VMOVUPS      Z3, Z3
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z3
+	VMOVUPS      vm_one<>+0(SB), Z4
+	VDIVPS       Z3, Z4, Z3
+	VMOVUPS      vm_erfcq9<>+0(SB), Z4
+	VFMADD213PS  vm_erfcq8<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq7<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq6<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq5<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq4<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq3<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq2<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq1<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq0<>+0(SB), Z3, Z4
+	VMULPS       vm_half<>+0(SB), Z0, Z7
+	VFNMADD231PS Z0, Z7, Z4
+	VMOVUPS      vm_explo<>+0(SB), Z8
+	VMAXPS       Z4, Z8, Z4
+	VMOVUPS      vm_exphi<>+0(SB), Z8
+	VMINPS       Z4, Z8, Z4
+	VMULPS       vm_log2e<>+0(SB), Z4, Z8
+	VRNDSCALEPS  $0x00, Z8, Z8
+	VMOVUPS      Z4, Z4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z8, Z4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z8, Z4
+	VMOVUPS      vm_expc5<>+0(SB), Z9
+	VFMADD213PS  vm_expc4<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_expc3<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_expc2<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_expc1<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_expc0<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z9
+	VSCALEFPS    Z8, Z9, Z4
+	VMULPS       vm_half<>+0(SB), Z3, Z3
+	VMULPS       Z3, Z4, Z4
+	VMOVUPS      vm_one<>+0(SB), Z3
+	VSUBPS       Z4, Z3, Z3
+	VMOVUPS      vm_zero<>+0(SB), Z8
+	VCMPPS       $0x11, Z8, Z0, K1
+	VBLENDMPS    Z4, Z3, K1, Z5
+	VPXORD       vm_signmask<>+0(SB), Z7, Z7
+	VMULPS       Z0, Z7, Z3
+	VMOVUPS      vm_explo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      vm_exphi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VMOVUPS      Z3, Z3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
+	VMOVUPS      vm_expc5<>+0(SB), Z7
+	VFMADD213PS  vm_expc4<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expc3<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expc2<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expc1<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expc0<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z7
+	VSCALEFPS    Z4, Z7, Z3
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z4
+	VMOVUPS      Z5, Z7
+	VFMADD231PS  Z3, Z4, Z7
+	VMULPS       Z0, Z5, Z0
+	VFMADD213PS  Z2, Z1, Z7
+	VMOVUPS      Z7, (AX)(SI*4)
+	ADDQ         $0x10, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VMOVUPS.Z    (AX)(SI*4), K1, Z2
+	VPANDD       vm_absmask<>+0(SB), Z0, Z3
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z4
+	VMOVUPS      Z3, Z3
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z3
+	VMOVUPS      vm_one<>+0(SB), Z4
+	VDIVPS       Z3, Z4, Z3
+	VMOVUPS      vm_erfcq9<>+0(SB), Z4
+	VFMADD213PS  vm_erfcq8<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq7<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq6<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq5<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq4<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq3<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq2<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq1<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfcq0<>+0(SB), Z3, Z4
+	VMULPS       vm_half<>+0(SB), Z0, Z5
+	VFNMADD231PS Z0, Z5, Z4
+	VMOVUPS      vm_explo<>+0(SB), Z7
+	VMAXPS       Z4, Z7, Z4
+	VMOVUPS      vm_exphi<>+0(SB), Z7
+	VMINPS       Z4, Z7, Z4
+	VMULPS       vm_log2e<>+0(SB), Z4, Z7
+	VRNDSCALEPS  $0x00, Z7, Z7
+	VMOVUPS      Z4, Z4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z7, Z4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z7, Z4
+	VMOVUPS      vm_expc5<>+0(SB), Z8
+	VFMADD213PS  vm_expc4<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expc3<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expc2<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expc1<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expc0<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z8
+	VSCALEFPS    Z7, Z8, Z4
+	VMULPS       vm_half<>+0(SB), Z3, Z3
+	VMULPS       Z3, Z4, Z4
+	VMOVUPS      vm_one<>+0(SB), Z3
+	VSUBPS       Z4, Z3, Z3
+	VMOVUPS      vm_zero<>+0(SB), Z7
+	VCMPPS       $0x11, Z7, Z0, K2
+	VBLENDMPS    Z4, Z3, K2, Z6
+	VPXORD       vm_signmask<>+0(SB), Z5, Z5
+	VMULPS       Z0, Z5, Z3
+	VMOVUPS      vm_explo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      vm_exphi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VMOVUPS      Z3, Z3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
+	VMOVUPS      vm_expc5<>+0(SB), Z5
+	VFMADD213PS  vm_expc4<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc3<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc2<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc1<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc0<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z5
+	VSCALEFPS    Z4, Z5, Z3
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z4
+	VMOVUPS      Z6, Z5
+	VFMADD231PS  Z3, Z4, Z5
+	VMULPS       Z0, Z6, Z0
+	VFMADD213PS  Z2, Z1, Z5
+	VMOVUPS      Z5, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluBwdAVX2(dx []float32, dy []float32, x []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vGeluBwdAVX2(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x08
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Y0
+	VMOVUPS      (DX)(SI*4), Y1
+	VMOVUPS      (AX)(SI*4), Y2
+	VANDPS       vm_absmask<>+0(SB), Y0, Y3
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y4
+	VMOVUPS      Y3, Y3
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y3
+	VMOVUPS      vm_one<>+0(SB), Y4
+	VDIVPS       Y3, Y4, Y3
+	VMOVUPS      vm_erfcq9<>+0(SB), Y4
+	VFMADD213PS  vm_erfcq8<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq7<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq6<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq5<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq4<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq0<>+0(SB), Y3, Y4
+	VMULPS       vm_half<>+0(SB), Y0, Y5
+	VFNMADD231PS Y0, Y5, Y4
+	VMOVUPS      vm_explo<>+0(SB), Y6
+	VMAXPS       Y4, Y6, Y4
+	VMOVUPS      vm_exphi<>+0(SB), Y6
+	VMINPS       Y4, Y6, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVUPS      Y4, Y4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y6, Y4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y6, Y4
+	VMOVUPS      vm_expc5<>+0(SB), Y7
+	VFMADD213PS  vm_expc4<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expc3<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expc2<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expc1<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expc0<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y7
+	VCVTTPS2DQ   Y6, Y4
+	VPSRAD       $0x01, Y4, Y6
+	VPSUBD       Y6, Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y6, Y6
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y6, Y7, Y6
+	VMULPS       Y4, Y6, Y6
+	VMULPS       vm_half<>+0(SB), Y3, Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      vm_one<>+0(SB), Y3
+	VSUBPS       Y6, Y3, Y3
+	VBLENDVPS    Y0, Y6, Y3, Y3
+	VXORPS       vm_signmask<>+0(SB), Y5, Y5
+	VMULPS       Y0, Y5, Y4
+	VMOVUPS      vm_explo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      vm_exphi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVUPS      Y4, Y4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expc5<>+0(SB), Y6
+	VFMADD213PS  vm_expc4<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc3<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc2<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc1<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc0<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VCVTTPS2DQ   Y5, Y4
+	VPSRAD       $0x01, Y4, Y5
+	VPSUBD       Y5, Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y5, Y5
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y5, Y6, Y5
+	VMULPS       Y4, Y5, Y5
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y0, Y4
+	VMOVUPS      Y3, Y6
+	VFMADD231PS  Y5, Y4, Y6
+	VMULPS       Y0, Y3, Y0
+	VFMADD213PS  Y2, Y1, Y6
+	VMOVUPS      Y6, (AX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VMASKMOVPS   (AX)(SI*4), Y0, Y3
+	VANDPS       vm_absmask<>+0(SB), Y1, Y4
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y5
+	VMOVUPS      Y4, Y4
+	VFMADD213PS  vm_one<>+0(SB), Y5, Y4
+	VMOVUPS      vm_one<>+0(SB), Y5
+	VDIVPS       Y4, Y5, Y4
+	VMOVUPS      vm_erfcq9<>+0(SB), Y5
+	VFMADD213PS  vm_erfcq8<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfcq7<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfcq6<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfcq5<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfcq4<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfcq3<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfcq2<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfcq1<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfcq0<>+0(SB), Y4, Y5
+	VMULPS       vm_half<>+0(SB), Y1, Y6
+	VFNMADD231PS Y1, Y6, Y5
+	VMOVUPS      vm_explo<>+0(SB), Y7
+	VMAXPS       Y5, Y7, Y5
+	VMOVUPS      vm_exphi<>+0(SB), Y7
+	VMINPS       Y5, Y7, Y5
+	VMULPS       vm_log2e<>+0(SB), Y5, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VMOVUPS      Y5, Y5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y7, Y5
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y7, Y5
+	VMOVUPS      vm_expc5<>+0(SB), Y8
+	VFMADD213PS  vm_expc4<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expc3<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expc2<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expc1<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expc0<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_one<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_one<>+0(SB), Y5, Y8
+	VCVTTPS2DQ   Y7, Y5
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y7, Y5, Y5
+	VPADDD       vm_bias<>+0(SB), Y7, Y7
+	VPADDD       vm_bias<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y7, Y7
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y7, Y8, Y7
+	VMULPS       Y5, Y7, Y7
+	VMULPS       vm_half<>+0(SB), Y4, Y4
+	VMULPS       Y4, Y7, Y7
+	VMOVUPS      vm_one<>+0(SB), Y4
+	VSUBPS       Y7, Y4, Y4
+	VBLENDVPS    Y1, Y7, Y4, Y4
+	VXORPS       vm_signmask<>+0(SB), Y6, Y6
+	VMULPS       Y1, Y6, Y5
+	VMOVUPS      vm_explo<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      vm_exphi<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       vm_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVUPS      Y5, Y5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      vm_expc5<>+0(SB), Y7
+	VFMADD213PS  vm_expc4<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc3<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc2<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc1<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc0<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_one<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_one<>+0(SB), Y5, Y7
+	VCVTTPS2DQ   Y6, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPADDD       vm_bias<>+0(SB), Y6, Y6
+	VPADDD       vm_bias<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y6, Y7, Y6
+	VMULPS       Y5, Y6, Y6
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y1, Y5
+	VMOVUPS      Y4, Y7
+	VFMADD231PS  Y6, Y5, Y7
+	VMULPS       Y1, Y4, Y1
+	VFMADD213PS  Y3, Y2, Y7
+	VMASKMOVPS   Y7, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluGluAVX512(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vGeluGluAVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x10
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Z0
+	VMOVUPS      (DX)(SI*4), Z1
+	VPANDD       vm_absmask<>+0(SB), Z0, Z2
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z3
+	VMOVUPS      Z2, Z2
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z2
+	VMOVUPS      vm_one<>+0(SB), Z3
+	VDIVPS       Z2, Z3, Z2
+	VMOVUPS      vm_erfcq9<>+0(SB), Z3
+	VFMADD213PS  vm_erfcq8<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq7<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq6<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq5<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq4<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq3<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq2<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq1<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq0<>+0(SB), Z2, Z3
+	VMULPS       vm_half<>+0(SB), Z0, Z6
+	VFNMADD231PS Z0, Z6, Z3
+	VMOVUPS      vm_explo<>+0(SB), Z6
+	VMAXPS       Z3, Z6, Z3
+	VMOVUPS      vm_exphi<>+0(SB), Z6
+	VMINPS       Z3, Z6, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z6
+	VRNDSCALEPS  $0x00, Z6, Z6
+	VMOVUPS      Z3, Z3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z3
+	VMOVUPS      vm_expc5<>+0(SB), Z7
+	VFMADD213PS  vm_expc4<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expc3<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expc2<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expc1<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expc0<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z7
+	VSCALEFPS    Z6, Z7, Z3
+	VMULPS       vm_half<>+0(SB), Z2, Z2
+	VMULPS       Z2, Z3, Z3
+	VMOVUPS      vm_one<>+0(SB), Z2
+	VSUBPS       Z3, Z2, Z2
+	VMOVUPS      vm_zero<>+0(SB), Z6
+	VCMPPS       $0x11, Z6, Z0, K1
+	VBLENDMPS    Z3, Z2, K1, Z4
+	VMULPS       Z0, Z4, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, (AX)(SI*4)
+	ADDQ         $0x10, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VPANDD       vm_absmask<>+0(SB), Z0, Z2
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z3
+	VMOVUPS      Z2, Z2
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z2
+	VMOVUPS      vm_one<>+0(SB), Z3
+	VDIVPS       Z2, Z3, Z2
+	VMOVUPS      vm_erfcq9<>+0(SB), Z3
+	VFMADD213PS  vm_erfcq8<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq7<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq6<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq5<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq4<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq3<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq2<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq1<>+0(SB), Z2, Z3
+	VFMADD213PS  vm_erfcq0<>+0(SB), Z2, Z3
+	VMULPS       vm_half<>+0(SB), Z0, Z4
+	VFNMADD231PS Z0, Z4, Z3
+	VMOVUPS      vm_explo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      vm_exphi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VMOVUPS      Z3, Z3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
+	VMOVUPS      vm_expc5<>+0(SB), Z6
+	VFMADD213PS  vm_expc4<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expc3<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expc2<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expc1<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expc0<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z6
+	VSCALEFPS    Z4, Z6, Z3
+	VMULPS       vm_half<>+0(SB), Z2, Z2
+	VMULPS       Z2, Z3, Z3
+	VMOVUPS      vm_one<>+0(SB), Z2
+	VSUBPS       Z3, Z2, Z2
+	VMOVUPS      vm_zero<>+0(SB), Z4
+	VCMPPS       $0x11, Z4, Z0, K2
+	VBLENDMPS    Z3, Z2, K2, Z5
+	VMULPS       Z0, Z5, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluGluAVX2(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vGeluGluAVX2(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x08
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Y0
+	VMOVUPS      (DX)(SI*4), Y1
+	VANDPS       vm_absmask<>+0(SB), Y0, Y2
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y3
+	VMOVUPS      Y2, Y2
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y2
+	VMOVUPS      vm_one<>+0(SB), Y3
+	VDIVPS       Y2, Y3, Y2
+	VMOVUPS      vm_erfcq9<>+0(SB), Y3
+	VFMADD213PS  vm_erfcq8<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfcq7<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfcq6<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfcq5<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfcq4<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfcq3<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfcq2<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfcq1<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfcq0<>+0(SB), Y2, Y3
+	VMULPS       vm_half<>+0(SB), Y0, Y4
+	VFNMADD231PS Y0, Y4, Y3
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_exphi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVUPS      Y3, Y3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expc5<>+0(SB), Y5
+	VFMADD213PS  vm_expc4<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc3<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc2<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc1<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc0<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VCVTTPS2DQ   Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y4, Y5, Y4
+	VMULPS       Y3, Y4, Y4
+	VMULPS       vm_half<>+0(SB), Y2, Y2
+	VMULPS       Y2, Y4, Y4
+	VMOVUPS      vm_one<>+0(SB), Y2
+	VSUBPS       Y4, Y2, Y2
+	VBLENDVPS    Y0, Y4, Y2, Y2
+	VMULPS       Y0, Y2, Y0
+	VMULPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (AX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VANDPS       vm_absmask<>+0(SB), Y1, Y3
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y4
+	VMOVUPS      Y3, Y3
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y3
+	VMOVUPS      vm_one<>+0(SB), Y4
+	VDIVPS       Y3, Y4, Y3
+	VMOVUPS      vm_erfcq9<>+0(SB), Y4
+	VFMADD213PS  vm_erfcq8<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq7<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq6<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq5<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq4<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfcq0<>+0(SB), Y3, Y4
+	VMULPS       vm_half<>+0(SB), Y1, Y5
+	VFNMADD231PS Y1, Y5, Y4
+	VMOVUPS      vm_explo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      vm_exphi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVUPS      Y4, Y4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expc5<>+0(SB), Y6
+	VFMADD213PS  vm_expc4<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc3<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc2<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc1<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc0<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VCVTTPS2DQ   Y5, Y4
+	VPSRAD       $0x01, Y4, Y5
+	VPSUBD       Y5, Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y5, Y5
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y5, Y6, Y5
+	VMULPS       Y4, Y5, Y5
+	VMULPS       vm_half<>+0(SB), Y3, Y3
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      vm_one<>+0(SB), Y3
+	VSUBPS       Y5, Y3, Y3
+	VBLENDVPS    Y1, Y5, Y3, Y3
+	VMULPS       Y1, Y3, Y1
+	VMULPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vGeluGluBwdAVX512(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x10
+	JL           tail
+	VMOVUPS      (DX)(R8*4), Z0
+	VMOVUPS      (BX)(R8*4), Z1
+	VMOVUPS      (SI)(R8*4), Z2
+	VMOVUPS      (AX)(R8*4), Z3
+	VMOVUPS      (CX)(R8*4), Z4
+	VPANDD       vm_absmask<>+0(SB), Z0, Z5
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z6
+	VMOVUPS      Z5, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z5
+	VMOVUPS      vm_one<>+0(SB), Z6
+	VDIVPS       Z5, Z6, Z5
+	VMOVUPS      vm_erfcq9<>+0(SB), Z6
+	VFMADD213PS  vm_erfcq8<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq7<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq6<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq5<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq4<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq3<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq2<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq1<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq0<>+0(SB), Z5, Z6
+	VMULPS       vm_half<>+0(SB), Z0, Z9
+	VFNMADD231PS Z0, Z9, Z6
+	VMOVUPS      vm_explo<>+0(SB), Z10
+	VMAXPS       Z6, Z10, Z6
+	VMOVUPS      vm_exphi<>+0(SB), Z10
+	VMINPS       Z6, Z10, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z10
+	VRNDSCALEPS  $0x00, Z10, Z10
+	VMOVUPS      Z6, Z6
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z10, Z6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z10, Z6
+	VMOVUPS      vm_expc5<>+0(SB), Z11
+	VFMADD213PS  vm_expc4<>+0(SB), Z6, Z11
+	VFMADD213PS  vm_expc3<>+0(SB), Z6, Z11
+	VFMADD213PS  vm_expc2<>+0(SB), Z6, Z11
+	VFMADD213PS  vm_expc1<>+0(SB), Z6, Z11
+	VFMADD213PS  vm_expc0<>+0(SB), Z6, Z11
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z11
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z11
+	VSCALEFPS    Z10, Z11, Z6
+	VMULPS       vm_half<>+0(SB), Z5, Z5
+	VMULPS       Z5, Z6, Z6
+	VMOVUPS      vm_one<>+0(SB), Z5
+	VSUBPS       Z6, Z5, Z5
+	VMOVUPS      vm_zero<>+0(SB), Z10
+	VCMPPS       $0x11, Z10, Z0, K1
+	VBLENDMPS    Z6, Z5, K1, Z7
+	VPXORD       vm_signmask<>+0(SB), Z9, Z9
+	VMULPS       Z0, Z9, Z5
+	VMOVUPS      vm_explo<>+0(SB), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      vm_exphi<>+0(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS  $0x00, Z6, Z6
+	VMOVUPS      Z5, Z5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z5
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z5
+	VMOVUPS      vm_expc5<>+0(SB), Z9
+	VFMADD213PS  vm_expc4<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expc3<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expc2<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expc1<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expc0<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_one<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_one<>+0(SB), Z5, Z9
+	VSCALEFPS    Z6, Z9, Z5
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z6
+	VMOVUPS      Z7, Z9
+	VFMADD231PS  Z5, Z6, Z9
+	VMULPS       Z0, Z7, Z0
+	VMULPS       Z2, Z9, Z9
+	VFMADD213PS  Z3, Z1, Z9
+	VFMADD213PS  Z4, Z2, Z0
+	VMOVUPS      Z9, (AX)(R8*4)
+	VMOVUPS      Z0, (CX)(R8*4)
+	ADDQ         $0x10, R8
+	JMP          loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	VPBROADCASTD R9, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (DX)(R8*4), K1, Z0
+	VMOVUPS.Z    (BX)(R8*4), K1, Z1
+	VMOVUPS.Z    (SI)(R8*4), K1, Z2
+	VMOVUPS.Z    (AX)(R8*4), K1, Z3
+	VMOVUPS.Z    (CX)(R8*4), K1, Z4
+	VPANDD       vm_absmask<>+0(SB), Z0, Z5
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z6
+	VMOVUPS      Z5, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z5
+	VMOVUPS      vm_one<>+0(SB), Z6
+	VDIVPS       Z5, Z6, Z5
+	VMOVUPS      vm_erfcq9<>+0(SB), Z6
+	VFMADD213PS  vm_erfcq8<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq7<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq6<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq5<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq4<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq3<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq2<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq1<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfcq0<>+0(SB), Z5, Z6
+	VMULPS       vm_half<>+0(SB), Z0, Z7
+	VFNMADD231PS Z0, Z7, Z6
+	VMOVUPS      vm_explo<>+0(SB), Z9
+	VMAXPS       Z6, Z9, Z6
+	VMOVUPS      vm_exphi<>+0(SB), Z9
+	VMINPS       Z6, Z9, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z9
+	VRNDSCALEPS  $0x00, Z9, Z9
+	VMOVUPS      Z6, Z6
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z9, Z6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z9, Z6
+	VMOVUPS      vm_expc5<>+0(SB), Z10
+	VFMADD213PS  vm_expc4<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expc3<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expc2<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expc1<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expc0<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z10
+	VSCALEFPS    Z9, Z10, Z6
+	VMULPS       vm_half<>+0(SB), Z5, Z5
+	VMULPS       Z5, Z6, Z6
+	VMOVUPS      vm_one<>+0(SB), Z5
+	VSUBPS       Z6, Z5, Z5
+	VMOVUPS      vm_zero<>+0(SB), Z9
+	VCMPPS       $0x11, Z9, Z0, K2
+	VBLENDMPS    Z6, Z5, K2, Z8
+	VPXORD       vm_signmask<>+0(SB), Z7, Z7
+	VMULPS       Z0, Z7, Z5
+	VMOVUPS      vm_explo<>+0(SB), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      vm_exphi<>+0(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS  $0x00, Z6, Z6
+	VMOVUPS      Z5, Z5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z5
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z5
+	VMOVUPS      vm_expc5<>+0(SB), Z7
+	VFMADD213PS  vm_expc4<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc3<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc2<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc1<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc0<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z5, Z7
+	VSCALEFPS    Z6, Z7, Z5
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z6
+	VMOVUPS      Z8, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VMULPS       Z0, Z8, Z0
+	VMULPS       Z2, Z7, Z7
+	VFMADD213PS  Z3, Z1, Z7
+	VFMADD213PS  Z4, Z2, Z0
+	VMOVUPS      Z7, K1, (AX)(R8*4)
+	VMOVUPS      Z0, K1, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vGeluGluBwdAVX2(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x08
+	JL           tail
+	VMOVUPS      (DX)(R8*4), Y0
+	VMOVUPS      (BX)(R8*4), Y1
+	VMOVUPS      (SI)(R8*4), Y2
+	VMOVUPS      (AX)(R8*4), Y3
+	VMOVUPS      (CX)(R8*4), Y4
+	VANDPS       vm_absmask<>+0(SB), Y0, Y5
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y6
+	VMOVUPS      Y5, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y6, Y5
+	VMOVUPS      vm_one<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMOVUPS      vm_erfcq9<>+0(SB), Y6
+	VFMADD213PS  vm_erfcq8<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfcq7<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfcq6<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfcq5<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfcq4<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfcq3<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfcq2<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfcq1<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfcq0<>+0(SB), Y5, Y6
+	VMULPS       vm_half<>+0(SB), Y0, Y7
+	VFNMADD231PS Y0, Y7, Y6
+	VMOVUPS      vm_explo<>+0(SB), Y8
+	VMAXPS       Y6, Y8, Y6
+	VMOVUPS      vm_exphi<>+0(SB), Y8
+	VMINPS       Y6, Y8, Y6
+	VMULPS       vm_log2e<>+0(SB), Y6, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVUPS      Y6, Y6
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y8, Y6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y8, Y6
+	VMOVUPS      vm_expc5<>+0(SB), Y9
+	VFMADD213PS  vm_expc4<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expc3<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expc2<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expc1<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expc0<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_one<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_one<>+0(SB), Y6, Y9
+	VCVTTPS2DQ   Y8, Y6
+	VPSRAD       $0x01, Y6, Y8
+	VPSUBD       Y8, Y6, Y6
+	VPADDD       vm_bias<>+0(SB), Y8, Y8
+	VPADDD       vm_bias<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y8, Y8
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y8, Y9, Y8
+	VMULPS       Y6, Y8, Y8
+	VMULPS       vm_half<>+0(SB), Y5, Y5
+	VMULPS       Y5, Y8, Y8
+	VMOVUPS      vm_one<>+0(SB), Y5
+	VSUBPS       Y8, Y5, Y5
+	VBLENDVPS    Y0, Y8, Y5, Y5
+	VXORPS       vm_signmask<>+0(SB), Y7, Y7
+	VMULPS       Y0, Y7, Y6
+	VMOVUPS      vm_explo<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      vm_exphi<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       vm_log2e<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VMOVUPS      Y6, Y6
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y7, Y6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y7, Y6
+	VMOVUPS      vm_expc5<>+0(SB), Y8
+	VFMADD213PS  vm_expc4<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc3<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc2<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc1<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc0<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_one<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_one<>+0(SB), Y6, Y8
+	VCVTTPS2DQ   Y7, Y6
+	VPSRAD       $0x01, Y6, Y7
+	VPSUBD       Y7, Y6, Y6
+	VPADDD       vm_bias<>+0(SB), Y7, Y7
+	VPADDD       vm_bias<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y7, Y8, Y7
+	VMULPS       Y6, Y7, Y7
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y0, Y6
+	VMOVUPS      Y5, Y8
+	VFMADD231PS  Y7, Y6, Y8
+	VMULPS       Y0, Y5, Y0
+	VMULPS       Y2, Y8, Y8
+	VFMADD213PS  Y3, Y1, Y8
+	VFMADD213PS  Y4, Y2, Y0
+	VMOVUPS      Y8, (AX)(R8*4)
+	VMOVUPS      Y0, (CX)(R8*4)
+	ADDQ         $0x08, R8
+	JMP          loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	MOVQ         R9, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (DX)(R8*4), Y0, Y1
+	VMASKMOVPS   (BX)(R8*4), Y0, Y2
+	VMASKMOVPS   (SI)(R8*4), Y0, Y3
+	VMASKMOVPS   (AX)(R8*4), Y0, Y4
+	VMASKMOVPS   (CX)(R8*4), Y0, Y5
+	VANDPS       vm_absmask<>+0(SB), Y1, Y6
+	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y7
+	VMOVUPS      Y6, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y7, Y6
+	VMOVUPS      vm_one<>+0(SB), Y7
+	VDIVPS       Y6, Y7, Y6
+	VMOVUPS      vm_erfcq9<>+0(SB), Y7
+	VFMADD213PS  vm_erfcq8<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfcq7<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfcq6<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfcq5<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfcq4<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfcq3<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfcq2<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfcq1<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfcq0<>+0(SB), Y6, Y7
+	VMULPS       vm_half<>+0(SB), Y1, Y8
+	VFNMADD231PS Y1, Y8, Y7
+	VMOVUPS      vm_explo<>+0(SB), Y9
+	VMAXPS       Y7, Y9, Y7
+	VMOVUPS      vm_exphi<>+0(SB), Y9
+	VMINPS       Y7, Y9, Y7
+	VMULPS       vm_log2e<>+0(SB), Y7, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VMOVUPS      Y7, Y7
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y9, Y7
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y9, Y7
+	VMOVUPS      vm_expc5<>+0(SB), Y10
+	VFMADD213PS  vm_expc4<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_expc3<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_expc2<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_expc1<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_expc0<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_one<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_one<>+0(SB), Y7, Y10
+	VCVTTPS2DQ   Y9, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPADDD       vm_bias<>+0(SB), Y9, Y9
+	VPADDD       vm_bias<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y9, Y10, Y9
+	VMULPS       Y7, Y9, Y9
+	VMULPS       vm_half<>+0(SB), Y6, Y6
+	VMULPS       Y6, Y9, Y9
+	VMOVUPS      vm_one<>+0(SB), Y6
+	VSUBPS       Y9, Y6, Y6
+	VBLENDVPS    Y1, Y9, Y6, Y6
+	VXORPS       vm_signmask<>+0(SB), Y8, Y8
+	VMULPS       Y1, Y8, Y7
+	VMOVUPS      vm_explo<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y7
+	VMOVUPS      vm_exphi<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       vm_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVUPS      Y7, Y7
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y8, Y7
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y8, Y7
+	VMOVUPS      vm_expc5<>+0(SB), Y9
+	VFMADD213PS  vm_expc4<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc3<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc2<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc1<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc0<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_one<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_one<>+0(SB), Y7, Y9
+	VCVTTPS2DQ   Y8, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPADDD       vm_bias<>+0(SB), Y8, Y8
+	VPADDD       vm_bias<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y8, Y8
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y8, Y9, Y8
+	VMULPS       Y7, Y8, Y8
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y1, Y7
+	VMOVUPS      Y6, Y9
+	VFMADD231PS  Y8, Y7, Y9
+	VMULPS       Y1, Y6, Y1
+	VMULPS       Y3, Y9, Y9
+	VFMADD213PS  Y4, Y2, Y9
+	VFMADD213PS  Y5, Y3, Y1
+	VMASKMOVPS   Y9, Y0, (AX)(R8*4)
+	VMASKMOVPS   Y1, Y0, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluTanhAVX512(dst []float32, src []float32)
+// Requires: AVX, AVX512F
+TEXT ·vGeluTanhAVX512(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), AX
 	MOVQ src_base+24(FP), CX
 	MOVQ dst_len+8(FP), DX
@@ -1221,9 +2246,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vgeluTanhAVX2(dst []float32, src []float32)
+// func vGeluTanhAVX2(dst []float32, src []float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·vgeluTanhAVX2(SB), NOSPLIT, $0-48
+TEXT ·vGeluTanhAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), AX
 	MOVQ src_base+24(FP), CX
 	MOVQ dst_len+8(FP), DX
@@ -1328,9 +2353,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vgeluTanhDerivAVX512(d []float32, f []float32, x []float32)
+// func vGeluTanhDerivAVX512(d []float32, f []float32, x []float32)
 // Requires: AVX, AVX512F
-TEXT ·vgeluTanhDerivAVX512(SB), NOSPLIT, $0-72
+TEXT ·vGeluTanhDerivAVX512(SB), NOSPLIT, $0-72
 	MOVQ d_base+0(FP), AX
 	MOVQ f_base+24(FP), CX
 	MOVQ x_base+48(FP), DX
@@ -1437,9 +2462,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vgeluTanhDerivAVX2(d []float32, f []float32, x []float32)
+// func vGeluTanhDerivAVX2(d []float32, f []float32, x []float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·vgeluTanhDerivAVX2(SB), NOSPLIT, $0-72
+TEXT ·vGeluTanhDerivAVX2(SB), NOSPLIT, $0-72
 	MOVQ d_base+0(FP), AX
 	MOVQ f_base+24(FP), CX
 	MOVQ x_base+48(FP), DX
@@ -1563,9 +2588,726 @@ done:
 	VZEROUPPER
 	RET
 
-// func vsiluAVX512(dst []float32, src []float32)
+// func vGeluTanhBwdAVX512(dx []float32, dy []float32, x []float32)
 // Requires: AVX, AVX512F
-TEXT ·vsiluAVX512(SB), NOSPLIT, $0-48
+TEXT ·vGeluTanhBwdAVX512(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x10
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Z0
+	VMOVUPS      (DX)(SI*4), Z1
+	VMOVUPS      (AX)(SI*4), Z2
+	VMULPS       Z0, Z0, Z3
+	VMOVUPS      vm_gtk2<>+0(SB), Z4
+	VMOVUPS      Z3, Z5
+	VFMADD213PS  vm_gtk1<>+0(SB), Z4, Z5
+	VMULPS       Z0, Z5, Z5
+	VPXORD       vm_signmask<>+0(SB), Z5, Z5
+	VMOVUPS      vm_explo<>+0(SB), Z4
+	VMAXPS       Z5, Z4, Z4
+	VMOVUPS      vm_exphi<>+0(SB), Z5
+	VMINPS       Z4, Z5, Z4
+	VMULPS       vm_log2e<>+0(SB), Z4, Z5
+	VRNDSCALEPS  $0x00, Z5, Z5
+	VMOVUPS      Z4, Z4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z5, Z4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z5, Z4
+	VMOVUPS      vm_expc5<>+0(SB), Z6
+	VFMADD213PS  vm_expc4<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_expc3<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_expc2<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_expc1<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_expc0<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z6
+	VSCALEFPS    Z5, Z6, Z4
+	VMOVUPS      vm_one<>+0(SB), Z5
+	VADDPS       vm_one<>+0(SB), Z4, Z6
+	VDIVPS       Z6, Z5, Z5
+	VMULPS       Z5, Z4, Z4
+	VMINPS       vm_one<>+0(SB), Z4, Z4
+	VMINPS       vm_x2cap<>+0(SB), Z3, Z3
+	VMOVUPS      vm_gtk3<>+0(SB), Z6
+	VMOVUPS      Z3, Z3
+	VFMADD213PS  vm_gtk1<>+0(SB), Z6, Z3
+	VMULPS       Z5, Z0, Z6
+	VMULPS       Z4, Z6, Z6
+	VMOVUPS      Z5, Z4
+	VFMADD231PS  Z3, Z6, Z4
+	VMULPS       Z0, Z5, Z0
+	VFMADD213PS  Z2, Z1, Z4
+	VMOVUPS      Z4, (AX)(SI*4)
+	ADDQ         $0x10, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VMOVUPS.Z    (AX)(SI*4), K1, Z2
+	VMULPS       Z0, Z0, Z3
+	VMOVUPS      vm_gtk2<>+0(SB), Z4
+	VMOVUPS      Z3, Z5
+	VFMADD213PS  vm_gtk1<>+0(SB), Z4, Z5
+	VMULPS       Z0, Z5, Z5
+	VPXORD       vm_signmask<>+0(SB), Z5, Z5
+	VMOVUPS      vm_explo<>+0(SB), Z4
+	VMAXPS       Z5, Z4, Z4
+	VMOVUPS      vm_exphi<>+0(SB), Z5
+	VMINPS       Z4, Z5, Z4
+	VMULPS       vm_log2e<>+0(SB), Z4, Z5
+	VRNDSCALEPS  $0x00, Z5, Z5
+	VMOVUPS      Z4, Z4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z5, Z4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z5, Z4
+	VMOVUPS      vm_expc5<>+0(SB), Z6
+	VFMADD213PS  vm_expc4<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_expc3<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_expc2<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_expc1<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_expc0<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_one<>+0(SB), Z4, Z6
+	VSCALEFPS    Z5, Z6, Z4
+	VMOVUPS      vm_one<>+0(SB), Z5
+	VADDPS       vm_one<>+0(SB), Z4, Z6
+	VDIVPS       Z6, Z5, Z5
+	VMULPS       Z5, Z4, Z4
+	VMINPS       vm_one<>+0(SB), Z4, Z4
+	VMINPS       vm_x2cap<>+0(SB), Z3, Z3
+	VMOVUPS      vm_gtk3<>+0(SB), Z6
+	VMOVUPS      Z3, Z3
+	VFMADD213PS  vm_gtk1<>+0(SB), Z6, Z3
+	VMULPS       Z5, Z0, Z6
+	VMULPS       Z4, Z6, Z6
+	VMOVUPS      Z5, Z4
+	VFMADD231PS  Z3, Z6, Z4
+	VMULPS       Z0, Z5, Z0
+	VFMADD213PS  Z2, Z1, Z4
+	VMOVUPS      Z4, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluTanhBwdAVX2(dx []float32, dy []float32, x []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vGeluTanhBwdAVX2(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x08
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Y0
+	VMOVUPS      (DX)(SI*4), Y1
+	VMOVUPS      (AX)(SI*4), Y2
+	VMULPS       Y0, Y0, Y3
+	VMOVUPS      vm_gtk2<>+0(SB), Y4
+	VMOVUPS      Y3, Y5
+	VFMADD213PS  vm_gtk1<>+0(SB), Y4, Y5
+	VMULPS       Y0, Y5, Y5
+	VXORPS       vm_signmask<>+0(SB), Y5, Y5
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y5, Y4, Y4
+	VMOVUPS      vm_exphi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVUPS      Y4, Y4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expc5<>+0(SB), Y6
+	VFMADD213PS  vm_expc4<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc3<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc2<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc1<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc0<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VCVTTPS2DQ   Y5, Y4
+	VPSRAD       $0x01, Y4, Y5
+	VPSUBD       Y5, Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y5, Y5
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y5, Y6, Y5
+	VMULPS       Y4, Y5, Y5
+	VMOVUPS      vm_one<>+0(SB), Y4
+	VADDPS       vm_one<>+0(SB), Y5, Y6
+	VDIVPS       Y6, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VMINPS       vm_one<>+0(SB), Y5, Y5
+	VMINPS       vm_x2cap<>+0(SB), Y3, Y3
+	VMOVUPS      vm_gtk3<>+0(SB), Y6
+	VMOVUPS      Y3, Y3
+	VFMADD213PS  vm_gtk1<>+0(SB), Y6, Y3
+	VMULPS       Y4, Y0, Y6
+	VMULPS       Y5, Y6, Y6
+	VMOVUPS      Y4, Y5
+	VFMADD231PS  Y3, Y6, Y5
+	VMULPS       Y0, Y4, Y0
+	VFMADD213PS  Y2, Y1, Y5
+	VMOVUPS      Y5, (AX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VMASKMOVPS   (AX)(SI*4), Y0, Y3
+	VMULPS       Y1, Y1, Y4
+	VMOVUPS      vm_gtk2<>+0(SB), Y5
+	VMOVUPS      Y4, Y6
+	VFMADD213PS  vm_gtk1<>+0(SB), Y5, Y6
+	VMULPS       Y1, Y6, Y6
+	VXORPS       vm_signmask<>+0(SB), Y6, Y6
+	VMOVUPS      vm_explo<>+0(SB), Y5
+	VMAXPS       Y6, Y5, Y5
+	VMOVUPS      vm_exphi<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       vm_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVUPS      Y5, Y5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      vm_expc5<>+0(SB), Y7
+	VFMADD213PS  vm_expc4<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc3<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc2<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc1<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc0<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_one<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_one<>+0(SB), Y5, Y7
+	VCVTTPS2DQ   Y6, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPADDD       vm_bias<>+0(SB), Y6, Y6
+	VPADDD       vm_bias<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y6, Y7, Y6
+	VMULPS       Y5, Y6, Y6
+	VMOVUPS      vm_one<>+0(SB), Y5
+	VADDPS       vm_one<>+0(SB), Y6, Y7
+	VDIVPS       Y7, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VMINPS       vm_one<>+0(SB), Y6, Y6
+	VMINPS       vm_x2cap<>+0(SB), Y4, Y4
+	VMOVUPS      vm_gtk3<>+0(SB), Y7
+	VMOVUPS      Y4, Y4
+	VFMADD213PS  vm_gtk1<>+0(SB), Y7, Y4
+	VMULPS       Y5, Y1, Y7
+	VMULPS       Y6, Y7, Y7
+	VMOVUPS      Y5, Y6
+	VFMADD231PS  Y4, Y7, Y6
+	VMULPS       Y1, Y5, Y1
+	VFMADD213PS  Y3, Y2, Y6
+	VMASKMOVPS   Y6, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluTanhGluAVX512(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vGeluTanhGluAVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x10
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Z0
+	VMOVUPS      (DX)(SI*4), Z1
+	VMULPS       Z0, Z0, Z2
+	VMOVUPS      vm_gtk2<>+0(SB), Z3
+	VMOVUPS      Z2, Z2
+	VFMADD213PS  vm_gtk1<>+0(SB), Z3, Z2
+	VMULPS       Z0, Z2, Z2
+	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VMOVUPS      vm_explo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
+	VMOVUPS      vm_exphi<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z2
+	VMULPS       vm_log2e<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VMOVUPS      Z2, Z2
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
+	VMOVUPS      vm_expc5<>+0(SB), Z4
+	VFMADD213PS  vm_expc4<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc3<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc2<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc1<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc0<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z4
+	VSCALEFPS    Z3, Z4, Z2
+	VMOVUPS      vm_one<>+0(SB), Z3
+	VADDPS       vm_one<>+0(SB), Z2, Z4
+	VDIVPS       Z4, Z3, Z3
+	VMULPS       Z3, Z2, Z2
+	VMINPS       vm_one<>+0(SB), Z2, Z2
+	VMULPS       Z0, Z3, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, (AX)(SI*4)
+	ADDQ         $0x10, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VMULPS       Z0, Z0, Z2
+	VMOVUPS      vm_gtk2<>+0(SB), Z3
+	VMOVUPS      Z2, Z2
+	VFMADD213PS  vm_gtk1<>+0(SB), Z3, Z2
+	VMULPS       Z0, Z2, Z2
+	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VMOVUPS      vm_explo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
+	VMOVUPS      vm_exphi<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z2
+	VMULPS       vm_log2e<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VMOVUPS      Z2, Z2
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
+	VMOVUPS      vm_expc5<>+0(SB), Z4
+	VFMADD213PS  vm_expc4<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc3<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc2<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc1<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc0<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z4
+	VSCALEFPS    Z3, Z4, Z2
+	VMOVUPS      vm_one<>+0(SB), Z3
+	VADDPS       vm_one<>+0(SB), Z2, Z4
+	VDIVPS       Z4, Z3, Z3
+	VMULPS       Z3, Z2, Z2
+	VMINPS       vm_one<>+0(SB), Z2, Z2
+	VMULPS       Z0, Z3, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluTanhGluAVX2(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vGeluTanhGluAVX2(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x08
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Y0
+	VMOVUPS      (DX)(SI*4), Y1
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      vm_gtk2<>+0(SB), Y3
+	VMOVUPS      Y2, Y2
+	VFMADD213PS  vm_gtk1<>+0(SB), Y3, Y2
+	VMULPS       Y0, Y2, Y2
+	VXORPS       vm_signmask<>+0(SB), Y2, Y2
+	VMOVUPS      vm_explo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      vm_exphi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVUPS      Y2, Y2
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      vm_expc5<>+0(SB), Y4
+	VFMADD213PS  vm_expc4<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_expc3<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_expc2<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_expc1<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_expc0<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_one<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_one<>+0(SB), Y2, Y4
+	VCVTTPS2DQ   Y3, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       vm_bias<>+0(SB), Y3, Y3
+	VPADDD       vm_bias<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y3, Y4, Y3
+	VMULPS       Y2, Y3, Y3
+	VMOVUPS      vm_one<>+0(SB), Y2
+	VADDPS       vm_one<>+0(SB), Y3, Y4
+	VDIVPS       Y4, Y2, Y2
+	VMULPS       Y2, Y3, Y3
+	VMINPS       vm_one<>+0(SB), Y3, Y3
+	VMULPS       Y0, Y2, Y0
+	VMULPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (AX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VMULPS       Y1, Y1, Y3
+	VMOVUPS      vm_gtk2<>+0(SB), Y4
+	VMOVUPS      Y3, Y3
+	VFMADD213PS  vm_gtk1<>+0(SB), Y4, Y3
+	VMULPS       Y1, Y3, Y3
+	VXORPS       vm_signmask<>+0(SB), Y3, Y3
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_exphi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVUPS      Y3, Y3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expc5<>+0(SB), Y5
+	VFMADD213PS  vm_expc4<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc3<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc2<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc1<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc0<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VCVTTPS2DQ   Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y4, Y5, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      vm_one<>+0(SB), Y3
+	VADDPS       vm_one<>+0(SB), Y4, Y5
+	VDIVPS       Y5, Y3, Y3
+	VMULPS       Y3, Y4, Y4
+	VMINPS       vm_one<>+0(SB), Y4, Y4
+	VMULPS       Y1, Y3, Y1
+	VMULPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluTanhGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vGeluTanhGluBwdAVX512(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x10
+	JL           tail
+	VMOVUPS      (DX)(R8*4), Z0
+	VMOVUPS      (BX)(R8*4), Z1
+	VMOVUPS      (SI)(R8*4), Z2
+	VMOVUPS      (AX)(R8*4), Z3
+	VMOVUPS      (CX)(R8*4), Z4
+	VMULPS       Z0, Z0, Z5
+	VMOVUPS      vm_gtk2<>+0(SB), Z6
+	VMOVUPS      Z5, Z7
+	VFMADD213PS  vm_gtk1<>+0(SB), Z6, Z7
+	VMULPS       Z0, Z7, Z7
+	VPXORD       vm_signmask<>+0(SB), Z7, Z7
+	VMOVUPS      vm_explo<>+0(SB), Z6
+	VMAXPS       Z7, Z6, Z6
+	VMOVUPS      vm_exphi<>+0(SB), Z7
+	VMINPS       Z6, Z7, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z7
+	VRNDSCALEPS  $0x00, Z7, Z7
+	VMOVUPS      Z6, Z6
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z7, Z6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z7, Z6
+	VMOVUPS      vm_expc5<>+0(SB), Z8
+	VFMADD213PS  vm_expc4<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_expc3<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_expc2<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_expc1<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_expc0<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z8
+	VSCALEFPS    Z7, Z8, Z6
+	VMOVUPS      vm_one<>+0(SB), Z7
+	VADDPS       vm_one<>+0(SB), Z6, Z8
+	VDIVPS       Z8, Z7, Z7
+	VMULPS       Z7, Z6, Z6
+	VMINPS       vm_one<>+0(SB), Z6, Z6
+	VMINPS       vm_x2cap<>+0(SB), Z5, Z5
+	VMOVUPS      vm_gtk3<>+0(SB), Z8
+	VMOVUPS      Z5, Z5
+	VFMADD213PS  vm_gtk1<>+0(SB), Z8, Z5
+	VMULPS       Z7, Z0, Z8
+	VMULPS       Z6, Z8, Z8
+	VMOVUPS      Z7, Z6
+	VFMADD231PS  Z5, Z8, Z6
+	VMULPS       Z0, Z7, Z0
+	VMULPS       Z2, Z6, Z6
+	VFMADD213PS  Z3, Z1, Z6
+	VFMADD213PS  Z4, Z2, Z0
+	VMOVUPS      Z6, (AX)(R8*4)
+	VMOVUPS      Z0, (CX)(R8*4)
+	ADDQ         $0x10, R8
+	JMP          loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	VPBROADCASTD R9, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (DX)(R8*4), K1, Z0
+	VMOVUPS.Z    (BX)(R8*4), K1, Z1
+	VMOVUPS.Z    (SI)(R8*4), K1, Z2
+	VMOVUPS.Z    (AX)(R8*4), K1, Z3
+	VMOVUPS.Z    (CX)(R8*4), K1, Z4
+	VMULPS       Z0, Z0, Z5
+	VMOVUPS      vm_gtk2<>+0(SB), Z6
+	VMOVUPS      Z5, Z7
+	VFMADD213PS  vm_gtk1<>+0(SB), Z6, Z7
+	VMULPS       Z0, Z7, Z7
+	VPXORD       vm_signmask<>+0(SB), Z7, Z7
+	VMOVUPS      vm_explo<>+0(SB), Z6
+	VMAXPS       Z7, Z6, Z6
+	VMOVUPS      vm_exphi<>+0(SB), Z7
+	VMINPS       Z6, Z7, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z7
+	VRNDSCALEPS  $0x00, Z7, Z7
+	VMOVUPS      Z6, Z6
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z7, Z6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z7, Z6
+	VMOVUPS      vm_expc5<>+0(SB), Z8
+	VFMADD213PS  vm_expc4<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_expc3<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_expc2<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_expc1<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_expc0<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z8
+	VSCALEFPS    Z7, Z8, Z6
+	VMOVUPS      vm_one<>+0(SB), Z7
+	VADDPS       vm_one<>+0(SB), Z6, Z8
+	VDIVPS       Z8, Z7, Z7
+	VMULPS       Z7, Z6, Z6
+	VMINPS       vm_one<>+0(SB), Z6, Z6
+	VMINPS       vm_x2cap<>+0(SB), Z5, Z5
+	VMOVUPS      vm_gtk3<>+0(SB), Z8
+	VMOVUPS      Z5, Z5
+	VFMADD213PS  vm_gtk1<>+0(SB), Z8, Z5
+	VMULPS       Z7, Z0, Z8
+	VMULPS       Z6, Z8, Z8
+	VMOVUPS      Z7, Z6
+	VFMADD231PS  Z5, Z8, Z6
+	VMULPS       Z0, Z7, Z0
+	VMULPS       Z2, Z6, Z6
+	VFMADD213PS  Z3, Z1, Z6
+	VFMADD213PS  Z4, Z2, Z0
+	VMOVUPS      Z6, K1, (AX)(R8*4)
+	VMOVUPS      Z0, K1, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vGeluTanhGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vGeluTanhGluBwdAVX2(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x08
+	JL           tail
+	VMOVUPS      (DX)(R8*4), Y0
+	VMOVUPS      (BX)(R8*4), Y1
+	VMOVUPS      (SI)(R8*4), Y2
+	VMOVUPS      (AX)(R8*4), Y3
+	VMOVUPS      (CX)(R8*4), Y4
+	VMULPS       Y0, Y0, Y5
+	VMOVUPS      vm_gtk2<>+0(SB), Y6
+	VMOVUPS      Y5, Y7
+	VFMADD213PS  vm_gtk1<>+0(SB), Y6, Y7
+	VMULPS       Y0, Y7, Y7
+	VXORPS       vm_signmask<>+0(SB), Y7, Y7
+	VMOVUPS      vm_explo<>+0(SB), Y6
+	VMAXPS       Y7, Y6, Y6
+	VMOVUPS      vm_exphi<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       vm_log2e<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VMOVUPS      Y6, Y6
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y7, Y6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y7, Y6
+	VMOVUPS      vm_expc5<>+0(SB), Y8
+	VFMADD213PS  vm_expc4<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc3<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc2<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc1<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc0<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_one<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_one<>+0(SB), Y6, Y8
+	VCVTTPS2DQ   Y7, Y6
+	VPSRAD       $0x01, Y6, Y7
+	VPSUBD       Y7, Y6, Y6
+	VPADDD       vm_bias<>+0(SB), Y7, Y7
+	VPADDD       vm_bias<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y7, Y8, Y7
+	VMULPS       Y6, Y7, Y7
+	VMOVUPS      vm_one<>+0(SB), Y6
+	VADDPS       vm_one<>+0(SB), Y7, Y8
+	VDIVPS       Y8, Y6, Y6
+	VMULPS       Y6, Y7, Y7
+	VMINPS       vm_one<>+0(SB), Y7, Y7
+	VMINPS       vm_x2cap<>+0(SB), Y5, Y5
+	VMOVUPS      vm_gtk3<>+0(SB), Y8
+	VMOVUPS      Y5, Y5
+	VFMADD213PS  vm_gtk1<>+0(SB), Y8, Y5
+	VMULPS       Y6, Y0, Y8
+	VMULPS       Y7, Y8, Y8
+	VMOVUPS      Y6, Y7
+	VFMADD231PS  Y5, Y8, Y7
+	VMULPS       Y0, Y6, Y0
+	VMULPS       Y2, Y7, Y7
+	VFMADD213PS  Y3, Y1, Y7
+	VFMADD213PS  Y4, Y2, Y0
+	VMOVUPS      Y7, (AX)(R8*4)
+	VMOVUPS      Y0, (CX)(R8*4)
+	ADDQ         $0x08, R8
+	JMP          loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	MOVQ         R9, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (DX)(R8*4), Y0, Y1
+	VMASKMOVPS   (BX)(R8*4), Y0, Y2
+	VMASKMOVPS   (SI)(R8*4), Y0, Y3
+	VMASKMOVPS   (AX)(R8*4), Y0, Y4
+	VMASKMOVPS   (CX)(R8*4), Y0, Y5
+	VMULPS       Y1, Y1, Y6
+	VMOVUPS      vm_gtk2<>+0(SB), Y7
+	VMOVUPS      Y6, Y8
+	VFMADD213PS  vm_gtk1<>+0(SB), Y7, Y8
+	VMULPS       Y1, Y8, Y8
+	VXORPS       vm_signmask<>+0(SB), Y8, Y8
+	VMOVUPS      vm_explo<>+0(SB), Y7
+	VMAXPS       Y8, Y7, Y7
+	VMOVUPS      vm_exphi<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       vm_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVUPS      Y7, Y7
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y8, Y7
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y8, Y7
+	VMOVUPS      vm_expc5<>+0(SB), Y9
+	VFMADD213PS  vm_expc4<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc3<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc2<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc1<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc0<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_one<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_one<>+0(SB), Y7, Y9
+	VCVTTPS2DQ   Y8, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPADDD       vm_bias<>+0(SB), Y8, Y8
+	VPADDD       vm_bias<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y8, Y8
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y8, Y9, Y8
+	VMULPS       Y7, Y8, Y8
+	VMOVUPS      vm_one<>+0(SB), Y7
+	VADDPS       vm_one<>+0(SB), Y8, Y9
+	VDIVPS       Y9, Y7, Y7
+	VMULPS       Y7, Y8, Y8
+	VMINPS       vm_one<>+0(SB), Y8, Y8
+	VMINPS       vm_x2cap<>+0(SB), Y6, Y6
+	VMOVUPS      vm_gtk3<>+0(SB), Y9
+	VMOVUPS      Y6, Y6
+	VFMADD213PS  vm_gtk1<>+0(SB), Y9, Y6
+	VMULPS       Y7, Y1, Y9
+	VMULPS       Y8, Y9, Y9
+	VMOVUPS      Y7, Y8
+	VFMADD231PS  Y6, Y9, Y8
+	VMULPS       Y1, Y7, Y1
+	VMULPS       Y3, Y8, Y8
+	VFMADD213PS  Y4, Y2, Y8
+	VFMADD213PS  Y5, Y3, Y1
+	VMASKMOVPS   Y8, Y0, (AX)(R8*4)
+	VMASKMOVPS   Y1, Y0, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSiluAVX512(dst []float32, src []float32)
+// Requires: AVX, AVX512F
+TEXT ·vSiluAVX512(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), AX
 	MOVQ src_base+24(FP), CX
 	MOVQ dst_len+8(FP), DX
@@ -1641,9 +3383,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vsiluAVX2(dst []float32, src []float32)
+// func vSiluAVX2(dst []float32, src []float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·vsiluAVX2(SB), NOSPLIT, $0-48
+TEXT ·vSiluAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), AX
 	MOVQ src_base+24(FP), CX
 	MOVQ dst_len+8(FP), DX
@@ -1736,9 +3478,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vsiluDerivAVX512(d []float32, f []float32, x []float32)
+// func vSiluDerivAVX512(d []float32, f []float32, x []float32)
 // Requires: AVX, AVX512F
-TEXT ·vsiluDerivAVX512(SB), NOSPLIT, $0-72
+TEXT ·vSiluDerivAVX512(SB), NOSPLIT, $0-72
 	MOVQ d_base+0(FP), AX
 	MOVQ f_base+24(FP), CX
 	MOVQ x_base+48(FP), DX
@@ -1825,9 +3567,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func vsiluDerivAVX2(d []float32, f []float32, x []float32)
+// func vSiluDerivAVX2(d []float32, f []float32, x []float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·vsiluDerivAVX2(SB), NOSPLIT, $0-72
+TEXT ·vSiluDerivAVX2(SB), NOSPLIT, $0-72
 	MOVQ d_base+0(FP), AX
 	MOVQ f_base+24(FP), CX
 	MOVQ x_base+48(FP), DX
@@ -1926,6 +3668,619 @@ tail:
 	VFMADD231PS  Y3, Y1, Y2
 	VMASKMOVPS   Y2, Y0, (AX)(SI*4)
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSiluBwdAVX512(dx []float32, dy []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·vSiluBwdAVX512(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x10
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Z0
+	VMOVUPS      (DX)(SI*4), Z1
+	VMOVUPS      (AX)(SI*4), Z2
+	VMOVUPS      Z0, Z3
+	VPXORD       vm_signmask<>+0(SB), Z3, Z3
+	VMOVUPS      vm_explo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      vm_exphi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VMOVUPS      Z3, Z3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
+	VMOVUPS      vm_expc5<>+0(SB), Z5
+	VFMADD213PS  vm_expc4<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc3<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc2<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc1<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc0<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z5
+	VSCALEFPS    Z4, Z5, Z3
+	VMOVUPS      vm_one<>+0(SB), Z4
+	VADDPS       vm_one<>+0(SB), Z3, Z5
+	VDIVPS       Z5, Z4, Z4
+	VMULPS       Z4, Z3, Z3
+	VMINPS       vm_one<>+0(SB), Z3, Z3
+	VMULPS       Z4, Z0, Z0
+	VMOVUPS      Z4, Z4
+	VFMADD231PS  Z3, Z0, Z4
+	VFMADD213PS  Z2, Z1, Z4
+	VMOVUPS      Z4, (AX)(SI*4)
+	ADDQ         $0x10, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VMOVUPS.Z    (AX)(SI*4), K1, Z2
+	VMOVUPS      Z0, Z3
+	VPXORD       vm_signmask<>+0(SB), Z3, Z3
+	VMOVUPS      vm_explo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      vm_exphi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VMOVUPS      Z3, Z3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
+	VMOVUPS      vm_expc5<>+0(SB), Z5
+	VFMADD213PS  vm_expc4<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc3<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc2<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc1<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_expc0<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z3, Z5
+	VSCALEFPS    Z4, Z5, Z3
+	VMOVUPS      vm_one<>+0(SB), Z4
+	VADDPS       vm_one<>+0(SB), Z3, Z5
+	VDIVPS       Z5, Z4, Z4
+	VMULPS       Z4, Z3, Z3
+	VMINPS       vm_one<>+0(SB), Z3, Z3
+	VMULPS       Z4, Z0, Z0
+	VMOVUPS      Z4, Z4
+	VFMADD231PS  Z3, Z0, Z4
+	VFMADD213PS  Z2, Z1, Z4
+	VMOVUPS      Z4, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSiluBwdAVX2(dx []float32, dy []float32, x []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vSiluBwdAVX2(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x08
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Y0
+	VMOVUPS      (DX)(SI*4), Y1
+	VMOVUPS      (AX)(SI*4), Y2
+	VMOVUPS      Y0, Y3
+	VXORPS       vm_signmask<>+0(SB), Y3, Y3
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_exphi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVUPS      Y3, Y3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expc5<>+0(SB), Y5
+	VFMADD213PS  vm_expc4<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc3<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc2<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc1<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc0<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VCVTTPS2DQ   Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y4, Y5, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      vm_one<>+0(SB), Y3
+	VADDPS       vm_one<>+0(SB), Y4, Y5
+	VDIVPS       Y5, Y3, Y3
+	VMULPS       Y3, Y4, Y4
+	VMINPS       vm_one<>+0(SB), Y4, Y4
+	VMULPS       Y3, Y0, Y0
+	VMOVUPS      Y3, Y3
+	VFMADD231PS  Y4, Y0, Y3
+	VFMADD213PS  Y2, Y1, Y3
+	VMOVUPS      Y3, (AX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VMASKMOVPS   (AX)(SI*4), Y0, Y3
+	VMOVUPS      Y1, Y4
+	VXORPS       vm_signmask<>+0(SB), Y4, Y4
+	VMOVUPS      vm_explo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      vm_exphi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVUPS      Y4, Y4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expc5<>+0(SB), Y6
+	VFMADD213PS  vm_expc4<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc3<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc2<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc1<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc0<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VCVTTPS2DQ   Y5, Y4
+	VPSRAD       $0x01, Y4, Y5
+	VPSUBD       Y5, Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y5, Y5
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y5, Y6, Y5
+	VMULPS       Y4, Y5, Y5
+	VMOVUPS      vm_one<>+0(SB), Y4
+	VADDPS       vm_one<>+0(SB), Y5, Y6
+	VDIVPS       Y6, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VMINPS       vm_one<>+0(SB), Y5, Y5
+	VMULPS       Y4, Y1, Y1
+	VMOVUPS      Y4, Y4
+	VFMADD231PS  Y5, Y1, Y4
+	VFMADD213PS  Y3, Y2, Y4
+	VMASKMOVPS   Y4, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSiluGluAVX512(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vSiluGluAVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x10
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Z0
+	VMOVUPS      (DX)(SI*4), Z1
+	VMOVUPS      Z0, Z2
+	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VMOVUPS      vm_explo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
+	VMOVUPS      vm_exphi<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z2
+	VMULPS       vm_log2e<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VMOVUPS      Z2, Z2
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
+	VMOVUPS      vm_expc5<>+0(SB), Z4
+	VFMADD213PS  vm_expc4<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc3<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc2<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc1<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc0<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z4
+	VSCALEFPS    Z3, Z4, Z2
+	VMOVUPS      vm_one<>+0(SB), Z3
+	VADDPS       vm_one<>+0(SB), Z2, Z2
+	VDIVPS       Z2, Z3, Z2
+	VMULPS       Z0, Z2, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, (AX)(SI*4)
+	ADDQ         $0x10, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VMOVUPS      Z0, Z2
+	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VMOVUPS      vm_explo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
+	VMOVUPS      vm_exphi<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z2
+	VMULPS       vm_log2e<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VMOVUPS      Z2, Z2
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
+	VMOVUPS      vm_expc5<>+0(SB), Z4
+	VFMADD213PS  vm_expc4<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc3<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc2<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc1<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_expc0<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z4
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z4
+	VSCALEFPS    Z3, Z4, Z2
+	VMOVUPS      vm_one<>+0(SB), Z3
+	VADDPS       vm_one<>+0(SB), Z2, Z2
+	VDIVPS       Z2, Z3, Z2
+	VMULPS       Z0, Z2, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSiluGluAVX2(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vSiluGluAVX2(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x08
+	JL           tail
+	VMOVUPS      (CX)(SI*4), Y0
+	VMOVUPS      (DX)(SI*4), Y1
+	VMOVUPS      Y0, Y2
+	VXORPS       vm_signmask<>+0(SB), Y2, Y2
+	VMOVUPS      vm_explo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      vm_exphi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVUPS      Y2, Y2
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      vm_expc5<>+0(SB), Y4
+	VFMADD213PS  vm_expc4<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_expc3<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_expc2<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_expc1<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_expc0<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_one<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_one<>+0(SB), Y2, Y4
+	VCVTTPS2DQ   Y3, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       vm_bias<>+0(SB), Y3, Y3
+	VPADDD       vm_bias<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y3, Y4, Y3
+	VMULPS       Y2, Y3, Y3
+	VMOVUPS      vm_one<>+0(SB), Y2
+	VADDPS       vm_one<>+0(SB), Y3, Y3
+	VDIVPS       Y3, Y2, Y2
+	VMULPS       Y0, Y2, Y0
+	VMULPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (AX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VMOVUPS      Y1, Y3
+	VXORPS       vm_signmask<>+0(SB), Y3, Y3
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_exphi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVUPS      Y3, Y3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expc5<>+0(SB), Y5
+	VFMADD213PS  vm_expc4<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc3<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc2<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc1<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc0<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VCVTTPS2DQ   Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y4, Y5, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      vm_one<>+0(SB), Y3
+	VADDPS       vm_one<>+0(SB), Y4, Y4
+	VDIVPS       Y4, Y3, Y3
+	VMULPS       Y1, Y3, Y1
+	VMULPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSiluGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vSiluGluBwdAVX512(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x10
+	JL           tail
+	VMOVUPS      (DX)(R8*4), Z0
+	VMOVUPS      (BX)(R8*4), Z1
+	VMOVUPS      (SI)(R8*4), Z2
+	VMOVUPS      (AX)(R8*4), Z3
+	VMOVUPS      (CX)(R8*4), Z4
+	VMOVUPS      Z0, Z5
+	VPXORD       vm_signmask<>+0(SB), Z5, Z5
+	VMOVUPS      vm_explo<>+0(SB), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      vm_exphi<>+0(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS  $0x00, Z6, Z6
+	VMOVUPS      Z5, Z5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z5
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z5
+	VMOVUPS      vm_expc5<>+0(SB), Z7
+	VFMADD213PS  vm_expc4<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc3<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc2<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc1<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc0<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z5, Z7
+	VSCALEFPS    Z6, Z7, Z5
+	VMOVUPS      vm_one<>+0(SB), Z6
+	VADDPS       vm_one<>+0(SB), Z5, Z7
+	VDIVPS       Z7, Z6, Z6
+	VMULPS       Z6, Z5, Z5
+	VMINPS       vm_one<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z0, Z0
+	VMOVUPS      Z6, Z6
+	VFMADD231PS  Z5, Z0, Z6
+	VMULPS       Z2, Z6, Z6
+	VFMADD213PS  Z3, Z1, Z6
+	VFMADD213PS  Z4, Z2, Z0
+	VMOVUPS      Z6, (AX)(R8*4)
+	VMOVUPS      Z0, (CX)(R8*4)
+	ADDQ         $0x10, R8
+	JMP          loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	VPBROADCASTD R9, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (DX)(R8*4), K1, Z0
+	VMOVUPS.Z    (BX)(R8*4), K1, Z1
+	VMOVUPS.Z    (SI)(R8*4), K1, Z2
+	VMOVUPS.Z    (AX)(R8*4), K1, Z3
+	VMOVUPS.Z    (CX)(R8*4), K1, Z4
+	VMOVUPS      Z0, Z5
+	VPXORD       vm_signmask<>+0(SB), Z5, Z5
+	VMOVUPS      vm_explo<>+0(SB), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      vm_exphi<>+0(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS  $0x00, Z6, Z6
+	VMOVUPS      Z5, Z5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z5
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z5
+	VMOVUPS      vm_expc5<>+0(SB), Z7
+	VFMADD213PS  vm_expc4<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc3<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc2<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc1<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_expc0<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_one<>+0(SB), Z5, Z7
+	VSCALEFPS    Z6, Z7, Z5
+	VMOVUPS      vm_one<>+0(SB), Z6
+	VADDPS       vm_one<>+0(SB), Z5, Z7
+	VDIVPS       Z7, Z6, Z6
+	VMULPS       Z6, Z5, Z5
+	VMINPS       vm_one<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z0, Z0
+	VMOVUPS      Z6, Z6
+	VFMADD231PS  Z5, Z0, Z6
+	VMULPS       Z2, Z6, Z6
+	VFMADD213PS  Z3, Z1, Z6
+	VFMADD213PS  Z4, Z2, Z0
+	VMOVUPS      Z6, K1, (AX)(R8*4)
+	VMOVUPS      Z0, K1, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSiluGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vSiluGluBwdAVX2(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x08
+	JL           tail
+	VMOVUPS      (DX)(R8*4), Y0
+	VMOVUPS      (BX)(R8*4), Y1
+	VMOVUPS      (SI)(R8*4), Y2
+	VMOVUPS      (AX)(R8*4), Y3
+	VMOVUPS      (CX)(R8*4), Y4
+	VMOVUPS      Y0, Y5
+	VXORPS       vm_signmask<>+0(SB), Y5, Y5
+	VMOVUPS      vm_explo<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      vm_exphi<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       vm_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVUPS      Y5, Y5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      vm_expc5<>+0(SB), Y7
+	VFMADD213PS  vm_expc4<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc3<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc2<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc1<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_expc0<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_one<>+0(SB), Y5, Y7
+	VFMADD213PS  vm_one<>+0(SB), Y5, Y7
+	VCVTTPS2DQ   Y6, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPADDD       vm_bias<>+0(SB), Y6, Y6
+	VPADDD       vm_bias<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y6, Y7, Y6
+	VMULPS       Y5, Y6, Y6
+	VMOVUPS      vm_one<>+0(SB), Y5
+	VADDPS       vm_one<>+0(SB), Y6, Y7
+	VDIVPS       Y7, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VMINPS       vm_one<>+0(SB), Y6, Y6
+	VMULPS       Y5, Y0, Y0
+	VMOVUPS      Y5, Y5
+	VFMADD231PS  Y6, Y0, Y5
+	VMULPS       Y2, Y5, Y5
+	VFMADD213PS  Y3, Y1, Y5
+	VFMADD213PS  Y4, Y2, Y0
+	VMOVUPS      Y5, (AX)(R8*4)
+	VMOVUPS      Y0, (CX)(R8*4)
+	ADDQ         $0x08, R8
+	JMP          loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	MOVQ         R9, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (DX)(R8*4), Y0, Y1
+	VMASKMOVPS   (BX)(R8*4), Y0, Y2
+	VMASKMOVPS   (SI)(R8*4), Y0, Y3
+	VMASKMOVPS   (AX)(R8*4), Y0, Y4
+	VMASKMOVPS   (CX)(R8*4), Y0, Y5
+	VMOVUPS      Y1, Y6
+	VXORPS       vm_signmask<>+0(SB), Y6, Y6
+	VMOVUPS      vm_explo<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      vm_exphi<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       vm_log2e<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VMOVUPS      Y6, Y6
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y7, Y6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y7, Y6
+	VMOVUPS      vm_expc5<>+0(SB), Y8
+	VFMADD213PS  vm_expc4<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc3<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc2<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc1<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_expc0<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_one<>+0(SB), Y6, Y8
+	VFMADD213PS  vm_one<>+0(SB), Y6, Y8
+	VCVTTPS2DQ   Y7, Y6
+	VPSRAD       $0x01, Y6, Y7
+	VPSUBD       Y7, Y6, Y6
+	VPADDD       vm_bias<>+0(SB), Y7, Y7
+	VPADDD       vm_bias<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y7, Y8, Y7
+	VMULPS       Y6, Y7, Y7
+	VMOVUPS      vm_one<>+0(SB), Y6
+	VADDPS       vm_one<>+0(SB), Y7, Y8
+	VDIVPS       Y8, Y6, Y6
+	VMULPS       Y6, Y7, Y7
+	VMINPS       vm_one<>+0(SB), Y7, Y7
+	VMULPS       Y6, Y1, Y1
+	VMOVUPS      Y6, Y6
+	VFMADD231PS  Y7, Y1, Y6
+	VMULPS       Y3, Y6, Y6
+	VFMADD213PS  Y4, Y2, Y6
+	VFMADD213PS  Y5, Y3, Y1
+	VMASKMOVPS   Y6, Y0, (AX)(R8*4)
+	VMASKMOVPS   Y1, Y0, (CX)(R8*4)
 
 done:
 	VZEROUPPER

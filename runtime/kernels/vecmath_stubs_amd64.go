@@ -34,62 +34,152 @@ func vexpSubAccAVX512(dst []float32, src []float32, m float32, s float32)
 //go:noescape
 func vexpSubAccAVX2(dst []float32, src []float32, m float32, s float32)
 
-// vgeluAVX512 sets dst[i] = x·Φ(x), x = src[i].
+// vGeluAVX512 sets dst = act(src) for GELU, x·Φ(x).
 //
 //go:noescape
-func vgeluAVX512(dst []float32, src []float32)
+func vGeluAVX512(dst []float32, src []float32)
 
-// vgeluAVX2 sets dst[i] = x·Φ(x), x = src[i].
+// vGeluAVX2 sets dst = act(src) for GELU, x·Φ(x).
 //
 //go:noescape
-func vgeluAVX2(dst []float32, src []float32)
+func vGeluAVX2(dst []float32, src []float32)
 
-// vgeluDerivAVX512 sets d[i] = Φ(x) + x·φ(x) and f[i] = x·Φ(x), x = x[i].
+// vGeluDerivAVX512 sets d = act'(x) and f = act(x) for GELU, x·Φ(x).
 //
 //go:noescape
-func vgeluDerivAVX512(d []float32, f []float32, x []float32)
+func vGeluDerivAVX512(d []float32, f []float32, x []float32)
 
-// vgeluDerivAVX2 sets d[i] = Φ(x) + x·φ(x) and f[i] = x·Φ(x), x = x[i].
+// vGeluDerivAVX2 sets d = act'(x) and f = act(x) for GELU, x·Φ(x).
 //
 //go:noescape
-func vgeluDerivAVX2(d []float32, f []float32, x []float32)
+func vGeluDerivAVX2(d []float32, f []float32, x []float32)
 
-// vgeluTanhAVX512 sets dst[i] = x·σ(2u), u = √(2/π)(x+0.044715x³), x = src[i].
+// vGeluBwdAVX512 adds dy·act'(x) to dx for GELU, x·Φ(x).
 //
 //go:noescape
-func vgeluTanhAVX512(dst []float32, src []float32)
+func vGeluBwdAVX512(dx []float32, dy []float32, x []float32)
 
-// vgeluTanhAVX2 sets dst[i] = x·σ(2u), u = √(2/π)(x+0.044715x³), x = src[i].
+// vGeluBwdAVX2 adds dy·act'(x) to dx for GELU, x·Φ(x).
 //
 //go:noescape
-func vgeluTanhAVX2(dst []float32, src []float32)
+func vGeluBwdAVX2(dx []float32, dy []float32, x []float32)
 
-// vgeluTanhDerivAVX512 sets d[i] and f[i] to GELU-tanh's derivative and value at x[i].
+// vGeluGluAVX512 sets y = act(g)·u for GELU, x·Φ(x).
 //
 //go:noescape
-func vgeluTanhDerivAVX512(d []float32, f []float32, x []float32)
+func vGeluGluAVX512(y []float32, g []float32, u []float32)
 
-// vgeluTanhDerivAVX2 sets d[i] and f[i] to GELU-tanh's derivative and value at x[i].
+// vGeluGluAVX2 sets y = act(g)·u for GELU, x·Φ(x).
 //
 //go:noescape
-func vgeluTanhDerivAVX2(d []float32, f []float32, x []float32)
+func vGeluGluAVX2(y []float32, g []float32, u []float32)
 
-// vsiluAVX512 sets dst[i] = x·σ(x), x = src[i].
+// vGeluGluBwdAVX512 adds dy·u·act'(g) to dg and dy·act(g) to du for GELU, x·Φ(x).
 //
 //go:noescape
-func vsiluAVX512(dst []float32, src []float32)
+func vGeluGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
 
-// vsiluAVX2 sets dst[i] = x·σ(x), x = src[i].
+// vGeluGluBwdAVX2 adds dy·u·act'(g) to dg and dy·act(g) to du for GELU, x·Φ(x).
 //
 //go:noescape
-func vsiluAVX2(dst []float32, src []float32)
+func vGeluGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
 
-// vsiluDerivAVX512 sets d[i] = σ(x)(1+x(1-σ(x))) and f[i] = x·σ(x), x = x[i].
+// vGeluTanhAVX512 sets dst = act(src) for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
 //
 //go:noescape
-func vsiluDerivAVX512(d []float32, f []float32, x []float32)
+func vGeluTanhAVX512(dst []float32, src []float32)
 
-// vsiluDerivAVX2 sets d[i] = σ(x)(1+x(1-σ(x))) and f[i] = x·σ(x), x = x[i].
+// vGeluTanhAVX2 sets dst = act(src) for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
 //
 //go:noescape
-func vsiluDerivAVX2(d []float32, f []float32, x []float32)
+func vGeluTanhAVX2(dst []float32, src []float32)
+
+// vGeluTanhDerivAVX512 sets d = act'(x) and f = act(x) for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
+//
+//go:noescape
+func vGeluTanhDerivAVX512(d []float32, f []float32, x []float32)
+
+// vGeluTanhDerivAVX2 sets d = act'(x) and f = act(x) for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
+//
+//go:noescape
+func vGeluTanhDerivAVX2(d []float32, f []float32, x []float32)
+
+// vGeluTanhBwdAVX512 adds dy·act'(x) to dx for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
+//
+//go:noescape
+func vGeluTanhBwdAVX512(dx []float32, dy []float32, x []float32)
+
+// vGeluTanhBwdAVX2 adds dy·act'(x) to dx for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
+//
+//go:noescape
+func vGeluTanhBwdAVX2(dx []float32, dy []float32, x []float32)
+
+// vGeluTanhGluAVX512 sets y = act(g)·u for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
+//
+//go:noescape
+func vGeluTanhGluAVX512(y []float32, g []float32, u []float32)
+
+// vGeluTanhGluAVX2 sets y = act(g)·u for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
+//
+//go:noescape
+func vGeluTanhGluAVX2(y []float32, g []float32, u []float32)
+
+// vGeluTanhGluBwdAVX512 adds dy·u·act'(g) to dg and dy·act(g) to du for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
+//
+//go:noescape
+func vGeluTanhGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+
+// vGeluTanhGluBwdAVX2 adds dy·u·act'(g) to dg and dy·act(g) to du for GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³).
+//
+//go:noescape
+func vGeluTanhGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+
+// vSiluAVX512 sets dst = act(src) for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluAVX512(dst []float32, src []float32)
+
+// vSiluAVX2 sets dst = act(src) for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluAVX2(dst []float32, src []float32)
+
+// vSiluDerivAVX512 sets d = act'(x) and f = act(x) for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluDerivAVX512(d []float32, f []float32, x []float32)
+
+// vSiluDerivAVX2 sets d = act'(x) and f = act(x) for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluDerivAVX2(d []float32, f []float32, x []float32)
+
+// vSiluBwdAVX512 adds dy·act'(x) to dx for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluBwdAVX512(dx []float32, dy []float32, x []float32)
+
+// vSiluBwdAVX2 adds dy·act'(x) to dx for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluBwdAVX2(dx []float32, dy []float32, x []float32)
+
+// vSiluGluAVX512 sets y = act(g)·u for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluGluAVX512(y []float32, g []float32, u []float32)
+
+// vSiluGluAVX2 sets y = act(g)·u for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluGluAVX2(y []float32, g []float32, u []float32)
+
+// vSiluGluBwdAVX512 adds dy·u·act'(g) to dg and dy·act(g) to du for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+
+// vSiluGluBwdAVX2 adds dy·u·act'(g) to dg and dy·act(g) to du for SiLU, x·σ(x).
+//
+//go:noescape
+func vSiluGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)

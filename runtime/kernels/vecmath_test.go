@@ -123,21 +123,21 @@ func actOK(ref func(float64) float64) func(*vecImpl, float32, float64) bool {
 
 var unaryKernels = []unaryKernel{
 	{"exp", func(v *vecImpl) func(dst, src []float32) { return v.exp }, expOK},
-	{"gelu", func(v *vecImpl) func(dst, src []float32) { return v.gelu }, actOK(refGelu)},
-	{"gelu_tanh", func(v *vecImpl) func(dst, src []float32) { return v.geluTanh }, actOK(refGeluTanh)},
-	{"silu", func(v *vecImpl) func(dst, src []float32) { return v.silu }, actOK(refSilu)},
+	{"gelu", func(v *vecImpl) func(dst, src []float32) { return v.gelu.fwd }, actOK(refGelu)},
+	{"gelu_tanh", func(v *vecImpl) func(dst, src []float32) { return v.geluTanh.fwd }, actOK(refGeluTanh)},
+	{"silu", func(v *vecImpl) func(dst, src []float32) { return v.silu.fwd }, actOK(refSilu)},
 }
 
 type derivKernel struct {
 	name string
-	fn   func(v *vecImpl) func(d, f, x []float32)
+	act  Act
 	d, f func(float64) float64
 }
 
 var derivKernels = []derivKernel{
-	{"gelu", func(v *vecImpl) func(d, f, x []float32) { return v.geluD }, refGeluD, refGelu},
-	{"gelu_tanh", func(v *vecImpl) func(d, f, x []float32) { return v.geluTanhD }, refGeluTanhD, refGeluTanh},
-	{"silu", func(v *vecImpl) func(d, f, x []float32) { return v.siluD }, refSiluD, refSilu},
+	{"gelu", ActGELU, refGeluD, refGelu},
+	{"gelu_tanh", ActGELUTanh, refGeluTanhD, refGeluTanh},
+	{"silu", ActSiLU, refSiluD, refSilu},
 }
 
 // vecSpecials are edge inputs mixed into every test vector.
@@ -176,25 +176,12 @@ func newGuarded(vals []float32, off int) guarded {
 	return guarded{buf, s}
 }
 
-// intact reports whether the guard elements are untouched.
+// intact reports whether every element of buf outside s still holds the
+// sentinel.
 func (g guarded) intact() bool {
-	start := cap(g.buf) - cap(g.buf[len(g.buf)-8-len(g.s):]) // index of s in buf
-	_ = start
-	n := len(g.buf)
-	lo := n - 8 - len(g.s)
-	for i := range g.buf {
-		if i >= lo && i < n-8 {
-			continue
-		}
-		if i >= 8 && i < lo {
-			continue // offset padding, also sentinel
-		}
-		if math.Float32bits(g.buf[i]) != sentinel {
-			return false
-		}
-	}
-	for i := 8; i < lo; i++ {
-		if math.Float32bits(g.buf[i]) != sentinel {
+	lo := len(g.buf) - 8 - len(g.s) // index of s[0] in buf
+	for i, v := range g.buf {
+		if (i < lo || i >= lo+len(g.s)) && math.Float32bits(v) != sentinel {
 			return false
 		}
 	}
@@ -243,7 +230,7 @@ func TestVecUnary(t *testing.T) {
 func TestVecDeriv(t *testing.T) {
 	forEachVec(t, func(t *testing.T, v *vecImpl) {
 		for _, k := range derivKernels {
-			fn := k.fn(v)
+			fn := v.act(k.act).deriv
 			for n := 0; n <= vecMaxLen; n++ {
 				for off := 0; off <= 3; off++ {
 					xs := vecInputs(n, uint64(100*n+off+7), 12)
@@ -266,6 +253,74 @@ func TestVecDeriv(t *testing.T) {
 						}
 						if rel, abs := actTol(v, xf); !within(f.s[i], k.f(xf), rel, abs) {
 							t.Fatalf("%s' n=%d i=%d: f(%g) = %g, want %g", k.name, n, i, xv, f.s[i], k.f(xf))
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// fusedOK checks init + c·ref, where ref (an activation or its derivative
+// at x) has tolerance rel, abs and the sum rounds once more.
+func fusedOK(got float32, init, c, ref, rel, abs float64) bool {
+	bound := math.Abs(c)*(rel*math.Abs(ref)+abs) + 1.2e-7*(math.Abs(init)+math.Abs(c*ref))
+	return within(got, init+c*ref, 0, bound)
+}
+
+// finiteInputs returns n values uniform in [-1, 1).
+func finiteInputs(n int, seed uint64) []float32 {
+	r := newRand(seed)
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(2*r.Float64() - 1)
+	}
+	return x
+}
+
+// TestVecActFused checks the backward and GLU kernels: dx += dy·act'(x),
+// y = act(g)·u, and dg += dy·u·act'(g), du += dy·act(g).
+func TestVecActFused(t *testing.T) {
+	forEachVec(t, func(t *testing.T, v *vecImpl) {
+		for _, k := range derivKernels {
+			a := v.act(k.act)
+			for n := 0; n <= vecMaxLen; n++ {
+				for off := 0; off <= 3; off++ {
+					seed := uint64(1000*n + 10*off)
+					xs := vecInputs(n, seed, 8)
+					dys, us := finiteInputs(n, seed+1), finiteInputs(n, seed+2)
+					dx0, du0 := finiteInputs(n, seed+3), finiteInputs(n, seed+4)
+					x, dy, u := newGuarded(xs, off), newGuarded(dys, (off+1)%4), newGuarded(us, (off+2)%4)
+					dx, y, du := newGuarded(dx0, (off+3)%4), newGuarded(make([]float32, n), off), newGuarded(du0, 3-off)
+					a.bwd(dx.s, dy.s, x.s)
+					a.glu(y.s, x.s, u.s)
+					if !x.intact() || !dy.intact() || !u.intact() || !dx.intact() || !y.intact() {
+						t.Fatalf("%s n=%d off=%d: bwd or glu wrote outside the slices", k.name, n, off)
+					}
+					for i, xv := range xs {
+						xf := float64(xv)
+						rel, abs := actTol(v, xf)
+						if !fusedOK(dx.s[i], float64(dx0[i]), float64(dys[i]), k.d(xf), 2*rel, max(abs, 2e-7)) {
+							t.Fatalf("%s bwd n=%d i=%d x=%g: dx %g, want %g", k.name, n, i, xv, dx.s[i], float64(dx0[i])+float64(dys[i])*k.d(xf))
+						}
+						if !fusedOK(y.s[i], 0, float64(us[i]), k.f(xf), rel, abs) {
+							t.Fatalf("%s glu n=%d i=%d x=%g: y %g, want %g", k.name, n, i, xv, y.s[i], float64(us[i])*k.f(xf))
+						}
+					}
+					dg := newGuarded(dx0, (off+3)%4)
+					a.gluBwd(dg.s, du.s, dy.s, x.s, u.s)
+					if !x.intact() || !dy.intact() || !u.intact() || !dg.intact() || !du.intact() {
+						t.Fatalf("%s n=%d off=%d: glu bwd wrote outside the slices", k.name, n, off)
+					}
+					for i, xv := range xs {
+						xf := float64(xv)
+						rel, abs := actTol(v, xf)
+						c := float64(dys[i]) * float64(us[i])
+						if !fusedOK(dg.s[i], float64(dx0[i]), c, k.d(xf), 2*rel, max(abs, 2e-7)+1.2e-7*math.Abs(k.d(xf))) {
+							t.Fatalf("%s glu bwd n=%d i=%d x=%g: dg %g, want %g", k.name, n, i, xv, dg.s[i], float64(dx0[i])+c*k.d(xf))
+						}
+						if !fusedOK(du.s[i], float64(du0[i]), float64(dys[i]), k.f(xf), rel, abs) {
+							t.Fatalf("%s glu bwd n=%d i=%d x=%g: du %g, want %g", k.name, n, i, xv, du.s[i], float64(du0[i])+float64(dys[i])*k.f(xf))
 						}
 					}
 				}
@@ -351,8 +406,7 @@ func TestVecAccuracy(t *testing.T) {
 			for i := range x {
 				x[i] = float32(-10 + 20*float64(i)/n)
 			}
-			fn := k.fn(v)
-			fn(d, y, x)
+			v.act(k.act).deriv(d, y, x)
 			var wf, wd float64
 			for i, xv := range x {
 				xf := float64(xv)
@@ -391,8 +445,10 @@ func BenchmarkVec(b *testing.B) {
 			run(k.name, func() { fn(y, x) })
 		}
 		for _, k := range derivKernels {
-			fn := k.fn(v)
-			run(k.name+"_deriv", func() { fn(d, y, x) })
+			a := v.act(k.act)
+			run(k.name+"_deriv", func() { a.deriv(d, y, x) })
+			run(k.name+"_bwd", func() { a.bwd(d, y, x) })
+			run(k.name+"_glu_bwd", func() { a.gluBwd(d, y, x, x, x) })
 		}
 		run("exp_sub_sum", func() { v.expSubSum(y, x, 6) })
 		run("exp_sub_acc", func() { v.expSubAcc(y, x, 6, 1e-3) })

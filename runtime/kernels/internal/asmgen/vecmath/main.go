@@ -278,19 +278,25 @@ var kernels = []kernel{
 			return []reg.VecVirtual{e}
 		},
 	},
+}
+
+// An activation has a forward body and a derivative body (d = act'(x),
+// f = act(x)); each gives five kernels.
+type activation struct {
+	name, doc string
+	fwd       func(g *g, x reg.VecVirtual) reg.VecVirtual
+	deriv     func(g *g, x reg.VecVirtual) (d, f reg.VecVirtual)
+}
+
+var activations = []activation{
 	{
-		name: "vgelu", doc: "sets dst[i] = x·Φ(x), x = src[i].",
-		sig: "func(dst, src []float32)", ins: []string{"src"}, outs: []string{"dst"},
-		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
-			cdf, _ := g.geluCDF(in[0])
-			return []reg.VecVirtual{g.mul(cdf, in[0])}
+		name: "Gelu", doc: "GELU, x·Φ(x)",
+		fwd: func(g *g, x reg.VecVirtual) reg.VecVirtual {
+			cdf, _ := g.geluCDF(x)
+			return g.mul(cdf, x)
 		},
-	},
-	{
-		name: "vgeluDeriv", doc: "sets d[i] = Φ(x) + x·φ(x) and f[i] = x·Φ(x), x = x[i].",
-		sig: "func(d, f, x []float32)", ins: []string{"x"}, outs: []string{"d", "f"},
-		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
-			x := in[0]
+		deriv: func(g *g, x reg.VecVirtual) (reg.VecVirtual, reg.VecVirtual) {
+			// d = Φ(x) + x·φ(x)
 			cdf, hx := g.geluCDF(x)
 			e := g.vec()
 			VXORPS_or(g, cst("signmask", 0x80000000), hx)
@@ -300,24 +306,19 @@ var kernels = []kernel{
 			d := g.vec()
 			VMOVUPS(cdf, d)
 			VFMADD231PS(e, xp, d)
-			return []reg.VecVirtual{d, g.mul(cdf, x)}
+			return d, g.mul(cdf, x)
 		},
 	},
 	{
-		name: "vgeluTanh", doc: "sets dst[i] = x·σ(2u), u = √(2/π)(x+0.044715x³), x = src[i].",
-		sig: "func(dst, src []float32)", ins: []string{"src"}, outs: []string{"dst"},
-		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
-			s, _, _ := g.geluTanhS(in[0])
-			return []reg.VecVirtual{g.mul(s, in[0])}
+		name: "GeluTanh", doc: "GELU's tanh form, x·σ(2u) with u = √(2/π)(x+0.044715x³)",
+		fwd: func(g *g, x reg.VecVirtual) reg.VecVirtual {
+			s, _, _ := g.geluTanhS(x)
+			return g.mul(s, x)
 		},
-	},
-	{
-		name: "vgeluTanhDeriv", doc: "sets d[i] and f[i] to GELU-tanh's derivative and value at x[i].",
-		sig: "func(d, f, x []float32)", ins: []string{"x"}, outs: []string{"d", "f"},
-		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
-			x := in[0]
+		deriv: func(g *g, x reg.VecVirtual) (reg.VecVirtual, reg.VecVirtual) {
+			// d = s + x·s(1-s)·2√(2/π)(1+3c·x²); x² capped so that huge x
+			// gives 0·finite.
 			s, oms, x2 := g.geluTanhS(x)
-			// d = s + x·s(1-s)·√(2/π)·2(1+3c·x²); x² capped so that huge x gives 0·finite.
 			VMINPS(cf("x2cap", 1e4), x2, x2)
 			w := g.fma(x2, g.load(cf("gtk3", float32(6*sqrt2OverPi*geluC))), cf("gtk1", float32(2*sqrt2OverPi)))
 			xs := g.mul(x, s)
@@ -325,30 +326,69 @@ var kernels = []kernel{
 			d := g.vec()
 			VMOVUPS(s, d)
 			VFMADD231PS(w, xs, d)
-			return []reg.VecVirtual{d, g.mul(s, x)}
+			return d, g.mul(s, x)
 		},
 	},
 	{
-		name: "vsilu", doc: "sets dst[i] = x·σ(x), x = src[i].",
-		sig: "func(dst, src []float32)", ins: []string{"src"}, outs: []string{"dst"},
-		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
-			s := g.recip1p(g.exp(g.neg(in[0])))
-			return []reg.VecVirtual{g.mul(s, in[0])}
+		name: "Silu", doc: "SiLU, x·σ(x)",
+		fwd: func(g *g, x reg.VecVirtual) reg.VecVirtual {
+			s := g.recip1p(g.exp(g.neg(x)))
+			return g.mul(s, x)
 		},
-	},
-	{
-		name: "vsiluDeriv", doc: "sets d[i] = σ(x)(1+x(1-σ(x))) and f[i] = x·σ(x), x = x[i].",
-		sig: "func(d, f, x []float32)", ins: []string{"x"}, outs: []string{"d", "f"},
-		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
-			x := in[0]
+		deriv: func(g *g, x reg.VecVirtual) (reg.VecVirtual, reg.VecVirtual) {
+			// d = s + x·s·(1-s)
 			s, oms := g.sigmoidE(g.exp(g.neg(x)))
 			xs := g.mul(x, s)
 			d := g.vec()
 			VMOVUPS(s, d)
 			VFMADD231PS(oms, xs, d)
-			return []reg.VecVirtual{d, xs}
+			return d, xs
 		},
 	},
+}
+
+func actKernels(a activation) []kernel {
+	type vv = []reg.VecVirtual
+	return []kernel{
+		{
+			name: "v" + a.name, doc: "sets dst = act(src) for " + a.doc + ".",
+			sig: "func(dst, src []float32)", ins: []string{"src"}, outs: []string{"dst"},
+			body: func(g *g, in, _ vv) vv { return vv{a.fwd(g, in[0])} },
+		},
+		{
+			name: "v" + a.name + "Deriv", doc: "sets d = act'(x) and f = act(x) for " + a.doc + ".",
+			sig: "func(d, f, x []float32)", ins: []string{"x"}, outs: []string{"d", "f"},
+			body: func(g *g, in, _ vv) vv {
+				d, f := a.deriv(g, in[0])
+				return vv{d, f}
+			},
+		},
+		{
+			name: "v" + a.name + "Bwd", doc: "adds dy·act'(x) to dx for " + a.doc + ".",
+			sig: "func(dx, dy, x []float32)", ins: []string{"x", "dy", "dx"}, outs: []string{"dx"},
+			body: func(g *g, in, _ vv) vv {
+				d, _ := a.deriv(g, in[0])
+				VFMADD213PS(in[2], in[1], d)
+				return vv{d}
+			},
+		},
+		{
+			name: "v" + a.name + "Glu", doc: "sets y = act(g)·u for " + a.doc + ".",
+			sig: "func(y, g, u []float32)", ins: []string{"g", "u"}, outs: []string{"y"},
+			body: func(g *g, in, _ vv) vv { return vv{g.mul(a.fwd(g, in[0]), in[1])} },
+		},
+		{
+			name: "v" + a.name + "GluBwd", doc: "adds dy·u·act'(g) to dg and dy·act(g) to du for " + a.doc + ".",
+			sig: "func(dg, du, dy, g, u []float32)", ins: []string{"g", "u", "dy", "dg", "du"}, outs: []string{"dg", "du"},
+			body: func(g *g, in, _ vv) vv {
+				d, f := a.deriv(g, in[0])
+				VMULPS(in[2], d, d)          // dy·act'
+				VFMADD213PS(in[3], in[1], d) // ·u + dg
+				VFMADD213PS(in[4], in[2], f) // dy·act + du
+				return vv{d, f}
+			},
+		},
+	}
 }
 
 func (g *g) function(k kernel) {
@@ -493,7 +533,11 @@ func (g *g) function(k kernel) {
 
 func main() {
 	ConstraintExpr("!purego")
-	for _, k := range kernels {
+	all := kernels
+	for _, a := range activations {
+		all = append(all, actKernels(a)...)
+	}
+	for _, k := range all {
 		for _, is := range []isa{avx512, avx2} {
 			(&g{is}).function(k)
 		}
