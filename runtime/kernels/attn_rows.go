@@ -5,14 +5,6 @@ import "math"
 // Row kernels of the float32 attention: softmax of a score row and the
 // dS = P*(dP - D)*scale step, in float32 with several accumulators.
 
-// attnExp32 sets dst = e^src (dst may alias src).
-func attnExp32(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] = float32(expFast(float64(v)))
-	}
-}
-
 // attnMax32 returns the maximum of x (-Inf when empty).
 func attnMax32(x []float32) float32 {
 	m0 := float32(math.Inf(-1))
@@ -25,36 +17,6 @@ func attnMax32(x []float32) float32 {
 		m0 = max(m0, v)
 	}
 	return max(m0, m1, m2, m3)
-}
-
-// attnAddConst32 adds c to every element of x.
-func attnAddConst32(x []float32, c float32) {
-	for len(x) >= 4 {
-		x[0] += c
-		x[1] += c
-		x[2] += c
-		x[3] += c
-		x = x[4:]
-	}
-	for i := range x {
-		x[i] += c
-	}
-}
-
-// attnSum32 returns Σ x in float64.
-func attnSum32(x []float32) float64 {
-	var s0, s1, s2, s3 float64
-	for len(x) >= 4 {
-		s0 += float64(x[0])
-		s1 += float64(x[1])
-		s2 += float64(x[2])
-		s3 += float64(x[3])
-		x = x[4:]
-	}
-	for _, v := range x {
-		s0 += float64(v)
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // attnScale32 multiplies x by c.
@@ -92,17 +54,14 @@ func attnDot32(a, b []float32) float64 {
 // and returns the log-sum-exp.
 func attnSoftmaxRow32(row []float32) float32 {
 	m := attnMax32(row)
-	attnAddConst32(row, -m)
-	attnExp32(row, row)
-	sum := attnSum32(row)
+	sum := vexpSubSum32(row, row, m)
 	attnScale32(row, float32(1/sum))
 	return float32(float64(m) + math.Log(sum))
 }
 
 // attnProbRow32 recomputes probabilities from scaled scores and their lse.
 func attnProbRow32(row []float32, lse float32) {
-	attnAddConst32(row, -lse)
-	attnExp32(row, row)
+	vexpSubSum32(row, row, lse)
 }
 
 // attnDSRow32 sets dp = p*(dp - d)*scale.
