@@ -209,6 +209,14 @@ func (t *ewTask[T]) layerNormBackwardChunk(c, lo, hi int) {
 
 func (t *ewTask[T]) softmaxChunk(_, lo, hi int) {
 	n := t.w
+	if is32[T]() {
+		for r := lo; r < hi; r++ {
+			xr, yr := as32(t.b[r*n:r*n+n]), as32(t.a[r*n:r*n+n])
+			s := vexpSubSum32(yr, xr, rowMax(xr))
+			vscale32(yr, float32(1/s))
+		}
+		return
+	}
 	for r := lo; r < hi; r++ {
 		xr, yr := t.b[r*n:r*n+n], t.a[r*n:r*n+n]
 		m := float64(rowMax(xr))
@@ -250,6 +258,11 @@ func (t *ewTask[T]) crossEntropyBackwardChunk(_, lo, hi int) {
 			continue
 		}
 		lr, dr := t.b[r*v:r*v+v], t.a[r*v:r*v+v]
+		if is32[T]() {
+			vexpSubAcc32(as32(dr), as32(lr), float32(t.c[r]), float32(t.s))
+			dr[tg] -= t.s
+			continue
+		}
 		l := float64(t.c[r])
 		for j, x := range lr {
 			dr[j] += T(s * expOf[T](float64(x)-l))

@@ -69,8 +69,12 @@ func rowMax[F Float](x []F) F {
 	return m
 }
 
-// logSumExp returns log Σ exp(x), computed stably in float64.
+// logSumExp returns log Σ exp(x), computed stably in float64 (float32
+// rows take their exponentials from the vector exp).
 func logSumExp[F Float](x []F) float64 {
+	if is32[F]() {
+		return logSumExp32(as32(x))
+	}
 	m := float64(rowMax(x))
 	if math.IsInf(m, 0) {
 		return m
@@ -116,4 +120,18 @@ func crossEntropyBackward[T real](dlogits, logits, lse []T, targets []int32, row
 	t.kind = ewCrossEntropyBackwardChunk
 	t.run(rows, 8*vocab)
 	putEW(t)
+}
+
+func logSumExp32(x []float32) float64 {
+	m := rowMax(x)
+	if math.IsInf(float64(m), 0) {
+		return float64(m)
+	}
+	var buf [256]float32
+	var s float64
+	for i := 0; i < len(x); i += len(buf) {
+		e := min(i+len(buf), len(x))
+		s += vexpSubSum32(buf[:e-i], x[i:e], m)
+	}
+	return float64(m) + math.Log(s)
 }

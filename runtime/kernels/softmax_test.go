@@ -78,3 +78,41 @@ func TestCrossEntropy(t *testing.T) {
 	require.Zero(t, CrossEntropy(lse, logits[:vocab], []int32{-1}, 1, vocab))
 	require.Panics(t, func() { CrossEntropy(lse, logits, []int32{7, 0, 0, 0, 0, 0}, rows, vocab) })
 }
+
+// TestSoftmaxFloat32Wide runs the float32 paths (vector exp where the CPU
+// has it) on rows wider than their 256-element scratch buffers and with
+// vector tails, against float64 references.
+func TestSoftmaxFloat32Wide(t *testing.T) {
+	r := newRand(12)
+	const rows, n = 5, 301
+	x := randSlice[float64](r, rows*n)
+	for i := range x {
+		x[i] *= 6
+	}
+	x32 := toF32(x)
+	x = to64(x32) // references see the same rounded inputs
+	y := make([]float32, rows*n)
+	Softmax(y, x32, rows, n)
+	for i := range rows {
+		requireClose(t, naiveSoftmax(x[i*n:i*n+n]), y[i*n:i*n+n], 1e-6)
+	}
+
+	targets := []int32{0, 300, -1, 17, 255}
+	lse64, lse32 := make([]float64, rows), make([]float32, rows)
+	loss64 := CrossEntropy(lse64, x, targets, rows, n)
+	loss32 := CrossEntropy(lse32, x32, targets, rows, n)
+	for i := range rows {
+		var s float64
+		for _, v := range x[i*n : i*n+n] {
+			s += math.Exp(v)
+		}
+		require.InDelta(t, math.Log(s), float64(lse32[i]), 1e-6*(1+math.Log(s)))
+	}
+	require.InDelta(t, loss64, loss32, 1e-5)
+
+	d0 := randSlice[float64](r, rows*n)
+	d64, d32 := clone(d0), toF32(d0)
+	CrossEntropyBackward(d64, x, lse64, targets, rows, n, 0.5)
+	CrossEntropyBackward(d32, x32, lse32, targets, rows, n, 0.5)
+	requireClose(t, d64, d32, 1e-6)
+}

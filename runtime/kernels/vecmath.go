@@ -12,6 +12,7 @@ type vecImpl struct {
 	exp       func(dst, src []float32)                    // dst = e^src
 	expSubSum func(dst, src []float32, m float32) float64 // dst = e^(src-m), returns Σ dst
 	expSubAcc func(dst, src []float32, m, s float32)      // dst += s·e^(src-m)
+	scale     func(dst, src []float32, s float32)         // dst = s·src
 
 	gelu, geluTanh, silu vecAct
 }
@@ -43,7 +44,7 @@ func (v *vecImpl) act(a Act) *vecAct {
 // expFast and erfFast), used without assembly and under purego.
 var vecGeneric = vecImpl{
 	name: "generic", available: true,
-	exp: expGeneric, expSubSum: expSubSumGeneric, expSubAcc: expSubAccGeneric,
+	exp: expGeneric, expSubSum: expSubSumGeneric, expSubAcc: expSubAccGeneric, scale: scaleGeneric,
 	gelu:     genericAct(geluGeneric, geluDGeneric),
 	geluTanh: genericAct(geluTanhGeneric, geluTanhDGeneric),
 	silu:     genericAct(siluGeneric, siluDGeneric),
@@ -118,6 +119,16 @@ func vexpSubSum32(dst, src []float32, m float32) float64 {
 // vexpSubAcc32 adds s·e^(src[i]-m) to dst[i].
 func vexpSubAcc32(dst, src []float32, m, s float32) {
 	vecUse.expSubAcc(dst, src[:len(dst)], m, s)
+}
+
+// vscale32 sets x[i] *= s.
+func vscale32(x []float32, s float32) { vecUse.scale(x, x, s) }
+
+func scaleGeneric(dst, src []float32, s float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = v * s
+	}
 }
 
 func expGeneric(dst, src []float32) {

@@ -519,6 +519,75 @@ done:
 	VZEROUPPER
 	RET
 
+// func vscaleAVX512(dst []float32, src []float32, s float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·vscaleAVX512(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	MOVSS        s+48(FP), X0
+	VBROADCASTSS X0, Z0
+	XORQ         BX, BX
+
+loop:
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	CMPQ    SI, $0x10
+	JL      tail
+	VMOVUPS (CX)(BX*4), Z1
+	VMULPS  Z0, Z1, Z1
+	VMOVUPS Z1, (AX)(BX*4)
+	ADDQ    $0x10, BX
+	JMP     loop
+
+tail:
+	TESTQ        SI, SI
+	JZ           done
+	VPBROADCASTD SI, Z1
+	VPCMPGTD     vm_iota<>+0(SB), Z1, K1
+	VMOVUPS.Z    (CX)(BX*4), K1, Z1
+	VMULPS       Z0, Z1, Z0
+	VMOVUPS      Z0, K1, (AX)(BX*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vscaleAVX2(dst []float32, src []float32, s float32)
+// Requires: AVX, AVX2, SSE, SSE2
+TEXT ·vscaleAVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	MOVSS        s+48(FP), X0
+	VBROADCASTSS X0, Y0
+	XORQ         BX, BX
+
+loop:
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	CMPQ    SI, $0x08
+	JL      tail
+	VMOVUPS (CX)(BX*4), Y1
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)(BX*4)
+	ADDQ    $0x08, BX
+	JMP     loop
+
+tail:
+	TESTQ        SI, SI
+	JZ           done
+	MOVQ         SI, X1
+	VPBROADCASTD X1, Y1
+	VPCMPGTD     vm_iota<>+0(SB), Y1, Y1
+	VMASKMOVPS   (CX)(BX*4), Y1, Y2
+	VMULPS       Y0, Y2, Y0
+	VMASKMOVPS   Y0, Y1, (AX)(BX*4)
+
+done:
+	VZEROUPPER
+	RET
+
 // func vGeluAVX512(dst []float32, src []float32)
 // Requires: AVX, AVX512F
 TEXT ·vGeluAVX512(SB), NOSPLIT, $0-48

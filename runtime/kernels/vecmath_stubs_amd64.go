@@ -34,6 +34,16 @@ func vexpSubAccAVX512(dst []float32, src []float32, m float32, s float32)
 //go:noescape
 func vexpSubAccAVX2(dst []float32, src []float32, m float32, s float32)
 
+// vscaleAVX512 sets dst[i] = s·src[i].
+//
+//go:noescape
+func vscaleAVX512(dst []float32, src []float32, s float32)
+
+// vscaleAVX2 sets dst[i] = s·src[i].
+//
+//go:noescape
+func vscaleAVX2(dst []float32, src []float32, s float32)
+
 // vGeluAVX512 sets dst = act(src) for GELU, x·Φ(x).
 //
 //go:noescape

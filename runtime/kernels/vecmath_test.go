@@ -123,6 +123,9 @@ func actOK(ref func(float64) float64) func(*vecImpl, float32, float64) bool {
 
 var unaryKernels = []unaryKernel{
 	{"exp", func(v *vecImpl) func(dst, src []float32) { return v.exp }, expOK},
+	{"scale", func(v *vecImpl) func(dst, src []float32) {
+		return func(dst, src []float32) { v.scale(dst, src, 0.375) }
+	}, func(_ *vecImpl, got float32, x float64) bool { return within(got, 0.375*x, 6e-8, f32Tiny) }},
 	{"gelu", func(v *vecImpl) func(dst, src []float32) { return v.gelu.fwd }, actOK(refGelu)},
 	{"gelu_tanh", func(v *vecImpl) func(dst, src []float32) { return v.geluTanh.fwd }, actOK(refGeluTanh)},
 	{"silu", func(v *vecImpl) func(dst, src []float32) { return v.silu.fwd }, actOK(refSilu)},

@@ -278,6 +278,12 @@ var kernels = []kernel{
 			return []reg.VecVirtual{e}
 		},
 	},
+	{
+		name: "vscale", doc: "sets dst[i] = s·src[i].",
+		sig: "func(dst, src []float32, s float32)", ins: []string{"src"}, outs: []string{"dst"},
+		scalars: []string{"s"},
+		body:    func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual { return []reg.VecVirtual{g.mul(in[0], sc[0])} },
+	},
 }
 
 // An activation has a forward body and a derivative body (d = act'(x),
