@@ -237,7 +237,7 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 		res.TokensPerSec = float64(res.Tokens) / res.Elapsed.Seconds()
 	}
 	if res.Stopped {
-		prog.note(fmt.Sprintf("stopped after step %d", res.LastStep))
+		prog.done()
 		return res, save()
 	}
 	if err := evaluate(m, cfg, heldOut, res, prog, true); err != nil {
