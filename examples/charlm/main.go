@@ -59,10 +59,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case <-done:
 		}
 	}()
-	return runStop(args, stdout, stderr, stop)
+	// Once training is over (sampling), Ctrl-C exits as usual.
+	return runStop(args, stdout, stderr, stop, func() { signal.Stop(sig) })
 }
 
-func runStop(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
+func runStop(args []string, stdout, stderr io.Writer, stop <-chan struct{}, trained func()) int {
 	fs := flag.NewFlagSet("charlm", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -215,6 +216,7 @@ func runStop(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 		Checkpoint: *ckpt, CheckpointEvery: *ckptEvery, Resume: *resume, Stop: stop,
 		Seed: *seed, NonFinite: *nonFinite, Progress: stdout, Log: logw,
 	}, trainData, heldOut)
+	trained()
 	if err != nil {
 		fmt.Fprintf(stderr, "charlm: %v\n", err)
 		return 1
