@@ -90,7 +90,7 @@ func Open(paths []string, opt Options) (*Stream, error) {
 				if len(opt.Exts) > 0 {
 					what = "files ending in " + strings.Join(opt.Exts, ", ")
 				}
-				return nil, fmt.Errorf("corpus directory %s holds no %s", p, what)
+				return nil, fmt.Errorf("corpus directory %s holds no %s: name a directory of text files or other extensions", p, what)
 			}
 			for _, f := range files {
 				size, err := fileSize(f)
@@ -101,7 +101,7 @@ func Open(paths []string, opt Options) (*Stream, error) {
 			}
 		}
 		if !slices.ContainsFunc(found, func(d doc) bool { return d.size > 0 }) {
-			return nil, fmt.Errorf("corpus path %s holds no bytes: its files are empty or unreadable", p)
+			return nil, fmt.Errorf("corpus path %s holds no bytes: its files are empty or unreadable; name files with text in them", p)
 		}
 		for _, d := range found {
 			if d.size > 0 && !seen[d.path] {
@@ -165,6 +165,18 @@ func (s *Stream) Split(heldOutFrac float64) (train, heldOut *Stream) {
 		}
 	}
 	return newStream(tr, s.opt), newStream(ho, s.opt)
+}
+
+// Head returns a stream of the first n bytes of s (all of s when n <= 0
+// or n >= s.Size()), cutting its last document short.
+func (s *Stream) Head(n int64) *Stream {
+	if n <= 0 || n >= s.Size() {
+		return newStream(slices.Clone(s.docs), s.opt)
+	}
+	i := sort.Search(len(s.ends), func(i int) bool { return s.ends[i] >= n })
+	docs := slices.Clone(s.docs[:i+1])
+	docs[i].size -= s.ends[i] - n
+	return newStream(docs, s.opt)
 }
 
 // Size returns the total length of the documents in bytes.
@@ -249,7 +261,7 @@ func (s *Stream) Close() error {
 }
 
 func shrunk(d doc, now int64) error {
-	return fmt.Errorf("corpus file %s is now %d bytes, %d when the corpus was opened: corpus files must not change during training", d.path, now, d.size)
+	return fmt.Errorf("corpus file %s shrank to %d bytes after the corpus was opened (it reads %d bytes of it): corpus files must not change during training", d.path, now, d.size)
 }
 
 // fileCache keeps up to max files mapped or open, least recently used out.

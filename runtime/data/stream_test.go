@@ -101,6 +101,19 @@ func TestStreamWindows(t *testing.T) {
 				require.Equal(t, gc, gb)
 			}
 			require.Error(t, s.Batch(r1, batch, seq, tb[:seq], gb))
+			// Head keeps a prefix, cutting a document short.
+			for _, n := range []int64{s.ends[2], s.ends[2] + 1, s.ends[3] - 1, 0, s.Size() + 5} {
+				h := s.Head(n)
+				want := ref
+				if n > 0 && n < s.Size() {
+					want = ref[:n]
+				}
+				require.Equal(t, int64(len(want)), h.Size())
+				require.NoError(t, h.Window(h.Size()-seq-1, tok, tgt))
+				require.Equal(t, string(want[len(want)-seq:]), bytesOf(tgt))
+				require.NoError(t, h.Close())
+			}
+
 			require.NoError(t, s.Close())
 			require.NoError(t, s.Window(0, tok, tgt), "a closed stream opens its files again")
 			require.Equal(t, string(ref[:seq]), bytesOf(tok))
@@ -221,8 +234,8 @@ func TestStreamFileShrinks(t *testing.T) {
 				require.NoError(t, s.Check())
 				require.NoError(t, os.Truncate(p, 0))
 				err = s.Window(40000, tok, tgt)
-				require.ErrorContains(t, err, p+" is now 0 bytes, 65536 when the corpus was opened")
-				require.ErrorContains(t, s.Check(), p+" is now 0 bytes")
+				require.ErrorContains(t, err, p+" shrank to 0 bytes after the corpus was opened (it reads 65536 bytes of it)")
+				require.ErrorContains(t, s.Check(), p+" shrank to 0 bytes")
 				err = s.Batch(tensor.NewRNG(1), 2, 100, make([]int32, 200), make([]int32, 200))
 				require.ErrorContains(t, err, p)
 			})
@@ -341,4 +354,42 @@ func rss() int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkStreamBatch samples 16 windows of 256 bytes from a 64 MiB file
+// through a mapping, through ReadAt, and from memory.
+func BenchmarkStreamBatch(b *testing.B) {
+	const size, batch, seq = 64 << 20, 16, 256
+	p := filepath.Join(b.TempDir(), "corpus.txt")
+	buf := make([]byte, size)
+	r := tensor.NewRNG(1)
+	for i := range buf {
+		buf[i] = byte(' ' + r.Intn(95))
+	}
+	require.NoError(b, os.WriteFile(p, buf, 0o644))
+	tok, tgt := make([]int32, batch*seq), make([]int32, batch*seq)
+	for _, m := range modes[:2] {
+		b.Run(m.name, func(b *testing.B) {
+			s, err := Open([]string{p}, m.opt)
+			require.NoError(b, err)
+			defer s.Close()
+			r := tensor.NewRNG(2)
+			b.SetBytes(batch * seq)
+			for b.Loop() {
+				if err := s.Batch(r, batch, seq, tok, tgt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("memory", func(b *testing.B) {
+		c := &Corpus{Data: buf}
+		r := tensor.NewRNG(2)
+		b.SetBytes(batch * seq)
+		for b.Loop() {
+			if err := RandomBatch(c, r, batch, seq, tok, tgt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
