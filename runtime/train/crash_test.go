@@ -25,7 +25,7 @@ const crashSig = "crash test data"
 
 func crashParams() []tensor.Param[float32] {
 	return []tensor.Param[float32]{
-		tensor.NewParam[float32]("experts.w", []int{4, 512, 1024}, true),
+		tensor.NewParam[float32]("experts.w", []int{4, 256, 1024}, true),
 		tensor.NewParam[float32]("norm.g", []int{1000}, false),
 	}
 }
@@ -115,7 +115,7 @@ func TestCrashSaverHelper(t *testing.T) {
 	}
 }
 
-// TestCrashDuringSave kills a process that saves ~40 MB checkpoints in a
+// TestCrashDuringSave kills a process that saves ~12 MB checkpoints in a
 // loop with SIGKILL at several delays, and checks each time that the
 // checkpoint loads and holds a whole state: the last one acknowledged or
 // the one being saved, never a mix or a torn file. Temporary files the
