@@ -127,11 +127,5 @@ func logSumExp32(x []float32) float64 {
 	if math.IsInf(float64(m), 0) {
 		return float64(m)
 	}
-	var buf [256]float32
-	var s float64
-	for i := 0; i < len(x); i += len(buf) {
-		e := min(i+len(buf), len(x))
-		s += vexpSubSum32(buf[:e-i], x[i:e], m)
-	}
-	return float64(m) + math.Log(s)
+	return float64(m) + math.Log(vexpSum32(x, m))
 }

@@ -11,6 +11,7 @@ type vecImpl struct {
 
 	exp       func(dst, src []float32)                    // dst = e^src
 	expSubSum func(dst, src []float32, m float32) float64 // dst = e^(src-m), returns Σ dst
+	expSum    func(src []float32, m float32) float64      // Σ e^(src-m)
 	expSubAcc func(dst, src []float32, m, s float32)      // dst += s·e^(src-m)
 	scale     func(dst, src []float32, s float32)         // dst = s·src
 
@@ -44,26 +45,29 @@ func (v *vecImpl) act(a Act) *vecAct {
 // expFast and erfFast), used without assembly and under purego.
 var vecGeneric = vecImpl{
 	name: "generic", available: true,
-	exp: expGeneric, expSubSum: expSubSumGeneric, expSubAcc: expSubAccGeneric, scale: scaleGeneric,
-	gelu:     genericAct(geluGeneric, geluDGeneric),
-	geluTanh: genericAct(geluTanhGeneric, geluTanhDGeneric),
-	silu:     genericAct(siluGeneric, siluDGeneric),
+	exp: expGeneric, expSubSum: expSubSumGeneric, expSum: expSumGeneric, expSubAcc: expSubAccGeneric, scale: scaleGeneric,
+	gelu:     genericAct(geluGeneric, geluD1),
+	geluTanh: genericAct(geluTanhGeneric, geluTanhD1),
+	silu:     genericAct(siluGeneric, siluD1),
 }
 
-// genericAct builds the fused kernels from the forward and derivative loops.
-func genericAct(fwd func(y, x []float32), deriv func(d, f, x []float32)) vecAct {
+// genericAct builds the kernels of one activation from its forward loop and
+// its scalar derivative (d = act'(z), f = act(z)).
+func genericAct(fwd func(y, x []float32), one func(z float64) (d, f float64)) vecAct {
 	return vecAct{
-		fwd: fwd, deriv: deriv,
+		fwd: fwd,
+		deriv: func(d, f, x []float32) {
+			x, f = x[:len(d)], f[:len(d)]
+			for i, v := range x {
+				a, b := one(float64(v))
+				d[i], f[i] = float32(a), float32(b)
+			}
+		},
 		bwd: func(dx, dy, x []float32) {
-			var db, fb [256]float32
-			for i := 0; i < len(dx); i += len(db) {
-				e := min(i+len(db), len(dx))
-				d := db[:e-i]
-				deriv(d, fb[:e-i], x[i:e])
-				dxi, dyi := dx[i:e], dy[i:e]
-				for j := range d {
-					dxi[j] += dyi[j] * d[j]
-				}
+			dy, x = dy[:len(dx)], x[:len(dx)]
+			for i, v := range x {
+				d, _ := one(float64(v))
+				dx[i] += dy[i] * float32(d)
 			}
 		},
 		glu: func(y, g, u []float32) {
@@ -74,16 +78,11 @@ func genericAct(fwd func(y, x []float32), deriv func(d, f, x []float32)) vecAct 
 			}
 		},
 		gluBwd: func(dg, du, dy, g, u []float32) {
-			var db, fb [256]float32
-			for i := 0; i < len(dg); i += len(db) {
-				e := min(i+len(db), len(dg))
-				d, f := db[:e-i], fb[:e-i]
-				deriv(d, f, g[i:e])
-				ui, dgi, dui, dyi := u[i:e], dg[i:e], du[i:e], dy[i:e]
-				for j := range d {
-					dgi[j] += dyi[j] * ui[j] * d[j]
-					dui[j] += dyi[j] * f[j]
-				}
+			du, dy, g, u = du[:len(dg)], dy[:len(dg)], g[:len(dg)], u[:len(dg)]
+			for i, v := range g {
+				d, f := one(float64(v))
+				dg[i] += dy[i] * u[i] * float32(d)
+				du[i] += dy[i] * float32(f)
 			}
 		},
 	}
@@ -114,6 +113,11 @@ func vexp32(dst, src []float32) {
 // vexpSubSum32 sets dst[i] = e^(src[i]-m) and returns Σ dst (in float64).
 func vexpSubSum32(dst, src []float32, m float32) float64 {
 	return vecUse.expSubSum(dst, src[:len(dst)], m)
+}
+
+// vexpSum32 returns Σ e^(src[i]-m) (in float64).
+func vexpSum32(src []float32, m float32) float64 {
+	return vecUse.expSum(src, m)
 }
 
 // vexpSubAcc32 adds s·e^(src[i]-m) to dst[i].
@@ -149,6 +153,14 @@ func expSubSumGeneric(dst, src []float32, m float32) float64 {
 	return s
 }
 
+func expSumGeneric(src []float32, m float32) float64 {
+	var s float64
+	for _, v := range src {
+		s += float64(float32(expFast(float64(v - m))))
+	}
+	return s
+}
+
 func expSubAccGeneric(dst, src []float32, m, s float32) {
 	src = src[:len(dst)]
 	for i, v := range src {
@@ -180,32 +192,17 @@ func siluGeneric(dst, src []float32) {
 	}
 }
 
-func geluDGeneric(d, f, x []float32) {
-	x, f = x[:len(d)], f[:len(d)]
-	for i, v := range x {
-		z := float64(v)
-		cdf := 0.5 * (1 + erfFast(z*invSqrt2))
-		d[i] = float32(cdf + z*invSqrt2Pi*expFast(-0.5*z*z))
-		f[i] = float32(z * cdf)
-	}
+func geluD1(z float64) (d, f float64) {
+	cdf := 0.5 * (1 + erfFast(z*invSqrt2))
+	return cdf + z*invSqrt2Pi*expFast(-0.5*z*z), z * cdf
 }
 
-func geluTanhDGeneric(d, f, x []float32) {
-	x, f = x[:len(d)], f[:len(d)]
-	for i, v := range x {
-		z := float64(v)
-		t := math.Tanh(sqrt2OverPi * (z + geluC*z*z*z))
-		d[i] = float32(0.5*(1+t) + 0.5*z*(1-t*t)*sqrt2OverPi*(1+3*geluC*z*z))
-		f[i] = float32(0.5 * z * (1 + t))
-	}
+func geluTanhD1(z float64) (d, f float64) {
+	t := math.Tanh(sqrt2OverPi * (z + geluC*z*z*z))
+	return 0.5*(1+t) + 0.5*z*(1-t*t)*sqrt2OverPi*(1+3*geluC*z*z), 0.5 * z * (1 + t)
 }
 
-func siluDGeneric(d, f, x []float32) {
-	x, f = x[:len(d)], f[:len(d)]
-	for i, v := range x {
-		z := float64(v)
-		s := 1 / (1 + expFast(-z))
-		d[i] = float32(s * (1 + z*(1-s)))
-		f[i] = float32(z * s)
-	}
+func siluD1(z float64) (d, f float64) {
+	s := 1 / (1 + expFast(-z))
+	return s * (1 + z*(1-s)), z * s
 }

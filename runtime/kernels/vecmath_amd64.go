@@ -10,7 +10,7 @@ func init() {
 	registerVec(&vecImpl{
 		name:      "avx2",
 		available: cpu.X86.HasAVX2 && cpu.X86.HasFMA,
-		exp:       vexpAVX2, expSubSum: vexpSubSumAVX2, expSubAcc: vexpSubAccAVX2, scale: vscaleAVX2,
+		exp:       vexpAVX2, expSubSum: vexpSubSumAVX2, expSum: vexpSumAVX2, expSubAcc: vexpSubAccAVX2, scale: vscaleAVX2,
 		gelu:     vecAct{vGeluAVX2, vGeluDerivAVX2, vGeluBwdAVX2, vGeluGluAVX2, vGeluGluBwdAVX2},
 		geluTanh: vecAct{vGeluTanhAVX2, vGeluTanhDerivAVX2, vGeluTanhBwdAVX2, vGeluTanhGluAVX2, vGeluTanhGluBwdAVX2},
 		silu:     vecAct{vSiluAVX2, vSiluDerivAVX2, vSiluBwdAVX2, vSiluGluAVX2, vSiluGluBwdAVX2},
@@ -18,7 +18,7 @@ func init() {
 	registerVec(&vecImpl{
 		name:      "avx512",
 		available: cpu.X86.HasAVX512F,
-		exp:       vexpAVX512, expSubSum: vexpSubSumAVX512, expSubAcc: vexpSubAccAVX512, scale: vscaleAVX512,
+		exp:       vexpAVX512, expSubSum: vexpSubSumAVX512, expSum: vexpSumAVX512, expSubAcc: vexpSubAccAVX512, scale: vscaleAVX512,
 		gelu:     vecAct{vGeluAVX512, vGeluDerivAVX512, vGeluBwdAVX512, vGeluGluAVX512, vGeluGluBwdAVX512},
 		geluTanh: vecAct{vGeluTanhAVX512, vGeluTanhDerivAVX512, vGeluTanhBwdAVX512, vGeluTanhGluAVX512, vGeluTanhGluBwdAVX512},
 		silu:     vecAct{vSiluAVX512, vSiluDerivAVX512, vSiluBwdAVX512, vSiluGluAVX512, vSiluGluBwdAVX512},

@@ -350,6 +350,197 @@ done:
 	MOVSD        X0, ret+56(FP)
 	RET
 
+// func vexpSumAVX512(src []float32, m float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE, SSE2
+TEXT ·vexpSumAVX512(SB), NOSPLIT, $0-40
+	MOVQ         src_base+0(FP), AX
+	MOVQ         src_len+8(FP), CX
+	MOVSS        m+24(FP), X0
+	VBROADCASTSS X0, Z0
+	VXORPS       Z1, Z1, Z1
+	VXORPS       Z2, Z2, Z2
+	XORQ         DX, DX
+
+loop:
+	MOVQ          CX, BX
+	SUBQ          DX, BX
+	CMPQ          BX, $0x10
+	JL            tail
+	VMOVUPS       (AX)(DX*4), Z3
+	VSUBPS        Z0, Z3, Z3
+	VMOVUPS       vm_explo<>+0(SB), Z4
+	VMAXPS        Z3, Z4, Z3
+	VMOVUPS       vm_exphi<>+0(SB), Z4
+	VMINPS        Z3, Z4, Z3
+	VMULPS        vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS   $0x00, Z4, Z4
+	VMOVUPS       Z3, Z3
+	VFNMADD231PS  vm_ln2hi<>+0(SB), Z4, Z3
+	VFNMADD231PS  vm_ln2lo<>+0(SB), Z4, Z3
+	VMOVUPS       vm_expc5<>+0(SB), Z5
+	VFMADD213PS   vm_expc4<>+0(SB), Z3, Z5
+	VFMADD213PS   vm_expc3<>+0(SB), Z3, Z5
+	VFMADD213PS   vm_expc2<>+0(SB), Z3, Z5
+	VFMADD213PS   vm_expc1<>+0(SB), Z3, Z5
+	VFMADD213PS   vm_expc0<>+0(SB), Z3, Z5
+	VFMADD213PS   vm_one<>+0(SB), Z3, Z5
+	VFMADD213PS   vm_one<>+0(SB), Z3, Z5
+	VSCALEFPS     Z4, Z5, Z3
+	VCVTPS2PD     Y3, Z4
+	VEXTRACTF64X4 $0x01, Z3, Y3
+	VCVTPS2PD     Y3, Z3
+	VADDPD        Z4, Z1, Z1
+	VADDPD        Z3, Z2, Z2
+	ADDQ          $0x10, DX
+	JMP           loop
+
+tail:
+	TESTQ         BX, BX
+	JZ            done
+	VPBROADCASTD  BX, Z3
+	VPCMPGTD      vm_iota<>+0(SB), Z3, K1
+	VMOVUPS.Z     (AX)(DX*4), K1, Z3
+	VSUBPS        Z0, Z3, Z0
+	VMOVUPS       vm_explo<>+0(SB), Z3
+	VMAXPS        Z0, Z3, Z0
+	VMOVUPS       vm_exphi<>+0(SB), Z3
+	VMINPS        Z0, Z3, Z0
+	VMULPS        vm_log2e<>+0(SB), Z0, Z3
+	VRNDSCALEPS   $0x00, Z3, Z3
+	VMOVUPS       Z0, Z0
+	VFNMADD231PS  vm_ln2hi<>+0(SB), Z3, Z0
+	VFNMADD231PS  vm_ln2lo<>+0(SB), Z3, Z0
+	VMOVUPS       vm_expc5<>+0(SB), Z4
+	VFMADD213PS   vm_expc4<>+0(SB), Z0, Z4
+	VFMADD213PS   vm_expc3<>+0(SB), Z0, Z4
+	VFMADD213PS   vm_expc2<>+0(SB), Z0, Z4
+	VFMADD213PS   vm_expc1<>+0(SB), Z0, Z4
+	VFMADD213PS   vm_expc0<>+0(SB), Z0, Z4
+	VFMADD213PS   vm_one<>+0(SB), Z0, Z4
+	VFMADD213PS   vm_one<>+0(SB), Z0, Z4
+	VSCALEFPS     Z3, Z4, Z0
+	VMOVUPS.Z     Z0, K1, Z0
+	VCVTPS2PD     Y0, Z3
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z3, Z1, Z1
+	VADDPD        Z0, Z2, Z2
+
+done:
+	VADDPD        Z2, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPD        Y0, Y1, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VZEROUPPER
+	MOVSD         X1, ret+32(FP)
+	RET
+
+// func vexpSumAVX2(src []float32, m float32) float64
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·vexpSumAVX2(SB), NOSPLIT, $0-40
+	MOVQ         src_base+0(FP), AX
+	MOVQ         src_len+8(FP), CX
+	MOVSS        m+24(FP), X0
+	VBROADCASTSS X0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	XORQ         DX, DX
+
+loop:
+	MOVQ         CX, BX
+	SUBQ         DX, BX
+	CMPQ         BX, $0x08
+	JL           tail
+	VMOVUPS      (AX)(DX*4), Y3
+	VSUBPS       Y0, Y3, Y3
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_exphi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVUPS      Y3, Y3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expc5<>+0(SB), Y5
+	VFMADD213PS  vm_expc4<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc3<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc2<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc1<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc0<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VCVTTPS2DQ   Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y4, Y5, Y4
+	VMULPS       Y3, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y4, Y2, Y2
+	ADDQ         $0x08, DX
+	JMP          loop
+
+tail:
+	TESTQ        BX, BX
+	JZ           done
+	MOVQ         BX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     vm_iota<>+0(SB), Y3, Y3
+	VMASKMOVPS   (AX)(DX*4), Y3, Y4
+	VSUBPS       Y0, Y4, Y0
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y0, Y4, Y0
+	VMOVUPS      vm_exphi<>+0(SB), Y4
+	VMINPS       Y0, Y4, Y0
+	VMULPS       vm_log2e<>+0(SB), Y0, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVUPS      Y0, Y0
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y0
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y0
+	VMOVUPS      vm_expc5<>+0(SB), Y5
+	VFMADD213PS  vm_expc4<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_expc3<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_expc2<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_expc1<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_expc0<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y0, Y5
+	VCVTTPS2DQ   Y4, Y0
+	VPSRAD       $0x01, Y0, Y4
+	VPSUBD       Y4, Y0, Y0
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y0, Y0
+	VMULPS       Y4, Y5, Y4
+	VMULPS       Y0, Y4, Y4
+	VANDPS       Y3, Y4, Y4
+	VCVTPS2PD    X4, Y0
+	VEXTRACTF128 $0x01, Y4, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y0, Y1, Y1
+	VADDPD       Y3, Y2, Y2
+
+done:
+	VADDPD       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPD       X0, X1, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VZEROUPPER
+	MOVSD        X0, ret+32(FP)
+	RET
+
 // func vexpSubAccAVX512(dst []float32, src []float32, m float32, s float32)
 // Requires: AVX, AVX512F, SSE
 TEXT ·vexpSubAccAVX512(SB), NOSPLIT, $0-56

@@ -24,6 +24,16 @@ func vexpSubSumAVX512(dst []float32, src []float32, m float32) float64
 //go:noescape
 func vexpSubSumAVX2(dst []float32, src []float32, m float32) float64
 
+// vexpSumAVX512 returns Σ e^(src[i]-m) in float64.
+//
+//go:noescape
+func vexpSumAVX512(src []float32, m float32) float64
+
+// vexpSumAVX2 returns Σ e^(src[i]-m) in float64.
+//
+//go:noescape
+func vexpSumAVX2(src []float32, m float32) float64
+
 // vexpSubAccAVX512 adds s·e^(src[i]-m) to dst[i].
 //
 //go:noescape

@@ -349,6 +349,7 @@ func TestVecExpSub(t *testing.T) {
 				x := newGuarded(xs, off)
 				y := newGuarded(make([]float32, n), 3-off)
 				s := v.expSubSum(y.s, x.s, m)
+				s2 := v.expSum(x.s, m)
 				init := vecInputs(n, uint64(n+off+11), 1)
 				for i, iv := range init {
 					if math.IsNaN(float64(iv)) || math.Abs(float64(iv)) > 1 {
@@ -377,6 +378,9 @@ func TestVecExpSub(t *testing.T) {
 				}
 				if math.Abs(s-want) > 1e-6*want+float64(n)*f32Tiny {
 					t.Fatalf("expSubSum n=%d: sum %g, want %g", n, s, want)
+				}
+				if math.Abs(s2-want) > 1e-6*want+float64(n)*f32Tiny {
+					t.Fatalf("expSum n=%d: sum %g, want %g", n, s2, want)
 				}
 			}
 		}
@@ -454,6 +458,7 @@ func BenchmarkVec(b *testing.B) {
 			run(k.name+"_glu_bwd", func() { a.gluBwd(d, y, x, x, x) })
 		}
 		run("exp_sub_sum", func() { v.expSubSum(y, x, 6) })
+		run("exp_sum", func() { v.expSum(x, 6) })
 		run("exp_sub_acc", func() { v.expSubAcc(y, x, 6, 1e-3) })
 	}
 }

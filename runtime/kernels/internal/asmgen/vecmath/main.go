@@ -250,7 +250,7 @@ type kernel struct {
 	ins       []string // slices read, in body argument order
 	outs      []string // slices written
 	scalars   []string // float32 parameters, broadcast
-	sum       bool     // return Σ of outs[0] in float64
+	sum       bool     // return Σ of the first body result in float64
 	body      func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual
 }
 
@@ -263,6 +263,14 @@ var kernels = []kernel{
 	{
 		name: "vexpSubSum", doc: "sets dst[i] = e^(src[i]-m) and returns Σ dst in float64.",
 		sig: "func(dst, src []float32, m float32) float64", ins: []string{"src"}, outs: []string{"dst"},
+		scalars: []string{"m"}, sum: true,
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			return []reg.VecVirtual{g.exp(g.sub(in[0], sc[0]))}
+		},
+	},
+	{
+		name: "vexpSum", doc: "returns Σ e^(src[i]-m) in float64.",
+		sig: "func(src []float32, m float32) float64", ins: []string{"src"},
 		scalars: []string{"m"}, sum: true,
 		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
 			return []reg.VecVirtual{g.exp(g.sub(in[0], sc[0]))}
@@ -409,7 +417,7 @@ func (g *g) function(k kernel) {
 			ptr[s] = Load(Param(s).Base(), GP64())
 		}
 	}
-	n := Load(Param(k.outs[0]).Len(), GP64())
+	n := Load(Param(all[0]).Len(), GP64())
 	var sc []reg.VecVirtual
 	for _, s := range k.scalars {
 		r := g.vec()
