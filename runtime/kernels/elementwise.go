@@ -37,6 +37,9 @@ func Zero[F Float](x []F) { clear(x) }
 
 // SumSquares returns Σ x², accumulated in float64.
 func SumSquares[F Float](x []F) float64 {
+	if is32[F]() {
+		return vecUse.sumSq(as32(x), 0)
+	}
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {

@@ -130,6 +130,15 @@ func (t *ewTask[T]) gluBackwardChunk(_, lo, hi int) {
 
 func (t *ewTask[T]) rmsNormChunk(_, lo, hi int) {
 	d, g := t.w, t.c
+	if is32[T]() {
+		for r := lo; r < hi; r++ {
+			xr, yr := as32(t.b[r*d:r*d+d]), as32(t.a[r*d:r*d+d])
+			rs := 1 / math.Sqrt(vecUse.sumSq(xr, 0)/float64(d)+float64(t.s))
+			t.d[r] = T(rs)
+			vecUse.rmsNorm(yr, xr, as32(g), float32(rs))
+		}
+		return
+	}
 	for r := lo; r < hi; r++ {
 		xr, yr := t.b[r*d:r*d+d], t.a[r*d:r*d+d]
 		rs := 1 / math.Sqrt(SumSquares(xr)/float64(d)+float64(t.s))
@@ -144,6 +153,15 @@ func (t *ewTask[T]) rmsNormChunk(_, lo, hi int) {
 func (t *ewTask[T]) rmsNormBackwardChunk(c, lo, hi int) {
 	d, g := t.w, t.c
 	dg := t.g[c*d : c*d+d]
+	if is32[T]() {
+		for r := lo; r < hi; r++ {
+			xr, dyr, dxr := as32(t.b[r*d:r*d+d]), as32(t.f[r*d:r*d+d]), as32(t.a[r*d:r*d+d])
+			rs := float64(t.d[r])
+			dot := vecUse.dot3(dyr, as32(g), xr)
+			vecUse.rmsNormBwd(dxr, as32(dg), xr, dyr, as32(g), float32(rs), float32(rs*rs*rs*dot/float64(d)))
+		}
+		return
+	}
 	for r := lo; r < hi; r++ {
 		xr, dyr, dxr := t.b[r*d:r*d+d], t.f[r*d:r*d+d], t.a[r*d:r*d+d]
 		rs := float64(t.d[r])
@@ -162,6 +180,16 @@ func (t *ewTask[T]) rmsNormBackwardChunk(c, lo, hi int) {
 
 func (t *ewTask[T]) layerNormChunk(_, lo, hi int) {
 	d, g, b := t.w, t.c, t.f
+	if is32[T]() {
+		for r := lo; r < hi; r++ {
+			xr, yr := as32(t.b[r*d:r*d+d]), as32(t.a[r*d:r*d+d])
+			mu := float32(vecUse.sum(xr) / float64(d))
+			rs := 1 / math.Sqrt(vecUse.sumSq(xr, mu)/float64(d)+float64(t.s))
+			t.e[r], t.d[r] = T(mu), T(rs)
+			vecUse.layerNorm(yr, xr, as32(g), as32(b), mu, float32(rs))
+		}
+		return
+	}
 	for r := lo; r < hi; r++ {
 		xr := t.b[r*d : r*d+d]
 		var s float64
@@ -187,6 +215,15 @@ func (t *ewTask[T]) layerNormChunk(_, lo, hi int) {
 func (t *ewTask[T]) layerNormBackwardChunk(c, lo, hi int) {
 	d, g := t.w, t.c
 	dg, db := t.g[c*d:c*d+d], t.h[c*d:c*d+d]
+	if is32[T]() {
+		for r := lo; r < hi; r++ {
+			xr, dyr, dxr := as32(t.b[r*d:r*d+d]), as32(t.f[r*d:r*d+d]), as32(t.a[r*d:r*d+d])
+			m, rs := float32(t.e[r]), float32(t.d[r])
+			s1, s2 := vecUse.layerNormBwdSums(as32(dg), as32(db), xr, dyr, as32(g), m, rs)
+			vecUse.layerNormBwdDx(dxr, xr, dyr, as32(g), m, rs, float32(s1/float64(d)), float32(s2/float64(d)))
+		}
+		return
+	}
 	for r := lo; r < hi; r++ {
 		xr, dyr, dxr := t.b[r*d:r*d+d], t.f[r*d:r*d+d], t.a[r*d:r*d+d]
 		m, rs := t.e[r], t.d[r]

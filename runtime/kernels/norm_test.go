@@ -136,3 +136,35 @@ func toF32(x []float64) []float32 {
 	}
 	return y
 }
+
+// BenchmarkNorm times the float32 norms, forward and backward, per element
+// and per vector implementation.
+func BenchmarkNorm(b *testing.B) {
+	r := newRand(30)
+	const rows, d = 512, 256
+	x, dy := randSlice[float32](r, rows*d), randSlice[float32](r, rows*d)
+	g, bias := randSlice[float32](r, d), randSlice[float32](r, d)
+	y, dx := make([]float32, rows*d), make([]float32, rows*d)
+	rstd, mean := make([]float32, rows), make([]float32, rows)
+	dg, db := make([]float32, d), make([]float32, d)
+	for _, v := range vecImpls {
+		if !v.available {
+			continue
+		}
+		run := func(name string, f func()) {
+			b.Run(name+"/"+v.name, func(b *testing.B) {
+				old := vecUse
+				vecUse = v
+				defer func() { vecUse = old }()
+				for b.Loop() {
+					f()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(rows*d), "ns/elem")
+			})
+		}
+		run("rms", func() { RMSNorm(y, rstd, x, g, rows, d, 1e-6) })
+		run("rms_bwd", func() { RMSNormBackward(dx, dg, dy, x, g, rstd, rows, d) })
+		run("layer", func() { LayerNorm(y, mean, rstd, x, g, bias, rows, d, 1e-6) })
+		run("layer_bwd", func() { LayerNormBackward(dx, dg, db, dy, x, g, mean, rstd, rows, d) })
+	}
+}

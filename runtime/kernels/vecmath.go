@@ -15,6 +15,16 @@ type vecImpl struct {
 	expSubAcc func(dst, src []float32, m, s float32)      // dst += s·e^(src-m)
 	scale     func(dst, src []float32, s float32)         // dst = s·src
 
+	// Norm kernels; sums are float64, see the generic versions.
+	sum              func(x []float32) float64
+	sumSq            func(x []float32, m float32) float64
+	dot3             func(a, b, c []float32) float64
+	rmsNorm          func(y, x, g []float32, s float32)
+	rmsNormBwd       func(dx, dg, x, dy, g []float32, s, k float32)
+	layerNorm        func(y, x, g, b []float32, m, s float32)
+	layerNormBwdSums func(dg, db, x, dy, g []float32, m, s float32) (float64, float64)
+	layerNormBwdDx   func(dx, x, dy, g []float32, m, s, m1, m2 float32)
+
 	gelu, geluTanh, silu vecAct
 }
 
@@ -46,6 +56,9 @@ func (v *vecImpl) act(a Act) *vecAct {
 var vecGeneric = vecImpl{
 	name: "generic", available: true,
 	exp: expGeneric, expSubSum: expSubSumGeneric, expSum: expSumGeneric, expSubAcc: expSubAccGeneric, scale: scaleGeneric,
+	sum: sumGeneric, sumSq: sumSqGeneric, dot3: dot3Generic,
+	rmsNorm: rmsNormGeneric, rmsNormBwd: rmsNormBwdGeneric, layerNorm: layerNormGeneric,
+	layerNormBwdSums: layerNormBwdSumsGeneric, layerNormBwdDx: layerNormBwdDxGeneric,
 	gelu:     genericAct(geluGeneric, geluD1),
 	geluTanh: genericAct(geluTanhGeneric, geluTanhD1),
 	silu:     genericAct(siluGeneric, siluD1),
@@ -205,4 +218,80 @@ func geluTanhD1(z float64) (d, f float64) {
 func siluD1(z float64) (d, f float64) {
 	s := 1 / (1 + expFast(-z))
 	return s * (1 + z*(1-s)), z * s
+}
+
+func sumGeneric(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v)
+	}
+	return s
+}
+
+// sumSqGeneric returns Σ (x-m)², x-m rounded to float32.
+func sumSqGeneric(x []float32, m float32) float64 {
+	var s0, s1 float64
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		a, b := float64(x[i]-m), float64(x[i+1]-m)
+		s0 += a * a
+		s1 += b * b
+	}
+	if i < len(x) {
+		a := float64(x[i] - m)
+		s0 += a * a
+	}
+	return s0 + s1
+}
+
+func dot3Generic(a, b, c []float32) float64 {
+	b, c = b[:len(a)], c[:len(a)]
+	var s float64
+	for i := range a {
+		s += float64(a[i] * b[i] * c[i])
+	}
+	return s
+}
+
+func rmsNormGeneric(y, x, g []float32, s float32) {
+	x, g = x[:len(y)], g[:len(y)]
+	for j := range y {
+		y[j] = x[j] * s * g[j]
+	}
+}
+
+func rmsNormBwdGeneric(dx, dg, x, dy, g []float32, s, k float32) {
+	dg, x, dy, g = dg[:len(dx)], x[:len(dx)], dy[:len(dx)], g[:len(dx)]
+	for j := range dx {
+		dx[j] += s*g[j]*dy[j] - k*x[j]
+		dg[j] += dy[j] * x[j] * s
+	}
+}
+
+func layerNormGeneric(y, x, g, b []float32, m, s float32) {
+	x, g, b = x[:len(y)], g[:len(y)], b[:len(y)]
+	for j := range y {
+		y[j] = (x[j]-m)*s*g[j] + b[j]
+	}
+}
+
+func layerNormBwdSumsGeneric(dg, db, x, dy, g []float32, m, s float32) (s1, s2 float64) {
+	db, x, dy, g = db[:len(dg)], x[:len(dg)], dy[:len(dg)], g[:len(dg)]
+	for j := range dg {
+		xh := (x[j] - m) * s
+		dxh := dy[j] * g[j]
+		s1 += float64(dxh)
+		s2 += float64(dxh * xh)
+		dg[j] += dy[j] * xh
+		db[j] += dy[j]
+	}
+	return s1, s2
+}
+
+func layerNormBwdDxGeneric(dx, x, dy, g []float32, m, s, m1, m2 float32) {
+	x, dy, g = x[:len(dx)], dy[:len(dx)], g[:len(dx)]
+	for j := range dx {
+		xh := (x[j] - m) * s
+		dx[j] += s * (dy[j]*g[j] - m1 - xh*m2)
+	}
 }

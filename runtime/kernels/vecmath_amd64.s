@@ -779,6 +779,934 @@ done:
 	VZEROUPPER
 	RET
 
+// func vsumAVX512(x []float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·vsumAVX512(SB), NOSPLIT, $0-32
+	MOVQ   x_base+0(FP), AX
+	MOVQ   x_len+8(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	XORQ   DX, DX
+
+loop:
+	MOVQ          CX, BX
+	SUBQ          DX, BX
+	CMPQ          BX, $0x10
+	JL            tail
+	VMOVUPS       (AX)(DX*4), Z2
+	VCVTPS2PD     Y2, Z3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z3, Z0, Z0
+	VADDPD        Z2, Z1, Z1
+	ADDQ          $0x10, DX
+	JMP           loop
+
+tail:
+	TESTQ         BX, BX
+	JZ            done
+	VPBROADCASTD  BX, Z2
+	VPCMPGTD      vm_iota<>+0(SB), Z2, K1
+	VMOVUPS.Z     (AX)(DX*4), K1, Z2
+	VMOVUPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z3, Z0, Z0
+	VADDPD        Z2, Z1, Z1
+
+done:
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VADDPD        X0, X1, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VZEROUPPER
+	MOVSD         X0, ret+24(FP)
+	RET
+
+// func vsumAVX2(x []float32) float64
+// Requires: AVX, AVX2, SSE2
+TEXT ·vsumAVX2(SB), NOSPLIT, $0-32
+	MOVQ   x_base+0(FP), AX
+	MOVQ   x_len+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   DX, DX
+
+loop:
+	MOVQ         CX, BX
+	SUBQ         DX, BX
+	CMPQ         BX, $0x08
+	JL           tail
+	VMOVUPS      (AX)(DX*4), Y2
+	VCVTPS2PD    X2, Y3
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y2, Y1, Y1
+	ADDQ         $0x08, DX
+	JMP          loop
+
+tail:
+	TESTQ        BX, BX
+	JZ           done
+	MOVQ         BX, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     vm_iota<>+0(SB), Y2, Y2
+	VMASKMOVPS   (AX)(DX*4), Y2, Y3
+	VANDPS       Y2, Y3, Y3
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VZEROUPPER
+	MOVSD        X1, ret+24(FP)
+	RET
+
+// func vsumSqAVX512(x []float32, m float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE, SSE2
+TEXT ·vsumSqAVX512(SB), NOSPLIT, $0-40
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	MOVSS        m+24(FP), X0
+	VBROADCASTSS X0, Z0
+	VXORPS       Z1, Z1, Z1
+	VXORPS       Z2, Z2, Z2
+	XORQ         DX, DX
+
+loop:
+	MOVQ          CX, BX
+	SUBQ          DX, BX
+	CMPQ          BX, $0x10
+	JL            tail
+	VMOVUPS       (AX)(DX*4), Z3
+	VSUBPS        Z0, Z3, Z3
+	VCVTPS2PD     Y3, Z4
+	VEXTRACTF64X4 $0x01, Z3, Y3
+	VCVTPS2PD     Y3, Z3
+	VFMADD231PD   Z4, Z4, Z1
+	VFMADD231PD   Z3, Z3, Z2
+	ADDQ          $0x10, DX
+	JMP           loop
+
+tail:
+	TESTQ         BX, BX
+	JZ            done
+	VPBROADCASTD  BX, Z3
+	VPCMPGTD      vm_iota<>+0(SB), Z3, K1
+	VMOVUPS.Z     (AX)(DX*4), K1, Z3
+	VSUBPS        Z0, Z3, Z0
+	VMOVUPS.Z     Z0, K1, Z0
+	VCVTPS2PD     Y0, Z3
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VFMADD231PD   Z3, Z3, Z1
+	VFMADD231PD   Z0, Z0, Z2
+
+done:
+	VADDPD        Z2, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPD        Y0, Y1, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VZEROUPPER
+	MOVSD         X1, ret+32(FP)
+	RET
+
+// func vsumSqAVX2(x []float32, m float32) float64
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·vsumSqAVX2(SB), NOSPLIT, $0-40
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	MOVSS        m+24(FP), X0
+	VBROADCASTSS X0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	XORQ         DX, DX
+
+loop:
+	MOVQ         CX, BX
+	SUBQ         DX, BX
+	CMPQ         BX, $0x08
+	JL           tail
+	VMOVUPS      (AX)(DX*4), Y3
+	VSUBPS       Y0, Y3, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VFMADD231PD  Y4, Y4, Y1
+	VFMADD231PD  Y3, Y3, Y2
+	ADDQ         $0x08, DX
+	JMP          loop
+
+tail:
+	TESTQ        BX, BX
+	JZ           done
+	MOVQ         BX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     vm_iota<>+0(SB), Y3, Y3
+	VMASKMOVPS   (AX)(DX*4), Y3, Y4
+	VSUBPS       Y0, Y4, Y0
+	VANDPS       Y3, Y0, Y0
+	VCVTPS2PD    X0, Y3
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VFMADD231PD  Y3, Y3, Y1
+	VFMADD231PD  Y0, Y0, Y2
+
+done:
+	VADDPD       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPD       X0, X1, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VZEROUPPER
+	MOVSD        X0, ret+32(FP)
+	RET
+
+// func vdot3AVX512(a []float32, b []float32, c []float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·vdot3AVX512(SB), NOSPLIT, $0-80
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   c_base+48(FP), DX
+	MOVQ   a_len+8(FP), BX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	XORQ   SI, SI
+
+loop:
+	MOVQ          BX, DI
+	SUBQ          SI, DI
+	CMPQ          DI, $0x10
+	JL            tail
+	VMOVUPS       (AX)(SI*4), Z2
+	VMOVUPS       (CX)(SI*4), Z3
+	VMOVUPS       (DX)(SI*4), Z4
+	VMULPS        Z3, Z2, Z2
+	VMULPS        Z4, Z2, Z2
+	VCVTPS2PD     Y2, Z3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z3, Z0, Z0
+	VADDPD        Z2, Z1, Z1
+	ADDQ          $0x10, SI
+	JMP           loop
+
+tail:
+	TESTQ         DI, DI
+	JZ            done
+	VPBROADCASTD  DI, Z2
+	VPCMPGTD      vm_iota<>+0(SB), Z2, K1
+	VMOVUPS.Z     (AX)(SI*4), K1, Z2
+	VMOVUPS.Z     (CX)(SI*4), K1, Z3
+	VMOVUPS.Z     (DX)(SI*4), K1, Z4
+	VMULPS        Z3, Z2, Z2
+	VMULPS        Z4, Z2, Z2
+	VMOVUPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z3, Z0, Z0
+	VADDPD        Z2, Z1, Z1
+
+done:
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VADDPD        X0, X1, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VZEROUPPER
+	MOVSD         X0, ret+72(FP)
+	RET
+
+// func vdot3AVX2(a []float32, b []float32, c []float32) float64
+// Requires: AVX, AVX2, SSE2
+TEXT ·vdot3AVX2(SB), NOSPLIT, $0-80
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   c_base+48(FP), DX
+	MOVQ   a_len+8(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   SI, SI
+
+loop:
+	MOVQ         BX, DI
+	SUBQ         SI, DI
+	CMPQ         DI, $0x08
+	JL           tail
+	VMOVUPS      (AX)(SI*4), Y2
+	VMOVUPS      (CX)(SI*4), Y3
+	VMOVUPS      (DX)(SI*4), Y4
+	VMULPS       Y3, Y2, Y2
+	VMULPS       Y4, Y2, Y2
+	VCVTPS2PD    X2, Y3
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y2, Y1, Y1
+	ADDQ         $0x08, SI
+	JMP          loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     vm_iota<>+0(SB), Y2, Y2
+	VMASKMOVPS   (AX)(SI*4), Y2, Y3
+	VMASKMOVPS   (CX)(SI*4), Y2, Y4
+	VMASKMOVPS   (DX)(SI*4), Y2, Y5
+	VMULPS       Y4, Y3, Y3
+	VMULPS       Y5, Y3, Y3
+	VANDPS       Y2, Y3, Y3
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VZEROUPPER
+	MOVSD        X1, ret+72(FP)
+	RET
+
+// func vrmsNormAVX512(y []float32, x []float32, g []float32, s float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·vrmsNormAVX512(SB), NOSPLIT, $0-76
+	MOVQ         y_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         g_base+48(FP), DX
+	MOVQ         y_len+8(FP), BX
+	MOVSS        s+72(FP), X0
+	VBROADCASTSS X0, Z0
+	XORQ         SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x10
+	JL      tail
+	VMOVUPS (CX)(SI*4), Z1
+	VMOVUPS (DX)(SI*4), Z2
+	VMULPS  Z0, Z1, Z1
+	VMULPS  Z2, Z1, Z1
+	VMOVUPS Z1, (AX)(SI*4)
+	ADDQ    $0x10, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z1
+	VPCMPGTD     vm_iota<>+0(SB), Z1, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z1
+	VMOVUPS.Z    (DX)(SI*4), K1, Z2
+	VMULPS       Z0, Z1, Z0
+	VMULPS       Z2, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vrmsNormAVX2(y []float32, x []float32, g []float32, s float32)
+// Requires: AVX, AVX2, SSE, SSE2
+TEXT ·vrmsNormAVX2(SB), NOSPLIT, $0-76
+	MOVQ         y_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         g_base+48(FP), DX
+	MOVQ         y_len+8(FP), BX
+	MOVSS        s+72(FP), X0
+	VBROADCASTSS X0, Y0
+	XORQ         SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x08
+	JL      tail
+	VMOVUPS (CX)(SI*4), Y1
+	VMOVUPS (DX)(SI*4), Y2
+	VMULPS  Y0, Y1, Y1
+	VMULPS  Y2, Y1, Y1
+	VMOVUPS Y1, (AX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X1
+	VPBROADCASTD X1, Y1
+	VPCMPGTD     vm_iota<>+0(SB), Y1, Y1
+	VMASKMOVPS   (CX)(SI*4), Y1, Y2
+	VMASKMOVPS   (DX)(SI*4), Y1, Y3
+	VMULPS       Y0, Y2, Y0
+	VMULPS       Y3, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vrmsNormBwdAVX512(dx []float32, dg []float32, x []float32, dy []float32, g []float32, s float32, k float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·vrmsNormBwdAVX512(SB), NOSPLIT, $0-128
+	MOVQ         dx_base+0(FP), AX
+	MOVQ         dg_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         dy_base+72(FP), BX
+	MOVQ         g_base+96(FP), SI
+	MOVQ         dx_len+8(FP), DI
+	MOVSS        s+120(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVSS        k+124(FP), X1
+	VBROADCASTSS X1, Z1
+	XORQ         R8, R8
+
+loop:
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x10
+	JL           tail
+	VMOVUPS      (DX)(R8*4), Z2
+	VMOVUPS      (BX)(R8*4), Z3
+	VMOVUPS      (SI)(R8*4), Z4
+	VMOVUPS      (AX)(R8*4), Z5
+	VMOVUPS      (CX)(R8*4), Z6
+	VMULPS       Z0, Z4, Z4
+	VMULPS       Z3, Z4, Z4
+	VFNMADD231PS Z2, Z1, Z4
+	VADDPS       Z4, Z5, Z5
+	VMULPS       Z2, Z3, Z2
+	VMULPS       Z0, Z2, Z2
+	VADDPS       Z2, Z6, Z6
+	VMOVUPS      Z5, (AX)(R8*4)
+	VMOVUPS      Z6, (CX)(R8*4)
+	ADDQ         $0x10, R8
+	JMP          loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	VPBROADCASTD R9, Z2
+	VPCMPGTD     vm_iota<>+0(SB), Z2, K1
+	VMOVUPS.Z    (DX)(R8*4), K1, Z2
+	VMOVUPS.Z    (BX)(R8*4), K1, Z3
+	VMOVUPS.Z    (SI)(R8*4), K1, Z4
+	VMOVUPS.Z    (AX)(R8*4), K1, Z5
+	VMOVUPS.Z    (CX)(R8*4), K1, Z6
+	VMULPS       Z0, Z4, Z4
+	VMULPS       Z3, Z4, Z4
+	VFNMADD231PS Z2, Z1, Z4
+	VADDPS       Z4, Z5, Z5
+	VMULPS       Z2, Z3, Z1
+	VMULPS       Z0, Z1, Z0
+	VADDPS       Z0, Z6, Z6
+	VMOVUPS      Z5, K1, (AX)(R8*4)
+	VMOVUPS      Z6, K1, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vrmsNormBwdAVX2(dx []float32, dg []float32, x []float32, dy []float32, g []float32, s float32, k float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·vrmsNormBwdAVX2(SB), NOSPLIT, $0-128
+	MOVQ         dx_base+0(FP), AX
+	MOVQ         dg_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         dy_base+72(FP), BX
+	MOVQ         g_base+96(FP), SI
+	MOVQ         dx_len+8(FP), DI
+	MOVSS        s+120(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        k+124(FP), X1
+	VBROADCASTSS X1, Y1
+	XORQ         R8, R8
+
+loop:
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x08
+	JL           tail
+	VMOVUPS      (DX)(R8*4), Y2
+	VMOVUPS      (BX)(R8*4), Y3
+	VMOVUPS      (SI)(R8*4), Y4
+	VMOVUPS      (AX)(R8*4), Y5
+	VMOVUPS      (CX)(R8*4), Y6
+	VMULPS       Y0, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VFNMADD231PS Y2, Y1, Y4
+	VADDPS       Y4, Y5, Y5
+	VMULPS       Y2, Y3, Y2
+	VMULPS       Y0, Y2, Y2
+	VADDPS       Y2, Y6, Y6
+	VMOVUPS      Y5, (AX)(R8*4)
+	VMOVUPS      Y6, (CX)(R8*4)
+	ADDQ         $0x08, R8
+	JMP          loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	MOVQ         R9, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     vm_iota<>+0(SB), Y2, Y2
+	VMASKMOVPS   (DX)(R8*4), Y2, Y3
+	VMASKMOVPS   (BX)(R8*4), Y2, Y4
+	VMASKMOVPS   (SI)(R8*4), Y2, Y5
+	VMASKMOVPS   (AX)(R8*4), Y2, Y6
+	VMASKMOVPS   (CX)(R8*4), Y2, Y7
+	VMULPS       Y0, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VFNMADD231PS Y3, Y1, Y5
+	VADDPS       Y5, Y6, Y6
+	VMULPS       Y3, Y4, Y1
+	VMULPS       Y0, Y1, Y0
+	VADDPS       Y0, Y7, Y7
+	VMASKMOVPS   Y6, Y2, (AX)(R8*4)
+	VMASKMOVPS   Y7, Y2, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vlayerNormAVX512(y []float32, x []float32, g []float32, b []float32, m float32, s float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·vlayerNormAVX512(SB), NOSPLIT, $0-104
+	MOVQ         y_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         g_base+48(FP), DX
+	MOVQ         b_base+72(FP), BX
+	MOVQ         y_len+8(FP), SI
+	MOVSS        m+96(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVSS        s+100(FP), X1
+	VBROADCASTSS X1, Z1
+	XORQ         DI, DI
+
+loop:
+	MOVQ    SI, R8
+	SUBQ    DI, R8
+	CMPQ    R8, $0x10
+	JL      tail
+	VMOVUPS (CX)(DI*4), Z2
+	VMOVUPS (DX)(DI*4), Z3
+	VMOVUPS (BX)(DI*4), Z4
+	VSUBPS  Z0, Z2, Z2
+	VMULPS  Z1, Z2, Z2
+	VMULPS  Z3, Z2, Z2
+	VADDPS  Z4, Z2, Z2
+	VMOVUPS Z2, (AX)(DI*4)
+	ADDQ    $0x10, DI
+	JMP     loop
+
+tail:
+	TESTQ        R8, R8
+	JZ           done
+	VPBROADCASTD R8, Z2
+	VPCMPGTD     vm_iota<>+0(SB), Z2, K1
+	VMOVUPS.Z    (CX)(DI*4), K1, Z2
+	VMOVUPS.Z    (DX)(DI*4), K1, Z3
+	VMOVUPS.Z    (BX)(DI*4), K1, Z4
+	VSUBPS       Z0, Z2, Z0
+	VMULPS       Z1, Z0, Z0
+	VMULPS       Z3, Z0, Z0
+	VADDPS       Z4, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)(DI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vlayerNormAVX2(y []float32, x []float32, g []float32, b []float32, m float32, s float32)
+// Requires: AVX, AVX2, SSE, SSE2
+TEXT ·vlayerNormAVX2(SB), NOSPLIT, $0-104
+	MOVQ         y_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         g_base+48(FP), DX
+	MOVQ         b_base+72(FP), BX
+	MOVQ         y_len+8(FP), SI
+	MOVSS        m+96(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        s+100(FP), X1
+	VBROADCASTSS X1, Y1
+	XORQ         DI, DI
+
+loop:
+	MOVQ    SI, R8
+	SUBQ    DI, R8
+	CMPQ    R8, $0x08
+	JL      tail
+	VMOVUPS (CX)(DI*4), Y2
+	VMOVUPS (DX)(DI*4), Y3
+	VMOVUPS (BX)(DI*4), Y4
+	VSUBPS  Y0, Y2, Y2
+	VMULPS  Y1, Y2, Y2
+	VMULPS  Y3, Y2, Y2
+	VADDPS  Y4, Y2, Y2
+	VMOVUPS Y2, (AX)(DI*4)
+	ADDQ    $0x08, DI
+	JMP     loop
+
+tail:
+	TESTQ        R8, R8
+	JZ           done
+	MOVQ         R8, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     vm_iota<>+0(SB), Y2, Y2
+	VMASKMOVPS   (CX)(DI*4), Y2, Y3
+	VMASKMOVPS   (DX)(DI*4), Y2, Y4
+	VMASKMOVPS   (BX)(DI*4), Y2, Y5
+	VSUBPS       Y0, Y3, Y0
+	VMULPS       Y1, Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VADDPS       Y5, Y0, Y0
+	VMASKMOVPS   Y0, Y2, (AX)(DI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vlayerNormBwdSumsAVX512(dg []float32, db []float32, x []float32, dy []float32, g []float32, m float32, s float32) (float64, float64)
+// Requires: AVX, AVX512DQ, AVX512F, SSE, SSE2
+TEXT ·vlayerNormBwdSumsAVX512(SB), NOSPLIT, $0-144
+	MOVQ         dg_base+0(FP), AX
+	MOVQ         db_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         dy_base+72(FP), BX
+	MOVQ         g_base+96(FP), SI
+	MOVQ         dg_len+8(FP), DI
+	MOVSS        m+120(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVSS        s+124(FP), X1
+	VBROADCASTSS X1, Z1
+	VXORPS       Z2, Z2, Z2
+	VXORPS       Z3, Z3, Z3
+	VXORPS       Z4, Z4, Z4
+	VXORPS       Z5, Z5, Z5
+	XORQ         R8, R8
+
+loop:
+	MOVQ          DI, R9
+	SUBQ          R8, R9
+	CMPQ          R9, $0x10
+	JL            tail
+	VMOVUPS       (DX)(R8*4), Z6
+	VMOVUPS       (BX)(R8*4), Z7
+	VMOVUPS       (SI)(R8*4), Z8
+	VMOVUPS       (AX)(R8*4), Z9
+	VMOVUPS       (CX)(R8*4), Z10
+	VSUBPS        Z0, Z6, Z6
+	VMULPS        Z1, Z6, Z6
+	VMULPS        Z8, Z7, Z8
+	VFMADD231PS   Z6, Z7, Z9
+	VADDPS        Z7, Z10, Z10
+	VMULPS        Z6, Z8, Z6
+	VMOVUPS       Z9, (AX)(R8*4)
+	VMOVUPS       Z10, (CX)(R8*4)
+	VCVTPS2PD     Y8, Z7
+	VEXTRACTF64X4 $0x01, Z8, Y8
+	VCVTPS2PD     Y8, Z8
+	VADDPD        Z7, Z2, Z2
+	VADDPD        Z8, Z3, Z3
+	VCVTPS2PD     Y6, Z7
+	VEXTRACTF64X4 $0x01, Z6, Y6
+	VCVTPS2PD     Y6, Z6
+	VADDPD        Z7, Z4, Z4
+	VADDPD        Z6, Z5, Z5
+	ADDQ          $0x10, R8
+	JMP           loop
+
+tail:
+	TESTQ         R9, R9
+	JZ            done
+	VPBROADCASTD  R9, Z6
+	VPCMPGTD      vm_iota<>+0(SB), Z6, K1
+	VMOVUPS.Z     (DX)(R8*4), K1, Z6
+	VMOVUPS.Z     (BX)(R8*4), K1, Z7
+	VMOVUPS.Z     (SI)(R8*4), K1, Z8
+	VMOVUPS.Z     (AX)(R8*4), K1, Z9
+	VMOVUPS.Z     (CX)(R8*4), K1, Z10
+	VSUBPS        Z0, Z6, Z0
+	VMULPS        Z1, Z0, Z0
+	VMULPS        Z8, Z7, Z1
+	VFMADD231PS   Z0, Z7, Z9
+	VADDPS        Z7, Z10, Z10
+	VMULPS        Z0, Z1, Z0
+	VMOVUPS       Z9, K1, (AX)(R8*4)
+	VMOVUPS       Z10, K1, (CX)(R8*4)
+	VMOVUPS.Z     Z1, K1, Z1
+	VCVTPS2PD     Y1, Z6
+	VEXTRACTF64X4 $0x01, Z1, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z6, Z2, Z2
+	VADDPD        Z1, Z3, Z3
+	VMOVUPS.Z     Z0, K1, Z0
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z4, Z4
+	VADDPD        Z0, Z5, Z5
+
+done:
+	VADDPD        Z3, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VADDPD        Z5, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y0
+	VEXTRACTF128  $0x01, Y0, X2
+	VADDPD        X2, X0, X2
+	VPERMILPD     $0x01, X2, X0
+	VADDSD        X0, X2, X2
+	VZEROUPPER
+	MOVSD         X1, ret+128(FP)
+	MOVSD         X2, ret1+136(FP)
+	RET
+
+// func vlayerNormBwdSumsAVX2(dg []float32, db []float32, x []float32, dy []float32, g []float32, m float32, s float32) (float64, float64)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·vlayerNormBwdSumsAVX2(SB), NOSPLIT, $0-144
+	MOVQ         dg_base+0(FP), AX
+	MOVQ         db_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         dy_base+72(FP), BX
+	MOVQ         g_base+96(FP), SI
+	MOVQ         dg_len+8(FP), DI
+	MOVSS        m+120(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        s+124(FP), X1
+	VBROADCASTSS X1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	XORQ         R8, R8
+
+loop:
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x08
+	JL           tail
+	VMOVUPS      (DX)(R8*4), Y6
+	VMOVUPS      (BX)(R8*4), Y7
+	VMOVUPS      (SI)(R8*4), Y8
+	VMOVUPS      (AX)(R8*4), Y9
+	VMOVUPS      (CX)(R8*4), Y10
+	VSUBPS       Y0, Y6, Y6
+	VMULPS       Y1, Y6, Y6
+	VMULPS       Y8, Y7, Y8
+	VFMADD231PS  Y6, Y7, Y9
+	VADDPS       Y7, Y10, Y10
+	VMULPS       Y6, Y8, Y6
+	VMOVUPS      Y9, (AX)(R8*4)
+	VMOVUPS      Y10, (CX)(R8*4)
+	VCVTPS2PD    X8, Y7
+	VEXTRACTF128 $0x01, Y8, X8
+	VCVTPS2PD    X8, Y8
+	VADDPD       Y7, Y2, Y2
+	VADDPD       Y8, Y3, Y3
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x08, R8
+	JMP          loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	MOVQ         R9, X6
+	VPBROADCASTD X6, Y6
+	VPCMPGTD     vm_iota<>+0(SB), Y6, Y6
+	VMASKMOVPS   (DX)(R8*4), Y6, Y7
+	VMASKMOVPS   (BX)(R8*4), Y6, Y8
+	VMASKMOVPS   (SI)(R8*4), Y6, Y9
+	VMASKMOVPS   (AX)(R8*4), Y6, Y10
+	VMASKMOVPS   (CX)(R8*4), Y6, Y11
+	VSUBPS       Y0, Y7, Y0
+	VMULPS       Y1, Y0, Y0
+	VMULPS       Y9, Y8, Y1
+	VFMADD231PS  Y0, Y8, Y10
+	VADDPS       Y8, Y11, Y11
+	VMULPS       Y0, Y1, Y0
+	VMASKMOVPS   Y10, Y6, (AX)(R8*4)
+	VMASKMOVPS   Y11, Y6, (CX)(R8*4)
+	VANDPS       Y6, Y1, Y1
+	VCVTPS2PD    X1, Y7
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y7, Y2, Y2
+	VADDPD       Y1, Y3, Y3
+	VANDPS       Y6, Y0, Y0
+	VCVTPS2PD    X0, Y1
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y1, Y4, Y4
+	VADDPD       Y0, Y5, Y5
+
+done:
+	VADDPD       Y3, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X1
+	VADDPD       X1, X4, X1
+	VPERMILPD    $0x01, X1, X2
+	VADDSD       X2, X1, X1
+	VZEROUPPER
+	MOVSD        X0, ret+128(FP)
+	MOVSD        X1, ret1+136(FP)
+	RET
+
+// func vlayerNormBwdDxAVX512(dx []float32, x []float32, dy []float32, g []float32, m float32, s float32, m1 float32, m2 float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·vlayerNormBwdDxAVX512(SB), NOSPLIT, $0-112
+	MOVQ         dx_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dy_base+48(FP), DX
+	MOVQ         g_base+72(FP), BX
+	MOVQ         dx_len+8(FP), SI
+	MOVSS        m+96(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVSS        s+100(FP), X1
+	VBROADCASTSS X1, Z1
+	MOVSS        m1+104(FP), X2
+	VBROADCASTSS X2, Z2
+	MOVSS        m2+108(FP), X3
+	VBROADCASTSS X3, Z3
+	XORQ         DI, DI
+
+loop:
+	MOVQ         SI, R8
+	SUBQ         DI, R8
+	CMPQ         R8, $0x10
+	JL           tail
+	VMOVUPS      (CX)(DI*4), Z4
+	VMOVUPS      (DX)(DI*4), Z5
+	VMOVUPS      (BX)(DI*4), Z6
+	VMOVUPS      (AX)(DI*4), Z7
+	VSUBPS       Z0, Z4, Z4
+	VMULPS       Z1, Z4, Z4
+	VMULPS       Z6, Z5, Z5
+	VSUBPS       Z2, Z5, Z5
+	VFNMADD231PS Z3, Z4, Z5
+	VFMADD231PS  Z1, Z5, Z7
+	VMOVUPS      Z7, (AX)(DI*4)
+	ADDQ         $0x10, DI
+	JMP          loop
+
+tail:
+	TESTQ        R8, R8
+	JZ           done
+	VPBROADCASTD R8, Z4
+	VPCMPGTD     vm_iota<>+0(SB), Z4, K1
+	VMOVUPS.Z    (CX)(DI*4), K1, Z4
+	VMOVUPS.Z    (DX)(DI*4), K1, Z5
+	VMOVUPS.Z    (BX)(DI*4), K1, Z6
+	VMOVUPS.Z    (AX)(DI*4), K1, Z7
+	VSUBPS       Z0, Z4, Z0
+	VMULPS       Z1, Z0, Z0
+	VMULPS       Z6, Z5, Z4
+	VSUBPS       Z2, Z4, Z2
+	VFNMADD231PS Z3, Z0, Z2
+	VFMADD231PS  Z1, Z2, Z7
+	VMOVUPS      Z7, K1, (AX)(DI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vlayerNormBwdDxAVX2(dx []float32, x []float32, dy []float32, g []float32, m float32, s float32, m1 float32, m2 float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·vlayerNormBwdDxAVX2(SB), NOSPLIT, $0-112
+	MOVQ         dx_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dy_base+48(FP), DX
+	MOVQ         g_base+72(FP), BX
+	MOVQ         dx_len+8(FP), SI
+	MOVSS        m+96(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        s+100(FP), X1
+	VBROADCASTSS X1, Y1
+	MOVSS        m1+104(FP), X2
+	VBROADCASTSS X2, Y2
+	MOVSS        m2+108(FP), X3
+	VBROADCASTSS X3, Y3
+	XORQ         DI, DI
+
+loop:
+	MOVQ         SI, R8
+	SUBQ         DI, R8
+	CMPQ         R8, $0x08
+	JL           tail
+	VMOVUPS      (CX)(DI*4), Y4
+	VMOVUPS      (DX)(DI*4), Y5
+	VMOVUPS      (BX)(DI*4), Y6
+	VMOVUPS      (AX)(DI*4), Y7
+	VSUBPS       Y0, Y4, Y4
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y6, Y5, Y5
+	VSUBPS       Y2, Y5, Y5
+	VFNMADD231PS Y3, Y4, Y5
+	VFMADD231PS  Y1, Y5, Y7
+	VMOVUPS      Y7, (AX)(DI*4)
+	ADDQ         $0x08, DI
+	JMP          loop
+
+tail:
+	TESTQ        R8, R8
+	JZ           done
+	MOVQ         R8, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     vm_iota<>+0(SB), Y4, Y4
+	VMASKMOVPS   (CX)(DI*4), Y4, Y5
+	VMASKMOVPS   (DX)(DI*4), Y4, Y6
+	VMASKMOVPS   (BX)(DI*4), Y4, Y7
+	VMASKMOVPS   (AX)(DI*4), Y4, Y8
+	VSUBPS       Y0, Y5, Y0
+	VMULPS       Y1, Y0, Y0
+	VMULPS       Y7, Y6, Y5
+	VSUBPS       Y2, Y5, Y2
+	VFNMADD231PS Y3, Y0, Y2
+	VFMADD231PS  Y1, Y2, Y8
+	VMASKMOVPS   Y8, Y4, (AX)(DI*4)
+
+done:
+	VZEROUPPER
+	RET
+
 // func vGeluAVX512(dst []float32, src []float32)
 // Requires: AVX, AVX512F
 TEXT ·vGeluAVX512(SB), NOSPLIT, $0-48

@@ -54,6 +54,86 @@ func vscaleAVX512(dst []float32, src []float32, s float32)
 //go:noescape
 func vscaleAVX2(dst []float32, src []float32, s float32)
 
+// vsumAVX512 returns Σ x[i] in float64.
+//
+//go:noescape
+func vsumAVX512(x []float32) float64
+
+// vsumAVX2 returns Σ x[i] in float64.
+//
+//go:noescape
+func vsumAVX2(x []float32) float64
+
+// vsumSqAVX512 returns Σ (x[i]-m)² in float64 (x-m rounded to float32).
+//
+//go:noescape
+func vsumSqAVX512(x []float32, m float32) float64
+
+// vsumSqAVX2 returns Σ (x[i]-m)² in float64 (x-m rounded to float32).
+//
+//go:noescape
+func vsumSqAVX2(x []float32, m float32) float64
+
+// vdot3AVX512 returns Σ a[i]·b[i]·c[i] in float64 (products in float32).
+//
+//go:noescape
+func vdot3AVX512(a []float32, b []float32, c []float32) float64
+
+// vdot3AVX2 returns Σ a[i]·b[i]·c[i] in float64 (products in float32).
+//
+//go:noescape
+func vdot3AVX2(a []float32, b []float32, c []float32) float64
+
+// vrmsNormAVX512 sets y[i] = x[i]·s·g[i].
+//
+//go:noescape
+func vrmsNormAVX512(y []float32, x []float32, g []float32, s float32)
+
+// vrmsNormAVX2 sets y[i] = x[i]·s·g[i].
+//
+//go:noescape
+func vrmsNormAVX2(y []float32, x []float32, g []float32, s float32)
+
+// vrmsNormBwdAVX512 adds s·g[i]·dy[i] - k·x[i] to dx[i] and dy[i]·x[i]·s to dg[i].
+//
+//go:noescape
+func vrmsNormBwdAVX512(dx []float32, dg []float32, x []float32, dy []float32, g []float32, s float32, k float32)
+
+// vrmsNormBwdAVX2 adds s·g[i]·dy[i] - k·x[i] to dx[i] and dy[i]·x[i]·s to dg[i].
+//
+//go:noescape
+func vrmsNormBwdAVX2(dx []float32, dg []float32, x []float32, dy []float32, g []float32, s float32, k float32)
+
+// vlayerNormAVX512 sets y[i] = (x[i]-m)·s·g[i] + b[i].
+//
+//go:noescape
+func vlayerNormAVX512(y []float32, x []float32, g []float32, b []float32, m float32, s float32)
+
+// vlayerNormAVX2 sets y[i] = (x[i]-m)·s·g[i] + b[i].
+//
+//go:noescape
+func vlayerNormAVX2(y []float32, x []float32, g []float32, b []float32, m float32, s float32)
+
+// vlayerNormBwdSumsAVX512 adds dy·xh to dg and dy to db, with xh = (x-m)·s, and returns Σ dy·g and Σ dy·g·xh in float64.
+//
+//go:noescape
+func vlayerNormBwdSumsAVX512(dg []float32, db []float32, x []float32, dy []float32, g []float32, m float32, s float32) (float64, float64)
+
+// vlayerNormBwdSumsAVX2 adds dy·xh to dg and dy to db, with xh = (x-m)·s, and returns Σ dy·g and Σ dy·g·xh in float64.
+//
+//go:noescape
+func vlayerNormBwdSumsAVX2(dg []float32, db []float32, x []float32, dy []float32, g []float32, m float32, s float32) (float64, float64)
+
+// vlayerNormBwdDxAVX512 adds s·(dy·g - m1 - xh·m2) to dx, with xh = (x-m)·s.
+//
+//go:noescape
+func vlayerNormBwdDxAVX512(dx []float32, x []float32, dy []float32, g []float32, m float32, s float32, m1 float32, m2 float32)
+
+// vlayerNormBwdDxAVX2 adds s·(dy·g - m1 - xh·m2) to dx, with xh = (x-m)·s.
+//
+//go:noescape
+func vlayerNormBwdDxAVX2(dx []float32, x []float32, dy []float32, g []float32, m float32, s float32, m1 float32, m2 float32)
+
 // vGeluAVX512 sets dst = act(src) for GELU, x·Φ(x).
 //
 //go:noescape

@@ -387,6 +387,150 @@ func TestVecExpSub(t *testing.T) {
 	})
 }
 
+// normInputs returns n finite values: mostly uniform in [-2, 2), some
+// zeros, denormals and values near ±1e4.
+func normInputs(n int, seed uint64) []float32 {
+	r := newRand(seed)
+	x := make([]float32, n)
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -3e-39, 1e4, -1.5e4}
+	for i := range x {
+		if r.IntN(6) == 0 {
+			x[i] = special[r.IntN(len(special))]
+		} else {
+			x[i] = float32(4*r.Float64() - 2)
+		}
+	}
+	return x
+}
+
+// near checks got against a float64 reference whose terms sum to mag in
+// absolute value: a few float32 roundings of the terms.
+func near(got, want, mag float64) bool {
+	return math.Abs(got-want) <= 3.6e-7*mag+f32Tiny
+}
+
+// TestVecNorm checks the reductions and norm kernels against float64 loops.
+func TestVecNorm(t *testing.T) {
+	forEachVec(t, func(t *testing.T, v *vecImpl) {
+		for n := 0; n <= vecMaxLen; n++ {
+			for off := 0; off <= 3; off++ {
+				seed := uint64(500*n + off)
+				xs, dys, gs, bs := normInputs(n, seed), normInputs(n, seed+1), normInputs(n, seed+2), normInputs(n, seed+3)
+				a0, b0 := normInputs(n, seed+4), normInputs(n, seed+5)
+				x, dy := newGuarded(xs, off), newGuarded(dys, (off+1)%4)
+				g, b := newGuarded(gs, (off+2)%4), newGuarded(bs, (off+3)%4)
+				const m, sc, k, m1, m2 = 0.25, 1.5, 0.125, -0.375, 0.0625
+				fail := func(what string, i int, got, want float64) {
+					t.Helper()
+					t.Fatalf("%s n=%d off=%d i=%d: got %g, want %g", what, n, off, i, got, want)
+				}
+
+				var sum, sumMag, sq, dot, dotMag float64
+				for i := range xs {
+					x, y, z := float64(xs[i]), float64(dys[i]), float64(gs[i])
+					sum += x
+					sumMag += math.Abs(x)
+					sq += (x - m) * (x - m)
+					dot += x * y * z
+					dotMag += math.Abs(x * y * z)
+				}
+				if got := v.sum(x.s); !near(got, sum, 1e-8*sumMag) {
+					fail("sum", -1, got, sum)
+				}
+				if got := v.sumSq(x.s, m); !near(got, sq, sq) {
+					fail("sumSq", -1, got, sq)
+				}
+				if got := v.dot3(x.s, dy.s, g.s); !near(got, dot, dotMag) {
+					fail("dot3", -1, got, dot)
+				}
+
+				y := newGuarded(make([]float32, n), 3-off)
+				v.rmsNorm(y.s, x.s, g.s, sc)
+				for i := range xs {
+					w := float64(xs[i]) * sc * float64(gs[i])
+					if !near(float64(y.s[i]), w, math.Abs(w)) {
+						fail("rmsNorm", i, float64(y.s[i]), w)
+					}
+				}
+				dx, dg := newGuarded(a0, off), newGuarded(b0, 3-off)
+				v.rmsNormBwd(dx.s, dg.s, x.s, dy.s, g.s, sc, k)
+				for i := range xs {
+					xv, dyv, gv := float64(xs[i]), float64(dys[i]), float64(gs[i])
+					w := float64(a0[i]) + sc*gv*dyv - k*xv
+					if !near(float64(dx.s[i]), w, math.Abs(float64(a0[i]))+math.Abs(sc*gv*dyv)+math.Abs(k*xv)) {
+						fail("rmsNormBwd dx", i, float64(dx.s[i]), w)
+					}
+					w = float64(b0[i]) + dyv*xv*sc
+					if !near(float64(dg.s[i]), w, math.Abs(float64(b0[i]))+math.Abs(dyv*xv*sc)) {
+						fail("rmsNormBwd dg", i, float64(dg.s[i]), w)
+					}
+				}
+
+				v.layerNorm(y.s, x.s, g.s, b.s, m, sc)
+				for i := range xs {
+					t := (float64(xs[i]) - m) * sc * float64(gs[i])
+					w := t + float64(bs[i])
+					if !near(float64(y.s[i]), w, 2*math.Abs(t)+math.Abs(float64(bs[i]))) {
+						fail("layerNorm", i, float64(y.s[i]), w)
+					}
+				}
+				dg, db := newGuarded(a0, off), newGuarded(b0, 3-off)
+				s1, s2 := v.layerNormBwdSums(dg.s, db.s, x.s, dy.s, g.s, m, sc)
+				var w1, w2, mag1, mag2 float64
+				for i := range xs {
+					xh := (float64(xs[i]) - m) * sc
+					dyv, gv := float64(dys[i]), float64(gs[i])
+					w1 += dyv * gv
+					w2 += dyv * gv * xh
+					mag1 += math.Abs(dyv * gv)
+					mag2 += 2 * math.Abs(dyv*gv*xh)
+					w := float64(a0[i]) + dyv*xh
+					if !near(float64(dg.s[i]), w, math.Abs(float64(a0[i]))+2*math.Abs(dyv*xh)) {
+						fail("layerNormBwdSums dg", i, float64(dg.s[i]), w)
+					}
+					w = float64(b0[i]) + dyv
+					if !near(float64(db.s[i]), w, math.Abs(w)) {
+						fail("layerNormBwdSums db", i, float64(db.s[i]), w)
+					}
+				}
+				if !near(s1, w1, mag1) || !near(s2, w2, mag2) {
+					t.Fatalf("layerNormBwdSums n=%d off=%d: sums %g %g, want %g %g", n, off, s1, s2, w1, w2)
+				}
+				dx = newGuarded(a0, (off+2)%4)
+				v.layerNormBwdDx(dx.s, x.s, dy.s, g.s, m, sc, m1, m2)
+				for i := range xs {
+					xh := (float64(xs[i]) - m) * sc
+					p := float64(dys[i]) * float64(gs[i])
+					w := float64(a0[i]) + sc*(p-m1-xh*m2)
+					mag := math.Abs(float64(a0[i])) + 2*sc*(math.Abs(p)+math.Abs(m1)+2*math.Abs(xh*m2))
+					if !near(float64(dx.s[i]), w, mag) {
+						fail("layerNormBwdDx", i, float64(dx.s[i]), w)
+					}
+				}
+				for _, gb := range []guarded{x, dy, g, b, y, dx, dg, db} {
+					if !gb.intact() {
+						t.Fatalf("n=%d off=%d: a norm kernel wrote outside its slices", n, off)
+					}
+				}
+				for i := range xs {
+					if math.Float32bits(x.s[i]) != math.Float32bits(xs[i]) || math.Float32bits(dy.s[i]) != math.Float32bits(dys[i]) ||
+						math.Float32bits(g.s[i]) != math.Float32bits(gs[i]) || math.Float32bits(b.s[i]) != math.Float32bits(bs[i]) {
+						t.Fatalf("n=%d off=%d: a norm kernel changed an input", n, off)
+					}
+				}
+			}
+		}
+		// NaN and Inf reach the sums.
+		nan := []float32{1, float32(math.NaN()), 2}
+		if !math.IsNaN(v.sum(nan)) || !math.IsNaN(v.sumSq(nan, 0)) || !math.IsNaN(v.dot3(nan, nan, nan)) {
+			t.Fatal("a NaN input does not make the sum NaN")
+		}
+		if inf := []float32{1, float32(math.Inf(-1))}; !math.IsInf(v.sum(inf), -1) || !math.IsInf(v.sumSq(inf, 0), 1) {
+			t.Fatal("an infinite input does not make the sum infinite")
+		}
+	})
+}
+
 // TestVecAccuracy sweeps each kernel densely and checks the documented
 // error bounds.
 func TestVecAccuracy(t *testing.T) {
@@ -459,6 +603,14 @@ func BenchmarkVec(b *testing.B) {
 		}
 		run("exp_sub_sum", func() { v.expSubSum(y, x, 6) })
 		run("exp_sum", func() { v.expSum(x, 6) })
+		run("sum", func() { v.sum(x) })
+		run("sum_sq", func() { v.sumSq(x, 0.5) })
+		run("dot3", func() { v.dot3(x, y, d) })
+		run("rms_norm", func() { v.rmsNorm(y, x, d, 0.5) })
+		run("rms_norm_bwd", func() { v.rmsNormBwd(y, d, x, x, x, 0.5, 1e-3) })
+		run("layer_norm", func() { v.layerNorm(y, x, d, x, 0.1, 0.5) })
+		run("layer_norm_bwd_sums", func() { v.layerNormBwdSums(y, d, x, x, x, 0.1, 0.5) })
+		run("layer_norm_bwd_dx", func() { v.layerNormBwdDx(y, x, x, x, 0.1, 0.5, 0.01, 0.02) })
 		run("exp_sub_acc", func() { v.expSubAcc(y, x, 6, 1e-3) })
 	}
 }

@@ -250,7 +250,7 @@ type kernel struct {
 	ins       []string // slices read, in body argument order
 	outs      []string // slices written
 	scalars   []string // float32 parameters, broadcast
-	sum       bool     // return Σ of the first body result in float64
+	sums      []bool   // body results after the outputs summed in float64 and returned (true: squares)
 	body      func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual
 }
 
@@ -263,15 +263,16 @@ var kernels = []kernel{
 	{
 		name: "vexpSubSum", doc: "sets dst[i] = e^(src[i]-m) and returns Σ dst in float64.",
 		sig: "func(dst, src []float32, m float32) float64", ins: []string{"src"}, outs: []string{"dst"},
-		scalars: []string{"m"}, sum: true,
+		scalars: []string{"m"}, sums: []bool{false},
 		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
-			return []reg.VecVirtual{g.exp(g.sub(in[0], sc[0]))}
+			e := g.exp(g.sub(in[0], sc[0]))
+			return []reg.VecVirtual{e, e}
 		},
 	},
 	{
 		name: "vexpSum", doc: "returns Σ e^(src[i]-m) in float64.",
 		sig: "func(src []float32, m float32) float64", ins: []string{"src"},
-		scalars: []string{"m"}, sum: true,
+		scalars: []string{"m"}, sums: []bool{false},
 		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
 			return []reg.VecVirtual{g.exp(g.sub(in[0], sc[0]))}
 		},
@@ -291,6 +292,83 @@ var kernels = []kernel{
 		sig: "func(dst, src []float32, s float32)", ins: []string{"src"}, outs: []string{"dst"},
 		scalars: []string{"s"},
 		body:    func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual { return []reg.VecVirtual{g.mul(in[0], sc[0])} },
+	},
+	{
+		name: "vsum", doc: "returns Σ x[i] in float64.",
+		sig: "func(x []float32) float64", ins: []string{"x"}, sums: []bool{false},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual { return in },
+	},
+	{
+		name: "vsumSq", doc: "returns Σ (x[i]-m)² in float64 (x-m rounded to float32).",
+		sig: "func(x []float32, m float32) float64", ins: []string{"x"}, scalars: []string{"m"}, sums: []bool{true},
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			return []reg.VecVirtual{g.sub(in[0], sc[0])}
+		},
+	},
+	{
+		name: "vdot3", doc: "returns Σ a[i]·b[i]·c[i] in float64 (products in float32).",
+		sig: "func(a, b, c []float32) float64", ins: []string{"a", "b", "c"}, sums: []bool{false},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
+			return []reg.VecVirtual{g.mul(g.mul(in[0], in[1]), in[2])}
+		},
+	},
+	{
+		name: "vrmsNorm", doc: "sets y[i] = x[i]·s·g[i].",
+		sig: "func(y, x, g []float32, s float32)", ins: []string{"x", "g"}, outs: []string{"y"}, scalars: []string{"s"},
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			return []reg.VecVirtual{g.mul(g.mul(in[0], sc[0]), in[1])}
+		},
+	},
+	{
+		name: "vrmsNormBwd", doc: "adds s·g[i]·dy[i] - k·x[i] to dx[i] and dy[i]·x[i]·s to dg[i].",
+		sig: "func(dx, dg, x, dy, g []float32, s, k float32)", ins: []string{"x", "dy", "g", "dx", "dg"},
+		outs: []string{"dx", "dg"}, scalars: []string{"s", "k"},
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			x, dy, gg, dx, dg := in[0], in[1], in[2], in[3], in[4]
+			a := g.mul(g.mul(gg, sc[0]), dy)
+			VFNMADD231PS(x, sc[1], a) // a - k·x
+			VADDPS(a, dx, dx)
+			b := g.mul(g.mul(dy, x), sc[0])
+			VADDPS(b, dg, dg)
+			return []reg.VecVirtual{dx, dg}
+		},
+	},
+	{
+		name: "vlayerNorm", doc: "sets y[i] = (x[i]-m)·s·g[i] + b[i].",
+		sig: "func(y, x, g, b []float32, m, s float32)", ins: []string{"x", "g", "b"}, outs: []string{"y"},
+		scalars: []string{"m", "s"},
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			y := g.mul(g.mul(g.sub(in[0], sc[0]), sc[1]), in[1])
+			VADDPS(in[2], y, y)
+			return []reg.VecVirtual{y}
+		},
+	},
+	{
+		name: "vlayerNormBwdSums",
+		doc:  "adds dy·xh to dg and dy to db, with xh = (x-m)·s, and returns Σ dy·g and Σ dy·g·xh in float64.",
+		sig:  "func(dg, db, x, dy, g []float32, m, s float32) (float64, float64)", ins: []string{"x", "dy", "g", "dg", "db"},
+		outs: []string{"dg", "db"}, scalars: []string{"m", "s"}, sums: []bool{false, false},
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			x, dy, gg, dg, db := in[0], in[1], in[2], in[3], in[4]
+			xh := g.mul(g.sub(x, sc[0]), sc[1])
+			dxh := g.mul(dy, gg)
+			VFMADD231PS(xh, dy, dg)
+			VADDPS(dy, db, db)
+			return []reg.VecVirtual{dg, db, dxh, g.mul(dxh, xh)}
+		},
+	},
+	{
+		name: "vlayerNormBwdDx", doc: "adds s·(dy·g - m1 - xh·m2) to dx, with xh = (x-m)·s.",
+		sig: "func(dx, x, dy, g []float32, m, s, m1, m2 float32)", ins: []string{"x", "dy", "g", "dx"},
+		outs: []string{"dx"}, scalars: []string{"m", "s", "m1", "m2"},
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			x, dy, gg, dx := in[0], in[1], in[2], in[3]
+			xh := g.mul(g.sub(x, sc[0]), sc[1])
+			t := g.sub(g.mul(dy, gg), sc[2])
+			VFNMADD231PS(sc[3], xh, t) // t - xh·m2
+			VFMADD231PS(sc[1], t, dx)
+			return []reg.VecVirtual{dx}
+		},
 	},
 }
 
@@ -424,19 +502,20 @@ func (g *g) function(k kernel) {
 		VBROADCASTSS(Load(Param(s), XMM()), r)
 		sc = append(sc, r)
 	}
-	var acc [2]reg.VecVirtual
-	if k.sum {
-		for i := range acc {
-			acc[i] = g.vec()
-			VXORPS(acc[i], acc[i], acc[i])
+	acc := make([][2]reg.VecVirtual, len(k.sums))
+	for j := range acc {
+		for i := range acc[j] {
+			acc[j][i] = g.vec()
+			VXORPS(acc[j][i], acc[j][i], acc[j][i])
 		}
 	}
 	i := GP64()
 	XORQ(i, i)
 	mem := func(s string) Mem { return Mem{Base: ptr[s], Index: i, Scale: 4} }
 
-	// accumulate adds the float32 lanes of y to acc as float64.
-	accumulate := func(y reg.VecVirtual) {
+	// accumulate adds the float32 lanes of y (or their squares) to acc[j]
+	// as float64.
+	accumulate := func(j int, y reg.VecVirtual) {
 		var lo, hi reg.VecVirtual
 		if g.v512 {
 			lo, hi = ZMM(), ZMM()
@@ -451,9 +530,15 @@ func (g *g) function(k kernel) {
 			VEXTRACTF128(Imm(1), y, h)
 			VCVTPS2PD(h, hi)
 		}
-		VADDPD(lo, acc[0], acc[0])
-		VADDPD(hi, acc[1], acc[1])
+		if k.sums[j] {
+			VFMADD231PD(lo, lo, acc[j][0])
+			VFMADD231PD(hi, hi, acc[j][1])
+		} else {
+			VADDPD(lo, acc[j][0], acc[j][0])
+			VADDPD(hi, acc[j][1], acc[j][1])
+		}
 	}
+	nout := len(k.outs)
 
 	Label("loop")
 	rem := GP64()
@@ -471,8 +556,8 @@ func (g *g) function(k kernel) {
 	for j, s := range k.outs {
 		VMOVUPS(out[j], mem(s))
 	}
-	if k.sum {
-		accumulate(out[0])
+	for j := range k.sums {
+		accumulate(j, out[nout+j])
 	}
 	ADDQ(Imm(uint64(g.w)), i)
 	JMP(LabelRef("loop"))
@@ -495,9 +580,9 @@ func (g *g) function(k kernel) {
 		for j, s := range k.outs {
 			VMOVUPS(out[j], m, mem(s))
 		}
-		if k.sum {
-			VMOVUPS_Z(out[0], m, out[0])
-			accumulate(out[0])
+		for j := range k.sums {
+			VMOVUPS_Z(out[nout+j], m, out[nout+j])
+			accumulate(j, out[nout+j])
 		}
 	} else {
 		x := XMM()
@@ -515,16 +600,17 @@ func (g *g) function(k kernel) {
 		for j, s := range k.outs {
 			VMASKMOVPS(out[j], m, mem(s))
 		}
-		if k.sum {
-			VANDPS(m, out[0], out[0])
-			accumulate(out[0])
+		for j := range k.sums {
+			VANDPS(m, out[nout+j], out[nout+j])
+			accumulate(j, out[nout+j])
 		}
 	}
 
 	Label("done")
-	if k.sum {
-		VADDPD(acc[1], acc[0], acc[0])
-		s := acc[0]
+	var res []reg.VecVirtual
+	for j := range k.sums {
+		VADDPD(acc[j][1], acc[j][0], acc[j][0])
+		s := acc[j][0]
 		if g.v512 {
 			h := YMM()
 			VEXTRACTF64X4(Imm(1), s, h)
@@ -537,10 +623,11 @@ func (g *g) function(k kernel) {
 		h2 := XMM()
 		VPERMILPD(Imm(1), h, h2)
 		VADDSD(h2, h, h)
-		VZEROUPPER()
-		Store(h, ReturnIndex(0))
-	} else {
-		VZEROUPPER()
+		res = append(res, h)
+	}
+	VZEROUPPER()
+	for j, h := range res {
+		Store(h, ReturnIndex(j))
 	}
 	RET()
 }
