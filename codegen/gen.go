@@ -115,6 +115,14 @@ func (g *gen) validate() error {
 		len(l.Train.Zero) != len(p.Forward)+len(p.Backward) || l.MaxTokens != p.MaxBatch*p.MaxSeq {
 		return fmt.Errorf("codegen: model %s: the layout was not planned for this program", p.Name)
 	}
+	if l.Fused != nil && len(l.Fused) != len(p.Forward) {
+		return fmt.Errorf("codegen: model %s: the layout was not planned for this program", p.Name)
+	}
+	for i, f := range l.Fused {
+		if f && (i+1 >= len(p.Forward) || !plan.Fusable(p.Forward[i], p.Forward[i+1])) {
+			return fmt.Errorf("codegen: model %s: the layout fuses forward instructions %d and %d, which have no fused kernel", p.Name, i, i+1)
+		}
+	}
 	if g.train && len(p.Backward) == 0 {
 		return fmt.Errorf("codegen: model %s has no backward pass; differentiate it or generate an inference-only package", p.Name)
 	}

@@ -26,8 +26,10 @@ type body struct {
 	fail jen.Code
 	// losses: record the cross-entropy and the router losses for Losses.
 	losses bool
-	used   map[string]bool
-	stmts  []jen.Code
+	// fused: the layout's fused pairs, for the forward passes.
+	fused []bool
+	used  map[string]bool
+	stmts []jen.Code
 }
 
 func (g *gen) newBody(a *plan.Arena) *body {
@@ -125,15 +127,39 @@ func kernel(name string) *jen.Statement { return jen.Qual(kernelsPath, name) }
 // instrs emits the instructions seq, the i-th preceded by the zeroing
 // zero[i].
 func (b *body) instrs(seq []*ir.Instr, zero [][]*ir.Value) {
-	for i, in := range seq {
+	for i := 0; i < len(seq); i++ {
+		in := seq[i]
 		b.add(jen.Comment(describe(in)))
 		for _, v := range zero[i] {
 			b.add(kernel("Zero").Call(b.val(v)))
+		}
+		if plan.FusedWithNext(b.fused, seq, i) {
+			next := seq[i+1]
+			b.add(jen.Comment(describe(next) + " (fused)"))
+			for _, v := range zero[i+1] {
+				b.add(kernel("Zero").Call(b.val(v)))
+			}
+			b.fusedPair(in, next)
+			i++
+			continue
 		}
 		b.instr(in)
 		if b.losses && len(in.Outs) > 0 && in.Outs[0] == b.g.ce {
 			b.add(jen.Id("m").Dot("ce").Op("=").Add(b.elem(b.g.ce)))
 		}
+	}
+}
+
+// fusedPair emits the kernel running a pair that plan.Fusable accepted.
+func (b *body) fusedPair(first, second *ir.Instr) {
+	switch {
+	case first.Op == ir.OpAdd && second.Op == ir.OpRMSNorm:
+		h, x := first.Outs[0], second.Args[0]
+		b.add(kernel("AddRMSNorm").Call(b.val(h), b.val(second.Outs[0]), b.val(second.Outs[1]),
+			b.val(first.Args[0]), b.val(first.Args[1]), b.val(second.Args[1]),
+			b.rows(x.Rows), jen.Lit(x.Cols), jen.Lit(second.Attrs.Eps)))
+	default:
+		panic(fmt.Sprintf("codegen: no fused kernel for %v then %v", first.Op, second.Op))
 	}
 }
 
@@ -352,6 +378,7 @@ func (g *gen) forward(f *jen.File) {
 		b.tokens, b.targets = "tok", "tgt"
 	}
 	b.losses = true
+	b.fused = l.Fused
 	b.instrs(p.Forward, arena.Zero[:len(p.Forward)])
 	b.used["a"] = true // the loss is read from the arena
 
@@ -444,6 +471,7 @@ func (g *gen) infer(f *jen.File) {
 	if g.train {
 		b.ws = "moeInfer"
 	}
+	b.fused = l.Fused
 	b.instrs(p.Forward[:p.NInfer], l.Infer.Zero)
 
 	off := l.Infer.Offset(p.Logits)

@@ -35,6 +35,18 @@ type Layout struct {
 	// Infer holds the temporaries of Forward[:NInfer]. Its sequence is
 	// Forward[:NInfer]; Logits stays live to the end.
 	Infer Arena
+
+	// Fused[i] (i < len(Forward)) reports that Forward[i] and Forward[i+1]
+	// run as one fused kernel (see Fusable). Every arena plans the pair as
+	// one instruction, so that no output of either shares memory with an
+	// input of either. Nil when fusion is off.
+	Fused []bool
+}
+
+// Options configure PlanWith.
+type Options struct {
+	// NoFusion plans every instruction as its own kernel.
+	NoFusion bool
 }
 
 // Arena is a flat buffer of elements and the values placed in it.
@@ -86,11 +98,24 @@ func Accumulates(in *ir.Instr) bool {
 
 func roundUp(n int) int { return (n + Align - 1) / Align * Align }
 
+// Fusable reports whether a and b, consecutive forward instructions, can
+// run as one fused kernel: a residual add whose sum only feeds, next, an
+// RMSNorm (kernels.AddRMSNorm computes both in one pass over each row; the
+// sum is still stored, for later residuals and the backward pass).
+func Fusable(a, b *ir.Instr) bool {
+	return a.Op == ir.OpAdd && b.Op == ir.OpRMSNorm && len(a.Outs) == 1 && len(b.Args) == 2 &&
+		a.Outs[0] == b.Args[0] && a.Outs[0].Kind == ir.KindTemp && b.Args[1] != a.Outs[0]
+}
+
 // Plan assigns every value of p an offset in one of the arenas described by
-// Layout. It fails if p is malformed in a way that makes storage ambiguous:
-// values out of place in p.Values, temporaries read before they are written,
-// parameters with token rows, int32 temporaries.
-func Plan(p *ir.Program) (*Layout, error) {
+// Layout, fusing the instruction pairs that Fusable accepts. It fails if p
+// is malformed in a way that makes storage ambiguous: values out of place in
+// p.Values, temporaries read before they are written, parameters with token
+// rows, int32 temporaries.
+func Plan(p *ir.Program) (*Layout, error) { return PlanWith(p, Options{}) }
+
+// PlanWith is Plan with options.
+func PlanWith(p *ir.Program, opts Options) (*Layout, error) {
 	if p == nil {
 		return nil, fmt.Errorf("plan: nil program")
 	}
@@ -113,6 +138,14 @@ func Plan(p *ir.Program) (*Layout, error) {
 
 	nf := len(p.Forward)
 	outs := []*ir.Value{p.Logits, p.Loss}
+	if !opts.NoFusion {
+		l.Fused = make([]bool, nf)
+		for i := 0; i+1 < nf; i++ {
+			if (i == 0 || !l.Fused[i-1]) && Fusable(p.Forward[i], p.Forward[i+1]) {
+				l.Fused[i] = true
+			}
+		}
+	}
 
 	train := make([]*ir.Instr, 0, nf+len(p.Backward))
 	train = append(append(train, p.Forward...), p.Backward...)
@@ -121,14 +154,14 @@ func Plan(p *ir.Program) (*Layout, error) {
 		seed = p.DLoss
 	}
 	var err error
-	if l.Train, err = planTemps(p, l.MaxTokens, "training", train, seed, nf, outs, nf-1); err != nil {
+	if l.Train, err = planTemps(p, l.MaxTokens, "training", train, l.Fused, seed, nf, outs, nf-1); err != nil {
 		return nil, err
 	}
-	if l.Eval, err = planTemps(p, l.MaxTokens, "evaluation", p.Forward, nil, 0, outs, nf-1); err != nil {
+	if l.Eval, err = planTemps(p, l.MaxTokens, "evaluation", p.Forward, l.Fused, nil, 0, outs, nf-1); err != nil {
 		return nil, err
 	}
 	infer := p.Forward[:p.NInfer]
-	if l.Infer, err = planTemps(p, l.MaxTokens, "inference", infer, nil, 0, []*ir.Value{p.Logits}, len(infer)-1); err != nil {
+	if l.Infer, err = planTemps(p, l.MaxTokens, "inference", infer, l.Fused, nil, 0, []*ir.Value{p.Logits}, len(infer)-1); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -170,10 +203,17 @@ type span struct {
 	off         int
 }
 
+// FusedWithNext reports whether seq[i] runs fused with seq[i+1], given
+// the layout's Fused flags (which cover a prefix of seq).
+func FusedWithNext(fused []bool, seq []*ir.Instr, i int) bool {
+	return i+1 < len(seq) && i < len(fused) && fused[i]
+}
+
 // planTemps packs the temporaries accessed by seq into one arena. seed, if
 // not nil, is written (by the caller) just before seq[seedAt]. keep values
-// stay live at least until keepTo.
-func planTemps(p *ir.Program, maxTokens int, what string, seq []*ir.Instr, seed *ir.Value, seedAt int, keep []*ir.Value, keepTo int) (Arena, error) {
+// stay live at least until keepTo. The second instruction of a fused pair
+// counts as the first for liveness.
+func planTemps(p *ir.Program, maxTokens int, what string, seq []*ir.Instr, fused []bool, seed *ir.Value, seedAt int, keep []*ir.Value, keepTo int) (Arena, error) {
 	a := Arena{Off: noSlots(len(p.Values)), Zero: make([][]*ir.Value, len(seq))}
 	live := make([]*span, len(p.Values)) // by ID
 	var spans []*span
@@ -190,6 +230,10 @@ func planTemps(p *ir.Program, maxTokens int, what string, seq []*ir.Instr, seed 
 		if seed != nil && i == seedAt {
 			touch(seed, i)
 		}
+		at := i // the time of in, for liveness
+		if i > 0 && FusedWithNext(fused, seq, i-1) {
+			at = i - 1
+		}
 		for _, v := range in.Args {
 			if v.Kind != ir.KindTemp {
 				continue
@@ -198,7 +242,7 @@ func planTemps(p *ir.Program, maxTokens int, what string, seq []*ir.Instr, seed 
 				return Arena{}, fmt.Errorf("plan: %s: %s: %s (in %s) reads %s before any instruction of the %s pass writes it",
 					in.Pos, what, in.Op, layer(in), name(v), what)
 			}
-			touch(v, i)
+			touch(v, at)
 		}
 		for _, v := range in.Outs {
 			if v == nil || v.Kind != ir.KindTemp {
@@ -207,7 +251,7 @@ func planTemps(p *ir.Program, maxTokens int, what string, seq []*ir.Instr, seed 
 			if live[v.ID] == nil && Accumulates(in) {
 				a.Zero[i] = append(a.Zero[i], v)
 			}
-			touch(v, i)
+			touch(v, at)
 		}
 	}
 	for _, v := range keep {

@@ -212,6 +212,59 @@ func TestOverlapCheck(t *testing.T) {
 	}
 }
 
+// TestFusion: every residual add followed by an RMSNorm of the sum is
+// fused, nothing else is, and the checker above catches a fused pair whose
+// norm output was placed on an input of the add.
+func TestFusion(t *testing.T) {
+	progs := programs(t)
+	for name, p := range progs {
+		l, err := plan.Plan(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Fused) != len(p.Forward) {
+			t.Fatalf("%s: %d fused flags for %d forward instructions", name, len(l.Fused), len(p.Forward))
+		}
+		n := 0
+		for i, f := range l.Fused {
+			a := p.Forward[i]
+			want := i+1 < len(p.Forward) && a.Op == ir.OpAdd && p.Forward[i+1].Op == ir.OpRMSNorm && p.Forward[i+1].Args[0] == a.Outs[0]
+			if f != want {
+				t.Errorf("%s: forward[%d] %v fused=%v, want %v", name, i, a.Op, f, want)
+			}
+			if f {
+				n++
+			}
+		}
+		if lo, err := plan.PlanWith(p, plan.Options{NoFusion: true}); err != nil || lo.Fused != nil {
+			t.Errorf("%s: NoFusion: %v, fused %v", name, err, lo.Fused)
+		}
+		t.Logf("%s: %d fused pairs", name, n)
+	}
+	p := progs["stack4"]
+	l, err := plan.Plan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := 0
+	for i, f := range l.Fused {
+		if !f {
+			continue
+		}
+		pairs++
+		add, norm := p.Forward[i], p.Forward[i+1]
+		bad := *l
+		bad.Infer.Off = append([]int(nil), l.Infer.Off...)
+		bad.Infer.Off[norm.Outs[0].ID] = bad.Infer.Off[add.Args[0].ID]
+		if errs := overlaps(p, &bad); len(errs) == 0 {
+			t.Errorf("forward[%d]: a norm output placed on the add's input went unnoticed", i)
+		}
+	}
+	if pairs == 0 {
+		t.Error("stack4: no fused add and norm")
+	}
+}
+
 func overlaps(p *ir.Program, l *plan.Layout) []string {
 	var errs []string
 	errorf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -233,11 +286,15 @@ func overlaps(p *ir.Program, l *plan.Layout) []string {
 			if i == s.seedAt {
 				see(p.DLoss, i)
 			}
+			at := i // a fused pair runs as one instruction
+			if i > 0 && i < len(p.Forward) && i-1 < len(l.Fused) && l.Fused[i-1] {
+				at = i - 1
+			}
 			for _, v := range in.Args {
-				see(v, i)
+				see(v, at)
 			}
 			for _, v := range in.Outs {
-				see(v, i)
+				see(v, at)
 			}
 		}
 		for _, v := range s.keep {
@@ -410,13 +467,18 @@ func TestSizesAndReuse(t *testing.T) {
 	if l.Infer.Size > l.Eval.Size || l.Eval.Size >= l.Train.Size {
 		t.Errorf("infer %d, eval %d, train %d: want infer <= eval < train", l.Infer.Size, l.Eval.Size, l.Train.Size)
 	}
-	// Inference over four blocks needs no more than over one.
-	l1, err := plan.Plan(progs["stack1"])
+	// Inference over four blocks needs no more than over one (without
+	// fusion: a fused add and norm keeps one more row of values live).
+	l4, err := plan.PlanWith(p, plan.Options{NoFusion: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Infer.Size != l1.Infer.Size {
-		t.Errorf("inference arena: %d for 4 blocks, %d for 1: want equal", l.Infer.Size, l1.Infer.Size)
+	l1, err := plan.PlanWith(progs["stack1"], plan.Options{NoFusion: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l4.Infer.Size != l1.Infer.Size {
+		t.Errorf("inference arena: %d for 4 blocks, %d for 1: want equal", l4.Infer.Size, l1.Infer.Size)
 	}
 
 	nb := progs["nobackward"]

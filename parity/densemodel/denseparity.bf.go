@@ -39,7 +39,7 @@ const (
 	paramSize = 33440 // parameters, in declaration order
 	gradSize  = 33440 // their gradients
 	trainSize = 51664 // Forward's activations and Backward's activation gradients
-	inferSize = 9216  // Infer's activations
+	inferSize = 10240 // Infer's activations
 )
 
 // Options configure New.
@@ -164,9 +164,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
 	kernels.Gemm(false, false, T, 32, 32, 1, a[40960:40960+T*32], 32, w[11808:12832], 32, 0, a[35840:35840+T*32], 32)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[41984:41984+T*32], a[38912:38912+T*32], a[35840:35840+T*32])
-	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale)
-	kernels.RMSNorm(a[43008:43008+T*32], a[51488:51488+T], a[41984:41984+T*32], w[12832:12864], T, 32, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[41984:41984+T*32], a[43008:43008+T*32], a[51488:51488+T], a[38912:38912+T*32], a[35840:35840+T*32], w[12832:12864], T, 32, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	kernels.Gemm(false, false, T, 128, 32, 1, a[43008:43008+T*32], 32, w[12864:16960], 128, 0, a[16384:16384+T*128], 128)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
@@ -174,9 +173,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 32, 128, 1, a[20480:20480+T*128], 128, w[16960:21056], 32, 0, a[35840:35840+T*32], 32)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
-	kernels.Add(a[44032:44032+T*32], a[41984:41984+T*32], a[35840:35840+T*32])
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale)
-	kernels.RMSNorm(a[45056:45056+T*32], a[51520:51520+T], a[44032:44032+T*32], w[21056:21088], T, 32, 1e-06)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[44032:44032+T*32], a[45056:45056+T*32], a[51520:51520+T], a[41984:41984+T*32], a[35840:35840+T*32], w[21056:21088], T, 32, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
 	kernels.Gemm(false, false, T, 96, 32, 1, a[45056:45056+T*32], 32, w[21088:24160], 96, 0, a[35840:35840+T*96], 96)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=8 causal
@@ -184,9 +182,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
 	kernels.Gemm(false, false, T, 32, 32, 1, a[46080:46080+T*32], 32, w[24160:25184], 32, 0, a[24576:24576+T*32], 32)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
-	kernels.Add(a[47104:47104+T*32], a[44032:44032+T*32], a[24576:24576+T*32])
-	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale)
-	kernels.RMSNorm(a[48128:48128+T*32], a[51552:51552+T], a[47104:47104+T*32], w[25184:25216], T, 32, 1e-06)
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[47104:47104+T*32], a[48128:48128+T*32], a[51552:51552+T], a[44032:44032+T*32], a[24576:24576+T*32], w[25184:25216], T, 32, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
 	kernels.Gemm(false, false, T, 128, 32, 1, a[48128:48128+T*32], 32, w[25216:29312], 128, 0, a[24576:24576+T*128], 128)
 	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
@@ -194,9 +191,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
 	kernels.Gemm(false, false, T, 32, 128, 1, a[28672:28672+T*128], 128, w[29312:33408], 32, 0, a[0:T*32], 32)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
-	kernels.Add(a[49152:49152+T*32], a[47104:47104+T*32], a[0:T*32])
-	// norm: norm, norm/1 = rmsnorm(blocks.1.ffn/residual, @norm.scale)
-	kernels.RMSNorm(a[50176:50176+T*32], a[51584:51584+T], a[49152:49152+T*32], w[33408:33440], T, 32, 1e-06)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.ffn/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[49152:49152+T*32], a[50176:50176+T*32], a[51584:51584+T], a[47104:47104+T*32], a[0:T*32], w[33408:33440], T, 32, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 256, 32, 1, a[50176:50176+T*32], 32, w[0:8192], 32, 0, a[0:T*256], 256)
 	// loss: loss, loss/1 = cross_entropy(logits, targets)
@@ -355,9 +351,8 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
 	kernels.Gemm(false, false, T, 32, 32, 1, a[4096:4096+T*32], 32, w[11808:12832], 32, 0, a[0:T*32], 32)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[8192:8192+T*32], a[3072:3072+T*32], a[0:T*32])
-	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale)
-	kernels.RMSNorm(a[4096:4096+T*32], a[5120:5120+T], a[8192:8192+T*32], w[12832:12864], T, 32, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[8192:8192+T*32], a[4096:4096+T*32], a[1024:1024+T], a[3072:3072+T*32], a[0:T*32], w[12832:12864], T, 32, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	kernels.Gemm(false, false, T, 128, 32, 1, a[4096:4096+T*32], 32, w[12864:16960], 128, 0, a[0:T*128], 128)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
@@ -365,9 +360,8 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 32, 128, 1, a[4096:4096+T*128], 128, w[16960:21056], 32, 0, a[0:T*32], 32)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
-	kernels.Add(a[3072:3072+T*32], a[8192:8192+T*32], a[0:T*32])
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale)
-	kernels.RMSNorm(a[4096:4096+T*32], a[0:T], a[3072:3072+T*32], w[21056:21088], T, 32, 1e-06)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[3072:3072+T*32], a[4096:4096+T*32], a[1024:1024+T], a[8192:8192+T*32], a[0:T*32], w[21056:21088], T, 32, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
 	kernels.Gemm(false, false, T, 96, 32, 1, a[4096:4096+T*32], 32, w[21088:24160], 96, 0, a[0:T*96], 96)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=8 causal
@@ -375,9 +369,8 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
 	kernels.Gemm(false, false, T, 32, 32, 1, a[4096:4096+T*32], 32, w[24160:25184], 32, 0, a[0:T*32], 32)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
-	kernels.Add(a[8192:8192+T*32], a[3072:3072+T*32], a[0:T*32])
-	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale)
-	kernels.RMSNorm(a[4096:4096+T*32], a[5120:5120+T], a[8192:8192+T*32], w[25184:25216], T, 32, 1e-06)
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[8192:8192+T*32], a[4096:4096+T*32], a[1024:1024+T], a[3072:3072+T*32], a[0:T*32], w[25184:25216], T, 32, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
 	kernels.Gemm(false, false, T, 128, 32, 1, a[4096:4096+T*32], 32, w[25216:29312], 128, 0, a[0:T*128], 128)
 	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
@@ -385,11 +378,10 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
 	kernels.Gemm(false, false, T, 32, 128, 1, a[4096:4096+T*128], 128, w[29312:33408], 32, 0, a[0:T*32], 32)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
-	kernels.Add(a[1024:1024+T*32], a[8192:8192+T*32], a[0:T*32])
-	// norm: norm, norm/1 = rmsnorm(blocks.1.ffn/residual, @norm.scale)
-	kernels.RMSNorm(a[8192:8192+T*32], a[0:T], a[1024:1024+T*32], w[33408:33440], T, 32, 1e-06)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.ffn/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*32], a[9216:9216+T*32], a[2048:2048+T], a[8192:8192+T*32], a[0:T*32], w[33408:33440], T, 32, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.Gemm(false, true, T, 256, 32, 1, a[8192:8192+T*32], 32, w[0:8192], 32, 0, a[0:T*256], 256)
+	kernels.Gemm(false, true, T, 256, 32, 1, a[9216:9216+T*32], 32, w[0:8192], 32, 0, a[0:T*256], 256)
 
 	return a[0 : T*Vocab : T*Vocab], nil
 }

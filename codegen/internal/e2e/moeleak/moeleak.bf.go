@@ -194,9 +194,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
 	kernels.Gemm(false, false, T, 8, 8, 1, a[1056:1056+T*8], 8, w[384:448], 8, 0, a[384:384+T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[1184:1184+T*8], a[800:800+T*8], a[384:384+T*8])
-	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale)
-	kernels.RMSNorm(a[1312:1312+T*8], a[1744:1744+T], a[1184:1184+T*8], w[448:456], T, 8, 1e-06)
+	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1184:1184+T*8], a[1312:1312+T*8], a[1744:1744+T], a[800:800+T*8], a[384:384+T*8], w[448:456], T, 8, 1e-06)
 	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=1, group=sequence)
 	aux, err = moe.Forward(m.moe[0], a[384:384+T*8], a[1312:1312+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
 	if err != nil {
@@ -205,9 +204,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	a[592] = float32(aux)
 	m.aux += a[592]
 	// blocks.0.ec: blocks.0.ec/residual = add(blocks.0.attn/residual, blocks.0.ec/moe)
-	kernels.Add(a[1440:1440+T*8], a[1184:1184+T*8], a[384:384+T*8])
-	// norm: norm, norm/1 = rmsnorm(blocks.0.ec/residual, @norm.scale)
-	kernels.RMSNorm(a[1568:1568+T*8], a[1760:1760+T], a[1440:1440+T*8], w[1520:1528], T, 8, 1e-06)
+	// norm: norm, norm/1 = rmsnorm(blocks.0.ec/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[1440:1440+T*8], a[1568:1568+T*8], a[1760:1760+T], a[1184:1184+T*8], a[384:384+T*8], w[1520:1528], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 13, 8, 1, a[1568:1568+T*8], 8, w[1536:1640], 13, 0, a[384:384+T*13], 13)
 	// loss: loss/ce, loss/ce/1 = cross_entropy(logits, targets)
@@ -326,21 +324,19 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
 	kernels.Gemm(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[384:448], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[128:128+T*8], a[384:384+T*8], a[0:T*8])
-	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale)
-	kernels.RMSNorm(a[0:T*8], a[256:256+T], a[128:128+T*8], w[448:456], T, 8, 1e-06)
+	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
+	kernels.AddRMSNorm(a[128:128+T*8], a[256:256+T*8], a[512:512+T], a[384:384+T*8], a[0:T*8], w[448:456], T, 8, 1e-06)
 	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=1, group=sequence)
-	aux, err = moe.Forward(m.moeInfer[0], a[256:256+T*8], a[0:T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*8], a[256:256+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moeleak: blocks.0.ec: %w", err)
 	}
 	a[384] = float32(aux)
 	// blocks.0.ec: blocks.0.ec/residual = add(blocks.0.attn/residual, blocks.0.ec/moe)
-	kernels.Add(a[0:T*8], a[128:128+T*8], a[256:256+T*8])
-	// norm: norm, norm/1 = rmsnorm(blocks.0.ec/residual, @norm.scale)
-	kernels.RMSNorm(a[208:208+T*8], a[128:128+T], a[0:T*8], w[1520:1528], T, 8, 1e-06)
+	// norm: norm, norm/1 = rmsnorm(blocks.0.ec/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[256:256+T*8], a[384:384+T*8], a[512:512+T], a[128:128+T*8], a[0:T*8], w[1520:1528], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.Gemm(false, false, T, 13, 8, 1, a[208:208+T*8], 8, w[1536:1640], 13, 0, a[0:T*13], 13)
+	kernels.Gemm(false, false, T, 13, 8, 1, a[384:384+T*8], 8, w[1536:1640], 13, 0, a[0:T*13], 13)
 
 	return a[0 : T*Vocab : T*Vocab], nil
 }

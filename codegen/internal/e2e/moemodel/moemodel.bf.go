@@ -251,9 +251,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
 	kernels.Gemm(false, false, T, 8, 8, 1, a[2480:2480+T*8], 8, w[352:416], 8, 0, a[368:368+T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[2608:2608+T*8], a[2224:2224+T*8], a[368:368+T*8])
-	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale)
-	kernels.RMSNorm(a[2736:2736+T*8], a[4864:4864+T], a[2608:2608+T*8], w[416:424], T, 8, 1e-06)
+	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
+	kernels.AddRMSNorm(a[2608:2608+T*8], a[2736:2736+T*8], a[4864:4864+T], a[2224:2224+T*8], a[368:368+T*8], w[416:424], T, 8, 1e-06)
 	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=6 act=gelu route=expert_choice(capacity=2, group=position, z=0.001)
 	aux, err = moe.Forward(m.moe[0], a[368:368+T*8], a[2736:2736+T*8], w[432:464], w[464:656], w[656:848], batch, seq)
 	if err != nil {
@@ -283,9 +282,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	a[2176] = aux
 	m.aux += a[2176]
 	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.ffn.norm, blocks.0.top2/moe)
-	kernels.Add(a[3376:3376+T*8], a[3120:3120+T*8], a[2032:2032+T*8])
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale)
-	kernels.RMSNorm(a[3504:3504+T*8], a[4928:4928+T], a[3376:3376+T*8], w[1584:1592], T, 8, 1e-06)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[3376:3376+T*8], a[3504:3504+T*8], a[4928:4928+T], a[3120:3120+T*8], a[2032:2032+T*8], w[1584:1592], T, 8, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
 	kernels.Gemm(false, false, T, 24, 8, 1, a[3504:3504+T*8], 8, w[1600:1792], 24, 0, a[736:736+T*24], 24)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
@@ -293,9 +291,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
 	kernels.Gemm(false, false, T, 8, 8, 1, a[3632:3632+T*8], 8, w[1792:1856], 8, 0, a[2032:2032+T*8], 8)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
-	kernels.Add(a[3760:3760+T*8], a[3376:3376+T*8], a[2032:2032+T*8])
-	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale)
-	kernels.RMSNorm(a[3888:3888+T*8], a[4944:4944+T], a[3760:3760+T*8], w[1856:1864], T, 8, 1e-06)
+	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
+	kernels.AddRMSNorm(a[3760:3760+T*8], a[3888:3888+T*8], a[4944:4944+T], a[3376:3376+T*8], a[2032:2032+T*8], w[1856:1864], T, 8, 1e-06)
 	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=6 act=gelu route=expert_choice(capacity=2, group=position, z=0.001)
 	aux, err = moe.Forward(m.moe[2], a[2032:2032+T*8], a[3888:3888+T*8], w[1872:1904], w[1904:2096], w[2096:2288], batch, seq)
 	if err != nil {
@@ -566,17 +563,16 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float64, err err
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
 	kernels.Gemm(false, false, T, 8, 8, 1, a[496:496+T*8], 8, w[352:416], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
-	kernels.Add(a[128:128+T*8], a[368:368+T*8], a[0:T*8])
-	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale)
-	kernels.RMSNorm(a[0:T*8], a[256:256+T], a[128:128+T*8], w[416:424], T, 8, 1e-06)
+	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
+	kernels.AddRMSNorm(a[128:128+T*8], a[496:496+T*8], a[256:256+T], a[368:368+T*8], a[0:T*8], w[416:424], T, 8, 1e-06)
 	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=6 act=gelu route=expert_choice(capacity=2, group=position, z=0.001)
-	aux, err = moe.Forward(m.moeInfer[0], a[256:256+T*8], a[0:T*8], w[432:464], w[464:656], w[656:848], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*8], a[496:496+T*8], w[432:464], w[464:656], w[656:848], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moemodel: blocks.0.ec: %w", err)
 	}
-	a[384] = aux
+	a[256] = aux
 	// blocks.0.ec: blocks.0.ec/residual = add(blocks.0.attn/residual, blocks.0.ec/moe)
-	kernels.Add(a[560:560+T*8], a[128:128+T*8], a[256:256+T*8])
+	kernels.Add(a[560:560+T*8], a[128:128+T*8], a[0:T*8])
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ec/residual, @blocks.0.ffn.up)
 	kernels.Gemm(false, false, T, 24, 8, 1, a[560:560+T*8], 8, w[848:1040], 24, 0, a[0:T*24], 24)
 	// blocks.0.ffn: blocks.0.ffn/glu = glu(blocks.0.ffn/up) silu
@@ -596,9 +592,8 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float64, err err
 	}
 	a[384] = aux
 	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.ffn.norm, blocks.0.top2/moe)
-	kernels.Add(a[384:384+T*8], a[0:T*8], a[256:256+T*8])
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale)
-	kernels.RMSNorm(a[512:512+T*8], a[0:T], a[384:384+T*8], w[1584:1592], T, 8, 1e-06)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[384:384+T*8], a[512:512+T*8], a[128:128+T], a[0:T*8], a[256:256+T*8], w[1584:1592], T, 8, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
 	kernels.Gemm(false, false, T, 24, 8, 1, a[512:512+T*8], 8, w[1600:1792], 24, 0, a[0:T*24], 24)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
@@ -606,17 +601,16 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float64, err err
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
 	kernels.Gemm(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[1792:1856], 8, 0, a[0:T*8], 8)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
-	kernels.Add(a[128:128+T*8], a[384:384+T*8], a[0:T*8])
-	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale)
-	kernels.RMSNorm(a[0:T*8], a[256:256+T], a[128:128+T*8], w[1856:1864], T, 8, 1e-06)
+	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
+	kernels.AddRMSNorm(a[128:128+T*8], a[256:256+T*8], a[512:512+T], a[384:384+T*8], a[0:T*8], w[1856:1864], T, 8, 1e-06)
 	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=6 act=gelu route=expert_choice(capacity=2, group=position, z=0.001)
-	aux, err = moe.Forward(m.moeInfer[2], a[256:256+T*8], a[0:T*8], w[1872:1904], w[1904:2096], w[2096:2288], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[256:256+T*8], w[1872:1904], w[1904:2096], w[2096:2288], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moemodel: blocks.1.ec: %w", err)
 	}
 	a[384] = aux
 	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
-	kernels.Add(a[560:560+T*8], a[128:128+T*8], a[256:256+T*8])
+	kernels.Add(a[560:560+T*8], a[128:128+T*8], a[0:T*8])
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ec/residual, @blocks.1.ffn.up)
 	kernels.Gemm(false, false, T, 24, 8, 1, a[560:560+T*8], 8, w[2288:2480], 24, 0, a[0:T*24], 24)
 	// blocks.1.ffn: blocks.1.ffn/glu = glu(blocks.1.ffn/up) silu
