@@ -24,7 +24,6 @@ loop:
 	VMINPS       Z0, Z1, Z0
 	VMULPS       vm_log2e<>+0(SB), Z0, Z1
 	VRNDSCALEPS  $0x00, Z1, Z1
-	VMOVUPS      Z0, Z0
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z1, Z0
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z1, Z0
 	VMOVUPS      vm_expc5<>+0(SB), Z2
@@ -52,7 +51,6 @@ tail:
 	VMINPS       Z0, Z1, Z0
 	VMULPS       vm_log2e<>+0(SB), Z0, Z1
 	VRNDSCALEPS  $0x00, Z1, Z1
-	VMOVUPS      Z0, Z0
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z1, Z0
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z1, Z0
 	VMOVUPS      vm_expc5<>+0(SB), Z2
@@ -90,7 +88,6 @@ loop:
 	VMINPS       Y0, Y1, Y0
 	VMULPS       vm_log2e<>+0(SB), Y0, Y1
 	VROUNDPS     $0x00, Y1, Y1
-	VMOVUPS      Y0, Y0
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y1, Y0
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y1, Y0
 	VMOVUPS      vm_expc5<>+0(SB), Y2
@@ -127,7 +124,6 @@ tail:
 	VMINPS       Y1, Y2, Y1
 	VMULPS       vm_log2e<>+0(SB), Y1, Y2
 	VROUNDPS     $0x00, Y2, Y2
-	VMOVUPS      Y1, Y1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y2, Y1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y2, Y1
 	VMOVUPS      vm_expc5<>+0(SB), Y3
@@ -178,7 +174,6 @@ loop:
 	VMINPS        Z3, Z4, Z3
 	VMULPS        vm_log2e<>+0(SB), Z3, Z4
 	VRNDSCALEPS   $0x00, Z4, Z4
-	VMOVUPS       Z3, Z3
 	VFNMADD231PS  vm_ln2hi<>+0(SB), Z4, Z3
 	VFNMADD231PS  vm_ln2lo<>+0(SB), Z4, Z3
 	VMOVUPS       vm_expc5<>+0(SB), Z5
@@ -212,7 +207,6 @@ tail:
 	VMINPS        Z0, Z3, Z0
 	VMULPS        vm_log2e<>+0(SB), Z0, Z3
 	VRNDSCALEPS   $0x00, Z3, Z3
-	VMOVUPS       Z0, Z0
 	VFNMADD231PS  vm_ln2hi<>+0(SB), Z3, Z0
 	VFNMADD231PS  vm_ln2lo<>+0(SB), Z3, Z0
 	VMOVUPS       vm_expc5<>+0(SB), Z4
@@ -269,7 +263,6 @@ loop:
 	VMINPS       Y3, Y4, Y3
 	VMULPS       vm_log2e<>+0(SB), Y3, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y3, Y3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -312,7 +305,6 @@ tail:
 	VMINPS       Y0, Y4, Y0
 	VMULPS       vm_log2e<>+0(SB), Y0, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y0, Y0
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y0
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y0
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -374,7 +366,6 @@ loop:
 	VMINPS        Z3, Z4, Z3
 	VMULPS        vm_log2e<>+0(SB), Z3, Z4
 	VRNDSCALEPS   $0x00, Z4, Z4
-	VMOVUPS       Z3, Z3
 	VFNMADD231PS  vm_ln2hi<>+0(SB), Z4, Z3
 	VFNMADD231PS  vm_ln2lo<>+0(SB), Z4, Z3
 	VMOVUPS       vm_expc5<>+0(SB), Z5
@@ -407,7 +398,6 @@ tail:
 	VMINPS        Z0, Z3, Z0
 	VMULPS        vm_log2e<>+0(SB), Z0, Z3
 	VRNDSCALEPS   $0x00, Z3, Z3
-	VMOVUPS       Z0, Z0
 	VFNMADD231PS  vm_ln2hi<>+0(SB), Z3, Z0
 	VFNMADD231PS  vm_ln2lo<>+0(SB), Z3, Z0
 	VMOVUPS       vm_expc5<>+0(SB), Z4
@@ -462,7 +452,6 @@ loop:
 	VMINPS       Y3, Y4, Y3
 	VMULPS       vm_log2e<>+0(SB), Y3, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y3, Y3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -504,7 +493,6 @@ tail:
 	VMINPS       Y0, Y4, Y0
 	VMULPS       vm_log2e<>+0(SB), Y0, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y0, Y0
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y0
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y0
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -567,7 +555,6 @@ loop:
 	VMINPS       Z2, Z4, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z4
 	VRNDSCALEPS  $0x00, Z4, Z4
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z5
@@ -598,7 +585,6 @@ tail:
 	VMINPS       Z0, Z2, Z0
 	VMULPS       vm_log2e<>+0(SB), Z0, Z2
 	VRNDSCALEPS  $0x00, Z2, Z2
-	VMOVUPS      Z0, Z0
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z2, Z0
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z2, Z0
 	VMOVUPS      vm_expc5<>+0(SB), Z4
@@ -643,7 +629,6 @@ loop:
 	VMINPS       Y2, Y4, Y2
 	VMULPS       vm_log2e<>+0(SB), Y2, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y2, Y2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y2
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -683,7 +668,6 @@ tail:
 	VMINPS       Y0, Y3, Y0
 	VMULPS       vm_log2e<>+0(SB), Y0, Y3
 	VROUNDPS     $0x00, Y3, Y3
-	VMOVUPS      Y0, Y0
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y0
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y0
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -1723,7 +1707,6 @@ loop:
 	VMOVUPS      (CX)(BX*4), Z0
 	VPANDD       vm_absmask<>+0(SB), Z0, Z1
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z2
-	VMOVUPS      Z1, Z1
 	VFMADD213PS  vm_one<>+0(SB), Z2, Z1
 	VMOVUPS      vm_one<>+0(SB), Z2
 	VDIVPS       Z1, Z2, Z1
@@ -1745,7 +1728,6 @@ loop:
 	VMINPS       Z2, Z5, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z5
 	VRNDSCALEPS  $0x00, Z5, Z5
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z5, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z5, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z6
@@ -1777,7 +1759,6 @@ tail:
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
 	VPANDD       vm_absmask<>+0(SB), Z0, Z1
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z2
-	VMOVUPS      Z1, Z1
 	VFMADD213PS  vm_one<>+0(SB), Z2, Z1
 	VMOVUPS      vm_one<>+0(SB), Z2
 	VDIVPS       Z1, Z2, Z1
@@ -1799,7 +1780,6 @@ tail:
 	VMINPS       Z2, Z3, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z3
 	VRNDSCALEPS  $0x00, Z3, Z3
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z5
@@ -1841,7 +1821,6 @@ loop:
 	VMOVUPS      (CX)(BX*4), Y0
 	VANDPS       vm_absmask<>+0(SB), Y0, Y1
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y2
-	VMOVUPS      Y1, Y1
 	VFMADD213PS  vm_one<>+0(SB), Y2, Y1
 	VMOVUPS      vm_one<>+0(SB), Y2
 	VDIVPS       Y1, Y2, Y1
@@ -1863,7 +1842,6 @@ loop:
 	VMINPS       Y2, Y3, Y2
 	VMULPS       vm_log2e<>+0(SB), Y2, Y3
 	VROUNDPS     $0x00, Y3, Y3
-	VMOVUPS      Y2, Y2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
 	VMOVUPS      vm_expc5<>+0(SB), Y4
@@ -1902,7 +1880,6 @@ tail:
 	VMASKMOVPS   (CX)(BX*4), Y0, Y1
 	VANDPS       vm_absmask<>+0(SB), Y1, Y2
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y3
-	VMOVUPS      Y2, Y2
 	VFMADD213PS  vm_one<>+0(SB), Y3, Y2
 	VMOVUPS      vm_one<>+0(SB), Y3
 	VDIVPS       Y2, Y3, Y2
@@ -1924,7 +1901,6 @@ tail:
 	VMINPS       Y3, Y4, Y3
 	VMULPS       vm_log2e<>+0(SB), Y3, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y3, Y3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -1973,7 +1949,6 @@ loop:
 	VMOVUPS      (DX)(SI*4), Z0
 	VPANDD       vm_absmask<>+0(SB), Z0, Z1
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z2
-	VMOVUPS      Z1, Z1
 	VFMADD213PS  vm_one<>+0(SB), Z2, Z1
 	VMOVUPS      vm_one<>+0(SB), Z2
 	VDIVPS       Z1, Z2, Z1
@@ -1995,7 +1970,6 @@ loop:
 	VMINPS       Z2, Z6, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z6
 	VRNDSCALEPS  $0x00, Z6, Z6
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z7
@@ -2014,32 +1988,30 @@ loop:
 	VMOVUPS      vm_zero<>+0(SB), Z6
 	VCMPPS       $0x11, Z6, Z0, K1
 	VBLENDMPS    Z2, Z1, K1, Z3
+	VMULPS       Z0, Z3, Z1
 	VPXORD       vm_signmask<>+0(SB), Z5, Z5
-	VMULPS       Z0, Z5, Z1
+	VMULPS       Z0, Z5, Z5
 	VMOVUPS      vm_explo<>+0(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      vm_exphi<>+0(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMULPS       vm_log2e<>+0(SB), Z1, Z2
-	VRNDSCALEPS  $0x00, Z2, Z2
-	VMOVUPS      Z1, Z1
-	VFNMADD231PS vm_ln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS vm_ln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      vm_expc5<>+0(SB), Z5
-	VFMADD213PS  vm_expc4<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_expc3<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_expc2<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_expc1<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_expc0<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_one<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_one<>+0(SB), Z1, Z5
-	VSCALEFPS    Z2, Z5, Z1
-	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z2
-	VMOVUPS      Z3, Z5
-	VFMADD231PS  Z1, Z2, Z5
-	VMULPS       Z0, Z3, Z0
-	VMOVUPS      Z5, (AX)(SI*4)
-	VMOVUPS      Z0, (CX)(SI*4)
+	VMAXPS       Z5, Z2, Z2
+	VMOVUPS      vm_exphi<>+0(SB), Z5
+	VMINPS       Z2, Z5, Z2
+	VMULPS       vm_log2e<>+0(SB), Z2, Z5
+	VRNDSCALEPS  $0x00, Z5, Z5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z5, Z2
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z5, Z2
+	VMOVUPS      vm_expc5<>+0(SB), Z6
+	VFMADD213PS  vm_expc4<>+0(SB), Z2, Z6
+	VFMADD213PS  vm_expc3<>+0(SB), Z2, Z6
+	VFMADD213PS  vm_expc2<>+0(SB), Z2, Z6
+	VFMADD213PS  vm_expc1<>+0(SB), Z2, Z6
+	VFMADD213PS  vm_expc0<>+0(SB), Z2, Z6
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z6
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z6
+	VSCALEFPS    Z5, Z6, Z2
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z0
+	VFMADD231PS  Z2, Z0, Z3
+	VMOVUPS      Z3, (AX)(SI*4)
+	VMOVUPS      Z1, (CX)(SI*4)
 	ADDQ         $0x10, SI
 	JMP          loop
 
@@ -2051,7 +2023,6 @@ tail:
 	VMOVUPS.Z    (DX)(SI*4), K1, Z0
 	VPANDD       vm_absmask<>+0(SB), Z0, Z1
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z2
-	VMOVUPS      Z1, Z1
 	VFMADD213PS  vm_one<>+0(SB), Z2, Z1
 	VMOVUPS      vm_one<>+0(SB), Z2
 	VDIVPS       Z1, Z2, Z1
@@ -2073,7 +2044,6 @@ tail:
 	VMINPS       Z2, Z5, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z5
 	VRNDSCALEPS  $0x00, Z5, Z5
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z5, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z5, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z6
@@ -2092,32 +2062,30 @@ tail:
 	VMOVUPS      vm_zero<>+0(SB), Z5
 	VCMPPS       $0x11, Z5, Z0, K2
 	VBLENDMPS    Z2, Z1, K2, Z4
+	VMULPS       Z0, Z4, Z1
 	VPXORD       vm_signmask<>+0(SB), Z3, Z3
-	VMULPS       Z0, Z3, Z1
+	VMULPS       Z0, Z3, Z3
 	VMOVUPS      vm_explo<>+0(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      vm_exphi<>+0(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMULPS       vm_log2e<>+0(SB), Z1, Z2
-	VRNDSCALEPS  $0x00, Z2, Z2
-	VMOVUPS      Z1, Z1
-	VFNMADD231PS vm_ln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS vm_ln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      vm_expc5<>+0(SB), Z3
-	VFMADD213PS  vm_expc4<>+0(SB), Z1, Z3
-	VFMADD213PS  vm_expc3<>+0(SB), Z1, Z3
-	VFMADD213PS  vm_expc2<>+0(SB), Z1, Z3
-	VFMADD213PS  vm_expc1<>+0(SB), Z1, Z3
-	VFMADD213PS  vm_expc0<>+0(SB), Z1, Z3
-	VFMADD213PS  vm_one<>+0(SB), Z1, Z3
-	VFMADD213PS  vm_one<>+0(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z1
-	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z2
-	VMOVUPS      Z4, Z3
-	VFMADD231PS  Z1, Z2, Z3
-	VMULPS       Z0, Z4, Z0
-	VMOVUPS      Z3, K1, (AX)(SI*4)
-	VMOVUPS      Z0, K1, (CX)(SI*4)
+	VMAXPS       Z3, Z2, Z2
+	VMOVUPS      vm_exphi<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z2
+	VMULPS       vm_log2e<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
+	VMOVUPS      vm_expc5<>+0(SB), Z5
+	VFMADD213PS  vm_expc4<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expc3<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expc2<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expc1<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expc0<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_one<>+0(SB), Z2, Z5
+	VSCALEFPS    Z3, Z5, Z2
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z0
+	VFMADD231PS  Z2, Z0, Z4
+	VMOVUPS      Z4, K1, (AX)(SI*4)
+	VMOVUPS      Z1, K1, (CX)(SI*4)
 
 done:
 	VZEROUPPER
@@ -2140,7 +2108,6 @@ loop:
 	VMOVUPS      (DX)(SI*4), Y0
 	VANDPS       vm_absmask<>+0(SB), Y0, Y1
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y2
-	VMOVUPS      Y1, Y1
 	VFMADD213PS  vm_one<>+0(SB), Y2, Y1
 	VMOVUPS      vm_one<>+0(SB), Y2
 	VDIVPS       Y1, Y2, Y1
@@ -2162,7 +2129,6 @@ loop:
 	VMINPS       Y2, Y4, Y2
 	VMULPS       vm_log2e<>+0(SB), Y2, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y2, Y2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y2
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -2187,40 +2153,38 @@ loop:
 	VMOVUPS      vm_one<>+0(SB), Y1
 	VSUBPS       Y4, Y1, Y1
 	VBLENDVPS    Y0, Y4, Y1, Y1
+	VMULPS       Y0, Y1, Y2
 	VXORPS       vm_signmask<>+0(SB), Y3, Y3
-	VMULPS       Y0, Y3, Y2
-	VMOVUPS      vm_explo<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      vm_exphi<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMULPS       vm_log2e<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VMOVUPS      Y2, Y2
-	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
-	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
-	VMOVUPS      vm_expc5<>+0(SB), Y4
-	VFMADD213PS  vm_expc4<>+0(SB), Y2, Y4
-	VFMADD213PS  vm_expc3<>+0(SB), Y2, Y4
-	VFMADD213PS  vm_expc2<>+0(SB), Y2, Y4
-	VFMADD213PS  vm_expc1<>+0(SB), Y2, Y4
-	VFMADD213PS  vm_expc0<>+0(SB), Y2, Y4
-	VFMADD213PS  vm_one<>+0(SB), Y2, Y4
-	VFMADD213PS  vm_one<>+0(SB), Y2, Y4
-	VCVTTPS2DQ   Y3, Y2
-	VPSRAD       $0x01, Y2, Y3
-	VPSUBD       Y3, Y2, Y2
+	VMULPS       Y0, Y3, Y3
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_exphi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expc5<>+0(SB), Y5
+	VFMADD213PS  vm_expc4<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc3<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc2<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc1<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_expc0<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
+	VCVTTPS2DQ   Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       vm_bias<>+0(SB), Y4, Y4
 	VPADDD       vm_bias<>+0(SB), Y3, Y3
-	VPADDD       vm_bias<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y4, Y4
 	VPSLLD       $0x17, Y3, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y3, Y4, Y3
-	VMULPS       Y2, Y3, Y3
-	VMULPS       vm_invsqrt2pi<>+0(SB), Y0, Y2
-	VMOVUPS      Y1, Y4
-	VFMADD231PS  Y3, Y2, Y4
-	VMULPS       Y0, Y1, Y0
-	VMOVUPS      Y4, (AX)(SI*4)
-	VMOVUPS      Y0, (CX)(SI*4)
+	VMULPS       Y4, Y5, Y4
+	VMULPS       Y3, Y4, Y4
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y0, Y0
+	VFMADD231PS  Y4, Y0, Y1
+	VMOVUPS      Y1, (AX)(SI*4)
+	VMOVUPS      Y2, (CX)(SI*4)
 	ADDQ         $0x08, SI
 	JMP          loop
 
@@ -2233,7 +2197,6 @@ tail:
 	VMASKMOVPS   (DX)(SI*4), Y0, Y1
 	VANDPS       vm_absmask<>+0(SB), Y1, Y2
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y3
-	VMOVUPS      Y2, Y2
 	VFMADD213PS  vm_one<>+0(SB), Y3, Y2
 	VMOVUPS      vm_one<>+0(SB), Y3
 	VDIVPS       Y2, Y3, Y2
@@ -2255,7 +2218,6 @@ tail:
 	VMINPS       Y3, Y5, Y3
 	VMULPS       vm_log2e<>+0(SB), Y3, Y5
 	VROUNDPS     $0x00, Y5, Y5
-	VMOVUPS      Y3, Y3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y3
 	VMOVUPS      vm_expc5<>+0(SB), Y6
@@ -2280,40 +2242,38 @@ tail:
 	VMOVUPS      vm_one<>+0(SB), Y2
 	VSUBPS       Y5, Y2, Y2
 	VBLENDVPS    Y1, Y5, Y2, Y2
+	VMULPS       Y1, Y2, Y3
 	VXORPS       vm_signmask<>+0(SB), Y4, Y4
-	VMULPS       Y1, Y4, Y3
-	VMOVUPS      vm_explo<>+0(SB), Y4
-	VMAXPS       Y3, Y4, Y3
-	VMOVUPS      vm_exphi<>+0(SB), Y4
-	VMINPS       Y3, Y4, Y3
-	VMULPS       vm_log2e<>+0(SB), Y3, Y4
-	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y3, Y3
-	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
-	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
-	VMOVUPS      vm_expc5<>+0(SB), Y5
-	VFMADD213PS  vm_expc4<>+0(SB), Y3, Y5
-	VFMADD213PS  vm_expc3<>+0(SB), Y3, Y5
-	VFMADD213PS  vm_expc2<>+0(SB), Y3, Y5
-	VFMADD213PS  vm_expc1<>+0(SB), Y3, Y5
-	VFMADD213PS  vm_expc0<>+0(SB), Y3, Y5
-	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
-	VFMADD213PS  vm_one<>+0(SB), Y3, Y5
-	VCVTTPS2DQ   Y4, Y3
-	VPSRAD       $0x01, Y3, Y4
-	VPSUBD       Y4, Y3, Y3
+	VMULPS       Y1, Y4, Y4
+	VMOVUPS      vm_explo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      vm_exphi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expc5<>+0(SB), Y6
+	VFMADD213PS  vm_expc4<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc3<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc2<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc1<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_expc0<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_one<>+0(SB), Y4, Y6
+	VCVTTPS2DQ   Y5, Y4
+	VPSRAD       $0x01, Y4, Y5
+	VPSUBD       Y5, Y4, Y4
+	VPADDD       vm_bias<>+0(SB), Y5, Y5
 	VPADDD       vm_bias<>+0(SB), Y4, Y4
-	VPADDD       vm_bias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
 	VPSLLD       $0x17, Y4, Y4
-	VPSLLD       $0x17, Y3, Y3
-	VMULPS       Y4, Y5, Y4
-	VMULPS       Y3, Y4, Y4
-	VMULPS       vm_invsqrt2pi<>+0(SB), Y1, Y3
-	VMOVUPS      Y2, Y5
-	VFMADD231PS  Y4, Y3, Y5
-	VMULPS       Y1, Y2, Y1
-	VMASKMOVPS   Y5, Y0, (AX)(SI*4)
-	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
+	VMULPS       Y5, Y6, Y5
+	VMULPS       Y4, Y5, Y5
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y1, Y1
+	VFMADD231PS  Y5, Y1, Y2
+	VMASKMOVPS   Y2, Y0, (AX)(SI*4)
+	VMASKMOVPS   Y3, Y0, (CX)(SI*4)
 
 done:
 	VZEROUPPER
@@ -2338,7 +2298,6 @@ loop:
 	VMOVUPS      (AX)(SI*4), Z2
 	VPANDD       vm_absmask<>+0(SB), Z0, Z3
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z4
-	VMOVUPS      Z3, Z3
 	VFMADD213PS  vm_one<>+0(SB), Z4, Z3
 	VMOVUPS      vm_one<>+0(SB), Z4
 	VDIVPS       Z3, Z4, Z3
@@ -2360,7 +2319,6 @@ loop:
 	VMINPS       Z4, Z8, Z4
 	VMULPS       vm_log2e<>+0(SB), Z4, Z8
 	VRNDSCALEPS  $0x00, Z8, Z8
-	VMOVUPS      Z4, Z4
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z8, Z4
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z8, Z4
 	VMOVUPS      vm_expc5<>+0(SB), Z9
@@ -2379,15 +2337,15 @@ loop:
 	VMOVUPS      vm_zero<>+0(SB), Z8
 	VCMPPS       $0x11, Z8, Z0, K1
 	VBLENDMPS    Z4, Z3, K1, Z5
+	VMULPS       Z0, Z5, Z3
 	VPXORD       vm_signmask<>+0(SB), Z7, Z7
-	VMULPS       Z0, Z7, Z3
-	VMOVUPS      vm_explo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
+	VMULPS       Z0, Z7, Z7
+	VMOVUPS      vm_explo<>+0(SB), Z3
+	VMAXPS       Z7, Z3, Z3
 	VMOVUPS      vm_exphi<>+0(SB), Z4
 	VMINPS       Z3, Z4, Z3
 	VMULPS       vm_log2e<>+0(SB), Z3, Z4
 	VRNDSCALEPS  $0x00, Z4, Z4
-	VMOVUPS      Z3, Z3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
 	VMOVUPS      vm_expc5<>+0(SB), Z7
@@ -2399,12 +2357,10 @@ loop:
 	VFMADD213PS  vm_one<>+0(SB), Z3, Z7
 	VFMADD213PS  vm_one<>+0(SB), Z3, Z7
 	VSCALEFPS    Z4, Z7, Z3
-	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z4
-	VMOVUPS      Z5, Z7
-	VFMADD231PS  Z3, Z4, Z7
-	VMULPS       Z0, Z5, Z0
-	VFMADD213PS  Z2, Z1, Z7
-	VMOVUPS      Z7, (AX)(SI*4)
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z0
+	VFMADD231PS  Z3, Z0, Z5
+	VFMADD213PS  Z2, Z1, Z5
+	VMOVUPS      Z5, (AX)(SI*4)
 	ADDQ         $0x10, SI
 	JMP          loop
 
@@ -2418,7 +2374,6 @@ tail:
 	VMOVUPS.Z    (AX)(SI*4), K1, Z2
 	VPANDD       vm_absmask<>+0(SB), Z0, Z3
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z4
-	VMOVUPS      Z3, Z3
 	VFMADD213PS  vm_one<>+0(SB), Z4, Z3
 	VMOVUPS      vm_one<>+0(SB), Z4
 	VDIVPS       Z3, Z4, Z3
@@ -2440,7 +2395,6 @@ tail:
 	VMINPS       Z4, Z7, Z4
 	VMULPS       vm_log2e<>+0(SB), Z4, Z7
 	VRNDSCALEPS  $0x00, Z7, Z7
-	VMOVUPS      Z4, Z4
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z7, Z4
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z7, Z4
 	VMOVUPS      vm_expc5<>+0(SB), Z8
@@ -2459,15 +2413,15 @@ tail:
 	VMOVUPS      vm_zero<>+0(SB), Z7
 	VCMPPS       $0x11, Z7, Z0, K2
 	VBLENDMPS    Z4, Z3, K2, Z6
+	VMULPS       Z0, Z6, Z3
 	VPXORD       vm_signmask<>+0(SB), Z5, Z5
-	VMULPS       Z0, Z5, Z3
-	VMOVUPS      vm_explo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
+	VMULPS       Z0, Z5, Z5
+	VMOVUPS      vm_explo<>+0(SB), Z3
+	VMAXPS       Z5, Z3, Z3
 	VMOVUPS      vm_exphi<>+0(SB), Z4
 	VMINPS       Z3, Z4, Z3
 	VMULPS       vm_log2e<>+0(SB), Z3, Z4
 	VRNDSCALEPS  $0x00, Z4, Z4
-	VMOVUPS      Z3, Z3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
 	VMOVUPS      vm_expc5<>+0(SB), Z5
@@ -2479,12 +2433,10 @@ tail:
 	VFMADD213PS  vm_one<>+0(SB), Z3, Z5
 	VFMADD213PS  vm_one<>+0(SB), Z3, Z5
 	VSCALEFPS    Z4, Z5, Z3
-	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z4
-	VMOVUPS      Z6, Z5
-	VFMADD231PS  Z3, Z4, Z5
-	VMULPS       Z0, Z6, Z0
-	VFMADD213PS  Z2, Z1, Z5
-	VMOVUPS      Z5, K1, (AX)(SI*4)
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z0
+	VFMADD231PS  Z3, Z0, Z6
+	VFMADD213PS  Z2, Z1, Z6
+	VMOVUPS      Z6, K1, (AX)(SI*4)
 
 done:
 	VZEROUPPER
@@ -2509,7 +2461,6 @@ loop:
 	VMOVUPS      (AX)(SI*4), Y2
 	VANDPS       vm_absmask<>+0(SB), Y0, Y3
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y4
-	VMOVUPS      Y3, Y3
 	VFMADD213PS  vm_one<>+0(SB), Y4, Y3
 	VMOVUPS      vm_one<>+0(SB), Y4
 	VDIVPS       Y3, Y4, Y3
@@ -2531,7 +2482,6 @@ loop:
 	VMINPS       Y4, Y6, Y4
 	VMULPS       vm_log2e<>+0(SB), Y4, Y6
 	VROUNDPS     $0x00, Y6, Y6
-	VMOVUPS      Y4, Y4
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y6, Y4
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y6, Y4
 	VMOVUPS      vm_expc5<>+0(SB), Y7
@@ -2556,15 +2506,15 @@ loop:
 	VMOVUPS      vm_one<>+0(SB), Y3
 	VSUBPS       Y6, Y3, Y3
 	VBLENDVPS    Y0, Y6, Y3, Y3
+	VMULPS       Y0, Y3, Y4
 	VXORPS       vm_signmask<>+0(SB), Y5, Y5
-	VMULPS       Y0, Y5, Y4
-	VMOVUPS      vm_explo<>+0(SB), Y5
-	VMAXPS       Y4, Y5, Y4
+	VMULPS       Y0, Y5, Y5
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y5, Y4, Y4
 	VMOVUPS      vm_exphi<>+0(SB), Y5
 	VMINPS       Y4, Y5, Y4
 	VMULPS       vm_log2e<>+0(SB), Y4, Y5
 	VROUNDPS     $0x00, Y5, Y5
-	VMOVUPS      Y4, Y4
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y4
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y4
 	VMOVUPS      vm_expc5<>+0(SB), Y6
@@ -2584,12 +2534,10 @@ loop:
 	VPSLLD       $0x17, Y4, Y4
 	VMULPS       Y5, Y6, Y5
 	VMULPS       Y4, Y5, Y5
-	VMULPS       vm_invsqrt2pi<>+0(SB), Y0, Y4
-	VMOVUPS      Y3, Y6
-	VFMADD231PS  Y5, Y4, Y6
-	VMULPS       Y0, Y3, Y0
-	VFMADD213PS  Y2, Y1, Y6
-	VMOVUPS      Y6, (AX)(SI*4)
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y0, Y0
+	VFMADD231PS  Y5, Y0, Y3
+	VFMADD213PS  Y2, Y1, Y3
+	VMOVUPS      Y3, (AX)(SI*4)
 	ADDQ         $0x08, SI
 	JMP          loop
 
@@ -2604,7 +2552,6 @@ tail:
 	VMASKMOVPS   (AX)(SI*4), Y0, Y3
 	VANDPS       vm_absmask<>+0(SB), Y1, Y4
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y5
-	VMOVUPS      Y4, Y4
 	VFMADD213PS  vm_one<>+0(SB), Y5, Y4
 	VMOVUPS      vm_one<>+0(SB), Y5
 	VDIVPS       Y4, Y5, Y4
@@ -2626,7 +2573,6 @@ tail:
 	VMINPS       Y5, Y7, Y5
 	VMULPS       vm_log2e<>+0(SB), Y5, Y7
 	VROUNDPS     $0x00, Y7, Y7
-	VMOVUPS      Y5, Y5
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y7, Y5
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y7, Y5
 	VMOVUPS      vm_expc5<>+0(SB), Y8
@@ -2651,15 +2597,15 @@ tail:
 	VMOVUPS      vm_one<>+0(SB), Y4
 	VSUBPS       Y7, Y4, Y4
 	VBLENDVPS    Y1, Y7, Y4, Y4
+	VMULPS       Y1, Y4, Y5
 	VXORPS       vm_signmask<>+0(SB), Y6, Y6
-	VMULPS       Y1, Y6, Y5
-	VMOVUPS      vm_explo<>+0(SB), Y6
-	VMAXPS       Y5, Y6, Y5
+	VMULPS       Y1, Y6, Y6
+	VMOVUPS      vm_explo<>+0(SB), Y5
+	VMAXPS       Y6, Y5, Y5
 	VMOVUPS      vm_exphi<>+0(SB), Y6
 	VMINPS       Y5, Y6, Y5
 	VMULPS       vm_log2e<>+0(SB), Y5, Y6
 	VROUNDPS     $0x00, Y6, Y6
-	VMOVUPS      Y5, Y5
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y6, Y5
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y6, Y5
 	VMOVUPS      vm_expc5<>+0(SB), Y7
@@ -2679,12 +2625,10 @@ tail:
 	VPSLLD       $0x17, Y5, Y5
 	VMULPS       Y6, Y7, Y6
 	VMULPS       Y5, Y6, Y6
-	VMULPS       vm_invsqrt2pi<>+0(SB), Y1, Y5
-	VMOVUPS      Y4, Y7
-	VFMADD231PS  Y6, Y5, Y7
-	VMULPS       Y1, Y4, Y1
-	VFMADD213PS  Y3, Y2, Y7
-	VMASKMOVPS   Y7, Y0, (AX)(SI*4)
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y1, Y1
+	VFMADD231PS  Y6, Y1, Y4
+	VFMADD213PS  Y3, Y2, Y4
+	VMASKMOVPS   Y4, Y0, (AX)(SI*4)
 
 done:
 	VZEROUPPER
@@ -2708,7 +2652,6 @@ loop:
 	VMOVUPS      (DX)(SI*4), Z1
 	VPANDD       vm_absmask<>+0(SB), Z0, Z2
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z3
-	VMOVUPS      Z2, Z2
 	VFMADD213PS  vm_one<>+0(SB), Z3, Z2
 	VMOVUPS      vm_one<>+0(SB), Z3
 	VDIVPS       Z2, Z3, Z2
@@ -2730,7 +2673,6 @@ loop:
 	VMINPS       Z3, Z6, Z3
 	VMULPS       vm_log2e<>+0(SB), Z3, Z6
 	VRNDSCALEPS  $0x00, Z6, Z6
-	VMOVUPS      Z3, Z3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z3
 	VMOVUPS      vm_expc5<>+0(SB), Z7
@@ -2764,7 +2706,6 @@ tail:
 	VMOVUPS.Z    (DX)(SI*4), K1, Z1
 	VPANDD       vm_absmask<>+0(SB), Z0, Z2
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z3
-	VMOVUPS      Z2, Z2
 	VFMADD213PS  vm_one<>+0(SB), Z3, Z2
 	VMOVUPS      vm_one<>+0(SB), Z3
 	VDIVPS       Z2, Z3, Z2
@@ -2786,7 +2727,6 @@ tail:
 	VMINPS       Z3, Z4, Z3
 	VMULPS       vm_log2e<>+0(SB), Z3, Z4
 	VRNDSCALEPS  $0x00, Z4, Z4
-	VMOVUPS      Z3, Z3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
 	VMOVUPS      vm_expc5<>+0(SB), Z6
@@ -2831,7 +2771,6 @@ loop:
 	VMOVUPS      (DX)(SI*4), Y1
 	VANDPS       vm_absmask<>+0(SB), Y0, Y2
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y3
-	VMOVUPS      Y2, Y2
 	VFMADD213PS  vm_one<>+0(SB), Y3, Y2
 	VMOVUPS      vm_one<>+0(SB), Y3
 	VDIVPS       Y2, Y3, Y2
@@ -2853,7 +2792,6 @@ loop:
 	VMINPS       Y3, Y4, Y3
 	VMULPS       vm_log2e<>+0(SB), Y3, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y3, Y3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -2894,7 +2832,6 @@ tail:
 	VMASKMOVPS   (DX)(SI*4), Y0, Y2
 	VANDPS       vm_absmask<>+0(SB), Y1, Y3
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y4
-	VMOVUPS      Y3, Y3
 	VFMADD213PS  vm_one<>+0(SB), Y4, Y3
 	VMOVUPS      vm_one<>+0(SB), Y4
 	VDIVPS       Y3, Y4, Y3
@@ -2916,7 +2853,6 @@ tail:
 	VMINPS       Y4, Y5, Y4
 	VMULPS       vm_log2e<>+0(SB), Y4, Y5
 	VROUNDPS     $0x00, Y5, Y5
-	VMOVUPS      Y4, Y4
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y4
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y4
 	VMOVUPS      vm_expc5<>+0(SB), Y6
@@ -2972,7 +2908,6 @@ loop:
 	VMOVUPS      (CX)(R8*4), Z4
 	VPANDD       vm_absmask<>+0(SB), Z0, Z5
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z6
-	VMOVUPS      Z5, Z5
 	VFMADD213PS  vm_one<>+0(SB), Z6, Z5
 	VMOVUPS      vm_one<>+0(SB), Z6
 	VDIVPS       Z5, Z6, Z5
@@ -2994,7 +2929,6 @@ loop:
 	VMINPS       Z6, Z10, Z6
 	VMULPS       vm_log2e<>+0(SB), Z6, Z10
 	VRNDSCALEPS  $0x00, Z10, Z10
-	VMOVUPS      Z6, Z6
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z10, Z6
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z10, Z6
 	VMOVUPS      vm_expc5<>+0(SB), Z11
@@ -3013,35 +2947,33 @@ loop:
 	VMOVUPS      vm_zero<>+0(SB), Z10
 	VCMPPS       $0x11, Z10, Z0, K1
 	VBLENDMPS    Z6, Z5, K1, Z7
+	VMULPS       Z0, Z7, Z5
 	VPXORD       vm_signmask<>+0(SB), Z9, Z9
-	VMULPS       Z0, Z9, Z5
+	VMULPS       Z0, Z9, Z9
 	VMOVUPS      vm_explo<>+0(SB), Z6
-	VMAXPS       Z5, Z6, Z5
-	VMOVUPS      vm_exphi<>+0(SB), Z6
-	VMINPS       Z5, Z6, Z5
-	VMULPS       vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS  $0x00, Z6, Z6
-	VMOVUPS      Z5, Z5
-	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z5
-	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z5
-	VMOVUPS      vm_expc5<>+0(SB), Z9
-	VFMADD213PS  vm_expc4<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expc3<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expc2<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expc1<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expc0<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_one<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_one<>+0(SB), Z5, Z9
-	VSCALEFPS    Z6, Z9, Z5
-	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z6
-	VMOVUPS      Z7, Z9
-	VFMADD231PS  Z5, Z6, Z9
-	VMULPS       Z0, Z7, Z0
-	VMULPS       Z2, Z9, Z9
-	VFMADD213PS  Z3, Z1, Z9
-	VFMADD213PS  Z4, Z2, Z0
-	VMOVUPS      Z9, (AX)(R8*4)
-	VMOVUPS      Z0, (CX)(R8*4)
+	VMAXPS       Z9, Z6, Z6
+	VMOVUPS      vm_exphi<>+0(SB), Z9
+	VMINPS       Z6, Z9, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z9
+	VRNDSCALEPS  $0x00, Z9, Z9
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z9, Z6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z9, Z6
+	VMOVUPS      vm_expc5<>+0(SB), Z10
+	VFMADD213PS  vm_expc4<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expc3<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expc2<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expc1<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expc0<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z10
+	VSCALEFPS    Z9, Z10, Z6
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z0
+	VFMADD231PS  Z6, Z0, Z7
+	VMULPS       Z2, Z7, Z7
+	VFMADD213PS  Z3, Z1, Z7
+	VFMADD213PS  Z4, Z2, Z5
+	VMOVUPS      Z7, (AX)(R8*4)
+	VMOVUPS      Z5, (CX)(R8*4)
 	ADDQ         $0x10, R8
 	JMP          loop
 
@@ -3057,7 +2989,6 @@ tail:
 	VMOVUPS.Z    (CX)(R8*4), K1, Z4
 	VPANDD       vm_absmask<>+0(SB), Z0, Z5
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Z6
-	VMOVUPS      Z5, Z5
 	VFMADD213PS  vm_one<>+0(SB), Z6, Z5
 	VMOVUPS      vm_one<>+0(SB), Z6
 	VDIVPS       Z5, Z6, Z5
@@ -3079,7 +3010,6 @@ tail:
 	VMINPS       Z6, Z9, Z6
 	VMULPS       vm_log2e<>+0(SB), Z6, Z9
 	VRNDSCALEPS  $0x00, Z9, Z9
-	VMOVUPS      Z6, Z6
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z9, Z6
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z9, Z6
 	VMOVUPS      vm_expc5<>+0(SB), Z10
@@ -3098,35 +3028,33 @@ tail:
 	VMOVUPS      vm_zero<>+0(SB), Z9
 	VCMPPS       $0x11, Z9, Z0, K2
 	VBLENDMPS    Z6, Z5, K2, Z8
+	VMULPS       Z0, Z8, Z5
 	VPXORD       vm_signmask<>+0(SB), Z7, Z7
-	VMULPS       Z0, Z7, Z5
+	VMULPS       Z0, Z7, Z7
 	VMOVUPS      vm_explo<>+0(SB), Z6
-	VMAXPS       Z5, Z6, Z5
-	VMOVUPS      vm_exphi<>+0(SB), Z6
-	VMINPS       Z5, Z6, Z5
-	VMULPS       vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS  $0x00, Z6, Z6
-	VMOVUPS      Z5, Z5
-	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z5
-	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z5
-	VMOVUPS      vm_expc5<>+0(SB), Z7
-	VFMADD213PS  vm_expc4<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_expc3<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_expc2<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_expc1<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_expc0<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_one<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_one<>+0(SB), Z5, Z7
-	VSCALEFPS    Z6, Z7, Z5
-	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z6
-	VMOVUPS      Z8, Z7
-	VFMADD231PS  Z5, Z6, Z7
-	VMULPS       Z0, Z8, Z0
-	VMULPS       Z2, Z7, Z7
-	VFMADD213PS  Z3, Z1, Z7
-	VFMADD213PS  Z4, Z2, Z0
-	VMOVUPS      Z7, K1, (AX)(R8*4)
-	VMOVUPS      Z0, K1, (CX)(R8*4)
+	VMAXPS       Z7, Z6, Z6
+	VMOVUPS      vm_exphi<>+0(SB), Z7
+	VMINPS       Z6, Z7, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z7
+	VRNDSCALEPS  $0x00, Z7, Z7
+	VFNMADD231PS vm_ln2hi<>+0(SB), Z7, Z6
+	VFNMADD231PS vm_ln2lo<>+0(SB), Z7, Z6
+	VMOVUPS      vm_expc5<>+0(SB), Z9
+	VFMADD213PS  vm_expc4<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expc3<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expc2<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expc1<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expc0<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_one<>+0(SB), Z6, Z9
+	VSCALEFPS    Z7, Z9, Z6
+	VMULPS       vm_invsqrt2pi<>+0(SB), Z0, Z0
+	VFMADD231PS  Z6, Z0, Z8
+	VMULPS       Z2, Z8, Z8
+	VFMADD213PS  Z3, Z1, Z8
+	VFMADD213PS  Z4, Z2, Z5
+	VMOVUPS      Z8, K1, (AX)(R8*4)
+	VMOVUPS      Z5, K1, (CX)(R8*4)
 
 done:
 	VZEROUPPER
@@ -3155,7 +3083,6 @@ loop:
 	VMOVUPS      (CX)(R8*4), Y4
 	VANDPS       vm_absmask<>+0(SB), Y0, Y5
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y6
-	VMOVUPS      Y5, Y5
 	VFMADD213PS  vm_one<>+0(SB), Y6, Y5
 	VMOVUPS      vm_one<>+0(SB), Y6
 	VDIVPS       Y5, Y6, Y5
@@ -3177,7 +3104,6 @@ loop:
 	VMINPS       Y6, Y8, Y6
 	VMULPS       vm_log2e<>+0(SB), Y6, Y8
 	VROUNDPS     $0x00, Y8, Y8
-	VMOVUPS      Y6, Y6
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y8, Y6
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y8, Y6
 	VMOVUPS      vm_expc5<>+0(SB), Y9
@@ -3202,43 +3128,41 @@ loop:
 	VMOVUPS      vm_one<>+0(SB), Y5
 	VSUBPS       Y8, Y5, Y5
 	VBLENDVPS    Y0, Y8, Y5, Y5
+	VMULPS       Y0, Y5, Y6
 	VXORPS       vm_signmask<>+0(SB), Y7, Y7
-	VMULPS       Y0, Y7, Y6
-	VMOVUPS      vm_explo<>+0(SB), Y7
-	VMAXPS       Y6, Y7, Y6
-	VMOVUPS      vm_exphi<>+0(SB), Y7
-	VMINPS       Y6, Y7, Y6
-	VMULPS       vm_log2e<>+0(SB), Y6, Y7
-	VROUNDPS     $0x00, Y7, Y7
-	VMOVUPS      Y6, Y6
-	VFNMADD231PS vm_ln2hi<>+0(SB), Y7, Y6
-	VFNMADD231PS vm_ln2lo<>+0(SB), Y7, Y6
-	VMOVUPS      vm_expc5<>+0(SB), Y8
-	VFMADD213PS  vm_expc4<>+0(SB), Y6, Y8
-	VFMADD213PS  vm_expc3<>+0(SB), Y6, Y8
-	VFMADD213PS  vm_expc2<>+0(SB), Y6, Y8
-	VFMADD213PS  vm_expc1<>+0(SB), Y6, Y8
-	VFMADD213PS  vm_expc0<>+0(SB), Y6, Y8
-	VFMADD213PS  vm_one<>+0(SB), Y6, Y8
-	VFMADD213PS  vm_one<>+0(SB), Y6, Y8
-	VCVTTPS2DQ   Y7, Y6
-	VPSRAD       $0x01, Y6, Y7
-	VPSUBD       Y7, Y6, Y6
+	VMULPS       Y0, Y7, Y7
+	VMOVUPS      vm_explo<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y7
+	VMOVUPS      vm_exphi<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       vm_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y8, Y7
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y8, Y7
+	VMOVUPS      vm_expc5<>+0(SB), Y9
+	VFMADD213PS  vm_expc4<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc3<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc2<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc1<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_expc0<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_one<>+0(SB), Y7, Y9
+	VFMADD213PS  vm_one<>+0(SB), Y7, Y9
+	VCVTTPS2DQ   Y8, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPADDD       vm_bias<>+0(SB), Y8, Y8
 	VPADDD       vm_bias<>+0(SB), Y7, Y7
-	VPADDD       vm_bias<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y8, Y8
 	VPSLLD       $0x17, Y7, Y7
-	VPSLLD       $0x17, Y6, Y6
-	VMULPS       Y7, Y8, Y7
-	VMULPS       Y6, Y7, Y7
-	VMULPS       vm_invsqrt2pi<>+0(SB), Y0, Y6
-	VMOVUPS      Y5, Y8
-	VFMADD231PS  Y7, Y6, Y8
-	VMULPS       Y0, Y5, Y0
-	VMULPS       Y2, Y8, Y8
-	VFMADD213PS  Y3, Y1, Y8
-	VFMADD213PS  Y4, Y2, Y0
-	VMOVUPS      Y8, (AX)(R8*4)
-	VMOVUPS      Y0, (CX)(R8*4)
+	VMULPS       Y8, Y9, Y8
+	VMULPS       Y7, Y8, Y8
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y0, Y0
+	VFMADD231PS  Y8, Y0, Y5
+	VMULPS       Y2, Y5, Y5
+	VFMADD213PS  Y3, Y1, Y5
+	VFMADD213PS  Y4, Y2, Y6
+	VMOVUPS      Y5, (AX)(R8*4)
+	VMOVUPS      Y6, (CX)(R8*4)
 	ADDQ         $0x08, R8
 	JMP          loop
 
@@ -3255,7 +3179,6 @@ tail:
 	VMASKMOVPS   (CX)(R8*4), Y0, Y5
 	VANDPS       vm_absmask<>+0(SB), Y1, Y6
 	VMOVUPS      vm_inv2sqrt2<>+0(SB), Y7
-	VMOVUPS      Y6, Y6
 	VFMADD213PS  vm_one<>+0(SB), Y7, Y6
 	VMOVUPS      vm_one<>+0(SB), Y7
 	VDIVPS       Y6, Y7, Y6
@@ -3277,7 +3200,6 @@ tail:
 	VMINPS       Y7, Y9, Y7
 	VMULPS       vm_log2e<>+0(SB), Y7, Y9
 	VROUNDPS     $0x00, Y9, Y9
-	VMOVUPS      Y7, Y7
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y9, Y7
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y9, Y7
 	VMOVUPS      vm_expc5<>+0(SB), Y10
@@ -3302,43 +3224,41 @@ tail:
 	VMOVUPS      vm_one<>+0(SB), Y6
 	VSUBPS       Y9, Y6, Y6
 	VBLENDVPS    Y1, Y9, Y6, Y6
+	VMULPS       Y1, Y6, Y7
 	VXORPS       vm_signmask<>+0(SB), Y8, Y8
-	VMULPS       Y1, Y8, Y7
-	VMOVUPS      vm_explo<>+0(SB), Y8
-	VMAXPS       Y7, Y8, Y7
-	VMOVUPS      vm_exphi<>+0(SB), Y8
-	VMINPS       Y7, Y8, Y7
-	VMULPS       vm_log2e<>+0(SB), Y7, Y8
-	VROUNDPS     $0x00, Y8, Y8
-	VMOVUPS      Y7, Y7
-	VFNMADD231PS vm_ln2hi<>+0(SB), Y8, Y7
-	VFNMADD231PS vm_ln2lo<>+0(SB), Y8, Y7
-	VMOVUPS      vm_expc5<>+0(SB), Y9
-	VFMADD213PS  vm_expc4<>+0(SB), Y7, Y9
-	VFMADD213PS  vm_expc3<>+0(SB), Y7, Y9
-	VFMADD213PS  vm_expc2<>+0(SB), Y7, Y9
-	VFMADD213PS  vm_expc1<>+0(SB), Y7, Y9
-	VFMADD213PS  vm_expc0<>+0(SB), Y7, Y9
-	VFMADD213PS  vm_one<>+0(SB), Y7, Y9
-	VFMADD213PS  vm_one<>+0(SB), Y7, Y9
-	VCVTTPS2DQ   Y8, Y7
-	VPSRAD       $0x01, Y7, Y8
-	VPSUBD       Y8, Y7, Y7
+	VMULPS       Y1, Y8, Y8
+	VMOVUPS      vm_explo<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMOVUPS      vm_exphi<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       vm_log2e<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS vm_ln2hi<>+0(SB), Y9, Y8
+	VFNMADD231PS vm_ln2lo<>+0(SB), Y9, Y8
+	VMOVUPS      vm_expc5<>+0(SB), Y10
+	VFMADD213PS  vm_expc4<>+0(SB), Y8, Y10
+	VFMADD213PS  vm_expc3<>+0(SB), Y8, Y10
+	VFMADD213PS  vm_expc2<>+0(SB), Y8, Y10
+	VFMADD213PS  vm_expc1<>+0(SB), Y8, Y10
+	VFMADD213PS  vm_expc0<>+0(SB), Y8, Y10
+	VFMADD213PS  vm_one<>+0(SB), Y8, Y10
+	VFMADD213PS  vm_one<>+0(SB), Y8, Y10
+	VCVTTPS2DQ   Y9, Y8
+	VPSRAD       $0x01, Y8, Y9
+	VPSUBD       Y9, Y8, Y8
+	VPADDD       vm_bias<>+0(SB), Y9, Y9
 	VPADDD       vm_bias<>+0(SB), Y8, Y8
-	VPADDD       vm_bias<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
 	VPSLLD       $0x17, Y8, Y8
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y8, Y9, Y8
-	VMULPS       Y7, Y8, Y8
-	VMULPS       vm_invsqrt2pi<>+0(SB), Y1, Y7
-	VMOVUPS      Y6, Y9
-	VFMADD231PS  Y8, Y7, Y9
-	VMULPS       Y1, Y6, Y1
-	VMULPS       Y3, Y9, Y9
-	VFMADD213PS  Y4, Y2, Y9
-	VFMADD213PS  Y5, Y3, Y1
-	VMASKMOVPS   Y9, Y0, (AX)(R8*4)
-	VMASKMOVPS   Y1, Y0, (CX)(R8*4)
+	VMULPS       Y9, Y10, Y9
+	VMULPS       Y8, Y9, Y9
+	VMULPS       vm_invsqrt2pi<>+0(SB), Y1, Y1
+	VFMADD231PS  Y9, Y1, Y6
+	VMULPS       Y3, Y6, Y6
+	VFMADD213PS  Y4, Y2, Y6
+	VFMADD213PS  Y5, Y3, Y7
+	VMASKMOVPS   Y6, Y0, (AX)(R8*4)
+	VMASKMOVPS   Y7, Y0, (CX)(R8*4)
 
 done:
 	VZEROUPPER
@@ -3360,17 +3280,15 @@ loop:
 	VMOVUPS      (CX)(BX*4), Z0
 	VMULPS       Z0, Z0, Z1
 	VMOVUPS      vm_gtk2<>+0(SB), Z2
-	VMOVUPS      Z1, Z1
-	VFMADD213PS  vm_gtk1<>+0(SB), Z2, Z1
-	VMULPS       Z0, Z1, Z1
-	VPXORD       vm_signmask<>+0(SB), Z1, Z1
-	VMOVUPS      vm_explo<>+0(SB), Z2
-	VMAXPS       Z1, Z2, Z1
+	VFMADD213PS  vm_gtk1<>+0(SB), Z1, Z2
+	VMULPS       Z0, Z2, Z2
+	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VMOVUPS      vm_explo<>+0(SB), Z1
+	VMAXPS       Z2, Z1, Z1
 	VMOVUPS      vm_exphi<>+0(SB), Z2
 	VMINPS       Z1, Z2, Z1
 	VMULPS       vm_log2e<>+0(SB), Z1, Z2
 	VRNDSCALEPS  $0x00, Z2, Z2
-	VMOVUPS      Z1, Z1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z2, Z1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z2, Z1
 	VMOVUPS      vm_expc5<>+0(SB), Z3
@@ -3400,17 +3318,15 @@ tail:
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
 	VMULPS       Z0, Z0, Z1
 	VMOVUPS      vm_gtk2<>+0(SB), Z2
-	VMOVUPS      Z1, Z1
-	VFMADD213PS  vm_gtk1<>+0(SB), Z2, Z1
-	VMULPS       Z0, Z1, Z1
-	VPXORD       vm_signmask<>+0(SB), Z1, Z1
-	VMOVUPS      vm_explo<>+0(SB), Z2
-	VMAXPS       Z1, Z2, Z1
+	VFMADD213PS  vm_gtk1<>+0(SB), Z1, Z2
+	VMULPS       Z0, Z2, Z2
+	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VMOVUPS      vm_explo<>+0(SB), Z1
+	VMAXPS       Z2, Z1, Z1
 	VMOVUPS      vm_exphi<>+0(SB), Z2
 	VMINPS       Z1, Z2, Z1
 	VMULPS       vm_log2e<>+0(SB), Z1, Z2
 	VRNDSCALEPS  $0x00, Z2, Z2
-	VMOVUPS      Z1, Z1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z2, Z1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z2, Z1
 	VMOVUPS      vm_expc5<>+0(SB), Z3
@@ -3450,17 +3366,15 @@ loop:
 	VMOVUPS      (CX)(BX*4), Y0
 	VMULPS       Y0, Y0, Y1
 	VMOVUPS      vm_gtk2<>+0(SB), Y2
-	VMOVUPS      Y1, Y1
-	VFMADD213PS  vm_gtk1<>+0(SB), Y2, Y1
-	VMULPS       Y0, Y1, Y1
-	VXORPS       vm_signmask<>+0(SB), Y1, Y1
-	VMOVUPS      vm_explo<>+0(SB), Y2
-	VMAXPS       Y1, Y2, Y1
+	VFMADD213PS  vm_gtk1<>+0(SB), Y1, Y2
+	VMULPS       Y0, Y2, Y2
+	VXORPS       vm_signmask<>+0(SB), Y2, Y2
+	VMOVUPS      vm_explo<>+0(SB), Y1
+	VMAXPS       Y2, Y1, Y1
 	VMOVUPS      vm_exphi<>+0(SB), Y2
 	VMINPS       Y1, Y2, Y1
 	VMULPS       vm_log2e<>+0(SB), Y1, Y2
 	VROUNDPS     $0x00, Y2, Y2
-	VMOVUPS      Y1, Y1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y2, Y1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y2, Y1
 	VMOVUPS      vm_expc5<>+0(SB), Y3
@@ -3499,17 +3413,15 @@ tail:
 	VMASKMOVPS   (CX)(BX*4), Y0, Y1
 	VMULPS       Y1, Y1, Y2
 	VMOVUPS      vm_gtk2<>+0(SB), Y3
-	VMOVUPS      Y2, Y2
-	VFMADD213PS  vm_gtk1<>+0(SB), Y3, Y2
-	VMULPS       Y1, Y2, Y2
-	VXORPS       vm_signmask<>+0(SB), Y2, Y2
-	VMOVUPS      vm_explo<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
+	VFMADD213PS  vm_gtk1<>+0(SB), Y2, Y3
+	VMULPS       Y1, Y3, Y3
+	VXORPS       vm_signmask<>+0(SB), Y3, Y3
+	VMOVUPS      vm_explo<>+0(SB), Y2
+	VMAXPS       Y3, Y2, Y2
 	VMOVUPS      vm_exphi<>+0(SB), Y3
 	VMINPS       Y2, Y3, Y2
 	VMULPS       vm_log2e<>+0(SB), Y2, Y3
 	VROUNDPS     $0x00, Y3, Y3
-	VMOVUPS      Y2, Y2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
 	VMOVUPS      vm_expc5<>+0(SB), Y4
@@ -3558,17 +3470,15 @@ loop:
 	VMOVUPS      (DX)(SI*4), Z0
 	VMULPS       Z0, Z0, Z1
 	VMOVUPS      vm_gtk2<>+0(SB), Z2
-	VMOVUPS      Z1, Z3
-	VFMADD213PS  vm_gtk1<>+0(SB), Z2, Z3
-	VMULPS       Z0, Z3, Z3
-	VPXORD       vm_signmask<>+0(SB), Z3, Z3
-	VMOVUPS      vm_explo<>+0(SB), Z2
-	VMAXPS       Z3, Z2, Z2
+	VFMADD213PS  vm_gtk1<>+0(SB), Z1, Z2
+	VMULPS       Z0, Z2, Z2
+	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VMOVUPS      vm_explo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
 	VMOVUPS      vm_exphi<>+0(SB), Z3
 	VMINPS       Z2, Z3, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z3
 	VRNDSCALEPS  $0x00, Z3, Z3
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z4
@@ -3587,14 +3497,11 @@ loop:
 	VMINPS       vm_one<>+0(SB), Z2, Z2
 	VMINPS       vm_x2cap<>+0(SB), Z1, Z1
 	VMOVUPS      vm_gtk3<>+0(SB), Z4
-	VMOVUPS      Z1, Z1
-	VFMADD213PS  vm_gtk1<>+0(SB), Z4, Z1
-	VMULPS       Z3, Z0, Z4
-	VMULPS       Z2, Z4, Z4
-	VMOVUPS      Z3, Z2
-	VFMADD231PS  Z1, Z4, Z2
-	VMULPS       Z0, Z3, Z0
-	VMOVUPS      Z2, (AX)(SI*4)
+	VFMADD213PS  vm_gtk1<>+0(SB), Z1, Z4
+	VMULPS       Z3, Z0, Z0
+	VMULPS       Z2, Z0, Z1
+	VFMADD231PS  Z4, Z1, Z3
+	VMOVUPS      Z3, (AX)(SI*4)
 	VMOVUPS      Z0, (CX)(SI*4)
 	ADDQ         $0x10, SI
 	JMP          loop
@@ -3607,17 +3514,15 @@ tail:
 	VMOVUPS.Z    (DX)(SI*4), K1, Z0
 	VMULPS       Z0, Z0, Z1
 	VMOVUPS      vm_gtk2<>+0(SB), Z2
-	VMOVUPS      Z1, Z3
-	VFMADD213PS  vm_gtk1<>+0(SB), Z2, Z3
-	VMULPS       Z0, Z3, Z3
-	VPXORD       vm_signmask<>+0(SB), Z3, Z3
-	VMOVUPS      vm_explo<>+0(SB), Z2
-	VMAXPS       Z3, Z2, Z2
+	VFMADD213PS  vm_gtk1<>+0(SB), Z1, Z2
+	VMULPS       Z0, Z2, Z2
+	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VMOVUPS      vm_explo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
 	VMOVUPS      vm_exphi<>+0(SB), Z3
 	VMINPS       Z2, Z3, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z3
 	VRNDSCALEPS  $0x00, Z3, Z3
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z4
@@ -3636,14 +3541,11 @@ tail:
 	VMINPS       vm_one<>+0(SB), Z2, Z2
 	VMINPS       vm_x2cap<>+0(SB), Z1, Z1
 	VMOVUPS      vm_gtk3<>+0(SB), Z4
-	VMOVUPS      Z1, Z1
-	VFMADD213PS  vm_gtk1<>+0(SB), Z4, Z1
-	VMULPS       Z3, Z0, Z4
-	VMULPS       Z2, Z4, Z4
-	VMOVUPS      Z3, Z2
-	VFMADD231PS  Z1, Z4, Z2
-	VMULPS       Z0, Z3, Z0
-	VMOVUPS      Z2, K1, (AX)(SI*4)
+	VFMADD213PS  vm_gtk1<>+0(SB), Z1, Z4
+	VMULPS       Z3, Z0, Z0
+	VMULPS       Z2, Z0, Z1
+	VFMADD231PS  Z4, Z1, Z3
+	VMOVUPS      Z3, K1, (AX)(SI*4)
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
 done:
@@ -3667,17 +3569,15 @@ loop:
 	VMOVUPS      (DX)(SI*4), Y0
 	VMULPS       Y0, Y0, Y1
 	VMOVUPS      vm_gtk2<>+0(SB), Y2
-	VMOVUPS      Y1, Y3
-	VFMADD213PS  vm_gtk1<>+0(SB), Y2, Y3
-	VMULPS       Y0, Y3, Y3
-	VXORPS       vm_signmask<>+0(SB), Y3, Y3
-	VMOVUPS      vm_explo<>+0(SB), Y2
-	VMAXPS       Y3, Y2, Y2
+	VFMADD213PS  vm_gtk1<>+0(SB), Y1, Y2
+	VMULPS       Y0, Y2, Y2
+	VXORPS       vm_signmask<>+0(SB), Y2, Y2
+	VMOVUPS      vm_explo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
 	VMOVUPS      vm_exphi<>+0(SB), Y3
 	VMINPS       Y2, Y3, Y2
 	VMULPS       vm_log2e<>+0(SB), Y2, Y3
 	VROUNDPS     $0x00, Y3, Y3
-	VMOVUPS      Y2, Y2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
 	VMOVUPS      vm_expc5<>+0(SB), Y4
@@ -3704,14 +3604,11 @@ loop:
 	VMINPS       vm_one<>+0(SB), Y3, Y3
 	VMINPS       vm_x2cap<>+0(SB), Y1, Y1
 	VMOVUPS      vm_gtk3<>+0(SB), Y4
-	VMOVUPS      Y1, Y1
-	VFMADD213PS  vm_gtk1<>+0(SB), Y4, Y1
-	VMULPS       Y2, Y0, Y4
-	VMULPS       Y3, Y4, Y4
-	VMOVUPS      Y2, Y3
-	VFMADD231PS  Y1, Y4, Y3
-	VMULPS       Y0, Y2, Y0
-	VMOVUPS      Y3, (AX)(SI*4)
+	VFMADD213PS  vm_gtk1<>+0(SB), Y1, Y4
+	VMULPS       Y2, Y0, Y0
+	VMULPS       Y3, Y0, Y1
+	VFMADD231PS  Y4, Y1, Y2
+	VMOVUPS      Y2, (AX)(SI*4)
 	VMOVUPS      Y0, (CX)(SI*4)
 	ADDQ         $0x08, SI
 	JMP          loop
@@ -3725,17 +3622,15 @@ tail:
 	VMASKMOVPS   (DX)(SI*4), Y0, Y1
 	VMULPS       Y1, Y1, Y2
 	VMOVUPS      vm_gtk2<>+0(SB), Y3
-	VMOVUPS      Y2, Y4
-	VFMADD213PS  vm_gtk1<>+0(SB), Y3, Y4
-	VMULPS       Y1, Y4, Y4
-	VXORPS       vm_signmask<>+0(SB), Y4, Y4
-	VMOVUPS      vm_explo<>+0(SB), Y3
-	VMAXPS       Y4, Y3, Y3
+	VFMADD213PS  vm_gtk1<>+0(SB), Y2, Y3
+	VMULPS       Y1, Y3, Y3
+	VXORPS       vm_signmask<>+0(SB), Y3, Y3
+	VMOVUPS      vm_explo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
 	VMOVUPS      vm_exphi<>+0(SB), Y4
 	VMINPS       Y3, Y4, Y3
 	VMULPS       vm_log2e<>+0(SB), Y3, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y3, Y3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -3762,14 +3657,11 @@ tail:
 	VMINPS       vm_one<>+0(SB), Y4, Y4
 	VMINPS       vm_x2cap<>+0(SB), Y2, Y2
 	VMOVUPS      vm_gtk3<>+0(SB), Y5
-	VMOVUPS      Y2, Y2
-	VFMADD213PS  vm_gtk1<>+0(SB), Y5, Y2
-	VMULPS       Y3, Y1, Y5
-	VMULPS       Y4, Y5, Y5
-	VMOVUPS      Y3, Y4
-	VFMADD231PS  Y2, Y5, Y4
-	VMULPS       Y1, Y3, Y1
-	VMASKMOVPS   Y4, Y0, (AX)(SI*4)
+	VFMADD213PS  vm_gtk1<>+0(SB), Y2, Y5
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y4, Y1, Y2
+	VFMADD231PS  Y5, Y2, Y3
+	VMASKMOVPS   Y3, Y0, (AX)(SI*4)
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
 done:
@@ -3795,17 +3687,15 @@ loop:
 	VMOVUPS      (AX)(SI*4), Z2
 	VMULPS       Z0, Z0, Z3
 	VMOVUPS      vm_gtk2<>+0(SB), Z4
-	VMOVUPS      Z3, Z5
-	VFMADD213PS  vm_gtk1<>+0(SB), Z4, Z5
-	VMULPS       Z0, Z5, Z5
-	VPXORD       vm_signmask<>+0(SB), Z5, Z5
-	VMOVUPS      vm_explo<>+0(SB), Z4
-	VMAXPS       Z5, Z4, Z4
+	VFMADD213PS  vm_gtk1<>+0(SB), Z3, Z4
+	VMULPS       Z0, Z4, Z4
+	VPXORD       vm_signmask<>+0(SB), Z4, Z4
+	VMOVUPS      vm_explo<>+0(SB), Z5
+	VMAXPS       Z4, Z5, Z4
 	VMOVUPS      vm_exphi<>+0(SB), Z5
 	VMINPS       Z4, Z5, Z4
 	VMULPS       vm_log2e<>+0(SB), Z4, Z5
 	VRNDSCALEPS  $0x00, Z5, Z5
-	VMOVUPS      Z4, Z4
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z5, Z4
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z5, Z4
 	VMOVUPS      vm_expc5<>+0(SB), Z6
@@ -3824,15 +3714,12 @@ loop:
 	VMINPS       vm_one<>+0(SB), Z4, Z4
 	VMINPS       vm_x2cap<>+0(SB), Z3, Z3
 	VMOVUPS      vm_gtk3<>+0(SB), Z6
-	VMOVUPS      Z3, Z3
-	VFMADD213PS  vm_gtk1<>+0(SB), Z6, Z3
-	VMULPS       Z5, Z0, Z6
-	VMULPS       Z4, Z6, Z6
-	VMOVUPS      Z5, Z4
-	VFMADD231PS  Z3, Z6, Z4
-	VMULPS       Z0, Z5, Z0
-	VFMADD213PS  Z2, Z1, Z4
-	VMOVUPS      Z4, (AX)(SI*4)
+	VFMADD213PS  vm_gtk1<>+0(SB), Z3, Z6
+	VMULPS       Z5, Z0, Z0
+	VMULPS       Z4, Z0, Z0
+	VFMADD231PS  Z6, Z0, Z5
+	VFMADD213PS  Z2, Z1, Z5
+	VMOVUPS      Z5, (AX)(SI*4)
 	ADDQ         $0x10, SI
 	JMP          loop
 
@@ -3846,17 +3733,15 @@ tail:
 	VMOVUPS.Z    (AX)(SI*4), K1, Z2
 	VMULPS       Z0, Z0, Z3
 	VMOVUPS      vm_gtk2<>+0(SB), Z4
-	VMOVUPS      Z3, Z5
-	VFMADD213PS  vm_gtk1<>+0(SB), Z4, Z5
-	VMULPS       Z0, Z5, Z5
-	VPXORD       vm_signmask<>+0(SB), Z5, Z5
-	VMOVUPS      vm_explo<>+0(SB), Z4
-	VMAXPS       Z5, Z4, Z4
+	VFMADD213PS  vm_gtk1<>+0(SB), Z3, Z4
+	VMULPS       Z0, Z4, Z4
+	VPXORD       vm_signmask<>+0(SB), Z4, Z4
+	VMOVUPS      vm_explo<>+0(SB), Z5
+	VMAXPS       Z4, Z5, Z4
 	VMOVUPS      vm_exphi<>+0(SB), Z5
 	VMINPS       Z4, Z5, Z4
 	VMULPS       vm_log2e<>+0(SB), Z4, Z5
 	VRNDSCALEPS  $0x00, Z5, Z5
-	VMOVUPS      Z4, Z4
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z5, Z4
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z5, Z4
 	VMOVUPS      vm_expc5<>+0(SB), Z6
@@ -3875,15 +3760,12 @@ tail:
 	VMINPS       vm_one<>+0(SB), Z4, Z4
 	VMINPS       vm_x2cap<>+0(SB), Z3, Z3
 	VMOVUPS      vm_gtk3<>+0(SB), Z6
-	VMOVUPS      Z3, Z3
-	VFMADD213PS  vm_gtk1<>+0(SB), Z6, Z3
-	VMULPS       Z5, Z0, Z6
-	VMULPS       Z4, Z6, Z6
-	VMOVUPS      Z5, Z4
-	VFMADD231PS  Z3, Z6, Z4
-	VMULPS       Z0, Z5, Z0
-	VFMADD213PS  Z2, Z1, Z4
-	VMOVUPS      Z4, K1, (AX)(SI*4)
+	VFMADD213PS  vm_gtk1<>+0(SB), Z3, Z6
+	VMULPS       Z5, Z0, Z0
+	VMULPS       Z4, Z0, Z0
+	VFMADD231PS  Z6, Z0, Z5
+	VFMADD213PS  Z2, Z1, Z5
+	VMOVUPS      Z5, K1, (AX)(SI*4)
 
 done:
 	VZEROUPPER
@@ -3908,17 +3790,15 @@ loop:
 	VMOVUPS      (AX)(SI*4), Y2
 	VMULPS       Y0, Y0, Y3
 	VMOVUPS      vm_gtk2<>+0(SB), Y4
-	VMOVUPS      Y3, Y5
-	VFMADD213PS  vm_gtk1<>+0(SB), Y4, Y5
-	VMULPS       Y0, Y5, Y5
-	VXORPS       vm_signmask<>+0(SB), Y5, Y5
-	VMOVUPS      vm_explo<>+0(SB), Y4
-	VMAXPS       Y5, Y4, Y4
+	VFMADD213PS  vm_gtk1<>+0(SB), Y3, Y4
+	VMULPS       Y0, Y4, Y4
+	VXORPS       vm_signmask<>+0(SB), Y4, Y4
+	VMOVUPS      vm_explo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
 	VMOVUPS      vm_exphi<>+0(SB), Y5
 	VMINPS       Y4, Y5, Y4
 	VMULPS       vm_log2e<>+0(SB), Y4, Y5
 	VROUNDPS     $0x00, Y5, Y5
-	VMOVUPS      Y4, Y4
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y4
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y4
 	VMOVUPS      vm_expc5<>+0(SB), Y6
@@ -3945,15 +3825,12 @@ loop:
 	VMINPS       vm_one<>+0(SB), Y5, Y5
 	VMINPS       vm_x2cap<>+0(SB), Y3, Y3
 	VMOVUPS      vm_gtk3<>+0(SB), Y6
-	VMOVUPS      Y3, Y3
-	VFMADD213PS  vm_gtk1<>+0(SB), Y6, Y3
-	VMULPS       Y4, Y0, Y6
-	VMULPS       Y5, Y6, Y6
-	VMOVUPS      Y4, Y5
-	VFMADD231PS  Y3, Y6, Y5
-	VMULPS       Y0, Y4, Y0
-	VFMADD213PS  Y2, Y1, Y5
-	VMOVUPS      Y5, (AX)(SI*4)
+	VFMADD213PS  vm_gtk1<>+0(SB), Y3, Y6
+	VMULPS       Y4, Y0, Y0
+	VMULPS       Y5, Y0, Y0
+	VFMADD231PS  Y6, Y0, Y4
+	VFMADD213PS  Y2, Y1, Y4
+	VMOVUPS      Y4, (AX)(SI*4)
 	ADDQ         $0x08, SI
 	JMP          loop
 
@@ -3968,17 +3845,15 @@ tail:
 	VMASKMOVPS   (AX)(SI*4), Y0, Y3
 	VMULPS       Y1, Y1, Y4
 	VMOVUPS      vm_gtk2<>+0(SB), Y5
-	VMOVUPS      Y4, Y6
-	VFMADD213PS  vm_gtk1<>+0(SB), Y5, Y6
-	VMULPS       Y1, Y6, Y6
-	VXORPS       vm_signmask<>+0(SB), Y6, Y6
-	VMOVUPS      vm_explo<>+0(SB), Y5
-	VMAXPS       Y6, Y5, Y5
+	VFMADD213PS  vm_gtk1<>+0(SB), Y4, Y5
+	VMULPS       Y1, Y5, Y5
+	VXORPS       vm_signmask<>+0(SB), Y5, Y5
+	VMOVUPS      vm_explo<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
 	VMOVUPS      vm_exphi<>+0(SB), Y6
 	VMINPS       Y5, Y6, Y5
 	VMULPS       vm_log2e<>+0(SB), Y5, Y6
 	VROUNDPS     $0x00, Y6, Y6
-	VMOVUPS      Y5, Y5
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y6, Y5
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y6, Y5
 	VMOVUPS      vm_expc5<>+0(SB), Y7
@@ -4005,15 +3880,12 @@ tail:
 	VMINPS       vm_one<>+0(SB), Y6, Y6
 	VMINPS       vm_x2cap<>+0(SB), Y4, Y4
 	VMOVUPS      vm_gtk3<>+0(SB), Y7
-	VMOVUPS      Y4, Y4
-	VFMADD213PS  vm_gtk1<>+0(SB), Y7, Y4
-	VMULPS       Y5, Y1, Y7
-	VMULPS       Y6, Y7, Y7
-	VMOVUPS      Y5, Y6
-	VFMADD231PS  Y4, Y7, Y6
-	VMULPS       Y1, Y5, Y1
-	VFMADD213PS  Y3, Y2, Y6
-	VMASKMOVPS   Y6, Y0, (AX)(SI*4)
+	VFMADD213PS  vm_gtk1<>+0(SB), Y4, Y7
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VFMADD231PS  Y7, Y1, Y5
+	VFMADD213PS  Y3, Y2, Y5
+	VMASKMOVPS   Y5, Y0, (AX)(SI*4)
 
 done:
 	VZEROUPPER
@@ -4037,17 +3909,15 @@ loop:
 	VMOVUPS      (DX)(SI*4), Z1
 	VMULPS       Z0, Z0, Z2
 	VMOVUPS      vm_gtk2<>+0(SB), Z3
-	VMOVUPS      Z2, Z2
-	VFMADD213PS  vm_gtk1<>+0(SB), Z3, Z2
-	VMULPS       Z0, Z2, Z2
-	VPXORD       vm_signmask<>+0(SB), Z2, Z2
-	VMOVUPS      vm_explo<>+0(SB), Z3
-	VMAXPS       Z2, Z3, Z2
+	VFMADD213PS  vm_gtk1<>+0(SB), Z2, Z3
+	VMULPS       Z0, Z3, Z3
+	VPXORD       vm_signmask<>+0(SB), Z3, Z3
+	VMOVUPS      vm_explo<>+0(SB), Z2
+	VMAXPS       Z3, Z2, Z2
 	VMOVUPS      vm_exphi<>+0(SB), Z3
 	VMINPS       Z2, Z3, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z3
 	VRNDSCALEPS  $0x00, Z3, Z3
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z4
@@ -4079,17 +3949,15 @@ tail:
 	VMOVUPS.Z    (DX)(SI*4), K1, Z1
 	VMULPS       Z0, Z0, Z2
 	VMOVUPS      vm_gtk2<>+0(SB), Z3
-	VMOVUPS      Z2, Z2
-	VFMADD213PS  vm_gtk1<>+0(SB), Z3, Z2
-	VMULPS       Z0, Z2, Z2
-	VPXORD       vm_signmask<>+0(SB), Z2, Z2
-	VMOVUPS      vm_explo<>+0(SB), Z3
-	VMAXPS       Z2, Z3, Z2
+	VFMADD213PS  vm_gtk1<>+0(SB), Z2, Z3
+	VMULPS       Z0, Z3, Z3
+	VPXORD       vm_signmask<>+0(SB), Z3, Z3
+	VMOVUPS      vm_explo<>+0(SB), Z2
+	VMAXPS       Z3, Z2, Z2
 	VMOVUPS      vm_exphi<>+0(SB), Z3
 	VMINPS       Z2, Z3, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z3
 	VRNDSCALEPS  $0x00, Z3, Z3
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z4
@@ -4132,17 +4000,15 @@ loop:
 	VMOVUPS      (DX)(SI*4), Y1
 	VMULPS       Y0, Y0, Y2
 	VMOVUPS      vm_gtk2<>+0(SB), Y3
-	VMOVUPS      Y2, Y2
-	VFMADD213PS  vm_gtk1<>+0(SB), Y3, Y2
-	VMULPS       Y0, Y2, Y2
-	VXORPS       vm_signmask<>+0(SB), Y2, Y2
-	VMOVUPS      vm_explo<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
+	VFMADD213PS  vm_gtk1<>+0(SB), Y2, Y3
+	VMULPS       Y0, Y3, Y3
+	VXORPS       vm_signmask<>+0(SB), Y3, Y3
+	VMOVUPS      vm_explo<>+0(SB), Y2
+	VMAXPS       Y3, Y2, Y2
 	VMOVUPS      vm_exphi<>+0(SB), Y3
 	VMINPS       Y2, Y3, Y2
 	VMULPS       vm_log2e<>+0(SB), Y2, Y3
 	VROUNDPS     $0x00, Y3, Y3
-	VMOVUPS      Y2, Y2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
 	VMOVUPS      vm_expc5<>+0(SB), Y4
@@ -4183,17 +4049,15 @@ tail:
 	VMASKMOVPS   (DX)(SI*4), Y0, Y2
 	VMULPS       Y1, Y1, Y3
 	VMOVUPS      vm_gtk2<>+0(SB), Y4
-	VMOVUPS      Y3, Y3
-	VFMADD213PS  vm_gtk1<>+0(SB), Y4, Y3
-	VMULPS       Y1, Y3, Y3
-	VXORPS       vm_signmask<>+0(SB), Y3, Y3
-	VMOVUPS      vm_explo<>+0(SB), Y4
-	VMAXPS       Y3, Y4, Y3
+	VFMADD213PS  vm_gtk1<>+0(SB), Y3, Y4
+	VMULPS       Y1, Y4, Y4
+	VXORPS       vm_signmask<>+0(SB), Y4, Y4
+	VMOVUPS      vm_explo<>+0(SB), Y3
+	VMAXPS       Y4, Y3, Y3
 	VMOVUPS      vm_exphi<>+0(SB), Y4
 	VMINPS       Y3, Y4, Y3
 	VMULPS       vm_log2e<>+0(SB), Y3, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y3, Y3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -4249,17 +4113,15 @@ loop:
 	VMOVUPS      (CX)(R8*4), Z4
 	VMULPS       Z0, Z0, Z5
 	VMOVUPS      vm_gtk2<>+0(SB), Z6
-	VMOVUPS      Z5, Z7
-	VFMADD213PS  vm_gtk1<>+0(SB), Z6, Z7
-	VMULPS       Z0, Z7, Z7
-	VPXORD       vm_signmask<>+0(SB), Z7, Z7
-	VMOVUPS      vm_explo<>+0(SB), Z6
-	VMAXPS       Z7, Z6, Z6
+	VFMADD213PS  vm_gtk1<>+0(SB), Z5, Z6
+	VMULPS       Z0, Z6, Z6
+	VPXORD       vm_signmask<>+0(SB), Z6, Z6
+	VMOVUPS      vm_explo<>+0(SB), Z7
+	VMAXPS       Z6, Z7, Z6
 	VMOVUPS      vm_exphi<>+0(SB), Z7
 	VMINPS       Z6, Z7, Z6
 	VMULPS       vm_log2e<>+0(SB), Z6, Z7
 	VRNDSCALEPS  $0x00, Z7, Z7
-	VMOVUPS      Z6, Z6
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z7, Z6
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z7, Z6
 	VMOVUPS      vm_expc5<>+0(SB), Z8
@@ -4278,17 +4140,14 @@ loop:
 	VMINPS       vm_one<>+0(SB), Z6, Z6
 	VMINPS       vm_x2cap<>+0(SB), Z5, Z5
 	VMOVUPS      vm_gtk3<>+0(SB), Z8
-	VMOVUPS      Z5, Z5
-	VFMADD213PS  vm_gtk1<>+0(SB), Z8, Z5
-	VMULPS       Z7, Z0, Z8
-	VMULPS       Z6, Z8, Z8
-	VMOVUPS      Z7, Z6
-	VFMADD231PS  Z5, Z8, Z6
-	VMULPS       Z0, Z7, Z0
-	VMULPS       Z2, Z6, Z6
-	VFMADD213PS  Z3, Z1, Z6
+	VFMADD213PS  vm_gtk1<>+0(SB), Z5, Z8
+	VMULPS       Z7, Z0, Z0
+	VMULPS       Z6, Z0, Z5
+	VFMADD231PS  Z8, Z5, Z7
+	VMULPS       Z2, Z7, Z7
+	VFMADD213PS  Z3, Z1, Z7
 	VFMADD213PS  Z4, Z2, Z0
-	VMOVUPS      Z6, (AX)(R8*4)
+	VMOVUPS      Z7, (AX)(R8*4)
 	VMOVUPS      Z0, (CX)(R8*4)
 	ADDQ         $0x10, R8
 	JMP          loop
@@ -4305,17 +4164,15 @@ tail:
 	VMOVUPS.Z    (CX)(R8*4), K1, Z4
 	VMULPS       Z0, Z0, Z5
 	VMOVUPS      vm_gtk2<>+0(SB), Z6
-	VMOVUPS      Z5, Z7
-	VFMADD213PS  vm_gtk1<>+0(SB), Z6, Z7
-	VMULPS       Z0, Z7, Z7
-	VPXORD       vm_signmask<>+0(SB), Z7, Z7
-	VMOVUPS      vm_explo<>+0(SB), Z6
-	VMAXPS       Z7, Z6, Z6
+	VFMADD213PS  vm_gtk1<>+0(SB), Z5, Z6
+	VMULPS       Z0, Z6, Z6
+	VPXORD       vm_signmask<>+0(SB), Z6, Z6
+	VMOVUPS      vm_explo<>+0(SB), Z7
+	VMAXPS       Z6, Z7, Z6
 	VMOVUPS      vm_exphi<>+0(SB), Z7
 	VMINPS       Z6, Z7, Z6
 	VMULPS       vm_log2e<>+0(SB), Z6, Z7
 	VRNDSCALEPS  $0x00, Z7, Z7
-	VMOVUPS      Z6, Z6
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z7, Z6
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z7, Z6
 	VMOVUPS      vm_expc5<>+0(SB), Z8
@@ -4334,17 +4191,14 @@ tail:
 	VMINPS       vm_one<>+0(SB), Z6, Z6
 	VMINPS       vm_x2cap<>+0(SB), Z5, Z5
 	VMOVUPS      vm_gtk3<>+0(SB), Z8
-	VMOVUPS      Z5, Z5
-	VFMADD213PS  vm_gtk1<>+0(SB), Z8, Z5
-	VMULPS       Z7, Z0, Z8
-	VMULPS       Z6, Z8, Z8
-	VMOVUPS      Z7, Z6
-	VFMADD231PS  Z5, Z8, Z6
-	VMULPS       Z0, Z7, Z0
-	VMULPS       Z2, Z6, Z6
-	VFMADD213PS  Z3, Z1, Z6
+	VFMADD213PS  vm_gtk1<>+0(SB), Z5, Z8
+	VMULPS       Z7, Z0, Z0
+	VMULPS       Z6, Z0, Z5
+	VFMADD231PS  Z8, Z5, Z7
+	VMULPS       Z2, Z7, Z7
+	VFMADD213PS  Z3, Z1, Z7
 	VFMADD213PS  Z4, Z2, Z0
-	VMOVUPS      Z6, K1, (AX)(R8*4)
+	VMOVUPS      Z7, K1, (AX)(R8*4)
 	VMOVUPS      Z0, K1, (CX)(R8*4)
 
 done:
@@ -4374,17 +4228,15 @@ loop:
 	VMOVUPS      (CX)(R8*4), Y4
 	VMULPS       Y0, Y0, Y5
 	VMOVUPS      vm_gtk2<>+0(SB), Y6
-	VMOVUPS      Y5, Y7
-	VFMADD213PS  vm_gtk1<>+0(SB), Y6, Y7
-	VMULPS       Y0, Y7, Y7
-	VXORPS       vm_signmask<>+0(SB), Y7, Y7
-	VMOVUPS      vm_explo<>+0(SB), Y6
-	VMAXPS       Y7, Y6, Y6
+	VFMADD213PS  vm_gtk1<>+0(SB), Y5, Y6
+	VMULPS       Y0, Y6, Y6
+	VXORPS       vm_signmask<>+0(SB), Y6, Y6
+	VMOVUPS      vm_explo<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
 	VMOVUPS      vm_exphi<>+0(SB), Y7
 	VMINPS       Y6, Y7, Y6
 	VMULPS       vm_log2e<>+0(SB), Y6, Y7
 	VROUNDPS     $0x00, Y7, Y7
-	VMOVUPS      Y6, Y6
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y7, Y6
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y7, Y6
 	VMOVUPS      vm_expc5<>+0(SB), Y8
@@ -4411,17 +4263,14 @@ loop:
 	VMINPS       vm_one<>+0(SB), Y7, Y7
 	VMINPS       vm_x2cap<>+0(SB), Y5, Y5
 	VMOVUPS      vm_gtk3<>+0(SB), Y8
-	VMOVUPS      Y5, Y5
-	VFMADD213PS  vm_gtk1<>+0(SB), Y8, Y5
-	VMULPS       Y6, Y0, Y8
-	VMULPS       Y7, Y8, Y8
-	VMOVUPS      Y6, Y7
-	VFMADD231PS  Y5, Y8, Y7
-	VMULPS       Y0, Y6, Y0
-	VMULPS       Y2, Y7, Y7
-	VFMADD213PS  Y3, Y1, Y7
+	VFMADD213PS  vm_gtk1<>+0(SB), Y5, Y8
+	VMULPS       Y6, Y0, Y0
+	VMULPS       Y7, Y0, Y5
+	VFMADD231PS  Y8, Y5, Y6
+	VMULPS       Y2, Y6, Y6
+	VFMADD213PS  Y3, Y1, Y6
 	VFMADD213PS  Y4, Y2, Y0
-	VMOVUPS      Y7, (AX)(R8*4)
+	VMOVUPS      Y6, (AX)(R8*4)
 	VMOVUPS      Y0, (CX)(R8*4)
 	ADDQ         $0x08, R8
 	JMP          loop
@@ -4439,17 +4288,15 @@ tail:
 	VMASKMOVPS   (CX)(R8*4), Y0, Y5
 	VMULPS       Y1, Y1, Y6
 	VMOVUPS      vm_gtk2<>+0(SB), Y7
-	VMOVUPS      Y6, Y8
-	VFMADD213PS  vm_gtk1<>+0(SB), Y7, Y8
-	VMULPS       Y1, Y8, Y8
-	VXORPS       vm_signmask<>+0(SB), Y8, Y8
-	VMOVUPS      vm_explo<>+0(SB), Y7
-	VMAXPS       Y8, Y7, Y7
+	VFMADD213PS  vm_gtk1<>+0(SB), Y6, Y7
+	VMULPS       Y1, Y7, Y7
+	VXORPS       vm_signmask<>+0(SB), Y7, Y7
+	VMOVUPS      vm_explo<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y7
 	VMOVUPS      vm_exphi<>+0(SB), Y8
 	VMINPS       Y7, Y8, Y7
 	VMULPS       vm_log2e<>+0(SB), Y7, Y8
 	VROUNDPS     $0x00, Y8, Y8
-	VMOVUPS      Y7, Y7
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y8, Y7
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y8, Y7
 	VMOVUPS      vm_expc5<>+0(SB), Y9
@@ -4476,17 +4323,14 @@ tail:
 	VMINPS       vm_one<>+0(SB), Y8, Y8
 	VMINPS       vm_x2cap<>+0(SB), Y6, Y6
 	VMOVUPS      vm_gtk3<>+0(SB), Y9
-	VMOVUPS      Y6, Y6
-	VFMADD213PS  vm_gtk1<>+0(SB), Y9, Y6
-	VMULPS       Y7, Y1, Y9
-	VMULPS       Y8, Y9, Y9
-	VMOVUPS      Y7, Y8
-	VFMADD231PS  Y6, Y9, Y8
-	VMULPS       Y1, Y7, Y1
-	VMULPS       Y3, Y8, Y8
-	VFMADD213PS  Y4, Y2, Y8
+	VFMADD213PS  vm_gtk1<>+0(SB), Y6, Y9
+	VMULPS       Y7, Y1, Y1
+	VMULPS       Y8, Y1, Y6
+	VFMADD231PS  Y9, Y6, Y7
+	VMULPS       Y3, Y7, Y7
+	VFMADD213PS  Y4, Y2, Y7
 	VFMADD213PS  Y5, Y3, Y1
-	VMASKMOVPS   Y8, Y0, (AX)(R8*4)
+	VMASKMOVPS   Y7, Y0, (AX)(R8*4)
 	VMASKMOVPS   Y1, Y0, (CX)(R8*4)
 
 done:
@@ -4507,15 +4351,13 @@ loop:
 	CMPQ         SI, $0x10
 	JL           tail
 	VMOVUPS      (CX)(BX*4), Z0
-	VMOVUPS      Z0, Z1
-	VPXORD       vm_signmask<>+0(SB), Z1, Z1
+	VPXORD       vm_signmask<>+0(SB), Z0, Z1
 	VMOVUPS      vm_explo<>+0(SB), Z2
 	VMAXPS       Z1, Z2, Z1
 	VMOVUPS      vm_exphi<>+0(SB), Z2
 	VMINPS       Z1, Z2, Z1
 	VMULPS       vm_log2e<>+0(SB), Z1, Z2
 	VRNDSCALEPS  $0x00, Z2, Z2
-	VMOVUPS      Z1, Z1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z2, Z1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z2, Z1
 	VMOVUPS      vm_expc5<>+0(SB), Z3
@@ -4541,15 +4383,13 @@ tail:
 	VPBROADCASTD SI, Z0
 	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
-	VMOVUPS      Z0, Z1
-	VPXORD       vm_signmask<>+0(SB), Z1, Z1
+	VPXORD       vm_signmask<>+0(SB), Z0, Z1
 	VMOVUPS      vm_explo<>+0(SB), Z2
 	VMAXPS       Z1, Z2, Z1
 	VMOVUPS      vm_exphi<>+0(SB), Z2
 	VMINPS       Z1, Z2, Z1
 	VMULPS       vm_log2e<>+0(SB), Z1, Z2
 	VRNDSCALEPS  $0x00, Z2, Z2
-	VMOVUPS      Z1, Z1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z2, Z1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z2, Z1
 	VMOVUPS      vm_expc5<>+0(SB), Z3
@@ -4585,15 +4425,13 @@ loop:
 	CMPQ         SI, $0x08
 	JL           tail
 	VMOVUPS      (CX)(BX*4), Y0
-	VMOVUPS      Y0, Y1
-	VXORPS       vm_signmask<>+0(SB), Y1, Y1
+	VXORPS       vm_signmask<>+0(SB), Y0, Y1
 	VMOVUPS      vm_explo<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
 	VMOVUPS      vm_exphi<>+0(SB), Y2
 	VMINPS       Y1, Y2, Y1
 	VMULPS       vm_log2e<>+0(SB), Y1, Y2
 	VROUNDPS     $0x00, Y2, Y2
-	VMOVUPS      Y1, Y1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y2, Y1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y2, Y1
 	VMOVUPS      vm_expc5<>+0(SB), Y3
@@ -4628,15 +4466,13 @@ tail:
 	VPBROADCASTD X0, Y0
 	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
 	VMASKMOVPS   (CX)(BX*4), Y0, Y1
-	VMOVUPS      Y1, Y2
-	VXORPS       vm_signmask<>+0(SB), Y2, Y2
+	VXORPS       vm_signmask<>+0(SB), Y1, Y2
 	VMOVUPS      vm_explo<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
 	VMOVUPS      vm_exphi<>+0(SB), Y3
 	VMINPS       Y2, Y3, Y2
 	VMULPS       vm_log2e<>+0(SB), Y2, Y3
 	VROUNDPS     $0x00, Y3, Y3
-	VMOVUPS      Y2, Y2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
 	VMOVUPS      vm_expc5<>+0(SB), Y4
@@ -4681,15 +4517,13 @@ loop:
 	CMPQ         DI, $0x10
 	JL           tail
 	VMOVUPS      (DX)(SI*4), Z0
-	VMOVUPS      Z0, Z1
-	VPXORD       vm_signmask<>+0(SB), Z1, Z1
+	VPXORD       vm_signmask<>+0(SB), Z0, Z1
 	VMOVUPS      vm_explo<>+0(SB), Z2
 	VMAXPS       Z1, Z2, Z1
 	VMOVUPS      vm_exphi<>+0(SB), Z2
 	VMINPS       Z1, Z2, Z1
 	VMULPS       vm_log2e<>+0(SB), Z1, Z2
 	VRNDSCALEPS  $0x00, Z2, Z2
-	VMOVUPS      Z1, Z1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z2, Z1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z2, Z1
 	VMOVUPS      vm_expc5<>+0(SB), Z3
@@ -4707,7 +4541,6 @@ loop:
 	VMULPS       Z2, Z1, Z1
 	VMINPS       vm_one<>+0(SB), Z1, Z1
 	VMULPS       Z2, Z0, Z0
-	VMOVUPS      Z2, Z2
 	VFMADD231PS  Z1, Z0, Z2
 	VMOVUPS      Z2, (AX)(SI*4)
 	VMOVUPS      Z0, (CX)(SI*4)
@@ -4720,15 +4553,13 @@ tail:
 	VPBROADCASTD DI, Z0
 	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
 	VMOVUPS.Z    (DX)(SI*4), K1, Z0
-	VMOVUPS      Z0, Z1
-	VPXORD       vm_signmask<>+0(SB), Z1, Z1
+	VPXORD       vm_signmask<>+0(SB), Z0, Z1
 	VMOVUPS      vm_explo<>+0(SB), Z2
 	VMAXPS       Z1, Z2, Z1
 	VMOVUPS      vm_exphi<>+0(SB), Z2
 	VMINPS       Z1, Z2, Z1
 	VMULPS       vm_log2e<>+0(SB), Z1, Z2
 	VRNDSCALEPS  $0x00, Z2, Z2
-	VMOVUPS      Z1, Z1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z2, Z1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z2, Z1
 	VMOVUPS      vm_expc5<>+0(SB), Z3
@@ -4746,7 +4577,6 @@ tail:
 	VMULPS       Z2, Z1, Z1
 	VMINPS       vm_one<>+0(SB), Z1, Z1
 	VMULPS       Z2, Z0, Z0
-	VMOVUPS      Z2, Z2
 	VFMADD231PS  Z1, Z0, Z2
 	VMOVUPS      Z2, K1, (AX)(SI*4)
 	VMOVUPS      Z0, K1, (CX)(SI*4)
@@ -4770,15 +4600,13 @@ loop:
 	CMPQ         DI, $0x08
 	JL           tail
 	VMOVUPS      (DX)(SI*4), Y0
-	VMOVUPS      Y0, Y1
-	VXORPS       vm_signmask<>+0(SB), Y1, Y1
+	VXORPS       vm_signmask<>+0(SB), Y0, Y1
 	VMOVUPS      vm_explo<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
 	VMOVUPS      vm_exphi<>+0(SB), Y2
 	VMINPS       Y1, Y2, Y1
 	VMULPS       vm_log2e<>+0(SB), Y1, Y2
 	VROUNDPS     $0x00, Y2, Y2
-	VMOVUPS      Y1, Y1
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y2, Y1
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y2, Y1
 	VMOVUPS      vm_expc5<>+0(SB), Y3
@@ -4804,7 +4632,6 @@ loop:
 	VMULPS       Y1, Y2, Y2
 	VMINPS       vm_one<>+0(SB), Y2, Y2
 	VMULPS       Y1, Y0, Y0
-	VMOVUPS      Y1, Y1
 	VFMADD231PS  Y2, Y0, Y1
 	VMOVUPS      Y1, (AX)(SI*4)
 	VMOVUPS      Y0, (CX)(SI*4)
@@ -4818,15 +4645,13 @@ tail:
 	VPBROADCASTD X0, Y0
 	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
 	VMASKMOVPS   (DX)(SI*4), Y0, Y1
-	VMOVUPS      Y1, Y2
-	VXORPS       vm_signmask<>+0(SB), Y2, Y2
+	VXORPS       vm_signmask<>+0(SB), Y1, Y2
 	VMOVUPS      vm_explo<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
 	VMOVUPS      vm_exphi<>+0(SB), Y3
 	VMINPS       Y2, Y3, Y2
 	VMULPS       vm_log2e<>+0(SB), Y2, Y3
 	VROUNDPS     $0x00, Y3, Y3
-	VMOVUPS      Y2, Y2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
 	VMOVUPS      vm_expc5<>+0(SB), Y4
@@ -4852,7 +4677,6 @@ tail:
 	VMULPS       Y2, Y3, Y3
 	VMINPS       vm_one<>+0(SB), Y3, Y3
 	VMULPS       Y2, Y1, Y1
-	VMOVUPS      Y2, Y2
 	VFMADD231PS  Y3, Y1, Y2
 	VMASKMOVPS   Y2, Y0, (AX)(SI*4)
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
@@ -4878,15 +4702,13 @@ loop:
 	VMOVUPS      (CX)(SI*4), Z0
 	VMOVUPS      (DX)(SI*4), Z1
 	VMOVUPS      (AX)(SI*4), Z2
-	VMOVUPS      Z0, Z3
-	VPXORD       vm_signmask<>+0(SB), Z3, Z3
+	VPXORD       vm_signmask<>+0(SB), Z0, Z3
 	VMOVUPS      vm_explo<>+0(SB), Z4
 	VMAXPS       Z3, Z4, Z3
 	VMOVUPS      vm_exphi<>+0(SB), Z4
 	VMINPS       Z3, Z4, Z3
 	VMULPS       vm_log2e<>+0(SB), Z3, Z4
 	VRNDSCALEPS  $0x00, Z4, Z4
-	VMOVUPS      Z3, Z3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
 	VMOVUPS      vm_expc5<>+0(SB), Z5
@@ -4904,7 +4726,6 @@ loop:
 	VMULPS       Z4, Z3, Z3
 	VMINPS       vm_one<>+0(SB), Z3, Z3
 	VMULPS       Z4, Z0, Z0
-	VMOVUPS      Z4, Z4
 	VFMADD231PS  Z3, Z0, Z4
 	VFMADD213PS  Z2, Z1, Z4
 	VMOVUPS      Z4, (AX)(SI*4)
@@ -4919,15 +4740,13 @@ tail:
 	VMOVUPS.Z    (CX)(SI*4), K1, Z0
 	VMOVUPS.Z    (DX)(SI*4), K1, Z1
 	VMOVUPS.Z    (AX)(SI*4), K1, Z2
-	VMOVUPS      Z0, Z3
-	VPXORD       vm_signmask<>+0(SB), Z3, Z3
+	VPXORD       vm_signmask<>+0(SB), Z0, Z3
 	VMOVUPS      vm_explo<>+0(SB), Z4
 	VMAXPS       Z3, Z4, Z3
 	VMOVUPS      vm_exphi<>+0(SB), Z4
 	VMINPS       Z3, Z4, Z3
 	VMULPS       vm_log2e<>+0(SB), Z3, Z4
 	VRNDSCALEPS  $0x00, Z4, Z4
-	VMOVUPS      Z3, Z3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z4, Z3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z4, Z3
 	VMOVUPS      vm_expc5<>+0(SB), Z5
@@ -4945,7 +4764,6 @@ tail:
 	VMULPS       Z4, Z3, Z3
 	VMINPS       vm_one<>+0(SB), Z3, Z3
 	VMULPS       Z4, Z0, Z0
-	VMOVUPS      Z4, Z4
 	VFMADD231PS  Z3, Z0, Z4
 	VFMADD213PS  Z2, Z1, Z4
 	VMOVUPS      Z4, K1, (AX)(SI*4)
@@ -4971,15 +4789,13 @@ loop:
 	VMOVUPS      (CX)(SI*4), Y0
 	VMOVUPS      (DX)(SI*4), Y1
 	VMOVUPS      (AX)(SI*4), Y2
-	VMOVUPS      Y0, Y3
-	VXORPS       vm_signmask<>+0(SB), Y3, Y3
+	VXORPS       vm_signmask<>+0(SB), Y0, Y3
 	VMOVUPS      vm_explo<>+0(SB), Y4
 	VMAXPS       Y3, Y4, Y3
 	VMOVUPS      vm_exphi<>+0(SB), Y4
 	VMINPS       Y3, Y4, Y3
 	VMULPS       vm_log2e<>+0(SB), Y3, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y3, Y3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -5005,7 +4821,6 @@ loop:
 	VMULPS       Y3, Y4, Y4
 	VMINPS       vm_one<>+0(SB), Y4, Y4
 	VMULPS       Y3, Y0, Y0
-	VMOVUPS      Y3, Y3
 	VFMADD231PS  Y4, Y0, Y3
 	VFMADD213PS  Y2, Y1, Y3
 	VMOVUPS      Y3, (AX)(SI*4)
@@ -5021,15 +4836,13 @@ tail:
 	VMASKMOVPS   (CX)(SI*4), Y0, Y1
 	VMASKMOVPS   (DX)(SI*4), Y0, Y2
 	VMASKMOVPS   (AX)(SI*4), Y0, Y3
-	VMOVUPS      Y1, Y4
-	VXORPS       vm_signmask<>+0(SB), Y4, Y4
+	VXORPS       vm_signmask<>+0(SB), Y1, Y4
 	VMOVUPS      vm_explo<>+0(SB), Y5
 	VMAXPS       Y4, Y5, Y4
 	VMOVUPS      vm_exphi<>+0(SB), Y5
 	VMINPS       Y4, Y5, Y4
 	VMULPS       vm_log2e<>+0(SB), Y4, Y5
 	VROUNDPS     $0x00, Y5, Y5
-	VMOVUPS      Y4, Y4
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y5, Y4
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y5, Y4
 	VMOVUPS      vm_expc5<>+0(SB), Y6
@@ -5055,7 +4868,6 @@ tail:
 	VMULPS       Y4, Y5, Y5
 	VMINPS       vm_one<>+0(SB), Y5, Y5
 	VMULPS       Y4, Y1, Y1
-	VMOVUPS      Y4, Y4
 	VFMADD231PS  Y5, Y1, Y4
 	VFMADD213PS  Y3, Y2, Y4
 	VMASKMOVPS   Y4, Y0, (AX)(SI*4)
@@ -5080,15 +4892,13 @@ loop:
 	JL           tail
 	VMOVUPS      (CX)(SI*4), Z0
 	VMOVUPS      (DX)(SI*4), Z1
-	VMOVUPS      Z0, Z2
-	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VPXORD       vm_signmask<>+0(SB), Z0, Z2
 	VMOVUPS      vm_explo<>+0(SB), Z3
 	VMAXPS       Z2, Z3, Z2
 	VMOVUPS      vm_exphi<>+0(SB), Z3
 	VMINPS       Z2, Z3, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z3
 	VRNDSCALEPS  $0x00, Z3, Z3
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z4
@@ -5116,15 +4926,13 @@ tail:
 	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
 	VMOVUPS.Z    (CX)(SI*4), K1, Z0
 	VMOVUPS.Z    (DX)(SI*4), K1, Z1
-	VMOVUPS      Z0, Z2
-	VPXORD       vm_signmask<>+0(SB), Z2, Z2
+	VPXORD       vm_signmask<>+0(SB), Z0, Z2
 	VMOVUPS      vm_explo<>+0(SB), Z3
 	VMAXPS       Z2, Z3, Z2
 	VMOVUPS      vm_exphi<>+0(SB), Z3
 	VMINPS       Z2, Z3, Z2
 	VMULPS       vm_log2e<>+0(SB), Z2, Z3
 	VRNDSCALEPS  $0x00, Z3, Z3
-	VMOVUPS      Z2, Z2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z3, Z2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z3, Z2
 	VMOVUPS      vm_expc5<>+0(SB), Z4
@@ -5163,15 +4971,13 @@ loop:
 	JL           tail
 	VMOVUPS      (CX)(SI*4), Y0
 	VMOVUPS      (DX)(SI*4), Y1
-	VMOVUPS      Y0, Y2
-	VXORPS       vm_signmask<>+0(SB), Y2, Y2
+	VXORPS       vm_signmask<>+0(SB), Y0, Y2
 	VMOVUPS      vm_explo<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
 	VMOVUPS      vm_exphi<>+0(SB), Y3
 	VMINPS       Y2, Y3, Y2
 	VMULPS       vm_log2e<>+0(SB), Y2, Y3
 	VROUNDPS     $0x00, Y3, Y3
-	VMOVUPS      Y2, Y2
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y3, Y2
 	VMOVUPS      vm_expc5<>+0(SB), Y4
@@ -5208,15 +5014,13 @@ tail:
 	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
 	VMASKMOVPS   (CX)(SI*4), Y0, Y1
 	VMASKMOVPS   (DX)(SI*4), Y0, Y2
-	VMOVUPS      Y1, Y3
-	VXORPS       vm_signmask<>+0(SB), Y3, Y3
+	VXORPS       vm_signmask<>+0(SB), Y1, Y3
 	VMOVUPS      vm_explo<>+0(SB), Y4
 	VMAXPS       Y3, Y4, Y3
 	VMOVUPS      vm_exphi<>+0(SB), Y4
 	VMINPS       Y3, Y4, Y3
 	VMULPS       vm_log2e<>+0(SB), Y3, Y4
 	VROUNDPS     $0x00, Y4, Y4
-	VMOVUPS      Y3, Y3
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y4, Y3
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y4, Y3
 	VMOVUPS      vm_expc5<>+0(SB), Y5
@@ -5268,15 +5072,13 @@ loop:
 	VMOVUPS      (SI)(R8*4), Z2
 	VMOVUPS      (AX)(R8*4), Z3
 	VMOVUPS      (CX)(R8*4), Z4
-	VMOVUPS      Z0, Z5
-	VPXORD       vm_signmask<>+0(SB), Z5, Z5
+	VPXORD       vm_signmask<>+0(SB), Z0, Z5
 	VMOVUPS      vm_explo<>+0(SB), Z6
 	VMAXPS       Z5, Z6, Z5
 	VMOVUPS      vm_exphi<>+0(SB), Z6
 	VMINPS       Z5, Z6, Z5
 	VMULPS       vm_log2e<>+0(SB), Z5, Z6
 	VRNDSCALEPS  $0x00, Z6, Z6
-	VMOVUPS      Z5, Z5
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z5
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z5
 	VMOVUPS      vm_expc5<>+0(SB), Z7
@@ -5294,7 +5096,6 @@ loop:
 	VMULPS       Z6, Z5, Z5
 	VMINPS       vm_one<>+0(SB), Z5, Z5
 	VMULPS       Z6, Z0, Z0
-	VMOVUPS      Z6, Z6
 	VFMADD231PS  Z5, Z0, Z6
 	VMULPS       Z2, Z6, Z6
 	VFMADD213PS  Z3, Z1, Z6
@@ -5314,15 +5115,13 @@ tail:
 	VMOVUPS.Z    (SI)(R8*4), K1, Z2
 	VMOVUPS.Z    (AX)(R8*4), K1, Z3
 	VMOVUPS.Z    (CX)(R8*4), K1, Z4
-	VMOVUPS      Z0, Z5
-	VPXORD       vm_signmask<>+0(SB), Z5, Z5
+	VPXORD       vm_signmask<>+0(SB), Z0, Z5
 	VMOVUPS      vm_explo<>+0(SB), Z6
 	VMAXPS       Z5, Z6, Z5
 	VMOVUPS      vm_exphi<>+0(SB), Z6
 	VMINPS       Z5, Z6, Z5
 	VMULPS       vm_log2e<>+0(SB), Z5, Z6
 	VRNDSCALEPS  $0x00, Z6, Z6
-	VMOVUPS      Z5, Z5
 	VFNMADD231PS vm_ln2hi<>+0(SB), Z6, Z5
 	VFNMADD231PS vm_ln2lo<>+0(SB), Z6, Z5
 	VMOVUPS      vm_expc5<>+0(SB), Z7
@@ -5340,7 +5139,6 @@ tail:
 	VMULPS       Z6, Z5, Z5
 	VMINPS       vm_one<>+0(SB), Z5, Z5
 	VMULPS       Z6, Z0, Z0
-	VMOVUPS      Z6, Z6
 	VFMADD231PS  Z5, Z0, Z6
 	VMULPS       Z2, Z6, Z6
 	VFMADD213PS  Z3, Z1, Z6
@@ -5373,15 +5171,13 @@ loop:
 	VMOVUPS      (SI)(R8*4), Y2
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
-	VMOVUPS      Y0, Y5
-	VXORPS       vm_signmask<>+0(SB), Y5, Y5
+	VXORPS       vm_signmask<>+0(SB), Y0, Y5
 	VMOVUPS      vm_explo<>+0(SB), Y6
 	VMAXPS       Y5, Y6, Y5
 	VMOVUPS      vm_exphi<>+0(SB), Y6
 	VMINPS       Y5, Y6, Y5
 	VMULPS       vm_log2e<>+0(SB), Y5, Y6
 	VROUNDPS     $0x00, Y6, Y6
-	VMOVUPS      Y5, Y5
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y6, Y5
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y6, Y5
 	VMOVUPS      vm_expc5<>+0(SB), Y7
@@ -5407,7 +5203,6 @@ loop:
 	VMULPS       Y5, Y6, Y6
 	VMINPS       vm_one<>+0(SB), Y6, Y6
 	VMULPS       Y5, Y0, Y0
-	VMOVUPS      Y5, Y5
 	VFMADD231PS  Y6, Y0, Y5
 	VMULPS       Y2, Y5, Y5
 	VFMADD213PS  Y3, Y1, Y5
@@ -5428,15 +5223,13 @@ tail:
 	VMASKMOVPS   (SI)(R8*4), Y0, Y3
 	VMASKMOVPS   (AX)(R8*4), Y0, Y4
 	VMASKMOVPS   (CX)(R8*4), Y0, Y5
-	VMOVUPS      Y1, Y6
-	VXORPS       vm_signmask<>+0(SB), Y6, Y6
+	VXORPS       vm_signmask<>+0(SB), Y1, Y6
 	VMOVUPS      vm_explo<>+0(SB), Y7
 	VMAXPS       Y6, Y7, Y6
 	VMOVUPS      vm_exphi<>+0(SB), Y7
 	VMINPS       Y6, Y7, Y6
 	VMULPS       vm_log2e<>+0(SB), Y6, Y7
 	VROUNDPS     $0x00, Y7, Y7
-	VMOVUPS      Y6, Y6
 	VFNMADD231PS vm_ln2hi<>+0(SB), Y7, Y6
 	VFNMADD231PS vm_ln2lo<>+0(SB), Y7, Y6
 	VMOVUPS      vm_expc5<>+0(SB), Y8
@@ -5462,7 +5255,6 @@ tail:
 	VMULPS       Y6, Y7, Y7
 	VMINPS       vm_one<>+0(SB), Y7, Y7
 	VMULPS       Y6, Y1, Y1
-	VMOVUPS      Y6, Y6
 	VFMADD231PS  Y7, Y1, Y6
 	VMULPS       Y3, Y6, Y6
 	VFMADD213PS  Y4, Y2, Y6

@@ -550,8 +550,37 @@ func TestVecAccuracy(t *testing.T) {
 			worst = max(worst, math.Abs(float64(y[i])-w)/w)
 		}
 		t.Logf("exp: max relative error %.3g on [-87, 88]", worst)
-		if worst > 2.5e-7 {
-			t.Errorf("exp: max relative error %g > 2.5e-7", worst)
+		if worst > 1.5e-7 {
+			t.Errorf("exp: max relative error %g > 1.5e-7", worst)
+		}
+		asm := v.name != "generic"
+		if asm {
+			// The assembly rounds through the denormals (generic: 0 below -87.3).
+			for i := range x {
+				x[i] = float32(-103 + 15.5*float64(i)/n)
+			}
+			v.exp(y, x)
+			for i, xv := range x {
+				if w := math.Exp(float64(xv)); math.Abs(float64(y[i])-w) > 0x1p-149+2e-7*w {
+					t.Fatalf("exp(%g) = %g, want %g", xv, y[i], w)
+				}
+			}
+			// GELU keeps its relative accuracy in the negative tail.
+			for i := range x {
+				x[i] = float32(-13 + 13*float64(i)/n)
+			}
+			v.gelu.fwd(y, x)
+			wr := 0.0
+			for i, xv := range x {
+				w := refGelu(float64(xv))
+				if math.Abs(w) > 1e-30 {
+					wr = max(wr, math.Abs(float64(y[i])-w)/math.Abs(w))
+				}
+			}
+			t.Logf("gelu: max relative error %.3g on [-13, 0)", wr)
+			if wr > 1e-5 {
+				t.Errorf("gelu: max relative error %g on [-13, 0) > 1e-5", wr)
+			}
 		}
 		for _, k := range derivKernels {
 			for i := range x {
@@ -565,8 +594,9 @@ func TestVecAccuracy(t *testing.T) {
 				wd = max(wd, math.Abs(float64(d[i])-k.d(xf))/(1+math.Abs(k.d(xf))))
 			}
 			t.Logf("%s: max error %.3g, derivative %.3g (|err|/(1+|ref|) on [-10, 10])", k.name, wf, wd)
-			if wf > 4e-7 || wd > 6e-7 {
-				t.Errorf("%s: max error %g (derivative %g) over 4e-7 (6e-7)", k.name, wf, wd)
+			// Generic GELU carries A&S 7.1.26's 1.5e-7 erf error.
+			if lim := 2e-7 + 1e-7*b2f(!asm); wf > lim || wd > 2e-7 {
+				t.Errorf("%s: max error %g (derivative %g) over %g (2e-7)", k.name, wf, wd, lim)
 			}
 		}
 	})
@@ -613,4 +643,11 @@ func BenchmarkVec(b *testing.B) {
 		run("layer_norm_bwd_dx", func() { v.layerNormBwdDx(y, x, x, x, 0.1, 0.5, 0.01, 0.02) })
 		run("exp_sub_acc", func() { v.expSubAcc(y, x, 6, 1e-3) })
 	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -87,22 +87,6 @@ func (g *g) sub(a, b Op) reg.VecVirtual { r := g.vec(); VSUBPS(b, a, r); return 
 func (g *g) mul(a, b Op) reg.VecVirtual { r := g.vec(); VMULPS(b, a, r); return r }
 func (g *g) div(a, b Op) reg.VecVirtual { r := g.vec(); VDIVPS(b, a, r); return r }
 
-// fma returns a*b + c (c may be memory).
-func (g *g) fma(a, b reg.VecVirtual, c Op) reg.VecVirtual {
-	r := g.vec()
-	VMOVUPS(a, r)
-	VFMADD213PS(c, b, r)
-	return r
-}
-
-// fnma returns c - a*b.
-func (g *g) fnma(a, b Op, c reg.VecVirtual) reg.VecVirtual {
-	r := g.vec()
-	VMOVUPS(c, r)
-	VFNMADD231PS(b, a, r)
-	return r
-}
-
 // maxNaN returns max(a, x) and minNaN min(a, x), x if x is NaN.
 func (g *g) maxNaN(x, a reg.VecVirtual) reg.VecVirtual { r := g.vec(); VMAXPS(x, a, r); return r }
 func (g *g) minNaN(x, a reg.VecVirtual) reg.VecVirtual { r := g.vec(); VMINPS(x, a, r); return r }
@@ -135,7 +119,8 @@ func (g *g) exp(x reg.VecVirtual) reg.VecVirtual {
 	} else {
 		VROUNDPS(Imm(0), n, n)
 	}
-	r := g.fnma(n, cf("ln2hi", 0.693359375), t)
+	r := t // t is dead from here
+	VFNMADD231PS(cf("ln2hi", 0.693359375), n, r)
 	VFNMADD231PS(cf("ln2lo", -2.12194440e-4), n, r)
 	p := g.horner(r, "expc", expP)
 	VFMADD213PS(cf("one", 1), r, p)
@@ -173,8 +158,8 @@ func (g *g) geluCDF(x reg.VecVirtual) (cdf, hx reg.VecVirtual) {
 	a := g.vec()
 	VPANDD_or_VANDPS(g, cst("absmask", 0x7fffffff), x, a)
 	// t = 1/(1 + |x|/(2√2))
-	den := g.fma(a, g.load(cf("inv2sqrt2", float32(1/(2*math.Sqrt2)))), cf("one", 1))
-	t := g.div(g.load(cf("one", 1)), den)
+	VFMADD213PS(cf("one", 1), g.load(cf("inv2sqrt2", float32(1/(2*math.Sqrt2)))), a)
+	t := g.div(g.load(cf("one", 1)), a)
 	q := g.horner(t, "erfcq", erfcQ)
 	hx = g.mul(x, cf("half", 0.5))
 	VFNMADD231PS(x, hx, q) // Q(t) - x²/2
@@ -211,7 +196,8 @@ const (
 // geluTanhS returns s = σ(2u), u = √(2/π)(x + c·x³), 1-s and x².
 func (g *g) geluTanhS(x reg.VecVirtual) (s, oms, x2 reg.VecVirtual) {
 	x2 = g.mul(x, x)
-	w := g.fma(x2, g.load(cf("gtk2", float32(2*sqrt2OverPi*geluC))), cf("gtk1", float32(2*sqrt2OverPi)))
+	w := g.load(cf("gtk2", float32(2*sqrt2OverPi*geluC)))
+	VFMADD213PS(cf("gtk1", float32(2*sqrt2OverPi)), x2, w)
 	VMULPS(x, w, w) // 2u
 	VXORPS_or(g, cst("signmask", 0x80000000), w)
 	s, oms = g.sigmoidE(g.exp(w))
@@ -238,8 +224,11 @@ func VXORPS_or(g *g, m Mem, r reg.VecVirtual) {
 
 func (g *g) neg(x reg.VecVirtual) reg.VecVirtual {
 	r := g.vec()
-	VMOVUPS(x, r)
-	VXORPS_or(g, cst("signmask", 0x80000000), r)
+	if g.v512 {
+		VPXORD(cst("signmask", 0x80000000), x, r)
+	} else {
+		VXORPS(cst("signmask", 0x80000000), x, r)
+	}
 	return r
 }
 
@@ -390,15 +379,13 @@ var activations = []activation{
 		deriv: func(g *g, x reg.VecVirtual) (reg.VecVirtual, reg.VecVirtual) {
 			// d = Φ(x) + x·φ(x)
 			cdf, hx := g.geluCDF(x)
-			e := g.vec()
+			f := g.mul(cdf, x)
 			VXORPS_or(g, cst("signmask", 0x80000000), hx)
-			VMULPS(x, hx, e) // -x²/2
-			e = g.exp(e)
+			VMULPS(x, hx, hx) // -x²/2
+			e := g.exp(hx)
 			xp := g.mul(x, cf("invsqrt2pi", invSqrt2Pi))
-			d := g.vec()
-			VMOVUPS(cdf, d)
-			VFMADD231PS(e, xp, d)
-			return d, g.mul(cdf, x)
+			VFMADD231PS(e, xp, cdf)
+			return cdf, f
 		},
 	},
 	{
@@ -412,13 +399,12 @@ var activations = []activation{
 			// gives 0·finite.
 			s, oms, x2 := g.geluTanhS(x)
 			VMINPS(cf("x2cap", 1e4), x2, x2)
-			w := g.fma(x2, g.load(cf("gtk3", float32(6*sqrt2OverPi*geluC))), cf("gtk1", float32(2*sqrt2OverPi)))
-			xs := g.mul(x, s)
-			VMULPS(oms, xs, xs)
-			d := g.vec()
-			VMOVUPS(s, d)
-			VFMADD231PS(w, xs, d)
-			return d, g.mul(s, x)
+			w := g.load(cf("gtk3", float32(6*sqrt2OverPi*geluC)))
+			VFMADD213PS(cf("gtk1", float32(2*sqrt2OverPi)), x2, w)
+			f := g.mul(x, s)
+			xs := g.mul(f, oms)
+			VFMADD231PS(w, xs, s)
+			return s, f
 		},
 	},
 	{
@@ -431,10 +417,8 @@ var activations = []activation{
 			// d = s + x·s·(1-s)
 			s, oms := g.sigmoidE(g.exp(g.neg(x)))
 			xs := g.mul(x, s)
-			d := g.vec()
-			VMOVUPS(s, d)
-			VFMADD231PS(oms, xs, d)
-			return d, xs
+			VFMADD231PS(oms, xs, s)
+			return s, xs
 		},
 	},
 }
