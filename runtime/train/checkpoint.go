@@ -95,11 +95,54 @@ func (cfg *Config) settings() map[string]string {
 	}
 }
 
-// dataSignature identifies the training data: its length and FNV-1a hash.
-func dataSignature(c *data.Corpus) string {
+// fullHashBytes bounds the data that dataSignature hashes whole.
+const fullHashBytes = 1 << 30
+
+// dataSignature identifies the training data: its length and FNV-1a hash,
+// of every byte up to fullHashBytes, else of 4096 windows of 4 KiB spread
+// through it.
+func dataSignature(src data.Source) (string, error) {
 	h := fnv.New64a()
-	h.Write(c.Data)
-	return fmt.Sprintf("%d bytes, fnv64a %016x", len(c.Data), h.Sum64())
+	size := src.Size()
+	if c, ok := src.(*data.Corpus); ok && size <= fullHashBytes {
+		h.Write(c.Data)
+		return fmt.Sprintf("%d bytes, fnv64a %016x", size, h.Sum64()), nil
+	}
+	const chunk = 1 << 16
+	buf := make([]byte, chunk)
+	tok := make([]int32, chunk)
+	tgt := make([]int32, chunk)
+	var last byte
+	hashAt := func(off int64, n int) error {
+		if err := src.Window(off, tok[:n], tgt[:n]); err != nil {
+			return fmt.Errorf("reading training data: %w", err)
+		}
+		for i, t := range tok[:n] {
+			buf[i] = byte(t)
+		}
+		h.Write(buf[:n])
+		last = byte(tgt[n-1])
+		return nil
+	}
+	if size <= fullHashBytes {
+		// Window reads n+1 bytes: the corpus's last byte is a target.
+		for off := int64(0); off < size-1; {
+			n := int(min(chunk, size-1-off))
+			if err := hashAt(off, n); err != nil {
+				return "", err
+			}
+			off += int64(n)
+		}
+		h.Write([]byte{last})
+		return fmt.Sprintf("%d bytes, fnv64a %016x", size, h.Sum64()), nil
+	}
+	const windows, n = 4096, 4096
+	for w := int64(0); w < windows; w++ {
+		if err := hashAt((size-n-1)*w/(windows-1), n); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("%d bytes, sampled fnv64a %016x", size, h.Sum64()), nil
 }
 
 // saveState writes a training checkpoint to path atomically.
@@ -141,6 +184,9 @@ func saveState(path string, params []tensor.Param[float32], opt optimizer, cfg *
 	}
 	for k, v := range cfg.settings() {
 		md["bfc.train.config."+k] = v
+	}
+	for k, v := range cfg.Metadata {
+		md[k] = v
 	}
 	return safetensors.Save(path, ts, md)
 }

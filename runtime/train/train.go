@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/bfcdev/bfc/runtime/data"
@@ -77,6 +78,15 @@ type Config struct {
 
 	Progress io.Writer // live progress (a terminal gets one updating line)
 	Log      io.Writer // JSON lines: one per evaluation and one at the end (nil: none)
+	// LogEvery adds a log line of the training loss every this many steps
+	// (0: only at evaluations).
+	LogEvery int
+	// Evaluated, when set, is called after each held-out evaluation has
+	// been logged (and before the checkpoint that follows it).
+	Evaluated func(*Result)
+	// Metadata is added to every checkpoint's metadata (keys must not
+	// start with "bfc.train." or "bfc.optim.").
+	Metadata map[string]string
 }
 
 // Result summarises a run.
@@ -95,7 +105,9 @@ type Result struct {
 }
 
 // Run trains m on the training corpus and evaluates on the held-out one.
-func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) {
+// Both are read through data.Source: an in-memory *data.Corpus or a
+// memory-mapped *data.Stream.
+func Run(m Model, cfg Config, trainData, heldOut data.Source) (*Result, error) {
 	if err := cfg.validate(trainData, heldOut); err != nil {
 		return nil, err
 	}
@@ -108,7 +120,10 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 	sched := cfg.schedule()
 	sig := ""
 	if cfg.Checkpoint != "" || cfg.Resume != "" {
-		sig = dataSignature(trainData)
+		var err error
+		if sig, err = dataSignature(trainData); err != nil {
+			return nil, err
+		}
 	}
 
 	res := &Result{HeldOutBPB: math.NaN()}
@@ -156,7 +171,9 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 			break
 		}
 		saved := false
-		trainData.Batch(rng, cfg.Batch, cfg.Seq, tokens, targets)
+		if err := data.RandomBatch(trainData, rng, cfg.Batch, cfg.Seq, tokens, targets); err != nil {
+			return nil, fmt.Errorf("step %d: training data: %w", step, err)
+		}
 		res.LastStep = step
 		loss, err := m.Forward(tokens, targets, cfg.Batch, cfg.Seq)
 		if err != nil {
@@ -216,6 +233,14 @@ func Run(m Model, cfg Config, trainData, heldOut *data.Corpus) (*Result, error) 
 		}
 		res.Elapsed = time.Since(start)
 		prog.update(step, res, lr)
+		if cfg.Log != nil && cfg.LogEvery > 0 && step%cfg.LogEvery == 0 {
+			if err := writeLog(cfg.Log, map[string]any{
+				"step": res.Steps, "tokens": res.Tokens, "elapsed_s": res.Elapsed.Seconds(), "lr": lr,
+				"train_loss": res.TrainLoss, "train_bpb": res.TrainLoss / math.Ln2, "aux_loss": res.AuxLoss,
+			}); err != nil {
+				return nil, err
+			}
+		}
 
 		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step != cfg.Steps {
 			if err := evaluate(m, cfg, heldOut, res, prog, false); err != nil {
@@ -260,7 +285,7 @@ func stopped(stop <-chan struct{}) bool {
 	}
 }
 
-func evaluate(m Model, cfg Config, heldOut *data.Corpus, res *Result, prog *progress, final bool) error {
+func evaluate(m Model, cfg Config, heldOut data.Source, res *Result, prog *progress, final bool) error {
 	bpb, err := Evaluate(m, heldOut, cfg.Batch, cfg.Seq, cfg.EvalBatches)
 	if err != nil {
 		return err
@@ -282,41 +307,81 @@ func evaluate(m Model, cfg Config, heldOut *data.Corpus, res *Result, prog *prog
 		if res.Elapsed > 0 {
 			rec["tokens_per_s"] = float64(res.Tokens) / res.Elapsed.Seconds()
 		}
-		b, _ := json.Marshal(rec)
-		if _, err := fmt.Fprintf(cfg.Log, "%s\n", b); err != nil {
-			return fmt.Errorf("writing training log: %w", err)
+		if err := writeLog(cfg.Log, rec); err != nil {
+			return err
 		}
 	}
+	if cfg.Evaluated != nil {
+		cfg.Evaluated(res)
+	}
 	return nil
+}
+
+// writeLog writes rec as one JSON line; NaN and ±Inf numbers are written as
+// null, so that a diverged loss keeps its line.
+func writeLog(w io.Writer, rec map[string]any) error {
+	b, err := json.Marshal(finite(rec))
+	if err != nil {
+		return fmt.Errorf("encoding training log: %w", err)
+	}
+	if _, err := fmt.Fprintf(w, "%s\n", b); err != nil {
+		return fmt.Errorf("writing training log: %w", err)
+	}
+	return nil
+}
+
+// finite replaces non-finite floats in v (maps, slices) with nil.
+func finite(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+	case float32:
+		return finite(float64(x))
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = finite(e)
+		}
+		return out
+	case []map[string]any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = finite(e)
+		}
+		return out
+	case []float64:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = finite(e)
+		}
+		return out
+	}
+	return v
 }
 
 // Evaluate returns the mean loss of m on the corpus in bits per byte, over
 // batches of windows spread evenly through the data (the same windows on
 // every call).
-func Evaluate(m Model, c *data.Corpus, batch, seq, batches int) (float64, error) {
+func Evaluate(m Model, c data.Source, batch, seq, batches int) (float64, error) {
 	if batches < 1 {
 		batches = 1
 	}
-	if len(c.Data) < seq+1 {
-		return 0, fmt.Errorf("held-out data has %d bytes; need at least %d", len(c.Data), seq+1)
+	if c == nil || c.Size() < int64(seq)+1 {
+		size := int64(0)
+		if c != nil {
+			size = c.Size()
+		}
+		return 0, fmt.Errorf("held-out data has %d bytes; need at least %d", size, seq+1)
 	}
 	n := batch * seq
 	tokens := make([]int32, n)
 	targets := make([]int32, n)
-	windows := batch * batches
-	span := len(c.Data) - seq - 1
 	var total float64
 	for b := 0; b < batches; b++ {
-		for i := 0; i < batch; i++ {
-			w := b*batch + i
-			off := 0
-			if windows > 1 {
-				off = int(int64(span) * int64(w) / int64(windows-1))
-			}
-			for s := 0; s < seq; s++ {
-				tokens[i*seq+s] = int32(c.Data[off+s])
-				targets[i*seq+s] = int32(c.Data[off+s+1])
-			}
+		if err := data.SpreadBatch(c, b, batches, batch, seq, tokens, targets); err != nil {
+			return 0, fmt.Errorf("held-out data: %w", err)
 		}
 		loss, err := m.Forward(tokens, targets, batch, seq)
 		if err != nil {
@@ -374,7 +439,7 @@ func Generate(m Model, prompt []byte, n, batch, maxSeq int, temperature, topP fl
 	return outs[0], nil
 }
 
-func (cfg *Config) validate(trainData, heldOut *data.Corpus) error {
+func (cfg *Config) validate(trainData, heldOut data.Source) error {
 	switch {
 	case cfg.Batch < 1 || cfg.Seq < 1:
 		return fmt.Errorf("batch %d and seq %d must be at least 1", cfg.Batch, cfg.Seq)
@@ -382,9 +447,9 @@ func (cfg *Config) validate(trainData, heldOut *data.Corpus) error {
 		return fmt.Errorf("steps %d must be at least 1", cfg.Steps)
 	case cfg.LR <= 0 || math.IsNaN(cfg.LR):
 		return fmt.Errorf("learning rate %v must be positive", cfg.LR)
-	case trainData == nil || len(trainData.Data) < cfg.Seq+1:
+	case trainData == nil || trainData.Size() < int64(cfg.Seq)+1:
 		return fmt.Errorf("training data is smaller than one sequence of %d bytes", cfg.Seq+1)
-	case heldOut == nil || len(heldOut.Data) < cfg.Seq+1:
+	case heldOut == nil || heldOut.Size() < int64(cfg.Seq)+1:
 		return fmt.Errorf("held-out data is smaller than one sequence of %d bytes", cfg.Seq+1)
 	case cfg.NonFinite != "" && cfg.NonFinite != "stop" && cfg.NonFinite != "skip":
 		return fmt.Errorf("non-finite policy %q: want stop or skip", cfg.NonFinite)
@@ -396,6 +461,13 @@ func (cfg *Config) validate(trainData, heldOut *data.Corpus) error {
 		return fmt.Errorf("checkpoint interval %d must not be negative", cfg.CheckpointEvery)
 	case cfg.CheckpointEvery > 0 && cfg.Checkpoint == "":
 		return fmt.Errorf("checkpoint interval %d needs a checkpoint path", cfg.CheckpointEvery)
+	case cfg.LogEvery < 0:
+		return fmt.Errorf("log interval %d must not be negative", cfg.LogEvery)
+	}
+	for k := range cfg.Metadata {
+		if strings.HasPrefix(k, "bfc.train.") || strings.HasPrefix(k, "bfc.optim.") || k == "bfc.format" {
+			return fmt.Errorf("checkpoint metadata key %q is reserved for the training state", k)
+		}
 	}
 	return nil
 }
