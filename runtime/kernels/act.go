@@ -145,7 +145,8 @@ func gluBackward[T real](act Act, dx, dy, x []T, rows, hidden int) {
 	putEW(t)
 }
 
-// actApply sets y[i] = act(x[i]); y may alias x.
+// actApply sets y[i] = act(x[i]); y may alias x. float32 calls take the
+// vector kernels instead (ewTask.vecAct).
 func actApply[T real](act Act, y, x []T) {
 	x = x[:len(y)]
 	switch act {

@@ -2,8 +2,10 @@ package kernels
 
 import "math"
 
-// Fast exp and erf for the float32 kernels. float64 kernels (used by the
-// compiler's gradient checks) keep math.Exp and math.Erf.
+// Fast scalar exp and erf for the pure-Go float32 kernels (the generic
+// vector implementation in vecmath.go; CPUs with AVX2 or AVX-512 run the
+// assembly instead). float64 kernels (used by the compiler's gradient
+// checks) keep math.Exp and math.Erf.
 //
 // expFast: relative error below 2e-8 on [-87, 88] (checked in
 // fastmath_test.go), far below float32's 6e-8 rounding step.

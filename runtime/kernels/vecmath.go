@@ -25,7 +25,7 @@ type vecImpl struct {
 	layerNormBwdSums func(dg, db, x, dy, g []float32, m, s float32) (float64, float64)
 	layerNormBwdDx   func(dx, x, dy, g []float32, m, s, m1, m2 float32)
 
-	gelu, geluTanh, silu vecAct
+	relu, sqRelu, gelu, geluTanh, silu vecAct
 }
 
 // vecAct holds the kernels of one activation.
@@ -37,10 +37,13 @@ type vecAct struct {
 	gluBwd func(dg, du, dy, g, u []float32) // dg += dy·u·act'(g), du += dy·act(g)
 }
 
-// act returns the kernels of a, or nil where a has none (ReLU, squared
-// ReLU: their Go loops are already cheap).
+// act returns the kernels of a (nil for an unknown one).
 func (v *vecImpl) act(a Act) *vecAct {
 	switch a {
+	case ActReLU:
+		return &v.relu
+	case ActSqReLU:
+		return &v.sqRelu
 	case ActGELU:
 		return &v.gelu
 	case ActGELUTanh:
@@ -59,6 +62,8 @@ var vecGeneric = vecImpl{
 	sum: sumGeneric, sumSq: sumSqGeneric, dot3: dot3Generic,
 	rmsNorm: rmsNormGeneric, rmsNormBwd: rmsNormBwdGeneric, layerNorm: layerNormGeneric,
 	layerNormBwdSums: layerNormBwdSumsGeneric, layerNormBwdDx: layerNormBwdDxGeneric,
+	relu:     genericAct(reluGeneric, reluD1),
+	sqRelu:   genericAct(sqReluGeneric, sqReluD1),
 	gelu:     genericAct(geluGeneric, geluD1),
 	geluTanh: genericAct(geluTanhGeneric, geluTanhD1),
 	silu:     genericAct(siluGeneric, siluD1),
@@ -116,9 +121,9 @@ func registerVec(v *vecImpl) {
 }
 
 // vexp32 sets dst[i] = e^src[i] for i < len(dst); dst may alias src.
-// Maximum relative error 2.5e-7 for results in float32's normal range; e^x
-// is +Inf above about 88.72, rounds through the denormals below about
-// -87.3 and is 0 below -103.9 (generic: 0 below -87.3); NaN gives NaN.
+// Maximum relative error 1.5e-7; e^x is +Inf above about 88.72, rounds
+// through the denormals below about -87.3 and is 0 below -103.9 (generic:
+// 0 below -87.3); NaN gives NaN.
 func vexp32(dst, src []float32) {
 	vecUse.exp(dst, src[:len(dst)])
 }
@@ -203,6 +208,33 @@ func siluGeneric(dst, src []float32) {
 		f := float64(v)
 		dst[i] = float32(f / (1 + expFast(-f)))
 	}
+}
+
+func reluGeneric(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = max(v, 0)
+	}
+}
+
+func sqReluGeneric(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		v = max(v, 0)
+		dst[i] = v * v
+	}
+}
+
+func reluD1(z float64) (d, f float64) {
+	if z > 0 {
+		d = 1
+	}
+	return d, max(z, 0)
+}
+
+func sqReluD1(z float64) (d, f float64) {
+	r := max(z, 0)
+	return 2 * r, r * r
 }
 
 func geluD1(z float64) (d, f float64) {

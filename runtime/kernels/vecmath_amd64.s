@@ -1691,6 +1691,888 @@ done:
 	VZEROUPPER
 	RET
 
+// func vReluAVX512(dst []float32, src []float32)
+// Requires: AVX, AVX512F
+TEXT ·vReluAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	XORQ BX, BX
+
+loop:
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	CMPQ    SI, $0x10
+	JL      tail
+	VMOVUPS (CX)(BX*4), Z0
+	VMOVUPS vm_zero<>+0(SB), Z1
+	VMAXPS  Z0, Z1, Z0
+	VMOVUPS Z0, (AX)(BX*4)
+	ADDQ    $0x10, BX
+	JMP     loop
+
+tail:
+	TESTQ        SI, SI
+	JZ           done
+	VPBROADCASTD SI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(BX*4), K1, Z0
+	VMOVUPS      vm_zero<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMOVUPS      Z0, K1, (AX)(BX*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vReluAVX2(dst []float32, src []float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·vReluAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	XORQ BX, BX
+
+loop:
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	CMPQ    SI, $0x08
+	JL      tail
+	VMOVUPS (CX)(BX*4), Y0
+	VMOVUPS vm_zero<>+0(SB), Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS Y0, (AX)(BX*4)
+	ADDQ    $0x08, BX
+	JMP     loop
+
+tail:
+	TESTQ        SI, SI
+	JZ           done
+	MOVQ         SI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(BX*4), Y0, Y1
+	VMOVUPS      vm_zero<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMASKMOVPS   Y1, Y0, (AX)(BX*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vReluDerivAVX512(d []float32, f []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·vReluDerivAVX512(SB), NOSPLIT, $0-72
+	MOVQ d_base+0(FP), AX
+	MOVQ f_base+24(FP), CX
+	MOVQ x_base+48(FP), DX
+	MOVQ d_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ      BX, DI
+	SUBQ      SI, DI
+	CMPQ      DI, $0x10
+	JL        tail
+	VMOVUPS   (DX)(SI*4), Z0
+	VCMPPS    $0x1e, vm_zero<>+0(SB), Z0, K1
+	VMOVUPS.Z vm_one<>+0(SB), K1, Z1
+	VMOVUPS   vm_zero<>+0(SB), Z2
+	VMAXPS    Z0, Z2, Z0
+	VMOVUPS   Z1, (AX)(SI*4)
+	VMOVUPS   Z0, (CX)(SI*4)
+	ADDQ      $0x10, SI
+	JMP       loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (DX)(SI*4), K1, Z0
+	VCMPPS       $0x1e, vm_zero<>+0(SB), Z0, K2
+	VMOVUPS.Z    vm_one<>+0(SB), K2, Z1
+	VMOVUPS      vm_zero<>+0(SB), Z2
+	VMAXPS       Z0, Z2, Z0
+	VMOVUPS      Z1, K1, (AX)(SI*4)
+	VMOVUPS      Z0, K1, (CX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vReluDerivAVX2(d []float32, f []float32, x []float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·vReluDerivAVX2(SB), NOSPLIT, $0-72
+	MOVQ d_base+0(FP), AX
+	MOVQ f_base+24(FP), CX
+	MOVQ x_base+48(FP), DX
+	MOVQ d_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x08
+	JL      tail
+	VMOVUPS (DX)(SI*4), Y0
+	VCMPPS  $0x1e, vm_zero<>+0(SB), Y0, Y1
+	VANDPS  vm_one<>+0(SB), Y1, Y1
+	VMOVUPS vm_zero<>+0(SB), Y2
+	VMAXPS  Y0, Y2, Y0
+	VMOVUPS Y1, (AX)(SI*4)
+	VMOVUPS Y0, (CX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (DX)(SI*4), Y0, Y1
+	VCMPPS       $0x1e, vm_zero<>+0(SB), Y1, Y2
+	VANDPS       vm_one<>+0(SB), Y2, Y2
+	VMOVUPS      vm_zero<>+0(SB), Y3
+	VMAXPS       Y1, Y3, Y1
+	VMASKMOVPS   Y2, Y0, (AX)(SI*4)
+	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vReluBwdAVX512(dx []float32, dy []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·vReluBwdAVX512(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ        BX, DI
+	SUBQ        SI, DI
+	CMPQ        DI, $0x10
+	JL          tail
+	VMOVUPS     (CX)(SI*4), Z0
+	VMOVUPS     (DX)(SI*4), Z1
+	VMOVUPS     (AX)(SI*4), Z2
+	VCMPPS      $0x1e, vm_zero<>+0(SB), Z0, K1
+	VMOVUPS.Z   vm_one<>+0(SB), K1, Z3
+	VMOVUPS     vm_zero<>+0(SB), Z4
+	VMAXPS      Z0, Z4, Z0
+	VFMADD213PS Z2, Z1, Z3
+	VMOVUPS     Z3, (AX)(SI*4)
+	ADDQ        $0x10, SI
+	JMP         loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VMOVUPS.Z    (AX)(SI*4), K1, Z2
+	VCMPPS       $0x1e, vm_zero<>+0(SB), Z0, K2
+	VMOVUPS.Z    vm_one<>+0(SB), K2, Z3
+	VMOVUPS      vm_zero<>+0(SB), Z4
+	VMAXPS       Z0, Z4, Z0
+	VFMADD213PS  Z2, Z1, Z3
+	VMOVUPS      Z3, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vReluBwdAVX2(dx []float32, dy []float32, x []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vReluBwdAVX2(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ        BX, DI
+	SUBQ        SI, DI
+	CMPQ        DI, $0x08
+	JL          tail
+	VMOVUPS     (CX)(SI*4), Y0
+	VMOVUPS     (DX)(SI*4), Y1
+	VMOVUPS     (AX)(SI*4), Y2
+	VCMPPS      $0x1e, vm_zero<>+0(SB), Y0, Y3
+	VANDPS      vm_one<>+0(SB), Y3, Y3
+	VMOVUPS     vm_zero<>+0(SB), Y4
+	VMAXPS      Y0, Y4, Y0
+	VFMADD213PS Y2, Y1, Y3
+	VMOVUPS     Y3, (AX)(SI*4)
+	ADDQ        $0x08, SI
+	JMP         loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VMASKMOVPS   (AX)(SI*4), Y0, Y3
+	VCMPPS       $0x1e, vm_zero<>+0(SB), Y1, Y4
+	VANDPS       vm_one<>+0(SB), Y4, Y4
+	VMOVUPS      vm_zero<>+0(SB), Y5
+	VMAXPS       Y1, Y5, Y1
+	VFMADD213PS  Y3, Y2, Y4
+	VMASKMOVPS   Y4, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vReluGluAVX512(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vReluGluAVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x10
+	JL      tail
+	VMOVUPS (CX)(SI*4), Z0
+	VMOVUPS (DX)(SI*4), Z1
+	VMOVUPS vm_zero<>+0(SB), Z2
+	VMAXPS  Z0, Z2, Z0
+	VMULPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)(SI*4)
+	ADDQ    $0x10, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VMOVUPS      vm_zero<>+0(SB), Z2
+	VMAXPS       Z0, Z2, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vReluGluAVX2(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·vReluGluAVX2(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x08
+	JL      tail
+	VMOVUPS (CX)(SI*4), Y0
+	VMOVUPS (DX)(SI*4), Y1
+	VMOVUPS vm_zero<>+0(SB), Y2
+	VMAXPS  Y0, Y2, Y0
+	VMULPS  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VMOVUPS      vm_zero<>+0(SB), Y3
+	VMAXPS       Y1, Y3, Y1
+	VMULPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vReluGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vReluGluBwdAVX512(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ        DI, R9
+	SUBQ        R8, R9
+	CMPQ        R9, $0x10
+	JL          tail
+	VMOVUPS     (DX)(R8*4), Z0
+	VMOVUPS     (BX)(R8*4), Z1
+	VMOVUPS     (SI)(R8*4), Z2
+	VMOVUPS     (AX)(R8*4), Z3
+	VMOVUPS     (CX)(R8*4), Z4
+	VCMPPS      $0x1e, vm_zero<>+0(SB), Z0, K1
+	VMOVUPS.Z   vm_one<>+0(SB), K1, Z5
+	VMOVUPS     vm_zero<>+0(SB), Z6
+	VMAXPS      Z0, Z6, Z0
+	VMULPS      Z2, Z5, Z5
+	VFMADD213PS Z3, Z1, Z5
+	VFMADD213PS Z4, Z2, Z0
+	VMOVUPS     Z5, (AX)(R8*4)
+	VMOVUPS     Z0, (CX)(R8*4)
+	ADDQ        $0x10, R8
+	JMP         loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	VPBROADCASTD R9, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (DX)(R8*4), K1, Z0
+	VMOVUPS.Z    (BX)(R8*4), K1, Z1
+	VMOVUPS.Z    (SI)(R8*4), K1, Z2
+	VMOVUPS.Z    (AX)(R8*4), K1, Z3
+	VMOVUPS.Z    (CX)(R8*4), K1, Z4
+	VCMPPS       $0x1e, vm_zero<>+0(SB), Z0, K2
+	VMOVUPS.Z    vm_one<>+0(SB), K2, Z5
+	VMOVUPS      vm_zero<>+0(SB), Z6
+	VMAXPS       Z0, Z6, Z0
+	VMULPS       Z2, Z5, Z5
+	VFMADD213PS  Z3, Z1, Z5
+	VFMADD213PS  Z4, Z2, Z0
+	VMOVUPS      Z5, K1, (AX)(R8*4)
+	VMOVUPS      Z0, K1, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vReluGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vReluGluBwdAVX2(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ        DI, R9
+	SUBQ        R8, R9
+	CMPQ        R9, $0x08
+	JL          tail
+	VMOVUPS     (DX)(R8*4), Y0
+	VMOVUPS     (BX)(R8*4), Y1
+	VMOVUPS     (SI)(R8*4), Y2
+	VMOVUPS     (AX)(R8*4), Y3
+	VMOVUPS     (CX)(R8*4), Y4
+	VCMPPS      $0x1e, vm_zero<>+0(SB), Y0, Y5
+	VANDPS      vm_one<>+0(SB), Y5, Y5
+	VMOVUPS     vm_zero<>+0(SB), Y6
+	VMAXPS      Y0, Y6, Y0
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y3, Y1, Y5
+	VFMADD213PS Y4, Y2, Y0
+	VMOVUPS     Y5, (AX)(R8*4)
+	VMOVUPS     Y0, (CX)(R8*4)
+	ADDQ        $0x08, R8
+	JMP         loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	MOVQ         R9, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (DX)(R8*4), Y0, Y1
+	VMASKMOVPS   (BX)(R8*4), Y0, Y2
+	VMASKMOVPS   (SI)(R8*4), Y0, Y3
+	VMASKMOVPS   (AX)(R8*4), Y0, Y4
+	VMASKMOVPS   (CX)(R8*4), Y0, Y5
+	VCMPPS       $0x1e, vm_zero<>+0(SB), Y1, Y6
+	VANDPS       vm_one<>+0(SB), Y6, Y6
+	VMOVUPS      vm_zero<>+0(SB), Y7
+	VMAXPS       Y1, Y7, Y1
+	VMULPS       Y3, Y6, Y6
+	VFMADD213PS  Y4, Y2, Y6
+	VFMADD213PS  Y5, Y3, Y1
+	VMASKMOVPS   Y6, Y0, (AX)(R8*4)
+	VMASKMOVPS   Y1, Y0, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluAVX512(dst []float32, src []float32)
+// Requires: AVX, AVX512F
+TEXT ·vSqReluAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	XORQ BX, BX
+
+loop:
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	CMPQ    SI, $0x10
+	JL      tail
+	VMOVUPS (CX)(BX*4), Z0
+	VMOVUPS vm_zero<>+0(SB), Z1
+	VMAXPS  Z0, Z1, Z0
+	VMULPS  Z0, Z0, Z0
+	VMOVUPS Z0, (AX)(BX*4)
+	ADDQ    $0x10, BX
+	JMP     loop
+
+tail:
+	TESTQ        SI, SI
+	JZ           done
+	VPBROADCASTD SI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(BX*4), K1, Z0
+	VMOVUPS      vm_zero<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMULPS       Z0, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)(BX*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluAVX2(dst []float32, src []float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·vSqReluAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	XORQ BX, BX
+
+loop:
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	CMPQ    SI, $0x08
+	JL      tail
+	VMOVUPS (CX)(BX*4), Y0
+	VMOVUPS vm_zero<>+0(SB), Y1
+	VMAXPS  Y0, Y1, Y0
+	VMULPS  Y0, Y0, Y0
+	VMOVUPS Y0, (AX)(BX*4)
+	ADDQ    $0x08, BX
+	JMP     loop
+
+tail:
+	TESTQ        SI, SI
+	JZ           done
+	MOVQ         SI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(BX*4), Y0, Y1
+	VMOVUPS      vm_zero<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       Y1, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)(BX*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluDerivAVX512(d []float32, f []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·vSqReluDerivAVX512(SB), NOSPLIT, $0-72
+	MOVQ d_base+0(FP), AX
+	MOVQ f_base+24(FP), CX
+	MOVQ x_base+48(FP), DX
+	MOVQ d_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x10
+	JL      tail
+	VMOVUPS (DX)(SI*4), Z0
+	VMOVUPS vm_zero<>+0(SB), Z1
+	VMAXPS  Z0, Z1, Z0
+	VADDPS  Z0, Z0, Z1
+	VMULPS  Z0, Z0, Z0
+	VMOVUPS Z1, (AX)(SI*4)
+	VMOVUPS Z0, (CX)(SI*4)
+	ADDQ    $0x10, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (DX)(SI*4), K1, Z0
+	VMOVUPS      vm_zero<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VADDPS       Z0, Z0, Z1
+	VMULPS       Z0, Z0, Z0
+	VMOVUPS      Z1, K1, (AX)(SI*4)
+	VMOVUPS      Z0, K1, (CX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluDerivAVX2(d []float32, f []float32, x []float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·vSqReluDerivAVX2(SB), NOSPLIT, $0-72
+	MOVQ d_base+0(FP), AX
+	MOVQ f_base+24(FP), CX
+	MOVQ x_base+48(FP), DX
+	MOVQ d_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x08
+	JL      tail
+	VMOVUPS (DX)(SI*4), Y0
+	VMOVUPS vm_zero<>+0(SB), Y1
+	VMAXPS  Y0, Y1, Y0
+	VADDPS  Y0, Y0, Y1
+	VMULPS  Y0, Y0, Y0
+	VMOVUPS Y1, (AX)(SI*4)
+	VMOVUPS Y0, (CX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (DX)(SI*4), Y0, Y1
+	VMOVUPS      vm_zero<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VADDPS       Y1, Y1, Y2
+	VMULPS       Y1, Y1, Y1
+	VMASKMOVPS   Y2, Y0, (AX)(SI*4)
+	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluBwdAVX512(dx []float32, dy []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·vSqReluBwdAVX512(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ        BX, DI
+	SUBQ        SI, DI
+	CMPQ        DI, $0x10
+	JL          tail
+	VMOVUPS     (CX)(SI*4), Z0
+	VMOVUPS     (DX)(SI*4), Z1
+	VMOVUPS     (AX)(SI*4), Z2
+	VMOVUPS     vm_zero<>+0(SB), Z3
+	VMAXPS      Z0, Z3, Z0
+	VADDPS      Z0, Z0, Z3
+	VMULPS      Z0, Z0, Z0
+	VFMADD213PS Z2, Z1, Z3
+	VMOVUPS     Z3, (AX)(SI*4)
+	ADDQ        $0x10, SI
+	JMP         loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VMOVUPS.Z    (AX)(SI*4), K1, Z2
+	VMOVUPS      vm_zero<>+0(SB), Z3
+	VMAXPS       Z0, Z3, Z0
+	VADDPS       Z0, Z0, Z3
+	VMULPS       Z0, Z0, Z0
+	VFMADD213PS  Z2, Z1, Z3
+	VMOVUPS      Z3, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluBwdAVX2(dx []float32, dy []float32, x []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vSqReluBwdAVX2(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ x_base+48(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ dx_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ        BX, DI
+	SUBQ        SI, DI
+	CMPQ        DI, $0x08
+	JL          tail
+	VMOVUPS     (CX)(SI*4), Y0
+	VMOVUPS     (DX)(SI*4), Y1
+	VMOVUPS     (AX)(SI*4), Y2
+	VMOVUPS     vm_zero<>+0(SB), Y3
+	VMAXPS      Y0, Y3, Y0
+	VADDPS      Y0, Y0, Y3
+	VMULPS      Y0, Y0, Y0
+	VFMADD213PS Y2, Y1, Y3
+	VMOVUPS     Y3, (AX)(SI*4)
+	ADDQ        $0x08, SI
+	JMP         loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VMASKMOVPS   (AX)(SI*4), Y0, Y3
+	VMOVUPS      vm_zero<>+0(SB), Y4
+	VMAXPS       Y1, Y4, Y1
+	VADDPS       Y1, Y1, Y4
+	VMULPS       Y1, Y1, Y1
+	VFMADD213PS  Y3, Y2, Y4
+	VMASKMOVPS   Y4, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluGluAVX512(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vSqReluGluAVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x10
+	JL      tail
+	VMOVUPS (CX)(SI*4), Z0
+	VMOVUPS (DX)(SI*4), Z1
+	VMOVUPS vm_zero<>+0(SB), Z2
+	VMAXPS  Z0, Z2, Z0
+	VMULPS  Z0, Z0, Z0
+	VMULPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)(SI*4)
+	ADDQ    $0x10, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VMOVUPS      vm_zero<>+0(SB), Z2
+	VMAXPS       Z0, Z2, Z0
+	VMULPS       Z0, Z0, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluGluAVX2(y []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·vSqReluGluAVX2(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ u_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x08
+	JL      tail
+	VMOVUPS (CX)(SI*4), Y0
+	VMOVUPS (DX)(SI*4), Y1
+	VMOVUPS vm_zero<>+0(SB), Y2
+	VMAXPS  Y0, Y2, Y0
+	VMULPS  Y0, Y0, Y0
+	VMULPS  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VMOVUPS      vm_zero<>+0(SB), Y3
+	VMAXPS       Y1, Y3, Y1
+	VMULPS       Y1, Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX512F
+TEXT ·vSqReluGluBwdAVX512(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ        DI, R9
+	SUBQ        R8, R9
+	CMPQ        R9, $0x10
+	JL          tail
+	VMOVUPS     (DX)(R8*4), Z0
+	VMOVUPS     (BX)(R8*4), Z1
+	VMOVUPS     (SI)(R8*4), Z2
+	VMOVUPS     (AX)(R8*4), Z3
+	VMOVUPS     (CX)(R8*4), Z4
+	VMOVUPS     vm_zero<>+0(SB), Z5
+	VMAXPS      Z0, Z5, Z0
+	VADDPS      Z0, Z0, Z5
+	VMULPS      Z0, Z0, Z0
+	VMULPS      Z2, Z5, Z5
+	VFMADD213PS Z3, Z1, Z5
+	VFMADD213PS Z4, Z2, Z0
+	VMOVUPS     Z5, (AX)(R8*4)
+	VMOVUPS     Z0, (CX)(R8*4)
+	ADDQ        $0x10, R8
+	JMP         loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	VPBROADCASTD R9, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (DX)(R8*4), K1, Z0
+	VMOVUPS.Z    (BX)(R8*4), K1, Z1
+	VMOVUPS.Z    (SI)(R8*4), K1, Z2
+	VMOVUPS.Z    (AX)(R8*4), K1, Z3
+	VMOVUPS.Z    (CX)(R8*4), K1, Z4
+	VMOVUPS      vm_zero<>+0(SB), Z5
+	VMAXPS       Z0, Z5, Z0
+	VADDPS       Z0, Z0, Z5
+	VMULPS       Z0, Z0, Z0
+	VMULPS       Z2, Z5, Z5
+	VFMADD213PS  Z3, Z1, Z5
+	VFMADD213PS  Z4, Z2, Z0
+	VMOVUPS      Z5, K1, (AX)(R8*4)
+	VMOVUPS      Z0, K1, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vSqReluGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·vSqReluGluBwdAVX2(SB), NOSPLIT, $0-120
+	MOVQ dg_base+0(FP), AX
+	MOVQ du_base+24(FP), CX
+	MOVQ g_base+72(FP), DX
+	MOVQ u_base+96(FP), BX
+	MOVQ dy_base+48(FP), SI
+	MOVQ dg_len+8(FP), DI
+	XORQ R8, R8
+
+loop:
+	MOVQ        DI, R9
+	SUBQ        R8, R9
+	CMPQ        R9, $0x08
+	JL          tail
+	VMOVUPS     (DX)(R8*4), Y0
+	VMOVUPS     (BX)(R8*4), Y1
+	VMOVUPS     (SI)(R8*4), Y2
+	VMOVUPS     (AX)(R8*4), Y3
+	VMOVUPS     (CX)(R8*4), Y4
+	VMOVUPS     vm_zero<>+0(SB), Y5
+	VMAXPS      Y0, Y5, Y0
+	VADDPS      Y0, Y0, Y5
+	VMULPS      Y0, Y0, Y0
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y3, Y1, Y5
+	VFMADD213PS Y4, Y2, Y0
+	VMOVUPS     Y5, (AX)(R8*4)
+	VMOVUPS     Y0, (CX)(R8*4)
+	ADDQ        $0x08, R8
+	JMP         loop
+
+tail:
+	TESTQ        R9, R9
+	JZ           done
+	MOVQ         R9, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (DX)(R8*4), Y0, Y1
+	VMASKMOVPS   (BX)(R8*4), Y0, Y2
+	VMASKMOVPS   (SI)(R8*4), Y0, Y3
+	VMASKMOVPS   (AX)(R8*4), Y0, Y4
+	VMASKMOVPS   (CX)(R8*4), Y0, Y5
+	VMOVUPS      vm_zero<>+0(SB), Y6
+	VMAXPS       Y1, Y6, Y1
+	VADDPS       Y1, Y1, Y6
+	VMULPS       Y1, Y1, Y1
+	VMULPS       Y3, Y6, Y6
+	VFMADD213PS  Y4, Y2, Y6
+	VFMADD213PS  Y5, Y3, Y1
+	VMASKMOVPS   Y6, Y0, (AX)(R8*4)
+	VMASKMOVPS   Y1, Y0, (CX)(R8*4)
+
+done:
+	VZEROUPPER
+	RET
+
 // func vGeluAVX512(dst []float32, src []float32)
 // Requires: AVX, AVX512F
 TEXT ·vGeluAVX512(SB), NOSPLIT, $0-48
@@ -5500,6 +6382,24 @@ DATA vm_bias<>+56(SB)/4, $0x0000007f
 DATA vm_bias<>+60(SB)/4, $0x0000007f
 GLOBL vm_bias<>(SB), RODATA|NOPTR, $64
 
+DATA vm_zero<>+0(SB)/4, $0x00000000
+DATA vm_zero<>+4(SB)/4, $0x00000000
+DATA vm_zero<>+8(SB)/4, $0x00000000
+DATA vm_zero<>+12(SB)/4, $0x00000000
+DATA vm_zero<>+16(SB)/4, $0x00000000
+DATA vm_zero<>+20(SB)/4, $0x00000000
+DATA vm_zero<>+24(SB)/4, $0x00000000
+DATA vm_zero<>+28(SB)/4, $0x00000000
+DATA vm_zero<>+32(SB)/4, $0x00000000
+DATA vm_zero<>+36(SB)/4, $0x00000000
+DATA vm_zero<>+40(SB)/4, $0x00000000
+DATA vm_zero<>+44(SB)/4, $0x00000000
+DATA vm_zero<>+48(SB)/4, $0x00000000
+DATA vm_zero<>+52(SB)/4, $0x00000000
+DATA vm_zero<>+56(SB)/4, $0x00000000
+DATA vm_zero<>+60(SB)/4, $0x00000000
+GLOBL vm_zero<>(SB), RODATA|NOPTR, $64
+
 DATA vm_absmask<>+0(SB)/4, $0x7fffffff
 DATA vm_absmask<>+4(SB)/4, $0x7fffffff
 DATA vm_absmask<>+8(SB)/4, $0x7fffffff
@@ -5733,24 +6633,6 @@ DATA vm_half<>+52(SB)/4, $0x3f000000
 DATA vm_half<>+56(SB)/4, $0x3f000000
 DATA vm_half<>+60(SB)/4, $0x3f000000
 GLOBL vm_half<>(SB), RODATA|NOPTR, $64
-
-DATA vm_zero<>+0(SB)/4, $0x00000000
-DATA vm_zero<>+4(SB)/4, $0x00000000
-DATA vm_zero<>+8(SB)/4, $0x00000000
-DATA vm_zero<>+12(SB)/4, $0x00000000
-DATA vm_zero<>+16(SB)/4, $0x00000000
-DATA vm_zero<>+20(SB)/4, $0x00000000
-DATA vm_zero<>+24(SB)/4, $0x00000000
-DATA vm_zero<>+28(SB)/4, $0x00000000
-DATA vm_zero<>+32(SB)/4, $0x00000000
-DATA vm_zero<>+36(SB)/4, $0x00000000
-DATA vm_zero<>+40(SB)/4, $0x00000000
-DATA vm_zero<>+44(SB)/4, $0x00000000
-DATA vm_zero<>+48(SB)/4, $0x00000000
-DATA vm_zero<>+52(SB)/4, $0x00000000
-DATA vm_zero<>+56(SB)/4, $0x00000000
-DATA vm_zero<>+60(SB)/4, $0x00000000
-GLOBL vm_zero<>(SB), RODATA|NOPTR, $64
 
 DATA vm_signmask<>+0(SB)/4, $0x80000000
 DATA vm_signmask<>+4(SB)/4, $0x80000000

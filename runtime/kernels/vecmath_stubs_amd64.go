@@ -134,6 +134,106 @@ func vlayerNormBwdDxAVX512(dx []float32, x []float32, dy []float32, g []float32,
 //go:noescape
 func vlayerNormBwdDxAVX2(dx []float32, x []float32, dy []float32, g []float32, m float32, s float32, m1 float32, m2 float32)
 
+// vReluAVX512 sets dst = act(src) for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluAVX512(dst []float32, src []float32)
+
+// vReluAVX2 sets dst = act(src) for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluAVX2(dst []float32, src []float32)
+
+// vReluDerivAVX512 sets d = act'(x) and f = act(x) for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluDerivAVX512(d []float32, f []float32, x []float32)
+
+// vReluDerivAVX2 sets d = act'(x) and f = act(x) for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluDerivAVX2(d []float32, f []float32, x []float32)
+
+// vReluBwdAVX512 adds dy·act'(x) to dx for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluBwdAVX512(dx []float32, dy []float32, x []float32)
+
+// vReluBwdAVX2 adds dy·act'(x) to dx for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluBwdAVX2(dx []float32, dy []float32, x []float32)
+
+// vReluGluAVX512 sets y = act(g)·u for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluGluAVX512(y []float32, g []float32, u []float32)
+
+// vReluGluAVX2 sets y = act(g)·u for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluGluAVX2(y []float32, g []float32, u []float32)
+
+// vReluGluBwdAVX512 adds dy·u·act'(g) to dg and dy·act(g) to du for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+
+// vReluGluBwdAVX2 adds dy·u·act'(g) to dg and dy·act(g) to du for ReLU, max(x, 0).
+//
+//go:noescape
+func vReluGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+
+// vSqReluAVX512 sets dst = act(src) for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluAVX512(dst []float32, src []float32)
+
+// vSqReluAVX2 sets dst = act(src) for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluAVX2(dst []float32, src []float32)
+
+// vSqReluDerivAVX512 sets d = act'(x) and f = act(x) for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluDerivAVX512(d []float32, f []float32, x []float32)
+
+// vSqReluDerivAVX2 sets d = act'(x) and f = act(x) for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluDerivAVX2(d []float32, f []float32, x []float32)
+
+// vSqReluBwdAVX512 adds dy·act'(x) to dx for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluBwdAVX512(dx []float32, dy []float32, x []float32)
+
+// vSqReluBwdAVX2 adds dy·act'(x) to dx for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluBwdAVX2(dx []float32, dy []float32, x []float32)
+
+// vSqReluGluAVX512 sets y = act(g)·u for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluGluAVX512(y []float32, g []float32, u []float32)
+
+// vSqReluGluAVX2 sets y = act(g)·u for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluGluAVX2(y []float32, g []float32, u []float32)
+
+// vSqReluGluBwdAVX512 adds dy·u·act'(g) to dg and dy·act(g) to du for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+
+// vSqReluGluBwdAVX2 adds dy·u·act'(g) to dg and dy·act(g) to du for squared ReLU, max(x, 0)².
+//
+//go:noescape
+func vSqReluGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+
 // vGeluAVX512 sets dst = act(src) for GELU, x·Φ(x).
 //
 //go:noescape

@@ -60,6 +60,19 @@ func refGeluTanhD(x float64) float64 {
 	return s + 2*x*s*oms*math.Sqrt(2/math.Pi)*(1+3*0.044715*x*x)
 }
 
+func refRelu(x float64) float64 { return math.Max(x, 0) }
+
+func refReluD(x float64) float64 {
+	if x > 0 {
+		return 1
+	}
+	return 0
+}
+
+func refSqRelu(x float64) float64 { return math.Max(x, 0) * math.Max(x, 0) }
+
+func refSqReluD(x float64) float64 { return 2 * math.Max(x, 0) }
+
 func refSilu(x float64) float64 { return x / (1 + math.Exp(-x)) }
 
 func refSiluD(x float64) float64 {
@@ -68,14 +81,15 @@ func refSiluD(x float64) float64 {
 }
 
 // within reports whether got matches want to within abs + rel·|want|;
-// a NaN want needs a NaN, an infinite want the same infinity.
+// a NaN want needs a NaN, a want beyond float32's range the infinity of
+// its sign.
 func within(got float32, want, rel, abs float64) bool {
 	g := float64(got)
 	switch {
 	case math.IsNaN(want):
 		return math.IsNaN(g)
-	case math.IsInf(want, 0):
-		return g == want
+	case math.Abs(want) > f32Max: // overflows float32
+		return math.IsInf(g, 0) && math.Signbit(g) == math.Signbit(want)
 	}
 	return math.Abs(g-want) <= abs+rel*math.Abs(want)
 }
@@ -101,7 +115,10 @@ func expOK(_ *vecImpl, got float32, x float64) bool {
 // dominates; the generic code (A&S 7.1.26 erf, float64 tanh) is accurate
 // to 2.5e-7 absolute only.
 func actTol(v *vecImpl, x float64) (rel, abs float64) {
-	rel = 6e-7 + 1.2e-7*min(x*x, 200)
+	rel = 6e-7
+	if !math.IsNaN(x) {
+		rel += 1.2e-7 * min(x*x, 200)
+	}
 	if v.name == "generic" {
 		return rel, 2.5e-7
 	}
@@ -126,6 +143,8 @@ var unaryKernels = []unaryKernel{
 	{"scale", func(v *vecImpl) func(dst, src []float32) {
 		return func(dst, src []float32) { v.scale(dst, src, 0.375) }
 	}, func(_ *vecImpl, got float32, x float64) bool { return within(got, 0.375*x, 6e-8, f32Tiny) }},
+	{"relu", func(v *vecImpl) func(dst, src []float32) { return v.relu.fwd }, actOK(refRelu)},
+	{"sqrelu", func(v *vecImpl) func(dst, src []float32) { return v.sqRelu.fwd }, actOK(refSqRelu)},
 	{"gelu", func(v *vecImpl) func(dst, src []float32) { return v.gelu.fwd }, actOK(refGelu)},
 	{"gelu_tanh", func(v *vecImpl) func(dst, src []float32) { return v.geluTanh.fwd }, actOK(refGeluTanh)},
 	{"silu", func(v *vecImpl) func(dst, src []float32) { return v.silu.fwd }, actOK(refSilu)},
@@ -138,6 +157,8 @@ type derivKernel struct {
 }
 
 var derivKernels = []derivKernel{
+	{"relu", ActReLU, refReluD, refRelu},
+	{"sqrelu", ActSqReLU, refSqReluD, refSqRelu},
 	{"gelu", ActGELU, refGeluD, refGelu},
 	{"gelu_tanh", ActGELUTanh, refGeluTanhD, refGeluTanh},
 	{"silu", ActSiLU, refSiluD, refSilu},
@@ -267,6 +288,9 @@ func TestVecDeriv(t *testing.T) {
 // fusedOK checks init + c·ref, where ref (an activation or its derivative
 // at x) has tolerance rel, abs and the sum rounds once more.
 func fusedOK(got float32, init, c, ref, rel, abs float64) bool {
+	if math.Abs(ref) > f32Max && c != 0 { // ref itself overflows float32
+		return math.IsInf(float64(got), 0) && math.Signbit(float64(got)) == math.Signbit(c*ref)
+	}
 	bound := math.Abs(c)*(rel*math.Abs(ref)+abs) + 1.2e-7*(math.Abs(init)+math.Abs(c*ref))
 	return within(got, init+c*ref, 0, bound)
 }

@@ -232,6 +232,25 @@ func (g *g) neg(x reg.VecVirtual) reg.VecVirtual {
 	return r
 }
 
+// relu returns max(x, 0), NaN for NaN.
+func (g *g) relu(x reg.VecVirtual) reg.VecVirtual {
+	return g.maxNaN(x, g.load(cf("zero", 0)))
+}
+
+// positive returns v where x > 0 and 0 elsewhere (NaN included).
+func (g *g) positive(x reg.VecVirtual, v Mem) reg.VecVirtual {
+	r := g.vec()
+	if g.v512 {
+		k := K()
+		VCMPPS(Imm(0x1e), cf("zero", 0), x, k) // x > 0 (ordered)
+		VMOVUPS_Z(v, k, r)
+	} else {
+		VCMPPS(Imm(0x1e), cf("zero", 0), x, r)
+		VANDPS(v, r, r)
+	}
+	return r
+}
+
 // A kernel maps, lane by lane, loaded slices to stored ones.
 type kernel struct {
 	name, doc string
@@ -370,6 +389,24 @@ type activation struct {
 }
 
 var activations = []activation{
+	{
+		name: "Relu", doc: "ReLU, max(x, 0)",
+		fwd: func(g *g, x reg.VecVirtual) reg.VecVirtual { return g.relu(x) },
+		deriv: func(g *g, x reg.VecVirtual) (reg.VecVirtual, reg.VecVirtual) {
+			return g.positive(x, cf("one", 1)), g.relu(x)
+		},
+	},
+	{
+		name: "SqRelu", doc: "squared ReLU, max(x, 0)²",
+		fwd: func(g *g, x reg.VecVirtual) reg.VecVirtual {
+			r := g.relu(x)
+			return g.mul(r, r)
+		},
+		deriv: func(g *g, x reg.VecVirtual) (reg.VecVirtual, reg.VecVirtual) {
+			r := g.relu(x)
+			return g.add(r, r), g.mul(r, r)
+		},
+	},
 	{
 		name: "Gelu", doc: "GELU, x·Φ(x)",
 		fwd: func(g *g, x reg.VecVirtual) reg.VecVirtual {
