@@ -7,307 +7,59 @@
 //	go run ./examples/charlm                 # a few minutes on 2 cores
 //	go run ./examples/charlm -arch dense     # the dense baseline
 //	go run ./examples/charlm -steps 3000 ~/src/myproject
+//	go run ./examples/charlm sample /tmp/charlm.safetensors
 //
 // Ctrl-C saves a training checkpoint and prints the command that resumes
-// the run exactly where it stopped (-resume).
+// the run exactly where it stopped (-resume). The trainer is
+// runtime/train/cli, the one bfc train uses.
 package main
 
 //go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o model -pkg model charlm.bf
 //go:generate go run github.com/bfcdev/bfc/cmd/bfc build -o dense -pkg dense dense.bf
 
 import (
-	"flag"
-	"fmt"
+	_ "embed"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/bfcdev/bfc/examples/charlm/dense"
 	"github.com/bfcdev/bfc/examples/charlm/model"
-	"github.com/bfcdev/bfc/runtime/data"
-	"github.com/bfcdev/bfc/runtime/tensor"
 	"github.com/bfcdev/bfc/runtime/train"
+	"github.com/bfcdev/bfc/runtime/train/cli"
+)
+
+var (
+	//go:embed charlm.bf
+	charlmBF string
+	//go:embed dense.bf
+	denseBF string
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run runs charlm; the first interrupt (Ctrl-C) stops training after the
-// current step with a checkpoint, a second one exits at once.
 func run(args []string, stdout, stderr io.Writer) int {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
-	defer signal.Stop(sig)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-sig:
-			close(stop)
-		case <-done:
-			return
-		}
-		select {
-		case <-sig:
-			fmt.Fprintln(stderr, "\ncharlm: interrupted again; exiting without a checkpoint")
-			os.Exit(130)
-		case <-done:
-		}
-	}()
-	// Once training is over (sampling), Ctrl-C exits as usual.
-	return runStop(args, stdout, stderr, stop, func() { signal.Stop(sig) })
+	return cli.Main(program(), args, stdout, stderr)
 }
 
-func runStop(args []string, stdout, stderr io.Writer, stop <-chan struct{}, trained func()) int {
-	fs := flag.NewFlagSet("charlm", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: charlm [flags] [FILE or DIR...]\n\nTrains the byte-level model of charlm.bf on the named files (default: the Go\nstandard library sources under $(go env GOROOT)/src).\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	arch := fs.String("arch", "brainformer", "model to train: brainformer (charlm.bf) or dense (dense.bf)")
-	steps := fs.Int("steps", 2000, "optimizer steps")
-	budget := fs.Duration("time", 0, "stop training after this long (0: run all steps)")
-	batch := fs.Int("batch", 0, "sequences per step (default and maximum: the model's input(batch: ...))")
-	seq := fs.Int("seq", 0, "bytes per sequence (default and maximum: the model's input(seq: ...))")
-	lr := fs.Float64("lr", 3e-3, "peak learning rate")
-	warmup := fs.Int("warmup", 100, "learning-rate warm-up steps")
-	schedule := fs.String("schedule", "cosine", "learning-rate schedule after warm-up: cosine or invsqrt")
-	optimizer := fs.String("optimizer", "adamw", "optimizer: adamw or adafactor")
-	wd := fs.Float64("wd", 0.1, "decoupled weight decay")
-	clip := fs.Float64("clip", 1.0, "global gradient-norm clip (0: off)")
-	evalEvery := fs.Int("eval-every", 500, "held-out evaluation interval in steps")
-	evalBatches := fs.Int("eval-batches", 16, "batches per held-out evaluation")
-	heldOutFrac := fs.Float64("heldout", 0.05, "fraction of files held out for evaluation")
-	maxBytes := fs.Int64("max-bytes", 32<<20, "read at most this many bytes of training text")
-	ckpt := fs.String("ckpt", filepath.Join(os.TempDir(), "charlm.safetensors"), "training checkpoint path (safetensors: parameters, optimizer state, step)")
-	ckptEvery := fs.Int("checkpoint-every", 0, "also save the checkpoint every this many steps (0: at evaluations, on Ctrl-C and at the end)")
-	resume := fs.String("resume", "", "continue the run saved in this training checkpoint (same flags and files)")
-	nonFinite := fs.String("nonfinite", "stop", "on a NaN/Inf loss or gradient: stop (naming the parameter) or skip the step")
-	logPath := fs.String("log", "", "write a JSON-lines training log here")
-	sampleLen := fs.Int("sample", 300, "bytes of text to generate at the end (0: none)")
-	temp := fs.Float64("temperature", 0.8, "sampling temperature (0: greedy)")
-	topP := fs.Float64("top-p", 0.95, "nucleus sampling mass")
-	prompt := fs.String("prompt", "func ", "text the sample starts from")
-	seed := fs.Uint64("seed", 1, "seed for initialisation, batches and sampling")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	var (
-		newModel             func(seed uint64) train.Model
-		maxBatch, maxSeq     int
-		numParams, sampleBat int
-	)
-	switch *arch {
-	case "brainformer":
-		newModel = func(seed uint64) train.Model { return model.New(model.Options{Seed: seed}) }
-		maxBatch, maxSeq, numParams = model.MaxBatch, model.MaxSeq, model.NumParams
-		// Expert choice by position decodes a whole batch in lockstep.
-		sampleBat = model.MaxBatch
-	case "dense":
-		newModel = func(seed uint64) train.Model { return dense.New(dense.Options{Seed: seed}) }
-		maxBatch, maxSeq, numParams, sampleBat = dense.MaxBatch, dense.MaxSeq, dense.NumParams, 1
-	default:
-		fmt.Fprintf(stderr, "charlm: -arch %q: want brainformer or dense\n", *arch)
-		return 2
-	}
-	if *batch == 0 {
-		*batch = maxBatch
-	}
-	if *seq == 0 {
-		*seq = maxSeq
-	}
-	if *batch < 1 || *batch > maxBatch {
-		fmt.Fprintf(stderr, "charlm: -batch %d: must be between 1 and %d (the model's input(batch: ...))\n", *batch, maxBatch)
-		return 2
-	}
-	if *seq < 2 || *seq > maxSeq {
-		fmt.Fprintf(stderr, "charlm: -seq %d: must be between 2 and %d (the model's input(seq: ...))\n", *seq, maxSeq)
-		return 2
-	}
-	if *ckptEvery < 0 {
-		fmt.Fprintf(stderr, "charlm: -checkpoint-every %d: must be 0 (off) or a number of steps\n", *ckptEvery)
-		return 2
-	}
-	if *optimizer != "adamw" && *optimizer != "adafactor" {
-		fmt.Fprintf(stderr, "charlm: -optimizer %q: want adamw or adafactor\n", *optimizer)
-		return 2
-	}
-	if *resume != "" {
-		if _, err := os.Stat(*resume); err != nil {
-			fmt.Fprintf(stderr, "charlm: -resume: %v\n", err)
-			return 2
-		}
-	}
-	if *heldOutFrac <= 0 || *heldOutFrac >= 1 {
-		fmt.Fprintf(stderr, "charlm: -heldout %v: must be between 0 and 1\n", *heldOutFrac)
-		return 2
-	}
-
-	paths := fs.Args()
-	source := "the files named"
-	if len(paths) == 0 {
-		root, err := data.GoRootSources()
-		if err != nil {
-			fmt.Fprintf(stderr, "charlm: finding the Go standard library sources: %v\nname the files or directories to train on instead\n", err)
-			return 1
-		}
-		paths = []string{root}
-		source = "the Go standard library in " + root
-	}
-	exts := []string{".go"} // the default corpus: Go sources only
-	if len(fs.Args()) > 0 {
-		exts = nil // every file the user names
-	}
-	files, err := data.Collect(paths, exts)
-	if err != nil {
-		fmt.Fprintf(stderr, "charlm: %v\n", err)
-		return 1
-	}
-	if len(fs.Args()) == 0 {
-		files = handWritten(files)
-	}
-	trainFiles, heldFiles := data.Split(files, *heldOutFrac)
-	// Read files in a fixed shuffled order, so that a byte cap keeps a
-	// sample of every directory rather than the alphabetically first ones.
-	shuffle(trainFiles)
-	shuffle(heldFiles)
-	if len(trainFiles) == 0 || len(heldFiles) == 0 {
-		fmt.Fprintf(stderr, "charlm: %d files are too few to split into training and held-out sets; name more files\n", len(files))
-		return 1
-	}
-	trainData, err := data.Load(trainFiles, *maxBytes)
-	if err != nil {
-		fmt.Fprintf(stderr, "charlm: %v\n", err)
-		return 1
-	}
-	heldOut, err := data.Load(heldFiles, *maxBytes/8)
-	if err != nil {
-		fmt.Fprintf(stderr, "charlm: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "charlm: %s model, %d parameters; training on %s (%d files, %.1f MB), held out %d files (%.1f MB)\n",
-		*arch, numParams, source, len(trainFiles), float64(len(trainData.Data))/1e6, len(heldFiles), float64(len(heldOut.Data))/1e6)
-
-	var logw io.Writer
-	if *logPath != "" {
-		f, err := os.Create(*logPath)
-		if err != nil {
-			fmt.Fprintf(stderr, "charlm: %v\n", err)
-			return 1
-		}
-		defer f.Close()
-		logw = f
-	}
-
-	m := newModel(*seed)
-	res, err := train.Run(m, train.Config{
-		Steps: *steps, Duration: *budget, Batch: *batch, Seq: *seq,
-		LR: *lr, MinLR: *lr / 10, Warmup: *warmup, Schedule: *schedule, Optimizer: *optimizer,
-		WeightDecay: *wd, Clip: *clip, EvalEvery: *evalEvery, EvalBatches: *evalBatches,
-		Checkpoint: *ckpt, CheckpointEvery: *ckptEvery, Resume: *resume, Stop: stop,
-		Seed: *seed, NonFinite: *nonFinite, Progress: stdout, Log: logw,
-	}, trainData, heldOut)
-	trained()
-	if err != nil {
-		fmt.Fprintf(stderr, "charlm: %v\n", err)
-		return 1
-	}
-	if res.Stopped {
-		fmt.Fprintf(stdout, "charlm: stopped after step %d; checkpoint saved to %s\nresume with:\n  go run ./examples/charlm %s\n",
-			res.LastStep, *ckpt, resumeArgs(fs, *ckpt))
-		return 0
-	}
-	fmt.Fprintf(stdout, "charlm: %d steps in %s, %.0f tokens/s; held-out %.3f bits per byte (uniform is 8); checkpoint %s\n",
-		res.Steps, res.Elapsed.Round(time.Second), res.TokensPerSec, res.HeldOutBPB, *ckpt)
-
-	if *sampleLen > 0 {
-		out, err := train.Generate(m, []byte(*prompt), *sampleLen, sampleBat, maxSeq, *temp, *topP, tensor.NewRNG(*seed))
-		if err != nil {
-			fmt.Fprintf(stderr, "charlm: sampling: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "\n--- sample (temperature %.2f, top-p %.2f) ---\n%s\n", *temp, *topP, out)
-	}
-	return 0
-}
-
-// resumeArgs returns the flags set on the command line and the files
-// named, with -resume ckpt in front of them, shell-quoted.
-func resumeArgs(fs *flag.FlagSet, ckpt string) string {
-	out := []string{"-resume", ckpt}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name != "resume" {
-			out = append(out, "-"+f.Name+"="+f.Value.String())
-		}
-	})
-	for _, a := range fs.Args() {
-		if strings.HasPrefix(a, "-") {
-			out = append(out, "--")
-			break
-		}
-	}
-	out = append(out, fs.Args()...)
-	for i, a := range out {
-		out[i] = shellQuote(a)
-	}
-	return strings.Join(out, " ")
-}
-
-// shellQuote quotes s for a POSIX shell when it needs quoting.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// handWritten drops test data and generated files (tables, syscall
-// constants) from the default corpus: the model should learn Go as people
-// write it.
-func handWritten(files []string) []string {
-	var out []string
-	buf := make([]byte, 512)
-	for _, f := range files {
-		if strings.Contains(filepath.ToSlash(f), "/testdata/") {
-			continue
-		}
-		if generated(f, buf) {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-// generated reports whether the file's head carries Go's "Code generated
-// ... DO NOT EDIT." line.
-func generated(path string, buf []byte) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	n, _ := io.ReadFull(f, buf)
-	head := string(buf[:n])
-	i := strings.Index(head, "// Code generated ")
-	return i >= 0 && strings.Contains(head[i:], "DO NOT EDIT.")
-}
-
-// shuffle permutes files with a fixed seed.
-func shuffle(files []string) {
-	r := tensor.NewRNG(0x5eed)
-	for i, j := range r.Perm(len(files)) {
-		if i < j {
-			files[i], files[j] = files[j], files[i]
-		}
+// program is charlm's trainer: the two models and where to save.
+func program() cli.Program {
+	return cli.Program{
+		Name:       "charlm",
+		Command:    "go run ./examples/charlm",
+		Checkpoint: filepath.Join(os.TempDir(), "charlm.safetensors"),
+		Models: []cli.Model{{
+			Name: "brainformer", Doc: "charlm.bf",
+			New:      func(seed uint64) train.Model { return model.New(model.Options{Seed: seed}) },
+			MaxBatch: model.MaxBatch, MaxSeq: model.MaxSeq, NumParams: model.NumParams,
+			Source: &train.ModelSource{Main: "charlm.bf", Files: map[string]string{"charlm.bf": charlmBF}, Model: "CharLM"},
+		}, {
+			Name: "dense", Doc: "dense.bf",
+			New:      func(seed uint64) train.Model { return dense.New(dense.Options{Seed: seed}) },
+			MaxBatch: dense.MaxBatch, MaxSeq: dense.MaxSeq, NumParams: dense.NumParams,
+			Source: &train.ModelSource{Main: "dense.bf", Files: map[string]string{"dense.bf": denseBF}, Model: "DenseLM"},
+		}},
 	}
 }

@@ -132,6 +132,7 @@ func TestInterruptAndResume(t *testing.T) {
 	if !ok || !strings.Contains(w.String(), "charlm: stopped after step ") {
 		t.Fatalf("the interrupted run does not say how to resume:\n%s", w.String())
 	}
+	cmd, _, _ = strings.Cut(cmd, "\n")
 	args := strings.Fields(cmd)
 	if args[0] != "-resume" || args[1] != ckpt {
 		t.Fatalf("resume command %q does not start with -resume %s", cmd, ckpt)

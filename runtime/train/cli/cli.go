@@ -1,0 +1,389 @@
+// Package cli is the command-line trainer shared by examples/charlm and the
+// programs `bfc train` builds: flags, a corpus read through data.Open
+// (memory-mapped, split into training and held-out files), train.Run with a
+// progress line, a JSON-lines log and a PNG loss plot, Ctrl-C to stop with a
+// checkpoint, -resume, a sample at the end, and a "sample" mode that
+// generates text from a checkpoint.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bfcdev/bfc/runtime/plot"
+	"github.com/bfcdev/bfc/runtime/tensor"
+	"github.com/bfcdev/bfc/runtime/train"
+)
+
+// Model is a generated model the program can train.
+type Model struct {
+	Name      string // -arch value and the checkpoint's bfc.model
+	Doc       string // a few words for -help, as "charlm.bf"
+	New       func(seed uint64) train.Model
+	MaxBatch  int // the model's input(batch: ...)
+	MaxSeq    int // and input(seq: ...)
+	NumParams int
+	// Source is recorded in checkpoints, so that bfc sample can rebuild
+	// the model from a checkpoint alone (nil: not recorded).
+	Source *train.ModelSource
+}
+
+// Program describes a trainer.
+type Program struct {
+	Name       string  // in messages, as "charlm"
+	Command    string  // how a user runs it, for the printed resume command
+	Models     []Model // the first is the default; -arch picks another
+	Checkpoint string  // default -ckpt
+	// Sample is how a user samples a checkpoint ("" : Command + " sample").
+	Sample string
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// Main runs the trainer with args (without the program name) and returns
+// the exit code. "sample" as the first argument samples a checkpoint
+// instead. The first interrupt (Ctrl-C) stops training after the current
+// step with a checkpoint; a second one exits at once.
+func Main(p Program, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "sample" {
+		return Sample(p, args[1:], stdout, stderr)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sig:
+			close(stop)
+		case <-done:
+			return
+		}
+		select {
+		case <-sig:
+			fmt.Fprintf(stderr, "\n%s: interrupted again; exiting without a checkpoint\n", p.Name)
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	// Once training is over (sampling), Ctrl-C exits as usual.
+	return Train(p, args, stdout, stderr, stop, func() { signal.Stop(sig) })
+}
+
+// options are the parsed training flags.
+type options struct {
+	model             *Model
+	cfg               train.Config
+	heldOut           float64
+	maxBytes          int64
+	logPath, plotPath string
+	sampleLen         int
+	temp, topP        float64
+	prompt            string
+	paths             []string
+	fs                *flag.FlagSet
+}
+
+// off turns the log or the plot off.
+const off = "off"
+
+// parseTrain parses the training flags; code is the exit code when it
+// returns nil.
+func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code int) {
+	fs := flag.NewFlagSet(p.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s [flags] [FILE or DIR...]\n       %s sample [flags] CHECKPOINT\n\n", p.Command, p.Command)
+		fmt.Fprintf(fs.Output(), "Trains the model on the named files (default: the Go standard library sources\nunder $(go env GOROOT)/src), some files held out for evaluation. Ctrl-C stops\nwith a checkpoint and prints the command that resumes. %s sample -help lists\nthe sampling flags.\n\nFlags:\n", p.Command)
+		fs.PrintDefaults()
+	}
+	var names []string
+	for _, m := range p.Models {
+		names = append(names, m.Name)
+	}
+	arch := p.Models[0].Name
+	if len(p.Models) > 1 {
+		var docs []string
+		for _, m := range p.Models {
+			docs = append(docs, fmt.Sprintf("%s (%s)", m.Name, m.Doc))
+		}
+		fs.StringVar(&arch, "arch", arch, "model to train: "+strings.Join(docs, " or "))
+	}
+	o = &options{fs: fs}
+	c := &o.cfg
+	fs.IntVar(&c.Steps, "steps", 2000, "optimizer steps")
+	fs.DurationVar(&c.Duration, "time", 0, "stop training after this long (0: run all steps)")
+	fs.IntVar(&c.Batch, "batch", 0, "sequences per step (default and maximum: the model's input(batch: ...))")
+	fs.IntVar(&c.Seq, "seq", 0, "bytes per sequence (default and maximum: the model's input(seq: ...))")
+	fs.Float64Var(&c.LR, "lr", 3e-3, "peak learning rate (the cosine ends at a tenth of it)")
+	fs.IntVar(&c.Warmup, "warmup", 100, "learning-rate warm-up steps")
+	fs.StringVar(&c.Schedule, "schedule", "cosine", "learning-rate schedule after warm-up: cosine or invsqrt")
+	fs.StringVar(&c.Optimizer, "optimizer", "adamw", "optimizer: adamw or adafactor")
+	fs.Float64Var(&c.WeightDecay, "wd", 0.1, "decoupled weight decay")
+	fs.Float64Var(&c.Clip, "clip", 1.0, "global gradient-norm clip (0: off)")
+	fs.IntVar(&c.EvalEvery, "eval-every", 500, "held-out evaluation interval in steps")
+	fs.IntVar(&c.EvalBatches, "eval-batches", 16, "batches per held-out evaluation")
+	fs.Float64Var(&o.heldOut, "heldout", 0.05, "fraction of files held out for evaluation (of bytes, for a single file)")
+	fs.Int64Var(&o.maxBytes, "max-bytes", 32<<20, "train on at most this many bytes of the corpus (0: all)")
+	fs.StringVar(&c.Checkpoint, "ckpt", p.Checkpoint, "training checkpoint path (safetensors: parameters, optimizer state, step, .bf source)")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", 0, "also save the checkpoint every this many steps (0: at evaluations, on Ctrl-C and at the end)")
+	fs.StringVar(&c.Resume, "resume", "", "continue the run saved in this training checkpoint (same flags and files)")
+	fs.StringVar(&c.NonFinite, "nonfinite", "stop", "on a NaN/Inf loss or gradient: stop (naming the parameter) or skip the step")
+	fs.StringVar(&o.logPath, "log", "", "JSON-lines training log (default: beside the checkpoint, .jsonl; off: none)")
+	fs.IntVar(&c.LogEvery, "log-every", 50, "log the training loss every this many steps (besides each evaluation)")
+	fs.StringVar(&o.plotPath, "plot", "", "PNG plot of training and held-out loss, redrawn at each evaluation (default: beside the log, .png; off: none)")
+	fs.IntVar(&o.sampleLen, "sample", 300, "bytes of text to generate at the end (0: none)")
+	fs.Float64Var(&o.temp, "temperature", 0.8, "sampling temperature (0: greedy)")
+	fs.Float64Var(&o.topP, "top-p", 0.95, "nucleus sampling mass")
+	fs.StringVar(&o.prompt, "prompt", "func ", "text the sample starts from")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed for initialisation, batches and sampling")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, exitOK
+		}
+		return nil, exitUsage
+	}
+	bad := func(format string, args ...any) (*options, int) {
+		fmt.Fprintf(stderr, "%s: %s\n", p.Name, fmt.Sprintf(format, args...))
+		return nil, exitUsage
+	}
+	for i := range p.Models {
+		if p.Models[i].Name == arch {
+			o.model = &p.Models[i]
+		}
+	}
+	if o.model == nil {
+		return bad("-arch %q: want %s", arch, strings.Join(names, " or "))
+	}
+	m := o.model
+	if c.Batch == 0 {
+		c.Batch = m.MaxBatch
+	}
+	if c.Seq == 0 {
+		c.Seq = m.MaxSeq
+	}
+	c.MinLR = c.LR / 10
+	switch {
+	case c.Batch < 1 || c.Batch > m.MaxBatch:
+		return bad("-batch %d: must be between 1 and %d (the model's input(batch: ...))", c.Batch, m.MaxBatch)
+	case c.Seq < 2 || c.Seq > m.MaxSeq:
+		return bad("-seq %d: must be between 2 and %d (the model's input(seq: ...))", c.Seq, m.MaxSeq)
+	case c.Steps < 1:
+		return bad("-steps %d: must be at least 1", c.Steps)
+	case !(c.LR > 0):
+		return bad("-lr %v: must be positive", c.LR)
+	case c.CheckpointEvery < 0:
+		return bad("-checkpoint-every %d: must be 0 (off) or a number of steps", c.CheckpointEvery)
+	case c.LogEvery < 0:
+		return bad("-log-every %d: must be 0 (evaluations only) or a number of steps", c.LogEvery)
+	case c.Optimizer != "adamw" && c.Optimizer != "adafactor":
+		return bad("-optimizer %q: want adamw or adafactor", c.Optimizer)
+	case c.Schedule != "cosine" && c.Schedule != "invsqrt":
+		return bad("-schedule %q: want cosine or invsqrt", c.Schedule)
+	case c.NonFinite != "stop" && c.NonFinite != "skip":
+		return bad("-nonfinite %q: want stop or skip", c.NonFinite)
+	case o.heldOut <= 0 || o.heldOut >= 1:
+		return bad("-heldout %v: must be between 0 and 1", o.heldOut)
+	case o.sampleLen < 0:
+		return bad("-sample %d: must be 0 (none) or a number of bytes", o.sampleLen)
+	case c.Checkpoint == "":
+		return bad("-ckpt: a checkpoint path is needed")
+	}
+	if c.Resume != "" {
+		if _, err := os.Stat(c.Resume); err != nil {
+			return bad("-resume: %v", err)
+		}
+	}
+	if o.logPath == "" {
+		o.logPath = strings.TrimSuffix(c.Checkpoint, ".safetensors") + ".jsonl"
+	}
+	if o.plotPath == "" && o.logPath != off {
+		o.plotPath = strings.TrimSuffix(o.logPath, ".jsonl") + ".png"
+	}
+	if o.logPath == off {
+		o.logPath = ""
+		if o.plotPath != "" && o.plotPath != off {
+			return bad("-plot %s: the plot is drawn from the log; set -log too", o.plotPath)
+		}
+	}
+	if o.plotPath == off {
+		o.plotPath = ""
+	}
+	c.Metadata = map[string]string{train.MetaModel: m.Name}
+	if m.Source != nil {
+		c.Metadata[train.MetaSource] = m.Source.Encode()
+	}
+	o.paths = fs.Args()
+	return o, exitOK
+}
+
+// Train runs a training run with stop as its Ctrl-C; trained is called when
+// training is over (before sampling).
+func Train(p Program, args []string, stdout, stderr io.Writer, stop <-chan struct{}, trained func()) int {
+	o, code := parseTrain(p, args, stderr)
+	if o == nil {
+		return code
+	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "%s: %s\n", p.Name, fmt.Sprintf(format, args...))
+		return exitError
+	}
+	m, cfg := o.model, o.cfg
+	var resumeStep int
+	if cfg.Resume != "" {
+		md, err := train.ReadMetadata(cfg.Resume)
+		if err != nil {
+			return fail("-resume: %v", err)
+		}
+		if got := md[train.MetaModel]; got != "" && got != m.Name {
+			hint := ""
+			if len(p.Models) > 1 {
+				hint = "; resume it with -arch " + got
+			}
+			return fail("-resume %s: a checkpoint of a different model (%s, this run trains %s)%s", cfg.Resume, got, m.Name, hint)
+		}
+		fmt.Sscan(md["bfc.train.step"], &resumeStep)
+	}
+
+	for _, f := range []string{cfg.Checkpoint, o.logPath, o.plotPath} {
+		if f == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			return fail("%v", err)
+		}
+	}
+	trainData, heldOut, desc, err := corpus(o.paths, o.heldOut, o.maxBytes)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer trainData.Close()
+	defer heldOut.Close()
+	fmt.Fprintf(stdout, "%s: %s model, %d parameters; training on %s\n", p.Name, m.Name, m.NumParams, desc)
+
+	var lw *logWriter
+	if o.logPath != "" {
+		if lw, err = openLog(o.logPath, cfg.Resume != "", resumeStep); err != nil {
+			return fail("%v", err)
+		}
+		defer lw.f.Close()
+		cfg.Log = lw
+	}
+	plotErr := ""
+	drawPlot := func() bool {
+		if o.plotPath == "" || lw == nil || lw.lines == 0 {
+			return false
+		}
+		if err := plot.LossPNG(o.logPath, o.plotPath); err != nil {
+			if msg := err.Error(); msg != plotErr {
+				fmt.Fprintf(stderr, "%s: loss plot: %v\n", p.Name, err)
+				plotErr = msg
+			}
+			return false
+		}
+		return true
+	}
+	cfg.Evaluated = func(*train.Result) { drawPlot() }
+	cfg.Progress = stdout
+	cfg.Stop = stop
+
+	model := m.New(cfg.Seed)
+	res, err := train.Run(model, cfg, trainData, heldOut)
+	trained()
+	if err != nil {
+		return fail("%v", err)
+	}
+	plotted := drawPlot()
+	sampleCmd := p.Sample
+	if sampleCmd == "" {
+		sampleCmd = p.Command + " sample"
+	}
+	if res.Stopped {
+		fmt.Fprintf(stdout, "%s: stopped after step %d; checkpoint saved to %s\n", p.Name, res.LastStep, cfg.Checkpoint)
+		if plotted {
+			fmt.Fprintf(stdout, "loss plot: %s\n", o.plotPath)
+		}
+		fmt.Fprintf(stdout, "resume with:\n  %s %s\nsample with:\n  %s %s\n", p.Command, resumeArgs(o.fs, cfg.Checkpoint), sampleCmd, shellQuote(cfg.Checkpoint))
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "%s: %d steps in %s, %.0f tokens/s; held-out %.3f bits per byte (uniform is 8); checkpoint %s\n",
+		p.Name, res.Steps, res.Elapsed.Round(time.Second), res.TokensPerSec, res.HeldOutBPB, cfg.Checkpoint)
+	if lw != nil {
+		fmt.Fprintf(stdout, "training log: %s\n", o.logPath)
+	}
+	if plotted {
+		fmt.Fprintf(stdout, "loss plot: %s\n", o.plotPath)
+	}
+	if o.sampleLen > 0 {
+		out, err := generate(model, m, []byte(o.prompt), o.sampleLen, o.temp, o.topP, cfg.Seed)
+		if err != nil {
+			return fail("sampling: %v", err)
+		}
+		fmt.Fprintf(stdout, "\n--- sample (temperature %.2f, top-p %.2f) ---\n%s\n", o.temp, o.topP, out)
+		fmt.Fprintf(stdout, "---\nmore samples: %s %s\n", sampleCmd, shellQuote(cfg.Checkpoint))
+	}
+	return exitOK
+}
+
+// generate samples n bytes after prompt. Models whose routing needs a whole
+// batch (expert choice by position) decode MaxBatch copies in lockstep;
+// others decode one.
+func generate(tm train.Model, m *Model, prompt []byte, n int, temp, topP float64, seed uint64) ([]byte, error) {
+	if len(prompt) == 0 {
+		return nil, errors.New("the prompt is empty: pass -prompt with some text")
+	}
+	ctx := min(len(prompt), m.MaxSeq)
+	probe := make([]int32, ctx)
+	for i, b := range prompt[len(prompt)-ctx:] {
+		probe[i] = int32(b)
+	}
+	batch := 1
+	if _, err := tm.Infer(probe, 1, ctx); err != nil {
+		batch = m.MaxBatch
+	}
+	return train.Generate(tm, prompt, n, batch, m.MaxSeq, temp, topP, tensor.NewRNG(seed))
+}
+
+// resumeArgs returns the flags set on the command line and the files
+// named, with -resume ckpt in front of them, shell-quoted.
+func resumeArgs(fs *flag.FlagSet, ckpt string) string {
+	out := []string{"-resume", ckpt}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "resume" {
+			out = append(out, "-"+f.Name+"="+f.Value.String())
+		}
+	})
+	for _, a := range fs.Args() {
+		if strings.HasPrefix(a, "-") {
+			out = append(out, "--")
+			break
+		}
+	}
+	out = append(out, fs.Args()...)
+	for i, a := range out {
+		out[i] = shellQuote(a)
+	}
+	return strings.Join(out, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
