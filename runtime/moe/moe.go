@@ -512,13 +512,13 @@ func (ws *Workspace[F]) expertForward(ex int, x, w1, w2 []F) {
 	}
 	hp := ws.hpre[o*h1 : (o+n)*h1]
 	a := ws.act[o*h : (o+n)*h]
-	kernels.Gemm(false, false, n, h1, d, 1, xg, d, w1[ex*d*h1:(ex+1)*d*h1], h1, 0, hp, h1)
+	kernels.GemmStreamB(false, false, n, h1, d, 1, xg, d, w1[ex*d*h1:(ex+1)*d*h1], h1, 0, hp, h1)
 	if ws.cfg.Gated {
 		kernels.GLU(ws.cfg.Act, a, hp, n, h)
 	} else {
 		kernels.Activate(ws.cfg.Act, a, hp)
 	}
-	kernels.Gemm(false, false, n, d, h, 1, a, h, w2[ex*h*d:(ex+1)*h*d], d, 0, ws.out[o*d:(o+n)*d], d)
+	kernels.GemmStreamB(false, false, n, d, h, 1, a, h, w2[ex*h*d:(ex+1)*h*d], d, 0, ws.out[o*d:(o+n)*d], d)
 }
 
 // combine sets y[t] = Σ gate·out over the slots of tokens lo:hi.
@@ -559,7 +559,7 @@ func (ws *Workspace[F]) expertBackward(ex int, dy, w1, w2, dw1, dw2 []F) {
 	we1, we2 := w1[ex*d*h1:(ex+1)*d*h1], w2[ex*h*d:(ex+1)*h*d]
 	xg, hp, a := ws.xg[o*d:(o+n)*d], ws.hpre[o*h1:(o+n)*h1], ws.act[o*h:(o+n)*h]
 	da, dh := ws.dact[o*h:(o+n)*h], ws.dh[o*h1:(o+n)*h1]
-	kernels.Gemm(false, true, n, h, d, 1, dO, d, we2, d, 0, da, h)
+	kernels.GemmStreamB(false, true, n, h, d, 1, dO, d, we2, d, 0, da, h)
 	kernels.Gemm(true, false, h, d, n, 1, a, h, dO, d, 1, dw2[ex*h*d:(ex+1)*h*d], d)
 	clear(dh)
 	if ws.cfg.Gated {
@@ -568,7 +568,7 @@ func (ws *Workspace[F]) expertBackward(ex int, dy, w1, w2, dw1, dw2 []F) {
 		kernels.ActivateBackward(ws.cfg.Act, dh, da, hp)
 	}
 	kernels.Gemm(true, false, d, h1, n, 1, xg, d, dh, h1, 1, dw1[ex*d*h1:(ex+1)*d*h1], h1)
-	kernels.Gemm(false, true, n, d, h1, 1, dh, h1, we1, h1, 0, dO, d) // dX_in replaces dO
+	kernels.GemmStreamB(false, true, n, d, h1, 1, dh, h1, we1, h1, 0, dO, d) // dX_in replaces dO
 }
 
 // routerBackward adds the scattered dX_in of tokens lo:hi to dx and

@@ -1,0 +1,249 @@
+package kernels
+
+import "sync"
+
+// GemmStreamB computes the product of Gemm, C = alpha*op(A)*op(B) + beta*C,
+// for a large op(B) that few rows of op(A) use, such as one expert's
+// weights applied to the tokens it took, where streaming B from memory
+// dominates. Gemm packs B nr columns at a time, touching each row of B in
+// short pieces; GemmStreamB packs B row by row (long sequential reads) or,
+// for transB, computes Cᵀ = B·op(A)ᵀ so that the micro-kernel reads B's
+// rows in place and only the small op(A) is packed. It stays on the
+// calling goroutine (callers are parallel over experts). More rows than
+// gemmStreamMaxM (gemmStreamMaxMT for transB), float64 and CPUs without
+// a float32 micro-kernel go to Gemm. Every sum runs in Gemm's order: for alpha = 1 and beta 0 or 1
+// the results equal Gemm's bit for bit.
+func GemmStreamB[F Float](transA, transB bool, m, n, k int, alpha F, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
+	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	s := sgemmUse
+	maxM := gemmStreamMaxM
+	if transB {
+		maxM = gemmStreamMaxMT
+	}
+	if !is32[F]() || s.kernel == nil || m > maxM || m == 0 || n == 0 || k == 0 || alpha == 0 {
+		Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if transB {
+		s.gemmStream(transA, m, n, k, float32(alpha), as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc)
+	} else {
+		s.gemmRowPacked(transA, m, n, k, float32(alpha), as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc)
+	}
+}
+
+// gemmStreamMaxM and gemmStreamMaxMT are the most rows of op(A)
+// GemmStreamB handles itself without and with transB; beyond them Gemm's
+// blocking pays off (the packed op(A)ᵀ of Cᵀ = B·op(A)ᵀ must stay in L2).
+const (
+	gemmStreamMaxM  = 512
+	gemmStreamMaxMT = 64
+)
+
+// streamScratch is one caller's packed op(A)ᵀ block, short op(B)ᵀ panel
+// and Cᵀ tile.
+type streamScratch struct {
+	pb, pa, tile []float32
+}
+
+var streamScratches sync.Pool
+
+func (s *sgemmImpl) getStreamScratch() *streamScratch {
+	if x, ok := streamScratches.Get().(*streamScratch); ok && len(x.tile) == s.mr*s.nr {
+		return x
+	}
+	return &streamScratch{
+		pb:   make([]float32, s.kc*max(gemmStreamMaxM, sgemmNB)),
+		pa:   make([]float32, s.mr*s.kc),
+		tile: make([]float32, s.mr*s.nr),
+	}
+}
+
+// gemmStream runs Cᵀ = op(B)ᵀ·op(A)ᵀ on the micro-kernel: its left
+// operand op(B)ᵀ is read in place, its right operand op(A)ᵀ (k×m) is
+// packed, and each mr×nr tile of Cᵀ is stored transposed into C.
+func (s *sgemmImpl) gemmStream(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := s.mr, s.nr
+	sc := s.getStreamScratch()
+	// op(B)ᵀ = B is read in place.
+	rs, cs := ldb, 1
+	for p0 := 0; p0 < k; p0 += s.kc {
+		kc := min(s.kc, k-p0)
+		bt := beta
+		if p0 > 0 {
+			bt = 1
+		}
+		// op(A)ᵀ[p, j] = op(A)[j, p]: a panel of it is op(A) transposed.
+		packStreamPanels(sc.pb, a, lda, !transA, p0, kc, m, nr)
+		for i := 0; i < n; i += mr {
+			mcur := min(mr, n-i)
+			var ap *float32
+			r, q := rs, cs
+			if mcur < mr {
+				packStreamA(sc.pa, b, ldb, false, i, p0, mcur, kc, mr)
+				ap, r, q = &sc.pa[0], 1, mr
+			} else {
+				ap = &b[i*rs+p0*cs]
+			}
+			for jr := 0; jr < m; jr += nr {
+				ncur := min(nr, m-jr)
+				s.kernel(kc, ap, r, q, &sc.pb[jr*kc], &sc.tile[0], nr, 1, 0)
+				storeTransposed(c, ldc, sc.tile, nr, jr, i, ncur, mcur, alpha, bt)
+			}
+		}
+	}
+	streamScratches.Put(sc)
+}
+
+// storeTransposed sets C[j0+q, i0+r] = alpha*tile[r*nr+q] + beta*C[...]
+// for q < nq, r < nrow (beta 0: C is not read).
+func storeTransposed(c []float32, ldc int, tile []float32, nr, j0, i0, nq, nrow int, alpha, beta float32) {
+	for q := range nq {
+		row := c[(j0+q)*ldc+i0 : (j0+q)*ldc+i0+nrow]
+		t := tile[q:]
+		switch {
+		case beta == 0 && alpha == 1:
+			for r := range row {
+				row[r] = t[r*nr]
+			}
+		case beta == 0:
+			for r := range row {
+				row[r] = alpha * t[r*nr]
+			}
+		case beta == 1 && alpha == 1:
+			for r := range row {
+				row[r] += t[r*nr]
+			}
+		default:
+			for r := range row {
+				row[r] = alpha*t[r*nr] + beta*row[r]
+			}
+		}
+	}
+}
+
+// packStreamPanels packs rows p0..p0+kc, columns 0..nc of X into panels
+// of nr columns, dst[jr*kc + p*nr + q] = X[p0+p, jr+q], zero padded past
+// nc, where X[p, j] = x[j*ld + p] when trans, else x[p*ld + j].
+func packStreamPanels(dst, x []float32, ld int, trans bool, p0, kc, nc, nr int) {
+	for jr := 0; jr < nc; jr += nr {
+		panel := dst[jr*kc : jr*kc+kc*nr]
+		ncur := min(nr, nc-jr)
+		if !trans {
+			for p := range kc {
+				src := x[(p0+p)*ld+jr:]
+				d := panel[p*nr : p*nr+nr]
+				copy(d[:ncur], src[:ncur])
+				clear(d[ncur:])
+			}
+			continue
+		}
+		for q := range ncur {
+			src := x[(jr+q)*ld+p0 : (jr+q)*ld+p0+kc]
+			for p, v := range src {
+				panel[p*nr+q] = v
+			}
+		}
+		if ncur < nr {
+			for p := range kc {
+				clear(panel[p*nr+ncur : p*nr+nr])
+			}
+		}
+	}
+}
+
+// packStreamA packs rows i0..i0+mcur (mcur ≤ mr), columns p0..p0+kc of Y
+// into dst[p*mr + r], zero padded to mr rows, where Y[i, p] = y[p*ld + i]
+// when trans, else y[i*ld + p].
+func packStreamA(dst, y []float32, ld int, trans bool, i0, p0, mcur, kc, mr int) {
+	dst = dst[:kc*mr]
+	clear(dst)
+	for r := range mcur {
+		for p := range kc {
+			if trans {
+				dst[p*mr+r] = y[(p0+p)*ld+i0+r]
+			} else {
+				dst[p*mr+r] = y[(i0+r)*ld+p0+p]
+			}
+		}
+	}
+}
+
+// gemmRowPacked runs C = alpha*op(A)*B + beta*C like Gemm's serial path,
+// but packs each kc×sgemmNB block of B row by row, so that B streams
+// from memory in long runs instead of nr columns at a time.
+func (s *sgemmImpl) gemmRowPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := s.mr, s.nr
+	sc := s.getStreamScratch()
+	for j0 := 0; j0 < n; j0 += sgemmNB {
+		nc := min(sgemmNB, n-j0)
+		for p0 := 0; p0 < k; p0 += s.kc {
+			kc := min(s.kc, k-p0)
+			bt := beta
+			if p0 > 0 {
+				bt = 1
+			}
+			packRowsToPanels(sc.pb, b, ldb, p0, j0, kc, nc, nr)
+			for i := 0; i < m; i += mr {
+				mcur := min(mr, m-i)
+				var ap *float32
+				var rs, cs int
+				switch {
+				case mcur < mr:
+					packStreamA(sc.pa, a, lda, transA, i, p0, mcur, kc, mr)
+					ap, rs, cs = &sc.pa[0], 1, mr
+				case transA:
+					ap, rs, cs = &a[p0*lda+i], 1, lda
+				default:
+					ap, rs, cs = &a[i*lda+p0], lda, 1
+				}
+				for jr := 0; jr < nc; jr += nr {
+					ncur := min(nr, nc-jr)
+					bp := &sc.pb[jr*kc]
+					if mcur == mr && ncur == nr {
+						s.kernel(kc, ap, rs, cs, bp, &c[i*ldc+j0+jr], ldc, alpha, bt)
+						continue
+					}
+					s.kernel(kc, ap, rs, cs, bp, &sc.tile[0], nr, 1, 0)
+					for r := range mcur {
+						t := sc.tile[r*nr : r*nr+ncur]
+						row := c[(i+r)*ldc+j0+jr : (i+r)*ldc+j0+jr+ncur]
+						if bt == 0 {
+							for q, v := range t {
+								row[q] = alpha * v
+							}
+							continue
+						}
+						for q, v := range t {
+							row[q] = alpha*v + bt*row[q]
+						}
+					}
+				}
+			}
+		}
+	}
+	streamScratches.Put(sc)
+}
+
+// packRowsToPanels packs rows p0..p0+kc, columns j0..j0+nc of the
+// row-major b into panels of nr columns, dst[jr*kc + p*nr + q] =
+// b[(p0+p)*ldb + j0+jr+q], zero padded past nc, reading b row by row.
+func packRowsToPanels(dst, b []float32, ldb, p0, j0, kc, nc, nr int) {
+	full := nc / nr * nr
+	for p := range kc {
+		src := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+nc]
+		jr := 0
+		if nr == 32 {
+			for ; jr < full; jr += 32 {
+				*(*[32]float32)(dst[jr*kc+p*32:]) = *(*[32]float32)(src[jr:])
+			}
+		}
+		for ; jr < full; jr += nr {
+			copy(dst[jr*kc+p*nr:jr*kc+p*nr+nr], src[jr:jr+nr])
+		}
+		if full < nc {
+			d := dst[full*kc+p*nr : full*kc+p*nr+nr]
+			copy(d, src[full:])
+			clear(d[nc-full:])
+		}
+	}
+}
