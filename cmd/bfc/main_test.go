@@ -4,10 +4,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/bfcdev/bfc/runtime/safetensors"
 )
 
 func TestMain(m *testing.M) {
@@ -46,6 +50,11 @@ func TestScript(t *testing.T) {
 			e.Setenv("GOTOOLCHAIN", "local")
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitfile":  cmdWaitFile,
+			"size":      cmdSize,
+			"paramfile": cmdParamFile,
+		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "short" {
 				return testing.Short(), nil
@@ -53,4 +62,42 @@ func TestScript(t *testing.T) {
 			return false, nil
 		},
 	})
+}
+
+// cmdWaitFile waits up to two minutes for a file to hold some bytes:
+// waitfile FILE.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	path := ts.MkAbs(args[0])
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+			return
+		}
+	}
+	ts.Fatalf("%s is still empty or missing after two minutes", args[0])
+}
+
+// cmdSize checks a file's length in bytes: size FILE N.
+func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: size FILE N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if (len(b) == want) == neg {
+		ts.Fatalf("%s has %d bytes (want %s%d)", args[0], len(b), map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+// cmdParamFile writes a safetensors file of parameters without any bfc
+// source metadata, as a model's Save does: paramfile FILE.
+func cmdParamFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: paramfile FILE")
+	}
+	ts.Check(safetensors.Save(ts.MkAbs(args[0]), []safetensors.Tensor{safetensors.FromFloat32("w", []int{2}, []float32{1, 2})}, map[string]string{"bfc.format": "1"}))
 }

@@ -107,8 +107,9 @@ func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code in
 	fs := flag.NewFlagSet(p.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s [flags] [FILE or DIR...]\n       %s sample [flags] CHECKPOINT\n\n", p.Command, p.Command)
-		fmt.Fprintf(fs.Output(), "Trains the model on the named files (default: the Go standard library sources\nunder $(go env GOROOT)/src), some files held out for evaluation. Ctrl-C stops\nwith a checkpoint and prints the command that resumes. %s sample -help lists\nthe sampling flags.\n\nFlags:\n", p.Command)
+		sampleCmd := sampleCommand(p)
+		fmt.Fprintf(fs.Output(), "usage: %s [flags] [FILE or DIR...]\n       %s [flags] CHECKPOINT\n\n", p.Command, sampleCmd)
+		fmt.Fprintf(fs.Output(), "Trains the model on the named files (default: the Go standard library sources\nunder $(go env GOROOT)/src), some files held out for evaluation. Ctrl-C stops\nwith a checkpoint and prints the command that resumes. '%s -help' lists\nthe sampling flags.\n\nFlags:\n", sampleCmd)
 		fs.PrintDefaults()
 	}
 	var names []string
@@ -308,10 +309,7 @@ func Train(p Program, args []string, stdout, stderr io.Writer, stop <-chan struc
 		return fail("%v", err)
 	}
 	plotted := drawPlot()
-	sampleCmd := p.Sample
-	if sampleCmd == "" {
-		sampleCmd = p.Command + " sample"
-	}
+	sampleCmd := sampleCommand(p)
 	if res.Stopped {
 		fmt.Fprintf(stdout, "%s: stopped after step %d; checkpoint saved to %s\n", p.Name, res.LastStep, cfg.Checkpoint)
 		if plotted {
@@ -356,6 +354,14 @@ func generate(tm train.Model, m *Model, prompt []byte, n int, temp, topP float64
 		batch = m.MaxBatch
 	}
 	return train.Generate(tm, prompt, n, batch, m.MaxSeq, temp, topP, tensor.NewRNG(seed))
+}
+
+// sampleCommand is how a user samples a checkpoint of p.
+func sampleCommand(p Program) string {
+	if p.Sample != "" {
+		return p.Sample
+	}
+	return p.Command + " sample"
 }
 
 // resumeArgs returns the flags set on the command line and the files
