@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -253,4 +254,40 @@ func TestDeterministic(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestNoZeroBeforeOverwrite: a slot an accumulating matmul or accum writes
+// first is overwritten (beta 0, copy), not zeroed and then added to.
+func TestNoZeroBeforeOverwrite(t *testing.T) {
+	zero := regexp.MustCompile(`^\s*kernels\.Zero\((\w+\[[^]]+\])\)$`)
+	n := 0
+	for _, c := range goldenCases(t) {
+		for _, f := range generate(t, filepath.Join(c.dir, "input.bf"), c.opts) {
+			lines := strings.Split(string(f.Data), "\n")
+			for i, l := range lines[:len(lines)-1] {
+				m := zero.FindStringSubmatch(l)
+				if m == nil {
+					continue
+				}
+				slot := strings.ReplaceAll(m[1], " ", "")
+				next := strings.ReplaceAll(strings.TrimSpace(lines[i+1]), " ", "")
+				if strings.HasPrefix(next, "kernels.AddTo("+slot+",") ||
+					(strings.HasPrefix(next, "kernels.Gemm(") && strings.HasSuffix(next, ","+slot+","+lastArg(next))) {
+					t.Errorf("%s/%s:%d: %s zeroed, then added to:\n%s", c.name, f.Name, i+1, slot, lines[i+1])
+				}
+				n++
+			}
+			if strings.Contains(string(f.Data), "Backward()") && !strings.Contains(string(f.Data), "copy(a[") {
+				t.Errorf("%s/%s: no accum became a copy", c.name, f.Name)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no zeroing found in the goldens")
+	}
+}
+
+// lastArg returns the text after the last comma of a call, without ")".
+func lastArg(call string) string {
+	return strings.TrimSuffix(call[strings.LastIndex(call, ",")+1:], ")")
 }

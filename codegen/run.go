@@ -130,8 +130,11 @@ func (b *body) instrs(seq []*ir.Instr, zero [][]*ir.Value) {
 	for i := 0; i < len(seq); i++ {
 		in := seq[i]
 		b.add(jen.Comment(describe(in)))
+		over := overwrites(in, zero[i])
 		for _, v := range zero[i] {
-			b.add(kernel("Zero").Call(b.val(v)))
+			if !over {
+				b.add(kernel("Zero").Call(b.val(v)))
+			}
 		}
 		if plan.FusedWithNext(b.fused, seq, i) {
 			next := seq[i+1]
@@ -143,11 +146,34 @@ func (b *body) instrs(seq []*ir.Instr, zero [][]*ir.Value) {
 			i++
 			continue
 		}
+		if over {
+			b.overwrite(in)
+			continue
+		}
 		b.instr(in)
 		if b.losses && len(in.Outs) > 0 && in.Outs[0] == b.g.ce {
 			b.add(jen.Id("m").Dot("ce").Op("=").Add(b.elem(b.g.ce)))
 		}
 	}
+}
+
+// overwrites reports whether in, an accumulating instruction whose only
+// output is to be zeroed first (zero), can overwrite it instead: a matmul
+// (beta 0) or an accum (a copy). That saves a pass over the output.
+func overwrites(in *ir.Instr, zero []*ir.Value) bool {
+	return len(zero) == 1 && len(in.Outs) == 1 && zero[0] == in.Outs[0] &&
+		((in.Op == ir.OpMatMul && in.Attrs.Acc) || in.Op == ir.OpAccum)
+}
+
+// overwrite emits in, for which overwrites holds, writing its output.
+func (b *body) overwrite(in *ir.Instr) {
+	if in.Op == ir.OpAccum {
+		b.add(jen.Copy(b.val(in.Outs[0]), b.val(in.Args[0])))
+		return
+	}
+	acc := *in
+	acc.Attrs.Acc = false
+	b.instr(&acc)
 }
 
 // fusedPair emits the kernel running a pair that plan.Fusable accepted.
