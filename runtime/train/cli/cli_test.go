@@ -316,3 +316,26 @@ func TestResumeKeepsLog(t *testing.T) {
 		t.Fatalf("resumed log (want the step-0 line, 10 training lines, the final evaluation):\n%s", text)
 	}
 }
+
+// TestSampleMatchesEndOfTraining checks that sampling a checkpoint gives
+// the text that the end of its training run printed, with the same seed.
+func TestSampleMatchesEndOfTraining(t *testing.T) {
+	ckpt := filepath.Join(t.TempDir(), "c.safetensors")
+	var out, errb bytes.Buffer
+	if code := Train(testProgram(), []string{"-steps", "5", "-lr", "0.3", "-eval-batches", "1", "-heldout", "0.3", "-sample", "40",
+		"-prompt", "ab", "-seed", "7", "-ckpt", ckpt, corpusDir(t)}, &out, &errb, nil, func() {}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	_, after, _ := strings.Cut(out.String(), "---\n")
+	text, _, ok := strings.Cut(after, "\n---\n")
+	if !ok || len(text) != 42 {
+		t.Fatalf("no 42-byte sample in:\n%s", out.String())
+	}
+	var s bytes.Buffer
+	if code := Sample(testProgram(), []string{"-n", "40", "-prompt", "ab", "-seed", "7", ckpt}, &s, &errb); code != 0 {
+		t.Fatalf("sample: exit %d: %s", code, errb.String())
+	}
+	if s.String() != text+"\n" {
+		t.Fatalf("sample of the checkpoint %q differs from the end of training %q", s.String(), text)
+	}
+}
