@@ -52,7 +52,7 @@ func (s *sgemmImpl) getStreamScratch() *streamScratch {
 		return x
 	}
 	return &streamScratch{
-		pb:   make([]float32, s.kc*max(gemmStreamMaxM, sgemmNB)),
+		pb:   make([]float32, s.kc*max(roundUp(gemmStreamMaxMT, s.nr), sgemmNB)),
 		pa:   make([]float32, s.mr*s.kc),
 		tile: make([]float32, s.mr*s.nr),
 	}
