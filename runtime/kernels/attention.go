@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math"
+	"runtime"
 	"sync"
 )
 
@@ -51,18 +52,26 @@ func checkAttention(kernel string, nout, nlse, nqkv, batch, seq, heads, headDim 
 const attnBlock = 64
 
 // attnJob is one Attention or AttentionBackward call. The forward pass is
-// split into (batch, head, query block) chunks; the backward pass into
-// (batch, head) chunks since query blocks share dK and dV.
+// split into (batch, head, query block) chunks, or (batch, head) chunks
+// when there are many heads; the backward pass into (batch, head) chunks
+// since query blocks share dK and dV. Causal blocks stop at the diagonal.
 type attnJob[T real] struct {
 	out, lse, qkv, dqkv, dout []T
 	batch, seq, heads, hd     int
 	causal, backward          bool
-	nblk                      int // query blocks per sequence
+	nblk                      int  // query blocks per sequence
+	packed                    bool // float32 on a micro-kernel: attn_gemm.go
+	headUnits                 bool // forward chunks are (batch, head)
 }
 
-// attnScratch holds one participant's score blocks.
+// attnScratch holds one participant's score blocks and, on the packed
+// path, its packed operands and micro-kernel scratch.
 type attnScratch[T real] struct {
 	s, dp []T
+
+	packs    [5]attnPack
+	packBuf  []float32
+	pa, tile []float32
 }
 
 var (
@@ -83,8 +92,13 @@ func attention[T real](out, lse, qkv, dqkv, dout []T, batch, seq, heads, hd int,
 		batch: batch, seq: seq, heads: heads, hd: hd,
 		causal: causal, backward: backward, nblk: ceilDiv(seq, attnBlock),
 	}
+	_, is32 := any(out).([]float32)
+	j.packed = is32 && sgemmUse.kernel != nil
 	n := batch * heads
-	if !backward {
+	// Whole heads share packed K and V; query blocks spread better over
+	// many cores. Each block's arithmetic is the same either way.
+	j.headUnits = j.packed && n >= 4*runtime.GOMAXPROCS(0)
+	if !backward && !j.headUnits {
 		n *= j.nblk
 	}
 	runParallel(j, n)
@@ -97,6 +111,24 @@ func (j *attnJob[T]) runChunks(pj *parJob) {
 	s := sp.Get().(*attnScratch[T])
 	if need := attnBlock * j.seq; cap(s.s) < need {
 		s.s, s.dp = make([]T, need), make([]T, need)
+	}
+	if j.packed {
+		j32 := any(j).(*attnJob[float32])
+		s32 := any(s).(*attnScratch[float32])
+		growPacked(j32, s32)
+		for i, ok := pj.claim(); ok; i, ok = pj.claim() {
+			switch {
+			case j.backward:
+				backwardHead(j32, i/j.heads, i%j.heads, s32)
+			case j.headUnits:
+				forwardHead(j32, i/j.heads, i%j.heads, 0, j.nblk, s32)
+			default:
+				bh := i / j.nblk
+				forwardHead(j32, bh/j.heads, bh%j.heads, i%j.nblk, i%j.nblk+1, s32)
+			}
+		}
+		sp.Put(s)
+		return
 	}
 	for i, ok := pj.claim(); ok; i, ok = pj.claim() {
 		if j.backward {
@@ -133,6 +165,13 @@ func (j *attnJob[T]) scores(b, h, blk int, s []T) (i0, nq, nk int) {
 	k := j.qkv[b*j.seq*ld+(j.heads+h)*j.hd:]
 	scale := T(1 / math.Sqrt(float64(j.hd)))
 	gemm(false, true, nq, nk, j.hd, scale, q, ld, k, ld, 0, s, nk, false)
+	j.softmaxRows(b, h, i0, nq, nk, s)
+	return
+}
+
+// softmaxRows turns the scaled scores s (nq×nk) of the queries from i0
+// into probabilities (see scores).
+func (j *attnJob[T]) softmaxRows(b, h, i0, nq, nk int, s []T) {
 	lse := j.lse[(b*j.heads+h)*j.seq+i0:]
 	s32, _ := any(s).([]float32)
 	l32, _ := any(lse).([]float32)
@@ -168,7 +207,6 @@ func (j *attnJob[T]) scores(b, h, blk int, s []T) (i0, nq, nk int) {
 		}
 		clear(row[lim:])
 	}
-	return
 }
 
 func (j *attnJob[T]) forwardBlock(b, h, blk int, sc *attnScratch[T]) {
@@ -196,6 +234,14 @@ func (j *attnJob[T]) backwardBlock(b, h, blk int, sc *attnScratch[T]) {
 
 	gemm(true, false, nk, hd, nq, 1, p, nk, do, ldo, 1, dv, ld, false) // dV += Pᵀ·dO
 	gemm(false, true, nq, nk, hd, 1, do, ldo, v, ld, 0, dp, nk, false) // dP = dO·Vᵀ
+	j.dsRows(i0, nq, nk, p, dp, do, o, ldo)
+	gemm(false, false, nq, hd, nk, 1, dp, nk, k, ld, 1, dq, ld, false) // dQ += dS·K
+	gemm(true, false, nk, hd, nq, 1, dp, nk, q, ld, 1, dk, ld, false)  // dK += dSᵀ·Q
+}
+
+// dsRows turns dp (nq×nk) = dO·Vᵀ into dS = P*(dP - D)/√d.
+func (j *attnJob[T]) dsRows(i0, nq, nk int, p, dp, do, o []T, ldo int) {
+	hd := j.hd
 	scale := 1 / math.Sqrt(float64(hd))
 	p32, _ := any(p).([]float32)
 	dp32, _ := any(dp).([]float32)
@@ -223,6 +269,4 @@ func (j *attnJob[T]) backwardBlock(b, h, blk int, sc *attnScratch[T]) {
 		}
 		clear(dp[r*nk+lim : r*nk+nk])
 	}
-	gemm(false, false, nq, hd, nk, 1, dp, nk, k, ld, 1, dq, ld, false) // dQ += dS·K
-	gemm(true, false, nk, hd, nq, 1, dp, nk, q, ld, 1, dk, ld, false)  // dK += dSᵀ·Q
 }

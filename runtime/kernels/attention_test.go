@@ -71,6 +71,8 @@ var attnCases = []attnCase{
 	{1, 191, 1, 7, false},
 	{1, 150, 1, 17, true},
 	{3, 64, 2, 2, true},
+	{3, 40, 3, 8, true}, // 9 heads: whole-head chunks on few cores
+	{2, 67, 1, 40, false},
 }
 
 func testAttentionForward[F Float](t *testing.T) {
@@ -92,6 +94,28 @@ func testAttentionForward[F Float](t *testing.T) {
 func TestAttention(t *testing.T) {
 	t.Run("f32", testAttentionForward[float32])
 	t.Run("f64", testAttentionForward[float64])
+}
+
+// TestAttentionImpls runs the float32 forward and backward on every float32
+// GEMM implementation against the float64 reference and gradients.
+func TestAttentionImpls(t *testing.T) {
+	forEachSgemm(t, func(t *testing.T) {
+		r := newRand(18)
+		for _, c := range attnCases {
+			qkv := randSlice[float64](r, c.batch*c.seq*3*c.heads*c.hd)
+			dout := randSlice[float64](r, c.batch*c.seq*c.heads*c.hd)
+			wo, wl := naiveAttention(qkv, c.batch, c.seq, c.heads, c.hd, c.causal)
+			dw := make([]float64, len(qkv))
+			AttentionBackward(dw, dout, qkv, wo, wl, c.batch, c.seq, c.heads, c.hd, c.causal)
+			q32, o32, l32 := toF32(qkv), make([]float32, len(wo)), make([]float32, len(wl))
+			Attention(o32, l32, q32, c.batch, c.seq, c.heads, c.hd, c.causal)
+			requireClose(t, wo, o32, tolFor[float32](), fmt.Sprint(c))
+			requireClose(t, wl, l32, tolFor[float32](), fmt.Sprint(c))
+			d32 := make([]float32, len(qkv))
+			AttentionBackward(d32, toF32(dout), q32, o32, l32, c.batch, c.seq, c.heads, c.hd, c.causal)
+			requireClose(t, dw, d32, 1e-3, fmt.Sprint(c))
+		}
+	})
 }
 
 func TestAttentionBackward(t *testing.T) {
