@@ -10,7 +10,10 @@
 // Every IR instruction becomes one direct call of a generic runtime/kernels
 // function on sub-slices of the arenas, preceded by a comment naming the
 // layer it implements, so the generated code reads like the model: a
-// training step allocates nothing.
+// training step allocates nothing. Two instructions the layout fuses
+// (plan.Layout.Fused: a residual add and the RMSNorm of its sum) become one
+// call, kernels.AddRMSNorm; an accumulating matmul or accum whose output
+// slot would be zeroed first overwrites it instead (beta 0, copy).
 //
 // A moe layer is one call of runtime/moe's Forward (and Backward) on the
 // layer's workspace: the Model holds one moe.Workspace per moe layer for
