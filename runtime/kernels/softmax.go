@@ -60,8 +60,11 @@ func CrossEntropyBackward[F Float](dlogits, logits, lse []F, targets []int32, ro
 	}
 }
 
-// rowMax returns the maximum of x (-Inf when empty).
+// rowMax returns the maximum of x (-Inf when empty, NaN if any is NaN).
 func rowMax[F Float](x []F) F {
+	if is32[F]() {
+		return F(vmax32(as32(x)))
+	}
 	m := F(math.Inf(-1))
 	for _, v := range x {
 		m = max(m, v)

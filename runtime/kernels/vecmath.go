@@ -14,6 +14,7 @@ type vecImpl struct {
 	expSum    func(src []float32, m float32) float64      // Σ e^(src-m)
 	expSubAcc func(dst, src []float32, m, s float32)      // dst += s·e^(src-m)
 	scale     func(dst, src []float32, s float32)         // dst = s·src
+	max       func(x []float32) float32                   // largest element, -Inf if empty, NaN if any is NaN
 
 	// Norm kernels; sums are float64, see the generic versions.
 	sum              func(x []float32) float64
@@ -58,7 +59,7 @@ func (v *vecImpl) act(a Act) *vecAct {
 // expFast and erfFast), used without assembly and under purego.
 var vecGeneric = vecImpl{
 	name: "generic", available: true,
-	exp: expGeneric, expSubSum: expSubSumGeneric, expSum: expSumGeneric, expSubAcc: expSubAccGeneric, scale: scaleGeneric,
+	exp: expGeneric, expSubSum: expSubSumGeneric, expSum: expSumGeneric, expSubAcc: expSubAccGeneric, scale: scaleGeneric, max: maxGeneric,
 	sum: sumGeneric, sumSq: sumSqGeneric, dot3: dot3Generic,
 	rmsNorm: rmsNormGeneric, rmsNormBwd: rmsNormBwdGeneric, layerNorm: layerNormGeneric,
 	layerNormBwdSums: layerNormBwdSumsGeneric, layerNormBwdDx: layerNormBwdDxGeneric,
@@ -141,6 +142,18 @@ func vexpSum32(src []float32, m float32) float64 {
 // vexpSubAcc32 adds s·e^(src[i]-m) to dst[i].
 func vexpSubAcc32(dst, src []float32, m, s float32) {
 	vecUse.expSubAcc(dst, src[:len(dst)], m, s)
+}
+
+// vmax32 returns the largest element of x (-Inf when empty, NaN when x
+// holds a NaN).
+func vmax32(x []float32) float32 { return vecUse.max(x) }
+
+func maxGeneric(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	return m
 }
 
 // vscale32 sets x[i] *= s.

@@ -150,15 +150,15 @@ done:
 	RET
 
 // func vexpSubSumAVX512(dst []float32, src []float32, m float32) float64
-// Requires: AVX, AVX512DQ, AVX512F, SSE, SSE2
+// Requires: AVX, AVX512F, SSE, SSE2
 TEXT ·vexpSubSumAVX512(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         src_base+24(FP), CX
 	MOVQ         dst_len+8(FP), DX
 	MOVSS        m+48(FP), X0
 	VBROADCASTSS X0, Z0
-	VXORPS       Z1, Z1, Z1
-	VXORPS       Z2, Z2, Z2
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
 	XORQ         BX, BX
 
 loop:
@@ -343,14 +343,14 @@ done:
 	RET
 
 // func vexpSumAVX512(src []float32, m float32) float64
-// Requires: AVX, AVX512DQ, AVX512F, SSE, SSE2
+// Requires: AVX, AVX512F, SSE, SSE2
 TEXT ·vexpSumAVX512(SB), NOSPLIT, $0-40
 	MOVQ         src_base+0(FP), AX
 	MOVQ         src_len+8(FP), CX
 	MOVSS        m+24(FP), X0
 	VBROADCASTSS X0, Z0
-	VXORPS       Z1, Z1, Z1
-	VXORPS       Z2, Z2, Z2
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
 	XORQ         DX, DX
 
 loop:
@@ -764,12 +764,12 @@ done:
 	RET
 
 // func vsumAVX512(x []float32) float64
-// Requires: AVX, AVX512DQ, AVX512F, SSE2
+// Requires: AVX, AVX512F, SSE2
 TEXT ·vsumAVX512(SB), NOSPLIT, $0-32
 	MOVQ   x_base+0(FP), AX
 	MOVQ   x_len+8(FP), CX
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
 	XORQ   DX, DX
 
 loop:
@@ -859,14 +859,14 @@ done:
 	RET
 
 // func vsumSqAVX512(x []float32, m float32) float64
-// Requires: AVX, AVX512DQ, AVX512F, SSE, SSE2
+// Requires: AVX, AVX512F, SSE, SSE2
 TEXT ·vsumSqAVX512(SB), NOSPLIT, $0-40
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
 	MOVSS        m+24(FP), X0
 	VBROADCASTSS X0, Z0
-	VXORPS       Z1, Z1, Z1
-	VXORPS       Z2, Z2, Z2
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
 	XORQ         DX, DX
 
 loop:
@@ -962,14 +962,14 @@ done:
 	RET
 
 // func vdot3AVX512(a []float32, b []float32, c []float32) float64
-// Requires: AVX, AVX512DQ, AVX512F, SSE2
+// Requires: AVX, AVX512F, SSE2
 TEXT ·vdot3AVX512(SB), NOSPLIT, $0-80
 	MOVQ   a_base+0(FP), AX
 	MOVQ   b_base+24(FP), CX
 	MOVQ   c_base+48(FP), DX
 	MOVQ   a_len+8(FP), BX
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
 	XORQ   SI, SI
 
 loop:
@@ -1376,7 +1376,7 @@ done:
 	RET
 
 // func vlayerNormBwdSumsAVX512(dg []float32, db []float32, x []float32, dy []float32, g []float32, m float32, s float32) (float64, float64)
-// Requires: AVX, AVX512DQ, AVX512F, SSE, SSE2
+// Requires: AVX, AVX512F, SSE, SSE2
 TEXT ·vlayerNormBwdSumsAVX512(SB), NOSPLIT, $0-144
 	MOVQ         dg_base+0(FP), AX
 	MOVQ         db_base+24(FP), CX
@@ -1388,10 +1388,10 @@ TEXT ·vlayerNormBwdSumsAVX512(SB), NOSPLIT, $0-144
 	VBROADCASTSS X0, Z0
 	MOVSS        s+124(FP), X1
 	VBROADCASTSS X1, Z1
-	VXORPS       Z2, Z2, Z2
-	VXORPS       Z3, Z3, Z3
-	VXORPS       Z4, Z4, Z4
-	VXORPS       Z5, Z5, Z5
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
 	XORQ         R8, R8
 
 loop:
@@ -6148,6 +6148,109 @@ done:
 	VZEROUPPER
 	RET
 
+// func vmaxAVX512(x []float32) float32
+// Requires: AVX, AVX512F, SSE
+TEXT ·vmaxAVX512(SB), NOSPLIT, $0-28
+	MOVQ    x_base+0(FP), AX
+	MOVQ    x_len+8(FP), CX
+	VMOVUPS vm_neginf<>+0(SB), Z0
+	VPXORD  Z1, Z1, Z1
+	XORQ    DX, DX
+
+loop:
+	MOVQ      CX, BX
+	SUBQ      DX, BX
+	CMPQ      BX, $0x10
+	JL        tail
+	VMOVUPS   (AX)(DX*4), Z2
+	VMAXPS    Z2, Z0, Z0
+	VCMPPS    $0x03, Z2, Z2, K1
+	VMOVUPS.Z vm_allones<>+0(SB), K1, Z2
+	VPORD     Z2, Z1, Z1
+	ADDQ      $0x10, DX
+	JMP       loop
+
+tail:
+	TESTQ        BX, BX
+	JZ           done
+	VMOVUPS      vm_neginf<>+0(SB), Z3
+	VPBROADCASTD BX, Z2
+	VPCMPGTD     vm_iota<>+0(SB), Z2, K1
+	VMOVUPS      (AX)(DX*4), K1, Z3
+	VMAXPS       Z3, Z0, Z0
+	VCMPPS       $0x03, Z3, Z3, K1
+	VMOVUPS.Z    vm_allones<>+0(SB), K1, Z2
+	VPORD        Z2, Z1, Z1
+
+done:
+	VEXTRACTF64X4 $0x01, Z0, Y2
+	VMAXPS        Y2, Y0, Y2
+	VEXTRACTF128  $0x01, Y2, X0
+	VMAXPS        X0, X2, X0
+	VPERMILPS     $0x4e, X0, X2
+	VMAXPS        X2, X0, X0
+	VPERMILPS     $0xb1, X0, X2
+	VMAXPS        X2, X0, X0
+	VPTESTMD      Z1, Z1, K1
+	KORTESTW      K1, K1
+	JZ            ret
+	VMOVSS        vm_nan<>+0(SB), X0
+
+ret:
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func vmaxAVX2(x []float32) float32
+// Requires: AVX, AVX2, SSE, SSE2
+TEXT ·vmaxAVX2(SB), NOSPLIT, $0-28
+	MOVQ    x_base+0(FP), AX
+	MOVQ    x_len+8(FP), CX
+	VMOVUPS vm_neginf<>+0(SB), Y0
+	VXORPS  Y1, Y1, Y1
+	XORQ    DX, DX
+
+loop:
+	MOVQ    CX, BX
+	SUBQ    DX, BX
+	CMPQ    BX, $0x08
+	JL      tail
+	VMOVUPS (AX)(DX*4), Y2
+	VMAXPS  Y2, Y0, Y0
+	VCMPPS  $0x03, Y2, Y2, Y2
+	VORPS   Y2, Y1, Y1
+	ADDQ    $0x08, DX
+	JMP     loop
+
+tail:
+	TESTQ        BX, BX
+	JZ           done
+	VMOVUPS      vm_neginf<>+0(SB), Y3
+	MOVQ         BX, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     vm_iota<>+0(SB), Y2, Y2
+	VMASKMOVPS   (AX)(DX*4), Y2, Y4
+	VBLENDVPS    Y2, Y4, Y3, Y3
+	VMAXPS       Y3, Y0, Y0
+	VCMPPS       $0x03, Y3, Y3, Y2
+	VORPS        Y2, Y1, Y1
+
+done:
+	VEXTRACTF128 $0x01, Y0, X2
+	VMAXPS       X2, X0, X2
+	VPERMILPS    $0x4e, X2, X0
+	VMAXPS       X0, X2, X2
+	VPERMILPS    $0xb1, X2, X0
+	VMAXPS       X0, X2, X2
+	VPTEST       Y1, Y1
+	JZ           ret
+	VMOVSS       vm_nan<>+0(SB), X2
+
+ret:
+	VZEROUPPER
+	MOVSS X2, ret+24(FP)
+	RET
+
 DATA vm_explo<>+0(SB)/4, $0xc2d00000
 DATA vm_explo<>+4(SB)/4, $0xc2d00000
 DATA vm_explo<>+8(SB)/4, $0xc2d00000
@@ -6741,6 +6844,60 @@ DATA vm_gtk3<>+52(SB)/4, $0x3e5b33b6
 DATA vm_gtk3<>+56(SB)/4, $0x3e5b33b6
 DATA vm_gtk3<>+60(SB)/4, $0x3e5b33b6
 GLOBL vm_gtk3<>(SB), RODATA|NOPTR, $64
+
+DATA vm_neginf<>+0(SB)/4, $0xff800000
+DATA vm_neginf<>+4(SB)/4, $0xff800000
+DATA vm_neginf<>+8(SB)/4, $0xff800000
+DATA vm_neginf<>+12(SB)/4, $0xff800000
+DATA vm_neginf<>+16(SB)/4, $0xff800000
+DATA vm_neginf<>+20(SB)/4, $0xff800000
+DATA vm_neginf<>+24(SB)/4, $0xff800000
+DATA vm_neginf<>+28(SB)/4, $0xff800000
+DATA vm_neginf<>+32(SB)/4, $0xff800000
+DATA vm_neginf<>+36(SB)/4, $0xff800000
+DATA vm_neginf<>+40(SB)/4, $0xff800000
+DATA vm_neginf<>+44(SB)/4, $0xff800000
+DATA vm_neginf<>+48(SB)/4, $0xff800000
+DATA vm_neginf<>+52(SB)/4, $0xff800000
+DATA vm_neginf<>+56(SB)/4, $0xff800000
+DATA vm_neginf<>+60(SB)/4, $0xff800000
+GLOBL vm_neginf<>(SB), RODATA|NOPTR, $64
+
+DATA vm_allones<>+0(SB)/4, $0x4f800000
+DATA vm_allones<>+4(SB)/4, $0x4f800000
+DATA vm_allones<>+8(SB)/4, $0x4f800000
+DATA vm_allones<>+12(SB)/4, $0x4f800000
+DATA vm_allones<>+16(SB)/4, $0x4f800000
+DATA vm_allones<>+20(SB)/4, $0x4f800000
+DATA vm_allones<>+24(SB)/4, $0x4f800000
+DATA vm_allones<>+28(SB)/4, $0x4f800000
+DATA vm_allones<>+32(SB)/4, $0x4f800000
+DATA vm_allones<>+36(SB)/4, $0x4f800000
+DATA vm_allones<>+40(SB)/4, $0x4f800000
+DATA vm_allones<>+44(SB)/4, $0x4f800000
+DATA vm_allones<>+48(SB)/4, $0x4f800000
+DATA vm_allones<>+52(SB)/4, $0x4f800000
+DATA vm_allones<>+56(SB)/4, $0x4f800000
+DATA vm_allones<>+60(SB)/4, $0x4f800000
+GLOBL vm_allones<>(SB), RODATA|NOPTR, $64
+
+DATA vm_nan<>+0(SB)/4, $0x7fc00000
+DATA vm_nan<>+4(SB)/4, $0x7fc00000
+DATA vm_nan<>+8(SB)/4, $0x7fc00000
+DATA vm_nan<>+12(SB)/4, $0x7fc00000
+DATA vm_nan<>+16(SB)/4, $0x7fc00000
+DATA vm_nan<>+20(SB)/4, $0x7fc00000
+DATA vm_nan<>+24(SB)/4, $0x7fc00000
+DATA vm_nan<>+28(SB)/4, $0x7fc00000
+DATA vm_nan<>+32(SB)/4, $0x7fc00000
+DATA vm_nan<>+36(SB)/4, $0x7fc00000
+DATA vm_nan<>+40(SB)/4, $0x7fc00000
+DATA vm_nan<>+44(SB)/4, $0x7fc00000
+DATA vm_nan<>+48(SB)/4, $0x7fc00000
+DATA vm_nan<>+52(SB)/4, $0x7fc00000
+DATA vm_nan<>+56(SB)/4, $0x7fc00000
+DATA vm_nan<>+60(SB)/4, $0x7fc00000
+GLOBL vm_nan<>(SB), RODATA|NOPTR, $64
 
 DATA vm_iota<>+0(SB)/4, $0x00000000
 DATA vm_iota<>+4(SB)/4, $0x00000001

@@ -383,3 +383,13 @@ func vSiluGluBwdAVX512(dg []float32, du []float32, dy []float32, g []float32, u 
 //
 //go:noescape
 func vSiluGluBwdAVX2(dg []float32, du []float32, dy []float32, g []float32, u []float32)
+
+// vmaxAVX512 returns the largest element of x (-Inf when empty, NaN if any is NaN).
+//
+//go:noescape
+func vmaxAVX512(x []float32) float32
+
+// vmaxAVX2 returns the largest element of x (-Inf when empty, NaN if any is NaN).
+//
+//go:noescape
+func vmaxAVX2(x []float32) float32

@@ -555,6 +555,51 @@ func TestVecNorm(t *testing.T) {
 	})
 }
 
+// TestVecMax checks vmax against a float64 loop.
+func TestVecMax(t *testing.T) {
+	forEachVec(t, func(t *testing.T, v *vecImpl) {
+		for n := 0; n <= vecMaxLen; n++ {
+			for off := 0; off <= 3; off++ {
+				for si, scale := range []float64{1e-40, 1, 1e30} {
+					xs := vecInputs(n, uint64(70*n+10*off+si), scale)
+					if scale != 1 { // no specials: NaN only in the scale-1 vectors
+						xs = finiteInputs(n, uint64(n+off))
+						for i := range xs {
+							xs[i] *= float32(scale)
+						}
+					}
+					if n > 0 && off == 3 {
+						xs[n-1] = float32(math.Inf(-1))
+					}
+					want := math.Inf(-1)
+					for _, x := range xs {
+						if math.IsNaN(float64(x)) || math.IsNaN(want) {
+							want = math.NaN()
+						} else {
+							want = math.Max(want, float64(x))
+						}
+					}
+					x := newGuarded(xs, off)
+					got := float64(v.max(x.s))
+					if !(got == want || math.IsNaN(got) && math.IsNaN(want)) {
+						t.Fatalf("n=%d off=%d scale=%g: max %g, want %g", n, off, scale, got, want)
+					}
+				}
+			}
+		}
+		// A NaN in any lane, first or last, in the main loop or the tail.
+		for n := 1; n <= 40; n++ {
+			for _, i := range []int{0, n / 2, n - 1} {
+				x := finiteInputs(n, uint64(n))
+				x[i] = float32(math.NaN())
+				if !math.IsNaN(float64(v.max(x))) {
+					t.Fatalf("n=%d: NaN at %d not reported", n, i)
+				}
+			}
+		}
+	})
+}
+
 // TestVecAccuracy sweeps each kernel densely and checks the documented
 // error bounds.
 func TestVecAccuracy(t *testing.T) {
@@ -657,6 +702,7 @@ func BenchmarkVec(b *testing.B) {
 		}
 		run("exp_sub_sum", func() { v.expSubSum(y, x, 6) })
 		run("exp_sum", func() { v.expSum(x, 6) })
+		run("max", func() { v.max(x) })
 		run("sum", func() { v.sum(x) })
 		run("sum_sq", func() { v.sumSq(x, 0.5) })
 		run("dot3", func() { v.dot3(x, y, d) })

@@ -75,6 +75,15 @@ func (g *g) vec() reg.VecVirtual {
 	return YMM()
 }
 
+// zero clears r (VXORPS on ZMM would need AVX512DQ).
+func (g *g) zero(r reg.VecVirtual) {
+	if g.v512 {
+		VPXORD(r, r, r)
+	} else {
+		VXORPS(r, r, r)
+	}
+}
+
 // load returns a register holding constant m.
 func (g *g) load(m Mem) reg.VecVirtual {
 	r := g.vec()
@@ -527,7 +536,7 @@ func (g *g) function(k kernel) {
 	for j := range acc {
 		for i := range acc[j] {
 			acc[j][i] = g.vec()
-			VXORPS(acc[j][i], acc[j][i], acc[j][i])
+			g.zero(acc[j][i])
 		}
 	}
 	i := GP64()
@@ -653,6 +662,99 @@ func (g *g) function(k kernel) {
 	RET()
 }
 
+// maxFunc writes vmax: the largest element of x, -Inf when empty, NaN when
+// x holds a NaN.
+func (g *g) maxFunc() {
+	TEXT("vmax"+g.name, NOSPLIT, "func(x []float32) float32")
+	Doc("vmax" + g.name + " returns the largest element of x (-Inf when empty, NaN if any is NaN).")
+	Pragma("noescape")
+	p := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	acc := g.load(cf("neginf", float32(math.Inf(-1))))
+	nan := g.vec() // lanes that saw a NaN are all ones
+	g.zero(nan)
+	i := GP64()
+	XORQ(i, i)
+	mem := Mem{Base: p, Index: i, Scale: 4}
+	// step folds v into acc and nan.
+	step := func(v reg.VecVirtual) {
+		VMAXPS(v, acc, acc)
+		u := g.vec()
+		if g.v512 {
+			k := K()
+			VCMPPS(Imm(3), v, v, k) // unordered: v is NaN
+			VMOVUPS_Z(cf("allones", 0xffffffff), k, u)
+			VPORD(u, nan, nan)
+		} else {
+			VCMPPS(Imm(3), v, v, u)
+			VORPS(u, nan, nan)
+		}
+	}
+	Label("loop")
+	rem := GP64()
+	MOVQ(n, rem)
+	SUBQ(i, rem)
+	CMPQ(rem, Imm(uint64(g.w)))
+	JL(LabelRef("tail"))
+	v := g.vec()
+	VMOVUPS(mem, v)
+	step(v)
+	ADDQ(Imm(uint64(g.w)), i)
+	JMP(LabelRef("loop"))
+
+	Label("tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef("done"))
+	rv := g.vec()
+	v = g.load(cf("neginf", float32(math.Inf(-1))))
+	if g.v512 {
+		VPBROADCASTD(rem.As32(), rv)
+		m := K()
+		VPCMPGTD(iotaMem, rv, m)
+		VMOVUPS(mem, m, v) // masked-out lanes keep -Inf
+	} else {
+		x := XMM()
+		MOVQ(rem, x)
+		VPBROADCASTD(x, rv)
+		m := g.vec()
+		VPCMPGTD(iotaMem, rv, m)
+		t := g.vec()
+		VMASKMOVPS(mem, m, t)
+		VBLENDVPS(m, t, v, v) // v = m ? t : -Inf
+	}
+	step(v)
+
+	Label("done")
+	if g.v512 {
+		h := YMM()
+		VEXTRACTF64X4(Imm(1), acc, h)
+		VMAXPS(h, acc.AsY(), h)
+		acc = h
+	}
+	h := XMM()
+	VEXTRACTF128(Imm(1), acc, h)
+	VMAXPS(h, acc.AsX(), h)
+	h2 := XMM()
+	VPERMILPS(Imm(0x4e), h, h2)
+	VMAXPS(h2, h, h)
+	VPERMILPS(Imm(0xb1), h, h2)
+	VMAXPS(h2, h, h)
+	// A NaN seen anywhere gives NaN.
+	if g.v512 {
+		k := K()
+		VPTESTMD(nan, nan, k)
+		KORTESTW(k, k)
+	} else {
+		VPTEST(nan, nan)
+	}
+	JZ(LabelRef("ret"))
+	VMOVSS(cf("nan", float32(math.NaN())), h)
+	Label("ret")
+	VZEROUPPER()
+	Store(h, ReturnIndex(0))
+	RET()
+}
+
 func main() {
 	ConstraintExpr("!purego")
 	all := kernels
@@ -663,6 +765,9 @@ func main() {
 		for _, is := range []isa{avx512, avx2} {
 			(&g{is}).function(k)
 		}
+	}
+	for _, is := range []isa{avx512, avx2} {
+		(&g{is}).maxFunc()
 	}
 	emitConsts()
 	Generate()
