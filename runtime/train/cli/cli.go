@@ -257,6 +257,9 @@ func Train(p Program, args []string, stdout, stderr io.Writer, stop <-chan struc
 			}
 			return fail("-resume %s: a checkpoint of a different model (%s, this run trains %s)%s", cfg.Resume, got, m.Name, hint)
 		}
+		if text := md[train.MetaSource]; text != "" && m.Source != nil && text != m.Source.Encode() {
+			fmt.Fprintf(stderr, "%s: warning: %s was trained from other .bf source than this model's; resuming if its parameters fit\n", p.Name, cfg.Resume)
+		}
 		fmt.Sscan(md["bfc.train.step"], &resumeStep)
 	}
 

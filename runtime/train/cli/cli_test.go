@@ -310,6 +310,17 @@ func TestResumeKeepsLog(t *testing.T) {
 	if code := Train(testProgram(), append(args, "-checkpoint-every", "4", "-resume", ckpt, corpus), &out, &errb, nil, func() {}); code != 0 {
 		t.Fatalf("resume: exit %d: %s\n%s", code, errb.String(), out.String())
 	}
+	if strings.Contains(errb.String(), "warning") {
+		t.Fatalf("resuming with the same source warns: %s", errb.String())
+	}
+	// Other source text (same parameters) resumes with a warning.
+	edited := testProgram()
+	edited.Models[0].Source.Files["Big.bf"] = "model Big { }\n"
+	errb.Reset()
+	if code := Train(edited, append(args, "-checkpoint-every", "4", "-resume", ckpt, "-log", "off", corpus), &out, &errb, nil, func() {}); code != 0 ||
+		!strings.Contains(errb.String(), "warning: "+ckpt+" was trained from other .bf source") {
+		t.Fatalf("resume with edited source: exit %d, stderr %q", code, errb.String())
+	}
 	text, _ := os.ReadFile(logPath)
 	lines := strings.Split(strings.TrimSpace(string(text)), "\n")
 	if len(lines) != 12 || lines[0] != `{"step":0,"train_loss":5}` || !strings.HasPrefix(lines[1], `{"aux_loss":0,`) {
