@@ -62,7 +62,8 @@ func runTrain(e *env, args []string) int {
 	src.Model = p.Name
 
 	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	cmd := "bfc train"
+	self := selfCommand()
+	cmd := self + " train"
 	if *model != "" {
 		cmd += " -model " + shellQuote(*model)
 	}
@@ -80,7 +81,22 @@ func runTrain(e *env, args []string) int {
 	return runRunner(e, bin, fs.Args()[1:], []string{
 		"BFC_COMMAND=" + cmd,
 		"BFC_CHECKPOINT=" + name + ".safetensors",
+		"BFC_SAMPLE=" + self + " sample",
 	})
+}
+
+// selfCommand is how the user ran bfc, for the commands the trainer
+// prints: bfc, or go run when bfc runs from go run's build directory.
+func selfCommand() string {
+	if !strings.Contains(filepath.ToSlash(os.Args[0]), "/go-build") {
+		return "bfc"
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if _, err := os.Stat(filepath.Join(wd, "cmd", "bfc", "main.go")); err == nil {
+			return "go run ./cmd/bfc"
+		}
+	}
+	return "go run " + bfcModule + "/cmd/bfc"
 }
 
 // compileSource compiles src.Main (reading files with readFile) and picks
@@ -232,7 +248,7 @@ func main() {
 	os.Exit(cli.Main(cli.Program{
 		Name:       "bfc train",
 		Command:    env("BFC_COMMAND", os.Args[0]),
-		Sample:     "bfc sample",
+		Sample:     env("BFC_SAMPLE", "bfc sample"),
 		Checkpoint: env("BFC_CHECKPOINT", "%[4]s"),
 		Models: []cli.Model{{
 			Name: %[5]q, Doc: %[2]q,
