@@ -115,3 +115,31 @@ func BenchmarkExpertsScaling(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSelect times expert choice's selection alone: each of E experts
+// picks its k = T·2/E best tokens of one group of T = 2048.
+func BenchmarkSelect(b *testing.B) {
+	const batch, seq = 8, 256
+	for _, e := range []int{8, 64} {
+		c := Config{Experts: e, D: 4, Hidden: 4, Act: kernels.ActReLU, Rule: ExpertChoice, Capacity: 2,
+			Group: GroupBatch, MaxBatch: batch, MaxSeq: seq}
+		b.Run(fmt.Sprintf("E%d", e), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			ws := NewWorkspace[float32](c)
+			ws.batch, ws.seq, ws.t = batch, seq, batch*seq
+			ws.groups, ws.n = c.GroupShape(batch, seq)
+			ws.capac = c.ExpertCapacity(ws.n)
+			for i := range e + 1 {
+				ws.expOff[i] = int32(i * ws.groups * ws.capac)
+			}
+			for i := range ws.probs {
+				ws.probs[i] = float32(r.Float64() / float64(e))
+			}
+			for b.Loop() {
+				for ex := range e {
+					ws.selectTokens(0, ex)
+				}
+			}
+		})
+	}
+}

@@ -49,6 +49,10 @@ func keyBits[F kernels.Float]() int {
 	return 64
 }
 
+// selStack is the largest group whose keys selectTokens gathers into
+// arrays on its stack; larger groups read the probabilities in place.
+const selStack = 2048
+
 // selectThreshold finds the k-th largest key of col[i·stride], i < n
 // (0 < k ≤ n). It returns the key prefix pre under mask such that
 // every member with key&mask > pre is taken, and the first take members
@@ -80,6 +84,42 @@ func selectThreshold[F kernels.Float](col []F, stride, n, k int) (pre, mask uint
 	return pre, mask, take
 }
 
+// selectThresholdKeys is selectThreshold over gathered keys of bits bits;
+// after each pass the keys of the boundary bin are compacted into cand
+// (len(cand) ≥ len(keys)), so later passes see only those.
+func selectThresholdKeys(keys, cand []uint64, bits, k int) (pre, mask uint64, take int) {
+	take = k
+	var hist [1 << selBits]int32
+	src := keys
+	for hi := bits; hi > 0; {
+		lo := max(hi-selBits, 0)
+		clear(hist[:])
+		bm := uint64(1)<<(hi-lo) - 1
+		for _, key := range src {
+			hist[(key>>lo)&bm]++
+		}
+		b := int(bm)
+		for ; b > 0 && int(hist[b]) < take; b-- {
+			take -= int(hist[b])
+		}
+		pre |= uint64(b) << lo
+		mask |= bm << lo
+		if int(hist[b]) == take {
+			break
+		}
+		nc := 0
+		for _, key := range src {
+			if (key>>lo)&bm == uint64(b) {
+				cand[nc] = key
+				nc++
+			}
+		}
+		src = cand[:nc]
+		hi = lo
+	}
+	return pre, mask, take
+}
+
 // memberSpan returns the first token of group g and the token step
 // between its members: member(g, i) = first + i·step.
 func (ws *Workspace[F]) memberSpan(g int) (first, step int) {
@@ -101,14 +141,28 @@ func (ws *Workspace[F]) selectTokens(g, ex int) {
 	first, step := ws.memberSpan(g)
 	col := ws.probs[first*e+ex:]
 	stride := step * e
-	pre, mask, take := selectThreshold(col, stride, n, k)
+	var keys, cand [selStack]uint64
+	var pre, mask uint64
+	var take int
+	if n <= selStack {
+		for i := range n {
+			keys[i] = probKey(col[i*stride])
+		}
+		pre, mask, take = selectThresholdKeys(keys[:n], cand[:], keyBits[F](), k)
+	} else {
+		pre, mask, take = selectThreshold(col, stride, n, k)
+	}
 	toks := ws.slotTok[off : off+k]
 	gates := ws.slotGate[off : off+k]
 	exps := ws.slotExp[off : off+k]
 	j := 0
 	for i := range n {
-		v := col[i*stride]
-		key := probKey(v) & mask
+		var key uint64
+		if n <= selStack {
+			key = keys[i] & mask
+		} else {
+			key = probKey(col[i*stride]) & mask
+		}
 		if key < pre || (key == pre && take == 0) {
 			continue
 		}
@@ -116,7 +170,7 @@ func (ws *Workspace[F]) selectTokens(g, ex int) {
 			take--
 		}
 		toks[j] = int32(first + i*step)
-		gates[j] = v
+		gates[j] = col[i*stride]
 		exps[j] = int32(ex)
 		j++
 	}

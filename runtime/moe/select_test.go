@@ -37,12 +37,12 @@ func naiveSelect(probs []float64, e, ex int, members []int, k int) []int {
 func testSelectTokens[F kernels.Float](t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, group := range []Group{GroupBatch, GroupSequence, GroupPosition} {
-		for _, sh := range []struct{ batch, seq, e int }{{1, 1, 1}, {2, 7, 3}, {3, 40, 5}, {4, 150, 8}} {
+		for _, sh := range []struct{ batch, seq, e int }{{1, 1, 1}, {2, 7, 3}, {3, 40, 5}, {4, 150, 8}, {1, selStack + 52, 2}} {
 			for _, mode := range []string{"random", "ties", "nan", "equal", "tiny"} {
 				c := Config{Experts: sh.e, D: 2, Hidden: 2, Act: kernels.ActReLU, Rule: ExpertChoice, Capacity: float64(sh.e),
 					Group: group, MaxBatch: sh.batch, MaxSeq: sh.seq}
 				ws := NewWorkspace[F](c)
-				ws.batch, ws.seq = sh.batch, sh.seq
+				ws.batch, ws.seq, ws.t = sh.batch, sh.seq, sh.batch*sh.seq
 				ws.groups, ws.n = c.GroupShape(sh.batch, sh.seq)
 				p := make([]float64, sh.batch*sh.seq*sh.e)
 				for i := range p {
