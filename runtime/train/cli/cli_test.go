@@ -350,3 +350,41 @@ func TestSampleMatchesEndOfTraining(t *testing.T) {
 		t.Fatalf("sample of the checkpoint %q differs from the end of training %q", s.String(), text)
 	}
 }
+
+// nanModel returns a NaN loss from its n+1st Forward on.
+type nanModel struct {
+	*bigram
+	calls, n int
+}
+
+func (m *nanModel) Forward(tokens, targets []int32, batch, seq int) (float32, error) {
+	loss, err := m.bigram.Forward(tokens, targets, batch, seq)
+	if m.calls++; m.calls > m.n {
+		return float32(math.NaN()), err
+	}
+	return loss, err
+}
+
+// TestLogWithNaN checks that a NaN held-out loss keeps its log line (as
+// null) and that the plot is still drawn from the other values.
+func TestLogWithNaN(t *testing.T) {
+	p := testProgram()
+	p.Models[0].New = func(seed uint64) train.Model { return &nanModel{bigram: newBigram(seed).(*bigram), n: 4} }
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := Train(p, []string{"-steps", "4", "-log-every", "2", "-eval-batches", "1", "-heldout", "0.3", "-sample", "0",
+		"-ckpt", filepath.Join(dir, "c.safetensors"), corpusDir(t)}, &out, &errb, nil, func() {}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	text, err := os.ReadFile(filepath.Join(dir, "c.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(text)), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[2], `"heldout_bpb":null`) || !strings.Contains(lines[2], `"final":true`) {
+		t.Fatalf("log (want 2 training lines and the final evaluation with heldout_bpb null):\n%s", text)
+	}
+	if !strings.Contains(out.String(), "held-out NaN bits per byte") || !strings.Contains(out.String(), "loss plot: ") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+}
