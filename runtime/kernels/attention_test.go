@@ -73,6 +73,9 @@ var attnCases = []attnCase{
 	{3, 64, 2, 2, true},
 	{3, 40, 3, 8, true}, // 9 heads: whole-head chunks on few cores
 	{2, 67, 1, 40, false},
+	{1, 20, 1, 300, true}, // head dim past one k block of the micro-kernel
+	{1, 300, 1, 4, true},  // keys past one k block
+	{1, 270, 1, 3, false},
 }
 
 func testAttentionForward[F Float](t *testing.T) {
