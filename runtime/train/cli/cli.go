@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/bfcdev/bfc/runtime/plot"
@@ -54,14 +55,14 @@ const (
 
 // Main runs the trainer with args (without the program name) and returns
 // the exit code. "sample" as the first argument samples a checkpoint
-// instead. The first interrupt (Ctrl-C) stops training after the current
-// step with a checkpoint; a second one exits at once.
+// instead. The first interrupt (Ctrl-C) or SIGTERM stops training after the
+// current step with a checkpoint; a second one exits at once.
 func Main(p Program, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "sample" {
 		return Sample(p, args[1:], stdout, stderr)
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	stop := make(chan struct{})
 	done := make(chan struct{})
