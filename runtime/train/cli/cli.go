@@ -225,6 +225,15 @@ func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code in
 	if o.plotPath == off {
 		o.plotPath = ""
 	}
+	if o.logPath != "" && (o.logPath == c.Checkpoint || o.logPath == o.plotPath) || o.plotPath != "" && o.plotPath == c.Checkpoint {
+		return bad("-ckpt, -log and -plot must name different files")
+	}
+	if err := overwritable(o.logPath, isLog); err != nil {
+		return bad("-log: %v", err)
+	}
+	if err := overwritable(o.plotPath, isPNG); err != nil {
+		return bad("-plot: %v", err)
+	}
 	c.Metadata = map[string]string{train.MetaModel: m.Name}
 	if m.Source != nil {
 		c.Metadata[train.MetaSource] = m.Source.Encode()

@@ -147,6 +147,10 @@ func TestFlagsToConfig(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notes, []byte("my notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -162,11 +166,17 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-log", "off", "-plot", "p.png"}, "set -log too"},
 		{[]string{"-resume", "/no/such/ckpt"}, "-resume: stat /no/such/ckpt"},
 		{[]string{"-nosuch"}, "flag provided but not defined: -nosuch"},
+		{[]string{"-ckpt", "a.safetensors", "-log", "a.safetensors"}, "must name different files"},
+		{[]string{"-log", notes}, "-log: " + notes + " exists and was not written by the trainer"},
+		{[]string{"-plot", notes}, "-plot: " + notes + " exists and was not written by the trainer"},
 	} {
 		var out, errb bytes.Buffer
 		if code := Train(testProgram(), c.args, &out, &errb, nil, func() {}); code != 2 || !strings.Contains(errb.String(), c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errb.String(), c.want)
 		}
+	}
+	if b, err := os.ReadFile(notes); err != nil || string(b) != "my notes\n" {
+		t.Fatalf("notes.txt changed: %q, %v", b, err)
 	}
 }
 

@@ -176,3 +176,28 @@ func openLog(path string, resume bool, step int) (*logWriter, error) {
 	}
 	return &logWriter{f: f, lines: lines}, nil
 }
+
+// overwritable reports an error when path exists and its head does not
+// look like what the trainer writes there (kind), so that a mistyped -log
+// or -plot does not replace someone's file.
+func overwritable(path string, kind func(head []byte) bool) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	if n == 0 || kind(head[:n]) {
+		return nil
+	}
+	return fmt.Errorf("%s exists and was not written by the trainer; choose another path or remove it", path)
+}
+
+func isLog(head []byte) bool { return bytes.HasPrefix(bytes.TrimSpace(head), []byte("{")) }
+func isPNG(head []byte) bool { return bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")) }
