@@ -10,6 +10,10 @@ func Add[F Float](y, a, b []F) {
 	n := len(y)
 	checkLen("Add", "a", len(a), n)
 	checkLen("Add", "b", len(b), n)
+	if is32[F]() {
+		vecUse.add(as32(y), as32(a), as32(b))
+		return
+	}
 	a, b = a[:n], b[:n]
 	for i := range y {
 		y[i] = a[i] + b[i]
@@ -19,6 +23,10 @@ func Add[F Float](y, a, b []F) {
 // AddTo sets dst += src.
 func AddTo[F Float](dst, src []F) {
 	checkLen("AddTo", "src", len(src), len(dst))
+	if is32[F]() {
+		vecUse.add(as32(dst), as32(dst), as32(src))
+		return
+	}
 	src = src[:len(dst)]
 	for i := range dst {
 		dst[i] += src[i]
@@ -27,6 +35,10 @@ func AddTo[F Float](dst, src []F) {
 
 // Scale sets x *= s.
 func Scale[F Float](x []F, s F) {
+	if is32[F]() {
+		vecUse.scale(as32(x), as32(x), float32(s))
+		return
+	}
 	for i := range x {
 		x[i] *= s
 	}
@@ -59,6 +71,9 @@ func SumSquares[F Float](x []F) float64 {
 
 // AllFinite reports whether x holds no NaN or ±Inf.
 func AllFinite[F Float](x []F) bool {
+	if is32[F]() {
+		return !math.IsNaN(vecUse.nonFinite(as32(x)))
+	}
 	var acc F
 	for _, v := range x {
 		acc += v - v // NaN for NaN and ±Inf, else 0

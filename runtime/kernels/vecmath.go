@@ -15,6 +15,8 @@ type vecImpl struct {
 	expSubAcc func(dst, src []float32, m, s float32)      // dst += s·e^(src-m)
 	scale     func(dst, src []float32, s float32)         // dst = s·src
 	max       func(x []float32) float32                   // largest element, -Inf if empty, NaN if any is NaN
+	add       func(y, a, b []float32)                     // y = a + b
+	nonFinite func(x []float32) float64                   // NaN if x holds NaN or ±Inf, else 0
 
 	// Norm kernels; sums are float64, see the generic versions.
 	sum              func(x []float32) float64
@@ -59,7 +61,7 @@ func (v *vecImpl) act(a Act) *vecAct {
 // expFast and erfFast), used without assembly and under purego.
 var vecGeneric = vecImpl{
 	name: "generic", available: true,
-	exp: expGeneric, expSubSum: expSubSumGeneric, expSum: expSumGeneric, expSubAcc: expSubAccGeneric, scale: scaleGeneric, max: maxGeneric,
+	exp: expGeneric, expSubSum: expSubSumGeneric, expSum: expSumGeneric, expSubAcc: expSubAccGeneric, scale: scaleGeneric, max: maxGeneric, add: addGeneric, nonFinite: nonFiniteGeneric,
 	sum: sumGeneric, sumSq: sumSqGeneric, dot3: dot3Generic,
 	rmsNorm: rmsNormGeneric, rmsNormBwd: rmsNormBwdGeneric, layerNorm: layerNormGeneric,
 	layerNormBwdSums: layerNormBwdSumsGeneric, layerNormBwdDx: layerNormBwdDxGeneric,
@@ -147,6 +149,21 @@ func vexpSubAcc32(dst, src []float32, m, s float32) {
 // vmax32 returns the largest element of x (-Inf when empty, NaN when x
 // holds a NaN).
 func vmax32(x []float32) float32 { return vecUse.max(x) }
+
+func addGeneric(y, a, b []float32) {
+	a, b = a[:len(y)], b[:len(y)]
+	for i := range y {
+		y[i] = a[i] + b[i]
+	}
+}
+
+func nonFiniteGeneric(x []float32) float64 {
+	var acc float32
+	for _, v := range x {
+		acc += v - v
+	}
+	return float64(acc)
+}
 
 func maxGeneric(x []float32) float32 {
 	m := float32(math.Inf(-1))

@@ -763,6 +763,176 @@ done:
 	VZEROUPPER
 	RET
 
+// func vaddAVX512(y []float32, a []float32, b []float32)
+// Requires: AVX, AVX512F
+TEXT ·vaddAVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ a_base+24(FP), CX
+	MOVQ b_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x10
+	JL      tail
+	VMOVUPS (CX)(SI*4), Z0
+	VMOVUPS (DX)(SI*4), Z1
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)(SI*4)
+	ADDQ    $0x10, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VPBROADCASTD DI, Z0
+	VPCMPGTD     vm_iota<>+0(SB), Z0, K1
+	VMOVUPS.Z    (CX)(SI*4), K1, Z0
+	VMOVUPS.Z    (DX)(SI*4), K1, Z1
+	VADDPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vaddAVX2(y []float32, a []float32, b []float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·vaddAVX2(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ a_base+24(FP), CX
+	MOVQ b_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	XORQ SI, SI
+
+loop:
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x08
+	JL      tail
+	VMOVUPS (CX)(SI*4), Y0
+	VMOVUPS (DX)(SI*4), Y1
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     loop
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	MOVQ         DI, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     vm_iota<>+0(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*4), Y0, Y1
+	VMASKMOVPS   (DX)(SI*4), Y0, Y2
+	VADDPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)(SI*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vnonFiniteAVX512(x []float32) float64
+// Requires: AVX, AVX512F, SSE2
+TEXT ·vnonFiniteAVX512(SB), NOSPLIT, $0-32
+	MOVQ   x_base+0(FP), AX
+	MOVQ   x_len+8(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ   DX, DX
+
+loop:
+	MOVQ          CX, BX
+	SUBQ          DX, BX
+	CMPQ          BX, $0x10
+	JL            tail
+	VMOVUPS       (AX)(DX*4), Z2
+	VSUBPS        Z2, Z2, Z2
+	VCVTPS2PD     Y2, Z3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z3, Z0, Z0
+	VADDPD        Z2, Z1, Z1
+	ADDQ          $0x10, DX
+	JMP           loop
+
+tail:
+	TESTQ         BX, BX
+	JZ            done
+	VPBROADCASTD  BX, Z2
+	VPCMPGTD      vm_iota<>+0(SB), Z2, K1
+	VMOVUPS.Z     (AX)(DX*4), K1, Z2
+	VSUBPS        Z2, Z2, Z2
+	VMOVUPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z3, Z0, Z0
+	VADDPD        Z2, Z1, Z1
+
+done:
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VADDPD        X0, X1, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VZEROUPPER
+	MOVSD         X0, ret+24(FP)
+	RET
+
+// func vnonFiniteAVX2(x []float32) float64
+// Requires: AVX, AVX2, SSE2
+TEXT ·vnonFiniteAVX2(SB), NOSPLIT, $0-32
+	MOVQ   x_base+0(FP), AX
+	MOVQ   x_len+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   DX, DX
+
+loop:
+	MOVQ         CX, BX
+	SUBQ         DX, BX
+	CMPQ         BX, $0x08
+	JL           tail
+	VMOVUPS      (AX)(DX*4), Y2
+	VSUBPS       Y2, Y2, Y2
+	VCVTPS2PD    X2, Y3
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y2, Y1, Y1
+	ADDQ         $0x08, DX
+	JMP          loop
+
+tail:
+	TESTQ        BX, BX
+	JZ           done
+	MOVQ         BX, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     vm_iota<>+0(SB), Y2, Y2
+	VMASKMOVPS   (AX)(DX*4), Y2, Y3
+	VSUBPS       Y3, Y3, Y3
+	VANDPS       Y2, Y3, Y3
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VZEROUPPER
+	MOVSD        X1, ret+24(FP)
+	RET
+
 // func vsumAVX512(x []float32) float64
 // Requires: AVX, AVX512F, SSE2
 TEXT ·vsumAVX512(SB), NOSPLIT, $0-32

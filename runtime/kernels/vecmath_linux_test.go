@@ -47,6 +47,8 @@ func TestVecPageEnd(t *testing.T) {
 			v.expSubAcc(a, b, 1, 0.5)
 			v.scale(a, b, 2)
 			v.max(b)
+			v.add(a, b, c)
+			v.nonFinite(b)
 			v.sum(b)
 			v.sumSq(b, 0.25)
 			v.dot3(a, b, c)

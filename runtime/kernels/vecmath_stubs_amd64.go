@@ -54,6 +54,26 @@ func vscaleAVX512(dst []float32, src []float32, s float32)
 //go:noescape
 func vscaleAVX2(dst []float32, src []float32, s float32)
 
+// vaddAVX512 sets y[i] = a[i] + b[i].
+//
+//go:noescape
+func vaddAVX512(y []float32, a []float32, b []float32)
+
+// vaddAVX2 sets y[i] = a[i] + b[i].
+//
+//go:noescape
+func vaddAVX2(y []float32, a []float32, b []float32)
+
+// vnonFiniteAVX512 returns Σ (x[i]-x[i]) in float64: NaN when x holds a NaN or ±Inf, else 0.
+//
+//go:noescape
+func vnonFiniteAVX512(x []float32) float64
+
+// vnonFiniteAVX2 returns Σ (x[i]-x[i]) in float64: NaN when x holds a NaN or ±Inf, else 0.
+//
+//go:noescape
+func vnonFiniteAVX2(x []float32) float64
+
 // vsumAVX512 returns Σ x[i] in float64.
 //
 //go:noescape

@@ -555,6 +555,39 @@ func TestVecNorm(t *testing.T) {
 	})
 }
 
+// TestVecAdd checks y = a + b (exact: float32(float64(a)+float64(b)) is the
+// correctly rounded sum) and the non-finite scan.
+func TestVecAdd(t *testing.T) {
+	forEachVec(t, func(t *testing.T, v *vecImpl) {
+		for n := 0; n <= vecMaxLen; n++ {
+			for off := 0; off <= 3; off++ {
+				as, bs := vecInputs(n, uint64(30*n+off), 1e3), vecInputs(n, uint64(30*n+off+1), 1e-3)
+				a, b := newGuarded(as, off), newGuarded(bs, 3-off)
+				y := newGuarded(make([]float32, n), (off+1)%4)
+				v.add(y.s, a.s, b.s)
+				v.add(b.s, a.s, b.s) // in place
+				if !a.intact() || !b.intact() || !y.intact() {
+					t.Fatalf("add n=%d off=%d: wrote outside the slices", n, off)
+				}
+				finite := true
+				for i := range as {
+					w := float32(float64(as[i]) + float64(bs[i]))
+					for _, got := range []float32{y.s[i], b.s[i]} {
+						if math.Float32bits(got) != math.Float32bits(w) && !(math.IsNaN(float64(got)) && math.IsNaN(float64(w))) {
+							t.Fatalf("add n=%d i=%d: %g + %g = %g, want %g", n, i, as[i], bs[i], got, w)
+						}
+					}
+					finite = finite && !math.IsNaN(float64(as[i])) && !math.IsInf(float64(as[i]), 0)
+				}
+				nf := v.nonFinite(a.s)
+				if finite && nf != 0 || !finite && !math.IsNaN(nf) {
+					t.Fatalf("nonFinite n=%d off=%d: %g with finite=%v", n, off, nf, finite)
+				}
+			}
+		}
+	})
+}
+
 // TestVecMax checks vmax against a float64 loop.
 func TestVecMax(t *testing.T) {
 	forEachVec(t, func(t *testing.T, v *vecImpl) {
@@ -703,6 +736,8 @@ func BenchmarkVec(b *testing.B) {
 		run("exp_sub_sum", func() { v.expSubSum(y, x, 6) })
 		run("exp_sum", func() { v.expSum(x, 6) })
 		run("max", func() { v.max(x) })
+		run("add", func() { v.add(y, x, d) })
+		run("non_finite", func() { v.nonFinite(x) })
 		run("sum", func() { v.sum(x) })
 		run("sum_sq", func() { v.sumSq(x, 0.5) })
 		run("dot3", func() { v.dot3(x, y, d) })

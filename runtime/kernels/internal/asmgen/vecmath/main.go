@@ -311,6 +311,16 @@ var kernels = []kernel{
 		body:    func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual { return []reg.VecVirtual{g.mul(in[0], sc[0])} },
 	},
 	{
+		name: "vadd", doc: "sets y[i] = a[i] + b[i].",
+		sig: "func(y, a, b []float32)", ins: []string{"a", "b"}, outs: []string{"y"},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual { return []reg.VecVirtual{g.add(in[0], in[1])} },
+	},
+	{
+		name: "vnonFinite", doc: "returns Σ (x[i]-x[i]) in float64: NaN when x holds a NaN or ±Inf, else 0.",
+		sig: "func(x []float32) float64", ins: []string{"x"}, sums: []bool{false},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual { return []reg.VecVirtual{g.sub(in[0], in[0])} },
+	},
+	{
 		name: "vsum", doc: "returns Σ x[i] in float64.",
 		sig: "func(x []float32) float64", ins: []string{"x"}, sums: []bool{false},
 		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual { return in },
