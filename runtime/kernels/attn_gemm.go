@@ -56,19 +56,43 @@ func attnPackSize(n, hd, nr int) int {
 	return max(ceilDiv(n, nr)*nr*hd, ceilDiv(hd, nr)*nr*n)
 }
 
+// Causal shapes of mulPacked: which parts of a product a causal mask
+// leaves, with row 0 of A (or k index 0) at query diag of the sequence.
+const (
+	attnAll       = iota
+	attnSkipAbove // rows are queries diag+r, columns keys: tiles whose keys all follow their queries are skipped
+	attnKUpTo     // rows are queries diag+r, k runs over keys: keys after a tile's last query are skipped
+	attnKFrom     // rows are keys, k runs over queries diag+p: queries before a tile's first key are skipped
+)
+
 // mulPacked sets C = alpha*A·B[p0:p0+k, 0:n] + beta*C (beta 0: C is not
-// read) for the m×k matrix A[i, p] = a[i*rs + p*cs] and a packed B. pa
-// (mr×kc) and tile (mr×nr) are scratch.
-func (s *sgemmImpl) mulPacked(m, n, k int, alpha float32, a []float32, rs, cs int, b *attnPack, p0 int, beta float32, c []float32, ldc int, pa, tile []float32) {
+// read) for the m×k matrix A[i, p] = a[i*rs + p*cs] and a packed B,
+// leaving out what causal rules out: skipped terms are exact zeros, and
+// skipped attnSkipAbove entries are left unwritten. pa (mr×kc) and tile
+// (mr×nr) are scratch.
+func (s *sgemmImpl) mulPacked(m, n, k int, alpha float32, a []float32, rs, cs int, b *attnPack, p0 int, beta float32, c []float32, ldc int, causal, diag int, pa, tile []float32) {
 	mr, nr := s.mr, s.nr
-	for kk := 0; kk < k; kk += s.kc {
-		kc := min(s.kc, k-kk)
-		bt := beta
-		if kk > 0 {
-			bt = 1
+	for i := 0; i < m; i += mr {
+		mcur := min(mr, m-i)
+		kLo, kHi, nHi := 0, k, n
+		switch causal {
+		case attnSkipAbove:
+			nHi = min(n, diag+i+mcur)
+		case attnKUpTo:
+			kHi = min(k, diag+i+mcur)
+		case attnKFrom:
+			kLo = min(k, max(0, i-diag))
 		}
-		for i := 0; i < m; i += mr {
-			mcur := min(mr, m-i)
+		if kLo == kHi {
+			scaleMat(c[i*ldc:], mcur, nHi, ldc, beta)
+			continue
+		}
+		for kk := kLo; kk < kHi; kk += s.kc {
+			kc := min(s.kc, kHi-kk)
+			bt := beta
+			if kk > kLo {
+				bt = 1
+			}
 			var ap *float32
 			r, q := rs, cs
 			if mcur < mr {
@@ -83,7 +107,7 @@ func (s *sgemmImpl) mulPacked(m, n, k int, alpha float32, a []float32, rs, cs in
 			} else {
 				ap = &a[i*rs+kk*cs]
 			}
-			for j := 0; j < n; j += nr {
+			for j := 0; j < nHi; j += nr {
 				ncur := min(nr, n-j)
 				bp := &b.data[(j/nr)*b.rows*nr+(p0+kk)*nr]
 				if mcur == mr && ncur == nr {
@@ -150,12 +174,13 @@ func forwardHead(j *attnJob[float32], b, h, blk0, blk1 int, sc *attnScratch[floa
 	kT := packOne(j, sc, packKT, j.qkv[base+(j.heads+h)*hd:], ld, nkMax, true)
 	vN := packOne(j, sc, packV, j.qkv[base+(2*j.heads+h)*hd:], ld, nkMax, false)
 	scale := float32(1 / math.Sqrt(float64(hd)))
+	cz := j.causalShape
 	for blk := blk0; blk < blk1; blk++ {
 		i0, nq, nk := j.blockGeom(blk)
 		p := sc.s[:nq*nk]
-		s.mulPacked(nq, nk, hd, scale, j.qkv[(b*j.seq+i0)*ld+h*hd:], ld, 1, kT, 0, 0, p, nk, sc.pa, sc.tile)
+		s.mulPacked(nq, nk, hd, scale, j.qkv[(b*j.seq+i0)*ld+h*hd:], ld, 1, kT, 0, 0, p, nk, cz(attnSkipAbove), i0, sc.pa, sc.tile)
 		j.softmaxRows(b, h, i0, nq, nk, p)
-		s.mulPacked(nq, hd, nk, 1, p, nk, 1, vN, 0, 0, j.out[(b*j.seq+i0)*ldo+h*hd:], ldo, sc.pa, sc.tile) // O = P·V
+		s.mulPacked(nq, hd, nk, 1, p, nk, 1, vN, 0, 0, j.out[(b*j.seq+i0)*ldo+h*hd:], ldo, cz(attnKUpTo), i0, sc.pa, sc.tile) // O = P·V
 	}
 }
 
@@ -180,15 +205,24 @@ func backwardHead(j *attnJob[float32], b, h int, sc *attnScratch[float32]) {
 	qN := packOne(j, sc, packQ, q, ld, seq, false)
 	doN := packOne(j, sc, packDO, do, ldo, seq, false)
 	scale := float32(1 / math.Sqrt(float64(hd)))
+	cz := j.causalShape
 	for blk := range j.nblk {
 		i0, nq, nk := j.blockGeom(blk)
 		p, dp := sc.s[:nq*nk], sc.dp[:nq*nk]
-		s.mulPacked(nq, nk, hd, scale, q[i0*ld:], ld, 1, kT, 0, 0, p, nk, sc.pa, sc.tile)
+		s.mulPacked(nq, nk, hd, scale, q[i0*ld:], ld, 1, kT, 0, 0, p, nk, cz(attnSkipAbove), i0, sc.pa, sc.tile)
 		j.softmaxRows(b, h, i0, nq, nk, p)
-		s.mulPacked(nk, hd, nq, 1, p, 1, nk, doN, i0, 1, dv, ld, sc.pa, sc.tile)          // dV += Pᵀ·dO
-		s.mulPacked(nq, nk, hd, 1, do[i0*ldo:], ldo, 1, vT, 0, 0, dp, nk, sc.pa, sc.tile) // dP = dO·Vᵀ
+		s.mulPacked(nk, hd, nq, 1, p, 1, nk, doN, i0, 1, dv, ld, cz(attnKFrom), i0, sc.pa, sc.tile)              // dV += Pᵀ·dO
+		s.mulPacked(nq, nk, hd, 1, do[i0*ldo:], ldo, 1, vT, 0, 0, dp, nk, cz(attnSkipAbove), i0, sc.pa, sc.tile) // dP = dO·Vᵀ
 		j.dsRows(i0, nq, nk, p, dp, do[i0*ldo:], o[i0*ldo:], ldo)
-		s.mulPacked(nq, hd, nk, 1, dp, nk, 1, kN, 0, 1, dq[i0*ld:], ld, sc.pa, sc.tile) // dQ += dS·K
-		s.mulPacked(nk, hd, nq, 1, dp, 1, nk, qN, i0, 1, dk, ld, sc.pa, sc.tile)        // dK += dSᵀ·Q
+		s.mulPacked(nq, hd, nk, 1, dp, nk, 1, kN, 0, 1, dq[i0*ld:], ld, cz(attnKUpTo), i0, sc.pa, sc.tile) // dQ += dS·K
+		s.mulPacked(nk, hd, nq, 1, dp, 1, nk, qN, i0, 1, dk, ld, cz(attnKFrom), i0, sc.pa, sc.tile)        // dK += dSᵀ·Q
 	}
+}
+
+// causalShape returns shape for a causal job, else attnAll.
+func (j *attnJob[T]) causalShape(shape int) int {
+	if j.causal {
+		return shape
+	}
+	return attnAll
 }
