@@ -228,6 +228,9 @@ func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code in
 	if o.logPath != "" && (o.logPath == c.Checkpoint || o.logPath == o.plotPath) || o.plotPath != "" && o.plotPath == c.Checkpoint {
 		return bad("-ckpt, -log and -plot must name different files")
 	}
+	if err := overwritable(c.Checkpoint, isSafetensors); err != nil {
+		return bad("-ckpt: %v", err)
+	}
 	if err := overwritable(o.logPath, isLog); err != nil {
 		return bad("-log: %v", err)
 	}
@@ -273,6 +276,12 @@ func Train(p Program, args []string, stdout, stderr io.Writer, stop <-chan struc
 		fmt.Sscan(md["bfc.train.step"], &resumeStep)
 	}
 
+	if cfg.Resume == "" {
+		if md, err := train.ReadMetadata(cfg.Checkpoint); err == nil && md["bfc.train.step"] != "" {
+			fmt.Fprintf(stderr, "%s: note: this fresh run replaces the checkpoint %s (step %s); -resume %s continues it instead\n",
+				p.Name, cfg.Checkpoint, md["bfc.train.step"], shellQuote(cfg.Checkpoint))
+		}
+	}
 	for _, f := range []string{cfg.Checkpoint, o.logPath, o.plotPath} {
 		if f == "" {
 			continue

@@ -169,6 +169,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-ckpt", "a.safetensors", "-log", "a.safetensors"}, "must name different files"},
 		{[]string{"-log", notes}, "-log: " + notes + " exists and was not written by the trainer"},
 		{[]string{"-plot", notes}, "-plot: " + notes + " exists and was not written by the trainer"},
+		{[]string{"-ckpt", notes}, "-ckpt: " + notes + " exists and was not written by the trainer"},
 	} {
 		var out, errb bytes.Buffer
 		if code := Train(testProgram(), c.args, &out, &errb, nil, func() {}); code != 2 || !strings.Contains(errb.String(), c.want) {
@@ -396,5 +397,23 @@ func TestLogWithNaN(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "held-out NaN bits per byte") || !strings.Contains(out.String(), "loss plot: ") {
 		t.Fatalf("output:\n%s", out.String())
+	}
+}
+
+// TestFreshRunNotesCheckpoint checks that a fresh run over an existing
+// checkpoint says so and how to continue it instead.
+func TestFreshRunNotesCheckpoint(t *testing.T) {
+	ckpt := filepath.Join(t.TempDir(), "c.safetensors")
+	corpus := corpusDir(t)
+	for i := range 2 {
+		var out, errb bytes.Buffer
+		if code := Train(testProgram(), []string{"-steps", "2", "-eval-batches", "1", "-heldout", "0.3", "-sample", "0", "-ckpt", ckpt, corpus},
+			&out, &errb, nil, func() {}); code != 0 {
+			t.Fatalf("run %d: exit %d: %s", i, code, errb.String())
+		}
+		noted := strings.Contains(errb.String(), "note: this fresh run replaces the checkpoint "+ckpt+" (step 2); -resume "+ckpt+" continues it instead")
+		if noted != (i == 1) {
+			t.Fatalf("run %d: stderr %q", i, errb.String())
+		}
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -197,6 +198,12 @@ func overwritable(path string, kind func(head []byte) bool) error {
 		return nil
 	}
 	return fmt.Errorf("%s exists and was not written by the trainer; choose another path or remove it", path)
+}
+
+// isSafetensors reports whether head starts with a safetensors header
+// length and JSON.
+func isSafetensors(head []byte) bool {
+	return len(head) > 8 && head[8] == '{' && binary.LittleEndian.Uint64(head) < 100<<20
 }
 
 func isLog(head []byte) bool { return bytes.HasPrefix(bytes.TrimSpace(head), []byte("{")) }
