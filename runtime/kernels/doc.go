@@ -13,9 +13,9 @@
 // AVX2/FMA 6×16) chosen at run time by CPU features; the pure-Go code is
 // the fallback everywhere else and under the purego build tag.
 //
-// The float32 element-wise kernels (GELU, GELU-tanh and SiLU with their
-// GLU and backward forms, softmax, cross-entropy, RMSNorm, LayerNorm) run
-// likewise on AVX-512 (16 lanes, masked tails) or AVX2+FMA (8 lanes)
+// The float32 element-wise kernels (activations with their GLU and
+// backward forms, softmax, cross-entropy, RMSNorm, LayerNorm, Add, AddTo,
+// Scale, SumSquares, AllFinite) run likewise on AVX-512 (16 lanes, masked tails) or AVX2+FMA (8 lanes)
 // assembly written by the avo program in internal/asmgen/vecmath (go
 // generate). Their exp (Cody-Waite reduction, degree-7 polynomial, exact
 // scaling) is within 1.5e-7 relative, denormal results included, +Inf

@@ -1,7 +1,9 @@
 // Command vecmath writes vecmath_amd64.s and its Go stubs: bfc's float32
-// element-wise kernels (exp, GELU, GELU-tanh, SiLU and their derivatives,
-// softmax helpers) for AVX-512F (16 lanes, masked tail) and AVX2+FMA (8
-// lanes, VMASKMOVPS tail). Run from runtime/kernels by go generate.
+// element-wise kernels (exp and softmax helpers; ReLU, squared ReLU, GELU,
+// GELU-tanh and SiLU with their derivative, backward and GLU forms; norm
+// reductions and updates; add, scale, max) for AVX-512F (16 lanes, masked
+// tail) and AVX2+FMA (8 lanes, VMASKMOVPS tail). Run from runtime/kernels
+// by go generate; the output must not change from run to run.
 package main
 
 import (
@@ -165,7 +167,7 @@ var erfcQ = []float32{-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.186288
 // geluCDF returns Φ(x) = erfc(-x/√2)/2 and the register holding x/2.
 func (g *g) geluCDF(x reg.VecVirtual) (cdf, hx reg.VecVirtual) {
 	a := g.vec()
-	VPANDD_or_VANDPS(g, cst("absmask", 0x7fffffff), x, a)
+	g.and(cst("absmask", 0x7fffffff), x, a)
 	// t = 1/(1 + |x|/(2√2))
 	VFMADD213PS(cf("one", 1), g.load(cf("inv2sqrt2", float32(1/(2*math.Sqrt2)))), a)
 	t := g.div(g.load(cf("one", 1)), a)
@@ -187,8 +189,8 @@ func (g *g) geluCDF(x reg.VecVirtual) (cdf, hx reg.VecVirtual) {
 	return cdf, hx
 }
 
-// VPANDD_or_VANDPS emits dst = src & m.
-func VPANDD_or_VANDPS(g *g, m Mem, src, dst reg.VecVirtual) {
+// and emits dst = src & m.
+func (g *g) and(m Mem, src, dst reg.VecVirtual) {
 	if g.v512 {
 		VPANDD(m, src, dst)
 	} else {
@@ -208,7 +210,7 @@ func (g *g) geluTanhS(x reg.VecVirtual) (s, oms, x2 reg.VecVirtual) {
 	w := g.load(cf("gtk2", float32(2*sqrt2OverPi*geluC)))
 	VFMADD213PS(cf("gtk1", float32(2*sqrt2OverPi)), x2, w)
 	VMULPS(x, w, w) // 2u
-	VXORPS_or(g, cst("signmask", 0x80000000), w)
+	g.flip(cst("signmask", 0x80000000), w)
 	s, oms = g.sigmoidE(g.exp(w))
 	return s, oms, x2
 }
@@ -222,8 +224,8 @@ func (g *g) sigmoidE(e reg.VecVirtual) (s, oms reg.VecVirtual) {
 	return s, oms
 }
 
-// VXORPS_or flips bits of r by m.
-func VXORPS_or(g *g, m Mem, r reg.VecVirtual) {
+// flip sets r ^= m.
+func (g *g) flip(m Mem, r reg.VecVirtual) {
 	if g.v512 {
 		VPXORD(m, r, r)
 	} else {
@@ -436,7 +438,7 @@ var activations = []activation{
 			// d = Φ(x) + x·φ(x)
 			cdf, hx := g.geluCDF(x)
 			f := g.mul(cdf, x)
-			VXORPS_or(g, cst("signmask", 0x80000000), hx)
+			g.flip(cst("signmask", 0x80000000), hx)
 			VMULPS(x, hx, hx) // -x²/2
 			e := g.exp(hx)
 			xp := g.mul(x, cf("invsqrt2pi", invSqrt2Pi))
