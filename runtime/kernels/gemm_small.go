@@ -234,7 +234,7 @@ func packRowsToPanels(dst, b []float32, ldb, p0, j0, kc, nc, nr int) {
 		jr := 0
 		if nr == 32 {
 			for ; jr < full; jr += 32 {
-				*(*[32]float32)(dst[jr*kc+p*32:]) = *(*[32]float32)(src[jr:])
+				copy32(dst[jr*kc+p*32:], src[jr:])
 			}
 		}
 		for ; jr < full; jr += nr {
@@ -246,4 +246,18 @@ func packRowsToPanels(dst, b []float32, ldb, p0, j0, kc, nc, nr int) {
 			clear(d[nc-full:])
 		}
 	}
+}
+
+// copy32 copies 32 floats in 16-byte pieces, which the compiler keeps
+// inline (a [32]float32 copy becomes a memmove call).
+func copy32(dst, src []float32) {
+	d, s := (*[32]float32)(dst), (*[32]float32)(src)
+	*(*[4]float32)(d[0:]) = *(*[4]float32)(s[0:])
+	*(*[4]float32)(d[4:]) = *(*[4]float32)(s[4:])
+	*(*[4]float32)(d[8:]) = *(*[4]float32)(s[8:])
+	*(*[4]float32)(d[12:]) = *(*[4]float32)(s[12:])
+	*(*[4]float32)(d[16:]) = *(*[4]float32)(s[16:])
+	*(*[4]float32)(d[20:]) = *(*[4]float32)(s[20:])
+	*(*[4]float32)(d[24:]) = *(*[4]float32)(s[24:])
+	*(*[4]float32)(d[28:]) = *(*[4]float32)(s[28:])
 }
