@@ -129,6 +129,53 @@ func TestLayerNormBackward(t *testing.T) {
 	gradCheck(t, "b", b, loss, accumulated(db, db0))
 }
 
+// TestNormFloat32 compares the float32 norms (vector kernels where the CPU
+// has them) with float64 on a width that leaves vector tails and enough
+// rows to split into several chunks.
+func TestNormFloat32(t *testing.T) {
+	r := newRand(31)
+	const rows, d, eps = 300, 37, 1e-5
+	x, g, b := randSlice[float64](r, rows*d), randSlice[float64](r, d), randSlice[float64](r, d)
+	for i := range x {
+		x[i] = 3*x[i] + 0.5 // a mean away from 0
+	}
+	dy := randSlice[float64](r, rows*d)
+	x32, g32, b32, dy32 := toF32(x), toF32(g), toF32(b), toF32(dy)
+	x, g, b, dy = to64(x32), to64(g32), to64(b32), to64(dy32)
+
+	y, rstd := make([]float64, rows*d), make([]float64, rows)
+	RMSNorm(y, rstd, x, g, rows, d, eps)
+	y32, rs32 := make([]float32, rows*d), make([]float32, rows)
+	RMSNorm(y32, rs32, x32, g32, rows, d, eps)
+	requireClose(t, y, y32, 1e-6)
+	requireClose(t, rstd, rs32, 1e-6)
+	dx, dg := make([]float64, rows*d), make([]float64, d)
+	RMSNormBackward(dx, dg, dy, x, g, rstd, rows, d)
+	dx32, dg32 := make([]float32, rows*d), make([]float32, d)
+	RMSNormBackward(dx32, dg32, dy32, x32, g32, rs32, rows, d)
+	requireClose(t, dx, dx32, 1e-5)
+	requireClose(t, dg, dg32, 1e-5)
+
+	mean := make([]float64, rows)
+	LayerNorm(y, mean, rstd, x, g, b, rows, d, eps)
+	mean32 := make([]float32, rows)
+	LayerNorm(y32, mean32, rs32, x32, g32, b32, rows, d, eps)
+	requireClose(t, y, y32, 1e-6)
+	requireClose(t, mean, mean32, 1e-6)
+	requireClose(t, rstd, rs32, 1e-6)
+	dx, dg, db := make([]float64, rows*d), make([]float64, d), make([]float64, d)
+	LayerNormBackward(dx, dg, db, dy, x, g, mean, rstd, rows, d)
+	dx32, dg32, db32 := make([]float32, rows*d), make([]float32, d), make([]float32, d)
+	LayerNormBackward(dx32, dg32, db32, dy32, x32, g32, mean32, rs32, rows, d)
+	requireClose(t, dx, dx32, 1e-5)
+	requireClose(t, dg, dg32, 1e-5)
+	requireClose(t, db, db32, 1e-5)
+
+	if got, want := SumSquares(x32), SumSquares(x); math.Abs(got-want) > 1e-12*want {
+		t.Fatalf("SumSquares float32 %v, float64 %v", got, want)
+	}
+}
+
 func toF32(x []float64) []float32 {
 	y := make([]float32, len(x))
 	for i, v := range x {
