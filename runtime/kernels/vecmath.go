@@ -61,7 +61,8 @@ func (v *vecImpl) act(a Act) *vecAct {
 // expFast and erfFast), used without assembly and under purego.
 var vecGeneric = vecImpl{
 	name: "generic", available: true,
-	exp: expGeneric, expSubSum: expSubSumGeneric, expSum: expSumGeneric, expSubAcc: expSubAccGeneric, scale: scaleGeneric, max: maxGeneric, add: addGeneric, nonFinite: nonFiniteGeneric,
+	exp: expGeneric, expSubSum: expSubSumGeneric, expSum: expSumGeneric, expSubAcc: expSubAccGeneric,
+	scale: scaleGeneric, max: maxGeneric, add: addGeneric, nonFinite: nonFiniteGeneric,
 	sum: sumGeneric, sumSq: sumSqGeneric, dot3: dot3Generic,
 	rmsNorm: rmsNormGeneric, rmsNormBwd: rmsNormBwdGeneric, layerNorm: layerNormGeneric,
 	layerNormBwdSums: layerNormBwdSumsGeneric, layerNormBwdDx: layerNormBwdDxGeneric,

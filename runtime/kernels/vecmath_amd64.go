@@ -10,7 +10,8 @@ func init() {
 	registerVec(&vecImpl{
 		name:      "avx2",
 		available: cpu.X86.HasAVX2 && cpu.X86.HasFMA,
-		exp:       vexpAVX2, expSubSum: vexpSubSumAVX2, expSum: vexpSumAVX2, expSubAcc: vexpSubAccAVX2, scale: vscaleAVX2, max: vmaxAVX2, add: vaddAVX2, nonFinite: vnonFiniteAVX2,
+		exp:       vexpAVX2, expSubSum: vexpSubSumAVX2, expSum: vexpSumAVX2, expSubAcc: vexpSubAccAVX2,
+		scale: vscaleAVX2, max: vmaxAVX2, add: vaddAVX2, nonFinite: vnonFiniteAVX2,
 		sum: vsumAVX2, sumSq: vsumSqAVX2, dot3: vdot3AVX2,
 		rmsNorm: vrmsNormAVX2, rmsNormBwd: vrmsNormBwdAVX2, layerNorm: vlayerNormAVX2,
 		layerNormBwdSums: vlayerNormBwdSumsAVX2, layerNormBwdDx: vlayerNormBwdDxAVX2,
@@ -23,7 +24,8 @@ func init() {
 	registerVec(&vecImpl{
 		name:      "avx512",
 		available: cpu.X86.HasAVX512F,
-		exp:       vexpAVX512, expSubSum: vexpSubSumAVX512, expSum: vexpSumAVX512, expSubAcc: vexpSubAccAVX512, scale: vscaleAVX512, max: vmaxAVX512, add: vaddAVX512, nonFinite: vnonFiniteAVX512,
+		exp:       vexpAVX512, expSubSum: vexpSubSumAVX512, expSum: vexpSumAVX512, expSubAcc: vexpSubAccAVX512,
+		scale: vscaleAVX512, max: vmaxAVX512, add: vaddAVX512, nonFinite: vnonFiniteAVX512,
 		sum: vsumAVX512, sumSq: vsumSqAVX512, dot3: vdot3AVX512,
 		rmsNorm: vrmsNormAVX512, rmsNormBwd: vrmsNormBwdAVX512, layerNorm: vlayerNormAVX512,
 		layerNormBwdSums: vlayerNormBwdSumsAVX512, layerNormBwdDx: vlayerNormBwdDxAVX512,
