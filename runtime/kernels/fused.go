@@ -62,16 +62,17 @@ func (j *addRMSNormJob[T]) rowsFrom(c int) {
 	for r := c * j.chunk; r < min((c+1)*j.chunk, j.rows); r++ {
 		h := j.h[r*d : r*d+d]
 		a, b := j.x1[r*d:r*d+d], j.x2[r*d:r*d+d]
-		for i := range h {
-			h[i] = a[i] + b[i]
-		}
 		y := j.y[r*d : r*d+d]
 		if is32[T]() {
 			h32 := as32(h)
+			vecUse.add(h32, as32(a), as32(b))
 			rs := 1 / math.Sqrt(vecUse.sumSq(h32, 0)/float64(d)+float64(j.eps))
 			j.rstd[r] = T(rs)
 			vecUse.rmsNorm(as32(y), h32, as32(g), float32(rs))
 			continue
+		}
+		for i := range h {
+			h[i] = a[i] + b[i]
 		}
 		rs := 1 / math.Sqrt(SumSquares(h)/float64(d)+float64(j.eps))
 		j.rstd[r] = T(rs)
