@@ -12,12 +12,10 @@ import "math"
 type attnPack struct {
 	data       []float32
 	rows, cols int // of B
-	nr         int
 }
 
 // pack fills p from the n×hd matrix x with leading dimension ld.
 func (p *attnPack) pack(x []float32, ld, n, hd, nr int, trans bool, buf []float32) {
-	p.nr = nr
 	if trans {
 		p.rows, p.cols = hd, n
 	} else {
@@ -51,7 +49,7 @@ func (p *attnPack) pack(x []float32, ld, n, hd, nr int, trans bool, buf []float3
 	}
 }
 
-// packSize is the length of the packed n×hd matrix.
+// attnPackSize bounds the length of a packed n×hd matrix.
 func attnPackSize(n, hd, nr int) int {
 	return max(ceilDiv(n, nr)*nr*hd, ceilDiv(hd, nr)*nr*n)
 }

@@ -11,8 +11,8 @@ import "sync"
 // rows in place and only the small op(A) is packed. It stays on the
 // calling goroutine (callers are parallel over experts). More rows than
 // gemmStreamMaxM (gemmStreamMaxMT for transB), float64 and CPUs without
-// a float32 micro-kernel go to Gemm. Every sum runs in Gemm's order: for alpha = 1 and beta 0 or 1
-// the results equal Gemm's bit for bit.
+// a float32 micro-kernel go to Gemm. Every sum runs in Gemm's order: for
+// alpha = 1 and beta 0 or 1 the results equal Gemm's bit for bit.
 func GemmStreamB[F Float](transA, transB bool, m, n, k int, alpha F, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
 	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	s := sgemmUse
