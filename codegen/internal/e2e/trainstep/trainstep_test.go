@@ -54,11 +54,11 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	for _, s := range setups {
+		m := s.fresh() // shared by both optimizers: set-up is costly
+		batch, seq := s.testBatch, s.seq
+		tokens, targets := e2etest.Batch(3, s.vocab, batch, seq, true)
 		for _, opt := range []string{"adamw", "adafactor"} {
 			t.Run(s.name+"/"+opt, func(t *testing.T) {
-				m := s.fresh()
-				batch, seq := s.testBatch, s.seq
-				tokens, targets := e2etest.Batch(3, s.vocab, batch, seq, true)
 				step := stepFunc(t, m, opt, tokens, targets, batch, seq)
 				// The first step allocates optimizer state; the next ones
 				// may fill pools to the concurrency the scheduler reaches.
