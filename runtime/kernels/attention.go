@@ -3,7 +3,6 @@ package kernels
 import (
 	"math"
 	"runtime"
-	"sync"
 )
 
 // Attention computes multi-head scaled dot-product attention.
@@ -75,10 +74,10 @@ type attnScratch[T real] struct {
 }
 
 var (
-	attnJobs32    = sync.Pool{New: func() any { return new(attnJob[float32]) }}
-	attnJobs64    = sync.Pool{New: func() any { return new(attnJob[float64]) }}
-	attnScratch32 = sync.Pool{New: func() any { return new(attnScratch[float32]) }}
-	attnScratch64 = sync.Pool{New: func() any { return new(attnScratch[float64]) }}
+	attnJobs32    = freePool{New: func() any { return new(attnJob[float32]) }}
+	attnJobs64    = freePool{New: func() any { return new(attnJob[float64]) }}
+	attnScratch32 = freePool{New: func() any { return new(attnScratch[float32]) }}
+	attnScratch64 = freePool{New: func() any { return new(attnScratch[float64]) }}
 )
 
 func attention[T real](out, lse, qkv, dqkv, dout []T, batch, seq, heads, hd int, causal, backward bool) {

@@ -1,7 +1,5 @@
 package kernels
 
-import "sync"
-
 // GemmStreamB computes the product of Gemm, C = alpha*op(A)*op(B) + beta*C,
 // for a large op(B) that few rows of op(A) use, such as one expert's
 // weights applied to the tokens it took, where streaming B from memory
@@ -45,7 +43,7 @@ type streamScratch struct {
 	pb, pa, tile []float32
 }
 
-var streamScratches sync.Pool
+var streamScratches = freePool{New: func() any { return nil }}
 
 func (s *sgemmImpl) getStreamScratch() *streamScratch {
 	if x, ok := streamScratches.Get().(*streamScratch); ok && len(x.tile) == s.mr*s.nr {

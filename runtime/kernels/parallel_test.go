@@ -204,6 +204,10 @@ func TestNoAllocsAfterGC(t *testing.T) {
 		ones[i] = 1
 	}
 	rstd := make([]float32, m)
+	const batch, seq, heads, hd = 2, 64, 2, 16
+	qkv := randSlice[float32](r, batch*seq*3*heads*hd)
+	att, lse := make([]float32, batch*seq*heads*hd), make([]float32, batch*heads*seq)
+	datt, dqkv := randSlice[float32](r, len(att)), make([]float32, len(qkv))
 	var sum atomic.Int64
 	task := sumTask{&sum}
 	step := func() {
@@ -211,6 +215,10 @@ func TestNoAllocsAfterGC(t *testing.T) {
 		Gemm(true, true, m, n, k, 1, a64, m, b64, k, 0, c64, n)
 		Activate(ActGELU, y, x)
 		RMSNorm(y, rstd, x, ones, m, k, 1e-6)
+		Attention(att, lse, qkv, batch, seq, heads, hd, true)
+		AttentionBackward(dqkv, datt, qkv, att, lse, batch, seq, heads, hd, true)
+		GemmStreamB(false, false, 32, n, k, 1, a, k, b, n, 0, c, n)
+		GemmStreamB(false, true, 32, n, k, 1, a, k, b, k, 0, c, n)
 		Parallel(8, task)
 	}
 	step()
