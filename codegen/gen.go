@@ -196,6 +196,7 @@ func (g *gen) file() *jen.File {
 		g.backward(f)
 	}
 	g.infer(f)
+	g.decoder(f)
 	g.check(f)
 	g.params(f)
 	g.routing(f)

@@ -28,8 +28,10 @@ type body struct {
 	losses bool
 	// fused: the layout's fused pairs, for the forward passes.
 	fused []bool
-	used  map[string]bool
-	stmts []jen.Code
+	// decode: the Decoder's Step (decode.go).
+	decode bool
+	used   map[string]bool
+	stmts  []jen.Code
 }
 
 func (g *gen) newBody(a *plan.Arena) *body {
@@ -199,6 +201,9 @@ func (b *body) toF(x *jen.Statement) *jen.Statement {
 
 // instr emits one kernel call.
 func (b *body) instr(in *ir.Instr) {
+	if b.decode && b.decodeInstr(in) {
+		return
+	}
 	a, o, at := in.Args, in.Outs, in.Attrs
 	switch in.Op {
 	case ir.OpEmbed:

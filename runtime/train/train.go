@@ -2,7 +2,6 @@ package train
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,7 +13,6 @@ import (
 	"github.com/bfcdev/bfc/runtime/kernels"
 	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/optim"
-	"github.com/bfcdev/bfc/runtime/sample"
 	"github.com/bfcdev/bfc/runtime/tensor"
 )
 
@@ -394,49 +392,6 @@ func Evaluate(m Model, c data.Source, batch, seq, batches int) (float64, error) 
 		total += float64(loss)
 	}
 	return total / float64(batches) / math.Ln2, nil
-}
-
-// Generate continues prompt by n bytes, sampling from the model's
-// next-byte distribution with the given temperature (0: greedy) and top-p.
-// It decodes batch copies of the prompt in lockstep, each sampled
-// independently, and returns the first: models with expert-choice routing
-// by position need a full batch at every step (their decoding policy), and
-// dense models may use batch 1. maxSeq is the model's longest sequence;
-// older context is dropped.
-func Generate(m Model, prompt []byte, n, batch, maxSeq int, temperature, topP float64, rng *tensor.RNG) ([]byte, error) {
-	if len(prompt) == 0 {
-		return nil, errors.New("generate: empty prompt")
-	}
-	if batch < 1 {
-		return nil, fmt.Errorf("generate: batch %d must be at least 1", batch)
-	}
-	outs := make([][]byte, batch)
-	for i := range outs {
-		outs[i] = append([]byte(nil), prompt...)
-	}
-	tokens := make([]int32, 0, batch*maxSeq)
-	for i := 0; i < n; i++ {
-		ctx := len(outs[0])
-		if ctx > maxSeq {
-			ctx = maxSeq
-		}
-		tokens = tokens[:0]
-		for _, o := range outs {
-			for _, b := range o[len(o)-ctx:] {
-				tokens = append(tokens, int32(b))
-			}
-		}
-		logits, err := m.Infer(tokens, batch, ctx)
-		if err != nil {
-			return nil, err
-		}
-		vocab := len(logits) / len(tokens)
-		for j := range outs {
-			last := logits[((j+1)*ctx-1)*vocab : (j+1)*ctx*vocab]
-			outs[j] = append(outs[j], byte(sample.Sample(last, temperature, topP, rng)))
-		}
-	}
-	return outs[0], nil
 }
 
 func (cfg *Config) validate(trainData, heldOut data.Source) error {

@@ -766,6 +766,210 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 
+// Decoder runs the model one position at a time on batch sequences in lockstep,
+// keeping every attention layer's keys and values (a key/value cache), so that
+// decoding n positions costs n steps rather than n full passes. Step at
+// position s gives the logits Infer gives at position s of the same sequences,
+// up to rounding. A Decoder uses its Model's inference buffers: Infer and Step
+// invalidate each other's results. It is not safe for concurrent use.
+type Decoder struct {
+	m     *Model
+	batch int // sequences decoded in lockstep
+	pos   int // positions decoded so far
+	// Keys and values of the positions decoded so far, per attention layer in
+	// order: [batch, MaxSeq, heads*head_dim].
+	k, v   [2][]float32
+	scores []float32 // attention scratch, MaxSeq
+}
+
+// NewDecoder returns a Decoder of batch sequences (1 to MaxBatch), at position 0,
+// with its caches allocated for MaxSeq positions.
+// Moe layers must route over group position (docs/language.md, decoding): step
+// s then routes the group the full forward routes at position s, so batch must
+// be large enough for expert choice as in Infer.
+func (m *Model) NewDecoder(batch int) (*Decoder, error) {
+	if batch < 1 || batch > MaxBatch {
+		return nil, fmt.Errorf("model: decoder batch %d out of range [1, %d]", batch, MaxBatch)
+	}
+	if err := checkMoE(batch, 1); err != nil {
+		return nil, err
+	}
+	d := &Decoder{m: m, batch: batch}
+	d.scores = make([]float32, MaxSeq)
+	d.k[0] = make([]float32, batch*MaxSeq*128) // blocks.0.attn
+	d.v[0] = make([]float32, batch*MaxSeq*128)
+	d.k[1] = make([]float32, batch*MaxSeq*128) // blocks.1.attn
+	d.v[1] = make([]float32, batch*MaxSeq*128)
+	return d, nil
+}
+
+// StepDecoder is NewDecoder returning an interface, for callers that cannot
+// name this package's types (runtime/train's Generate).
+func (m *Model) StepDecoder(batch int) (interface {
+	Pos() int
+	Reset()
+	Step(tokens []int32) ([]float32, error)
+}, error) {
+	d, err := m.NewDecoder(batch)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Pos returns the number of positions decoded since NewDecoder or Reset: the
+// position the next Step decodes.
+func (d *Decoder) Pos() int {
+	return d.pos
+}
+
+// Reset starts new sequences at position 0.
+func (d *Decoder) Reset() {
+	d.pos = 0
+}
+
+// Step decodes one position: tokens[i] is the next token of sequence i (batch
+// of them). It returns the [batch, Vocab] logits of that position, valid until
+// the next call of a Decoder or Model method. It fails, changing nothing, if the
+// decoder holds MaxSeq positions (Reset it), the number of tokens is not batch or
+// a token is not below Vocab.
+func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("model: Decoder not made by NewDecoder")
+	}
+	if d.pos >= MaxSeq {
+		return nil, fmt.Errorf("model: decoder is at MaxSeq = %d positions; Reset it", MaxSeq)
+	}
+	if err = checkTokens(tokens, d.batch, 1); err != nil {
+		return nil, err
+	}
+	m := d.m
+	T := d.batch
+	a := m.infer
+	w := m.params
+	var aux float64 // a moe layer's router losses
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*128], w[0:32768], tokens, 128)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[393216:393216+T*128], a[0:T*128], w[32768+d.pos*128:32896+d.pos*128], T, 1, 128)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[40960:41088], T, 128, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[41088:90240], 384, 0, a[0:T*384], 384)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
+	kernels.AttentionDecode(a[524288:524288+T*128], a[0:T*384], d.k[0], d.v[0], d.scores, T, MaxSeq, d.pos, 4, 32)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 0, a[0:T*128], 128)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.moe1: blocks.0.moe1.norm, blocks.0.moe1.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.moe1.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[106624:106752], T, 128, 1e-06)
+	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*128], a[262144:262144+T*128], w[106752:107776], w[107776:369920], w[369920:632064], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.0.moe1: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
+	// blocks.0.ffn1: blocks.0.ffn1.norm, blocks.0.ffn1.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale) (fused)
+	kernels.AddRMSNorm(a[524288:524288+T*128], a[262144:262144+T*128], a[393216:393216+T], a[131072:131072+T*128], a[0:T*128], w[632064:632192], T, 128, 1e-06)
+	// blocks.0.ffn1: blocks.0.ffn1/up = matmul(blocks.0.ffn1.norm, @blocks.0.ffn1.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[632192:664960], 256, 0, a[0:T*256], 256)
+	// blocks.0.ffn1: blocks.0.ffn1/act = act(blocks.0.ffn1/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.0.ffn1: blocks.0.ffn1/down = matmul(blocks.0.ffn1/act, @blocks.0.ffn1.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[664960:697728], 128, 0, a[0:T*128], 128)
+	// blocks.0.ffn1: blocks.0.ffn1/residual = add(blocks.0.moe1/residual, blocks.0.ffn1/down)
+	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], a[0:T*128], w[697728:697856], T, 128, 1e-06)
+	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[1], a[0:T*128], a[262144:262144+T*128], w[697856:698880], w[698880:961024], w[961024:1223168], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.0.moe2: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn1/residual, blocks.0.moe2/moe)
+	// blocks.0.ffn2: blocks.0.ffn2.norm, blocks.0.ffn2.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[524288:524288+T*128], a[262144:262144+T*128], a[393216:393216+T], a[131072:131072+T*128], a[0:T*128], w[1223168:1223296], T, 128, 1e-06)
+	// blocks.0.ffn2: blocks.0.ffn2/up = matmul(blocks.0.ffn2.norm, @blocks.0.ffn2.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[1223296:1256064], 256, 0, a[0:T*256], 256)
+	// blocks.0.ffn2: blocks.0.ffn2/act = act(blocks.0.ffn2/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.0.ffn2: blocks.0.ffn2/down = matmul(blocks.0.ffn2/act, @blocks.0.ffn2.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[1256064:1288832], 128, 0, a[0:T*128], 128)
+	// blocks.0.ffn2: blocks.0.ffn2/residual = add(blocks.0.moe2/residual, blocks.0.ffn2/down)
+	// blocks.0.moe3: blocks.0.moe3.norm, blocks.0.moe3.norm/1 = rmsnorm(blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], a[0:T*128], w[1288832:1288960], T, 128, 1e-06)
+	// blocks.0.moe3: blocks.0.moe3/moe, blocks.0.moe3/moe/1 = moe(blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*128], a[262144:262144+T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.0.moe3: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.0.moe3: blocks.0.moe3/residual = add(blocks.0.ffn2/residual, blocks.0.moe3/moe)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe3/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[262144:262144+T], a[131072:131072+T*128], a[0:T*128], w[1814272:1814400], T, 128, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[1814400:1863552], 384, 0, a[0:T*384], 384)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
+	kernels.AttentionDecode(a[524288:524288+T*128], a[0:T*384], d.k[1], d.v[1], d.scores, T, MaxSeq, d.pos, 4, 32)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[1863552:1879936], 128, 0, a[0:T*128], 128)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe3/residual, blocks.1.attn/out)
+	// blocks.1.moe1: blocks.1.moe1.norm, blocks.1.moe1.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.moe1.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[1879936:1880064], T, 128, 1e-06)
+	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*128], a[262144:262144+T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.1.moe1: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.1.moe1: blocks.1.moe1/residual = add(blocks.1.attn/residual, blocks.1.moe1/moe)
+	// blocks.1.ffn1: blocks.1.ffn1.norm, blocks.1.ffn1.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale) (fused)
+	kernels.AddRMSNorm(a[524288:524288+T*128], a[262144:262144+T*128], a[393216:393216+T], a[131072:131072+T*128], a[0:T*128], w[2405376:2405504], T, 128, 1e-06)
+	// blocks.1.ffn1: blocks.1.ffn1/up = matmul(blocks.1.ffn1.norm, @blocks.1.ffn1.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[2405504:2438272], 256, 0, a[0:T*256], 256)
+	// blocks.1.ffn1: blocks.1.ffn1/act = act(blocks.1.ffn1/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.1.ffn1: blocks.1.ffn1/down = matmul(blocks.1.ffn1/act, @blocks.1.ffn1.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[2438272:2471040], 128, 0, a[0:T*128], 128)
+	// blocks.1.ffn1: blocks.1.ffn1/residual = add(blocks.1.moe1/residual, blocks.1.ffn1/down)
+	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], a[0:T*128], w[2471040:2471168], T, 128, 1e-06)
+	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[4], a[0:T*128], a[262144:262144+T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.1.moe2: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.ffn1/residual, blocks.1.moe2/moe)
+	// blocks.1.ffn2: blocks.1.ffn2.norm, blocks.1.ffn2.norm/1 = rmsnorm(blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[524288:524288+T*128], a[262144:262144+T*128], a[393216:393216+T], a[131072:131072+T*128], a[0:T*128], w[2996480:2996608], T, 128, 1e-06)
+	// blocks.1.ffn2: blocks.1.ffn2/up = matmul(blocks.1.ffn2.norm, @blocks.1.ffn2.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[2996608:3029376], 256, 0, a[0:T*256], 256)
+	// blocks.1.ffn2: blocks.1.ffn2/act = act(blocks.1.ffn2/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.1.ffn2: blocks.1.ffn2/down = matmul(blocks.1.ffn2/act, @blocks.1.ffn2.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[3029376:3062144], 128, 0, a[0:T*128], 128)
+	// blocks.1.ffn2: blocks.1.ffn2/residual = add(blocks.1.moe2/residual, blocks.1.ffn2/down)
+	// blocks.1.moe3: blocks.1.moe3.norm, blocks.1.moe3.norm/1 = rmsnorm(blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], a[0:T*128], w[3062144:3062272], T, 128, 1e-06)
+	// blocks.1.moe3: blocks.1.moe3/moe, blocks.1.moe3/moe/1 = moe(blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[5], a[0:T*128], a[262144:262144+T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.1.moe3: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.1.moe3: blocks.1.moe3/residual = add(blocks.1.ffn2/residual, blocks.1.moe3/moe)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.moe3/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[262144:262144+T*128], a[393216:393216+T*128], a[524288:524288+T], a[131072:131072+T*128], a[0:T*128], w[3587584:3587712], T, 128, 1e-06)
+	// head: logits = matmul(norm, @embed.tokensᵀ)
+	kernels.Gemm(false, true, T, 256, 128, 1, a[393216:393216+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
+
+	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
 // checkTokens validates the shape of a batch and its token ids.
 func checkTokens(tokens []int32, batch, seq int) error {
 	if batch < 1 || batch > MaxBatch {

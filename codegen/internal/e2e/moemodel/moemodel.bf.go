@@ -607,6 +607,62 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float64, err err
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 
+// Decoder runs the model one position at a time on batch sequences in lockstep,
+// keeping every attention layer's keys and values (a key/value cache), so that
+// decoding n positions costs n steps rather than n full passes. Step at
+// position s gives the logits Infer gives at position s of the same sequences,
+// up to rounding. A Decoder uses its Model's inference buffers: Infer and Step
+// invalidate each other's results. It is not safe for concurrent use.
+type Decoder struct {
+	m     *Model
+	batch int // sequences decoded in lockstep
+	pos   int // positions decoded so far
+}
+
+// NewDecoder returns a Decoder of batch sequences (1 to MaxBatch), at position 0,
+// with its caches allocated for MaxSeq positions.
+// Moe layers must route over group position (docs/language.md, decoding): step
+// s then routes the group the full forward routes at position s, so batch must
+// be large enough for expert choice as in Infer.
+// This model has no decoder: blocks.0.top2: top_k routes over group batch; decoding one position at a time reproduces the full forward only over group position (docs/language.md, decoding).
+func (m *Model) NewDecoder(batch int) (*Decoder, error) {
+	return nil, fmt.Errorf("moemodel: no decoder: %s", "blocks.0.top2: top_k routes over group batch; decoding one position at a time reproduces the full forward only over group position (docs/language.md, decoding)")
+}
+
+// StepDecoder is NewDecoder returning an interface, for callers that cannot
+// name this package's types (runtime/train's Generate).
+func (m *Model) StepDecoder(batch int) (interface {
+	Pos() int
+	Reset()
+	Step(tokens []int32) ([]float64, error)
+}, error) {
+	d, err := m.NewDecoder(batch)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Pos returns the number of positions decoded since NewDecoder or Reset: the
+// position the next Step decodes.
+func (d *Decoder) Pos() int {
+	return d.pos
+}
+
+// Reset starts new sequences at position 0.
+func (d *Decoder) Reset() {
+	d.pos = 0
+}
+
+// Step decodes one position: tokens[i] is the next token of sequence i (batch
+// of them). It returns the [batch, Vocab] logits of that position, valid until
+// the next call of a Decoder or Model method. It fails, changing nothing, if the
+// decoder holds MaxSeq positions (Reset it), the number of tokens is not batch or
+// a token is not below Vocab.
+func (d *Decoder) Step(tokens []int32) (logits []float64, err error) {
+	return nil, fmt.Errorf("moemodel: no decoder: %s", "blocks.0.top2: top_k routes over group batch; decoding one position at a time reproduces the full forward only over group position (docs/language.md, decoding)")
+}
+
 // checkTokens validates the shape of a batch and its token ids.
 func checkTokens(tokens []int32, batch, seq int) error {
 	if batch < 1 || batch > MaxBatch {

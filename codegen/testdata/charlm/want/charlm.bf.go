@@ -368,6 +368,131 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 
+// Decoder runs the model one position at a time on batch sequences in lockstep,
+// keeping every attention layer's keys and values (a key/value cache), so that
+// decoding n positions costs n steps rather than n full passes. Step at
+// position s gives the logits Infer gives at position s of the same sequences,
+// up to rounding. A Decoder uses its Model's inference buffers: Infer and Step
+// invalidate each other's results. It is not safe for concurrent use.
+type Decoder struct {
+	m     *Model
+	batch int // sequences decoded in lockstep
+	pos   int // positions decoded so far
+	// Keys and values of the positions decoded so far, per attention layer in
+	// order: [batch, MaxSeq, heads*head_dim].
+	k, v   [2][]float32
+	scores []float32 // attention scratch, MaxSeq
+}
+
+// NewDecoder returns a Decoder of batch sequences (1 to MaxBatch), at position 0,
+// with its caches allocated for MaxSeq positions.
+func (m *Model) NewDecoder(batch int) (*Decoder, error) {
+	if batch < 1 || batch > MaxBatch {
+		return nil, fmt.Errorf("charlm: decoder batch %d out of range [1, %d]", batch, MaxBatch)
+	}
+	d := &Decoder{m: m, batch: batch}
+	d.scores = make([]float32, MaxSeq)
+	d.k[0] = make([]float32, batch*MaxSeq*64) // blocks.0.attn
+	d.v[0] = make([]float32, batch*MaxSeq*64)
+	d.k[1] = make([]float32, batch*MaxSeq*64) // blocks.1.attn
+	d.v[1] = make([]float32, batch*MaxSeq*64)
+	return d, nil
+}
+
+// StepDecoder is NewDecoder returning an interface, for callers that cannot
+// name this package's types (runtime/train's Generate).
+func (m *Model) StepDecoder(batch int) (interface {
+	Pos() int
+	Reset()
+	Step(tokens []int32) ([]float32, error)
+}, error) {
+	d, err := m.NewDecoder(batch)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Pos returns the number of positions decoded since NewDecoder or Reset: the
+// position the next Step decodes.
+func (d *Decoder) Pos() int {
+	return d.pos
+}
+
+// Reset starts new sequences at position 0.
+func (d *Decoder) Reset() {
+	d.pos = 0
+}
+
+// Step decodes one position: tokens[i] is the next token of sequence i (batch
+// of them). It returns the [batch, Vocab] logits of that position, valid until
+// the next call of a Decoder or Model method. It fails, changing nothing, if the
+// decoder holds MaxSeq positions (Reset it), the number of tokens is not batch or
+// a token is not below Vocab.
+func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("charlm: Decoder not made by NewDecoder")
+	}
+	if d.pos >= MaxSeq {
+		return nil, fmt.Errorf("charlm: decoder is at MaxSeq = %d positions; Reset it", MaxSeq)
+	}
+	if err = checkTokens(tokens, d.batch, 1); err != nil {
+		return nil, err
+	}
+	m := d.m
+	T := d.batch
+	a := m.infer
+	w := m.params
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*64], w[0:16384], tokens, 64)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[98304:98304+T*64], a[0:T*64], w[16384+d.pos*64:16448+d.pos*64], T, 1, 64)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[131072:131072+T*64], a[0:T], a[98304:98304+T*64], w[20480:20544], T, 64, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 192, 64, 1, a[131072:131072+T*64], 64, w[20544:32832], 192, 0, a[0:T*192], 192)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=16 causal
+	kernels.AttentionDecode(a[131072:131072+T*64], a[0:T*192], d.k[0], d.v[0], d.scores, T, MaxSeq, d.pos, 4, 16)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 64, 64, 1, a[131072:131072+T*64], 64, w[32832:36928], 64, 0, a[0:T*64], 64)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[262144:262144+T*64], a[131072:131072+T*64], a[32768:32768+T], a[98304:98304+T*64], a[0:T*64], w[36928:36992], T, 64, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 256, 64, 1, a[131072:131072+T*64], 64, w[36992:53376], 256, 0, a[0:T*256], 256)
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
+	kernels.Activate(kernels.ActGELU, a[131072:131072+T*256], a[0:T*256])
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 64, 256, 1, a[131072:131072+T*256], 256, w[53376:69760], 64, 0, a[0:T*64], 64)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[98304:98304+T*64], a[131072:131072+T*64], a[32768:32768+T], a[262144:262144+T*64], a[0:T*64], w[69760:69824], T, 64, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 192, 64, 1, a[131072:131072+T*64], 64, w[69824:82112], 192, 0, a[0:T*192], 192)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=16 causal
+	kernels.AttentionDecode(a[131072:131072+T*64], a[0:T*192], d.k[1], d.v[1], d.scores, T, MaxSeq, d.pos, 4, 16)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 64, 64, 1, a[131072:131072+T*64], 64, w[82112:86208], 64, 0, a[0:T*64], 64)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[262144:262144+T*64], a[131072:131072+T*64], a[32768:32768+T], a[98304:98304+T*64], a[0:T*64], w[86208:86272], T, 64, 1e-06)
+	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
+	kernels.Gemm(false, false, T, 256, 64, 1, a[131072:131072+T*64], 64, w[86272:102656], 256, 0, a[0:T*256], 256)
+	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
+	kernels.Activate(kernels.ActGELU, a[131072:131072+T*256], a[0:T*256])
+	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
+	kernels.Gemm(false, false, T, 64, 256, 1, a[131072:131072+T*256], 256, w[102656:119040], 64, 0, a[0:T*64], 64)
+	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.ffn/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[32768:32768+T*64], a[131072:131072+T*64], a[65536:65536+T], a[262144:262144+T*64], a[0:T*64], w[119040:119104], T, 64, 1e-06)
+	// head: logits = matmul(norm, @embed.tokensᵀ)
+	kernels.Gemm(false, true, T, 256, 64, 1, a[131072:131072+T*64], 64, w[0:16384], 64, 0, a[0:T*256], 256)
+
+	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
 // checkTokens validates the shape of a batch and its token ids.
 func checkTokens(tokens []int32, batch, seq int) error {
 	if batch < 1 || batch > MaxBatch {

@@ -282,6 +282,111 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float64, err err
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 
+// Decoder runs the model one position at a time on batch sequences in lockstep,
+// keeping every attention layer's keys and values (a key/value cache), so that
+// decoding n positions costs n steps rather than n full passes. Step at
+// position s gives the logits Infer gives at position s of the same sequences,
+// up to rounding. A Decoder uses its Model's inference buffers: Infer and Step
+// invalidate each other's results. It is not safe for concurrent use.
+type Decoder struct {
+	m     *Model
+	batch int // sequences decoded in lockstep
+	pos   int // positions decoded so far
+	// Keys and values of the positions decoded so far, per attention layer in
+	// order: [batch, MaxSeq, heads*head_dim].
+	k, v   [1][]float64
+	scores []float64 // attention scratch, MaxSeq
+}
+
+// NewDecoder returns a Decoder of batch sequences (1 to MaxBatch), at position 0,
+// with its caches allocated for MaxSeq positions.
+func (m *Model) NewDecoder(batch int) (*Decoder, error) {
+	if batch < 1 || batch > MaxBatch {
+		return nil, fmt.Errorf("double: decoder batch %d out of range [1, %d]", batch, MaxBatch)
+	}
+	d := &Decoder{m: m, batch: batch}
+	d.scores = make([]float64, MaxSeq)
+	d.k[0] = make([]float64, batch*MaxSeq*8) // blocks.0.attn
+	d.v[0] = make([]float64, batch*MaxSeq*8)
+	return d, nil
+}
+
+// StepDecoder is NewDecoder returning an interface, for callers that cannot
+// name this package's types (runtime/train's Generate).
+func (m *Model) StepDecoder(batch int) (interface {
+	Pos() int
+	Reset()
+	Step(tokens []int32) ([]float64, error)
+}, error) {
+	d, err := m.NewDecoder(batch)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Pos returns the number of positions decoded since NewDecoder or Reset: the
+// position the next Step decodes.
+func (d *Decoder) Pos() int {
+	return d.pos
+}
+
+// Reset starts new sequences at position 0.
+func (d *Decoder) Reset() {
+	d.pos = 0
+}
+
+// Step decodes one position: tokens[i] is the next token of sequence i (batch
+// of them). It returns the [batch, Vocab] logits of that position, valid until
+// the next call of a Decoder or Model method. It fails, changing nothing, if the
+// decoder holds MaxSeq positions (Reset it), the number of tokens is not batch or
+// a token is not below Vocab.
+func (d *Decoder) Step(tokens []int32) (logits []float64, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("double: Decoder not made by NewDecoder")
+	}
+	if d.pos >= MaxSeq {
+		return nil, fmt.Errorf("double: decoder is at MaxSeq = %d positions; Reset it", MaxSeq)
+	}
+	if err = checkTokens(tokens, d.batch, 1); err != nil {
+		return nil, err
+	}
+	m := d.m
+	T := d.batch
+	a := m.infer
+	w := m.params
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*8], w[0:136], tokens, 8)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[384:384+T*8], a[0:T*8], w[144+d.pos*8:152+d.pos*8], T, 1, 8)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[512:512+T*8], a[0:T], a[384:384+T*8], w[208:216], T, 8, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[512:512+T*8], 8, w[224:416], 24, 0, a[0:T*24], 24)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=4 causal
+	kernels.AttentionDecode(a[512:512+T*8], a[0:T*24], d.k[0], d.v[0], d.scores, T, MaxSeq, d.pos, 2, 4)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[416:480], 8, 0, a[0:T*8], 8)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[256:256+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 16, 8, 1, a[256:256+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16)
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh
+	kernels.Activate(kernels.ActGELUTanh, a[256:256+T*16], a[0:T*16])
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[256:256+T*16], 16, w[624:752], 8, 0, a[0:T*8], 8)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
+	// norm: norm, norm/1 = rmsnorm(blocks.0.ffn/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[128:128+T*8], a[272:272+T*8], a[256:256+T], a[512:512+T*8], a[0:T*8], w[752:760], T, 8, 1e-06)
+	// head: logits = matmul(norm, @head.weight)
+	kernels.Gemm(false, false, T, 17, 8, 1, a[272:272+T*8], 8, w[768:904], 17, 0, a[0:T*17], 17)
+
+	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
 // checkTokens validates the shape of a batch and its token ids.
 func checkTokens(tokens []int32, batch, seq int) error {
 	if batch < 1 || batch > MaxBatch {

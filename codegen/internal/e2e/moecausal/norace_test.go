@@ -1,0 +1,5 @@
+//go:build !race
+
+package moecausal
+
+const raceEnabled = false
