@@ -12,11 +12,11 @@ import (
 )
 
 func TestParseFlags(t *testing.T) {
-	c, err := parseFlags([]string{"-threads", "1, 4", "-runs", "7", "-json", "-peers=false"}, io.Discard)
-	if err != nil || len(c.threads) != 2 || c.threads[1] != 4 || c.runs != 7 || !c.json || c.peers || len(c.shapes) != 4 {
+	c, err := parseFlags([]string{"-threads", "1, 4", "-runs", "7", "-rounds", "2", "-json", "-peers=false"}, io.Discard)
+	if err != nil || len(c.threads) != 2 || c.threads[1] != 4 || c.runs != 7 || c.rounds != 2 || !c.json || c.peers || len(c.shapes) != 4 {
 		t.Fatalf("parseFlags = %+v, %v", c, err)
 	}
-	for _, bad := range [][]string{{"-threads", "0"}, {"-threads", "x"}, {"-runs", "0"}, {"extra"}} {
+	for _, bad := range [][]string{{"-threads", "0"}, {"-threads", "x"}, {"-runs", "0"}, {"-rounds", "0"}, {"extra"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)
 		}
@@ -43,7 +43,7 @@ echo '{"threads": 1, "results": [{"shape": "8x4x5", "seconds": 0.0005}]}'
 func TestRunReportsRatios(t *testing.T) {
 	fakeNumpy(t)
 	var out strings.Builder
-	c := config{shapes: [][3]int{{8, 4, 5}}, threads: []int{1}, runs: 1, json: true, peers: true}
+	c := config{shapes: [][3]int{{8, 4, 5}}, threads: []int{1}, runs: 1, rounds: 2, json: true, peers: true}
 	if err := run(c, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestRunReportsRatios(t *testing.T) {
 
 func TestBadPeerOutputIsAnError(t *testing.T) {
 	fakeNumpy(t)
-	err := run(config{shapes: [][3]int{{2, 2, 2}}, threads: []int{1}, runs: 1, peers: true}, io.Discard)
+	err := run(config{shapes: [][3]int{{2, 2, 2}}, threads: []int{1}, runs: 1, rounds: 1, peers: true}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "unexpected result") {
 		t.Errorf("mismatched shape from the peer: %v", err)
 	}
