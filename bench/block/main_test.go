@@ -11,18 +11,18 @@ import (
 )
 
 func TestParseFlags(t *testing.T) {
-	c, err := parseFlags([]string{"-threads", "1, 2,4", "-runs", "5", "-json"}, io.Discard)
+	c, err := parseFlags([]string{"-threads", "1, 2,4", "-runs", "5", "-rounds", "3", "-json"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(c.threads, []int{1, 2, 4}) || c.runs != 5 || c.warmup != 1 || !c.json || !c.torch {
+	if !slices.Equal(c.threads, []int{1, 2, 4}) || c.runs != 5 || c.rounds != 3 || c.warmup != 1 || !c.json || !c.torch {
 		t.Errorf("parsed %+v", c)
 	}
 	c, err = parseFlags(nil, io.Discard)
-	if err != nil || !slices.Equal(c.threads, []int{1, 2}) || c.runs != 3 || c.json {
+	if err != nil || !slices.Equal(c.threads, []int{1, 2}) || c.runs != 3 || c.rounds != 1 || c.json {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
-	for _, bad := range [][]string{{"-threads", "0"}, {"-threads", "1,x"}, {"-runs", "0"}, {"-warmup", "-1"}, {"extra"}, {"-nope"}} {
+	for _, bad := range [][]string{{"-threads", "0"}, {"-threads", "1,x"}, {"-runs", "0"}, {"-rounds", "0"}, {"-warmup", "-1"}, {"extra"}, {"-nope"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
