@@ -51,12 +51,30 @@ func layerName(in *ir.Instr) string {
 }
 
 // decodeInstr emits, for the decoder, the instructions that depend on
-// positions; it reports false for the row-wise ones, which Infer's code
-// runs unchanged on T = batch rows.
+// positions, and matmuls; it reports false for the other row-wise ones,
+// which Infer's code runs unchanged on T = batch rows.
 func (b *body) decodeInstr(in *ir.Instr) bool {
 	a, o, at := in.Args, in.Outs, in.Attrs
 	pos := jen.Id("d").Dot("pos")
 	switch in.Op {
+	case ir.OpMatMul:
+		// Few rows: GemmStreamB, which equals Gemm bit for bit.
+		A, B, C := a[0], a[1], o[0]
+		m, k := b.rows(A.Rows), jen.Lit(A.Cols)
+		if at.TransA {
+			m, k = jen.Lit(A.Cols), b.rows(A.Rows)
+		}
+		n := jen.Lit(B.Cols)
+		if at.TransB {
+			n = b.rows(B.Rows)
+		}
+		beta := 0
+		if at.Acc {
+			beta = 1
+		}
+		b.add(kernel("GemmStreamB").Call(jen.Lit(at.TransA), jen.Lit(at.TransB), m, n, k,
+			jen.Lit(1), b.val(A), jen.Lit(A.Cols), b.val(B), jen.Lit(B.Cols),
+			jen.Lit(beta), b.val(C), jen.Lit(C.Cols)))
 	case ir.OpAddPos:
 		d := o[0].Cols
 		off := b.g.l.Params.Offset(a[1])
