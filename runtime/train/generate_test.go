@@ -83,9 +83,9 @@ func (d *ctxDecoder) Step(tokens []int32) ([]float32, error) {
 // decoder costs about two steps per byte.
 func TestGenerateDecoderMatchesInfer(t *testing.T) {
 	for _, c := range []struct {
-		prompt      string
-		n, maxSeq   int
-		batch       int
+		prompt     string
+		n, maxSeq  int
+		batch      int
 		temp, topP float64
 	}{
 		{"a", 40, 8, 1, 0, 1},
