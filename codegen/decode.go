@@ -16,6 +16,14 @@ import (
 // It uses the Model's inference arena and workspaces; NewDecoder allocates
 // the caches, so Step allocates nothing.
 
+// decodeMode is what a body emits for the Decoder.
+type decodeMode int
+
+const (
+	decodeStep    decodeMode = iota + 1 // Step: one position per sequence
+	decodePrefill                       // Prefill: Infer's code, filling the caches
+)
+
 // attentions returns the attention instructions of the inference pass, in
 // order: the i-th has caches d.k[i] and d.v[i].
 func (g *gen) attentions() []*ir.Instr {
@@ -56,6 +64,25 @@ func layerName(in *ir.Instr) string {
 func (b *body) decodeInstr(in *ir.Instr) bool {
 	a, o, at := in.Args, in.Outs, in.Attrs
 	pos := jen.Id("d").Dot("pos")
+	cache := func() int {
+		for j, x := range b.g.attentions() {
+			if x == in {
+				return j
+			}
+		}
+		panic("codegen: attention not in the inference pass")
+	}
+	if b.decode == decodePrefill {
+		if in.Op != ir.OpAttention {
+			return false
+		}
+		i := cache()
+		b.add(kernel("Attention").Call(b.val(o[0]), b.val(o[1]), b.val(a[0]),
+			b.batch(), b.seq(), jen.Lit(at.Heads), jen.Lit(at.HeadDim), jen.Lit(at.Causal)))
+		b.add(kernel("AttentionCache").Call(jen.Id("d").Dot("k").Index(jen.Lit(i)), jen.Id("d").Dot("v").Index(jen.Lit(i)),
+			b.val(a[0]), b.batch(), b.seq(), jen.Id("MaxSeq"), jen.Lit(at.Heads), jen.Lit(at.HeadDim)))
+		return true
+	}
 	switch in.Op {
 	case ir.OpMatMul:
 		// Few rows: GemmStreamB, which equals Gemm bit for bit.
@@ -81,12 +108,7 @@ func (b *body) decodeInstr(in *ir.Instr) bool {
 		row := b.id("w").Index(jen.Lit(off).Op("+").Add(pos).Op("*").Lit(d), jen.Lit(off+d).Op("+").Add(pos.Clone()).Op("*").Lit(d))
 		b.add(kernel("AddPosEmbed").Call(b.val(o[0]), b.val(a[0]), row, b.id("T"), jen.Lit(1), jen.Lit(d)))
 	case ir.OpAttention:
-		i := 0
-		for j, x := range b.g.attentions() {
-			if x == in {
-				i = j
-			}
-		}
+		i := cache()
 		b.add(kernel("AttentionDecode").Call(b.val(o[0]), b.val(a[0]),
 			jen.Id("d").Dot("k").Index(jen.Lit(i)), jen.Id("d").Dot("v").Index(jen.Lit(i)), jen.Id("d").Dot("scores"),
 			b.id("T"), jen.Id("MaxSeq"), pos, jen.Lit(at.Heads), jen.Lit(at.HeadDim)))
@@ -142,6 +164,7 @@ func (g *gen) decoder(f *jen.File) {
 		jen.Id("Pos").Params().Int(),
 		jen.Id("Reset").Params(),
 		jen.Id("Step").Params(jen.Id("tokens").Index().Int32()).Params(jen.Index().Add(F.Clone()), jen.Error()),
+		jen.Id("Prefill").Params(jen.Id("tokens").Index().Int32(), jen.Id("seq").Int()).Params(jen.Index().Add(F.Clone()), jen.Error()),
 	)
 	var newBody []jen.Code
 	if why != "" {
@@ -210,7 +233,7 @@ func (g *gen) decoder(f *jen.File) {
 			field = "work"
 		}
 		b := g.newBody(&l.Infer)
-		b.decode = true
+		b.decode = decodeStep
 		b.fail = jen.Nil()
 		if g.train {
 			b.ws = "moeInfer"
@@ -253,4 +276,74 @@ func (g *gen) decoder(f *jen.File) {
 	f.Comment("a token is not below Vocab.")
 	f.Func().Params(dm.Clone()).Id("Step").Params(jen.Id("tokens").Index().Int32()).
 		Params(jen.Id("logits").Index().Add(F.Clone()), jen.Err().Error()).Block(stmts...)
+
+	g.prefill(f, why)
+}
+
+// prefill emits the Decoder's Prefill: Infer's code, with every attention
+// layer also storing its keys and values in the caches.
+func (g *gen) prefill(f *jen.File, why string) {
+	p, l := g.p, g.l
+	errf := func(format string, args ...jen.Code) *jen.Statement {
+		return jen.Qual("fmt", "Errorf").Call(append([]jen.Code{jen.Lit(g.pkg + ": " + format)}, args...)...)
+	}
+	var stmts []jen.Code
+	if why != "" {
+		stmts = []jen.Code{jen.Return(jen.Nil(), errf("no decoder: %s", jen.Lit(why)))}
+	} else {
+		field := "infer"
+		if !g.train {
+			field = "work"
+		}
+		b := g.newBody(&l.Infer)
+		b.decode = decodePrefill
+		b.fail = jen.Nil()
+		if g.train {
+			b.ws = "moeInfer"
+		}
+		b.fused = l.Fused
+		b.instrs(p.Forward[:p.NInfer], l.Infer.Zero)
+		off := l.Infer.Offset(p.Logits)
+		end := jen.Lit(off).Op("+").Id("T").Op("*").Id("Vocab")
+		if off == 0 {
+			end = jen.Id("T").Op("*").Id("Vocab")
+		}
+		stmts = []jen.Code{
+			jen.If(jen.Id("d").Dot("m").Op("==").Nil()).Block(
+				jen.Return(jen.Nil(), errf("Decoder not made by NewDecoder"))),
+			jen.If(jen.Err().Op("=").Id("checkTokens").Call(jen.Id("tokens"), jen.Id("d").Dot("batch"), jen.Id("seq")), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Nil(), jen.Err())),
+		}
+		if len(g.moes) > 0 {
+			stmts = append(stmts, jen.If(jen.Err().Op("=").Id("checkMoE").Call(jen.Id("d").Dot("batch"), jen.Id("seq")), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Nil(), jen.Err())))
+		}
+		stmts = append(stmts,
+			jen.Id("d").Dot("pos").Op("=").Lit(0),
+			jen.Id("m").Op(":=").Id("d").Dot("m"),
+			jen.Id("batch").Op(":=").Id("d").Dot("batch"),
+			jen.Id("T").Op(":=").Id("batch").Op("*").Id("seq"),
+			jen.Id("a").Op(":=").Id("m").Dot(field),
+		)
+		if b.used["w"] {
+			stmts = append(stmts, jen.Id("w").Op(":=").Id("m").Dot("params"))
+		}
+		if b.used["aux"] {
+			stmts = append(stmts, jen.Var().Id("aux").Float64().Comment("a moe layer's router losses"))
+		}
+		stmts = append(stmts, jen.Line())
+		stmts = append(stmts, b.stmts...)
+		stmts = append(stmts, jen.Line(),
+			jen.Id("d").Dot("pos").Op("=").Id("seq"),
+			jen.Return(jen.Id("a").Index(jen.Lit(off), end, end.Clone()), jen.Nil()))
+	}
+	f.Line()
+	f.Comment("Prefill starts the decoder's sequences over with seq tokens each (tokens holds")
+	f.Comment("batch*seq ids, sequence after sequence) in one pass, as seq Steps from")
+	f.Comment("position 0 would, and returns Infer's logits of every position, [batch*seq,")
+	f.Comment("Vocab], valid until the next call of a Decoder or Model method. Then Pos is")
+	f.Comment("seq. It fails, changing nothing, if seq is out of range, the number of tokens")
+	f.Comment("is not batch*seq or a token is not below Vocab.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Decoder")).Id("Prefill").Params(jen.Id("tokens").Index().Int32(), jen.Id("seq").Int()).
+		Params(jen.Id("logits").Index().Id(g.F), jen.Err().Error()).Block(stmts...)
 }

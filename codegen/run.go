@@ -28,8 +28,8 @@ type body struct {
 	losses bool
 	// fused: the layout's fused pairs, for the forward passes.
 	fused []bool
-	// decode: the Decoder's Step (decode.go).
-	decode bool
+	// decode: the Decoder's Step or Prefill (decode.go).
+	decode decodeMode
 	used   map[string]bool
 	stmts  []jen.Code
 }
@@ -201,7 +201,7 @@ func (b *body) toF(x *jen.Statement) *jen.Statement {
 
 // instr emits one kernel call.
 func (b *body) instr(in *ir.Instr) {
-	if b.decode && b.decodeInstr(in) {
+	if b.decode != 0 && b.decodeInstr(in) {
 		return
 	}
 	a, o, at := in.Args, in.Outs, in.Attrs

@@ -405,6 +405,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float32, error)
+	Prefill(tokens []int32, seq int) ([]float32, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -490,6 +491,77 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	kernels.GemmStreamB(false, true, T, 256, 32, 1, a[9216:9216+T*32], 32, w[0:8192], 32, 0, a[0:T*256], 256)
 
 	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("densemodel: Decoder not made by NewDecoder")
+	}
+	if err = checkTokens(tokens, d.batch, seq); err != nil {
+		return nil, err
+	}
+	d.pos = 0
+	m := d.m
+	batch := d.batch
+	T := batch * seq
+	a := m.infer
+	w := m.params
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*32], w[0:8192], tokens, 32)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[3072:3072+T*32], a[0:T*32], w[8192:8192+seq*32], batch, seq, 32)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[4096:4096+T*32], a[0:T], a[3072:3072+T*32], w[8704:8736], T, 32, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[4096:4096+T*32], 32, w[8736:11808], 96, 0, a[0:T*96], 96)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=8 causal
+	kernels.Attention(a[4096:4096+T*32], a[5120:5120+T*4], a[0:T*96], batch, seq, 4, 8, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*96], batch, seq, MaxSeq, 4, 8)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[4096:4096+T*32], 32, w[11808:12832], 32, 0, a[0:T*32], 32)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[8192:8192+T*32], a[4096:4096+T*32], a[1024:1024+T], a[3072:3072+T*32], a[0:T*32], w[12832:12864], T, 32, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 128, 32, 1, a[4096:4096+T*32], 32, w[12864:16960], 128, 0, a[0:T*128], 128)
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
+	kernels.Activate(kernels.ActGELU, a[4096:4096+T*128], a[0:T*128])
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 32, 128, 1, a[4096:4096+T*128], 128, w[16960:21056], 32, 0, a[0:T*32], 32)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[3072:3072+T*32], a[4096:4096+T*32], a[1024:1024+T], a[8192:8192+T*32], a[0:T*32], w[21056:21088], T, 32, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[4096:4096+T*32], 32, w[21088:24160], 96, 0, a[0:T*96], 96)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=8 causal
+	kernels.Attention(a[4096:4096+T*32], a[5120:5120+T*4], a[0:T*96], batch, seq, 4, 8, true)
+	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*96], batch, seq, MaxSeq, 4, 8)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[4096:4096+T*32], 32, w[24160:25184], 32, 0, a[0:T*32], 32)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[8192:8192+T*32], a[4096:4096+T*32], a[1024:1024+T], a[3072:3072+T*32], a[0:T*32], w[25184:25216], T, 32, 1e-06)
+	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
+	kernels.Gemm(false, false, T, 128, 32, 1, a[4096:4096+T*32], 32, w[25216:29312], 128, 0, a[0:T*128], 128)
+	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
+	kernels.Activate(kernels.ActGELU, a[4096:4096+T*128], a[0:T*128])
+	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
+	kernels.Gemm(false, false, T, 32, 128, 1, a[4096:4096+T*128], 128, w[29312:33408], 32, 0, a[0:T*32], 32)
+	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.ffn/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*32], a[9216:9216+T*32], a[2048:2048+T], a[8192:8192+T*32], a[0:T*32], w[33408:33440], T, 32, 1e-06)
+	// head: logits = matmul(norm, @embed.tokensᵀ)
+	kernels.Gemm(false, true, T, 256, 32, 1, a[9216:9216+T*32], 32, w[0:8192], 32, 0, a[0:T*256], 256)
+
+	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 

@@ -59,3 +59,26 @@ func AttentionDecode[F Float](out, qkv, kcache, vcache, scores []F, batch, maxSe
 		}
 	}
 }
+
+// AttentionCache stores the k and v columns of qkv ([batch*seq,
+// 3*heads*headDim], Attention's layout) at positions 0..seq-1 of kcache
+// and vcache ([batch, maxSeq, heads*headDim]), as seq calls of
+// AttentionDecode would: the cache a decoder continues from after a full
+// Attention over the first seq positions.
+func AttentionCache[F Float](kcache, vcache, qkv []F, batch, seq, maxSeq, heads, headDim int) {
+	w := heads * headDim
+	if seq < 0 || seq > maxSeq {
+		panic("kernels.AttentionCache: seq out of range")
+	}
+	checkLen("AttentionCache", "qkv", len(qkv), batch*seq*3*w)
+	checkLen("AttentionCache", "kcache", len(kcache), batch*maxSeq*w)
+	checkLen("AttentionCache", "vcache", len(vcache), batch*maxSeq*w)
+	for b := range batch {
+		for s := range seq {
+			row := qkv[(b*seq+s)*3*w:]
+			at := (b*maxSeq + s) * w
+			copy(kcache[at:at+w], row[w:2*w])
+			copy(vcache[at:at+w], row[2*w:3*w])
+		}
+	}
+}

@@ -90,3 +90,25 @@ func TestAttentionDecodeAllocs(t *testing.T) {
 		t.Errorf("%v allocations, want 0", n)
 	}
 }
+
+// TestAttentionCache: the caches AttentionCache fills equal those seq
+// AttentionDecode steps leave.
+func TestAttentionCache(t *testing.T) {
+	const batch, seq, maxSeq, heads, hd = 3, 6, 9, 2, 5
+	w := heads * hd
+	r := newRand(8)
+	qkv := randSlice[float64](r, batch*seq*3*w)
+	k1, v1 := make([]float64, batch*maxSeq*w), make([]float64, batch*maxSeq*w)
+	k2, v2 := make([]float64, batch*maxSeq*w), make([]float64, batch*maxSeq*w)
+	AttentionCache(k1, v1, qkv, batch, seq, maxSeq, heads, hd)
+	step, out, s := make([]float64, batch*3*w), make([]float64, batch*w), make([]float64, maxSeq)
+	for pos := range seq {
+		for b := range batch {
+			copy(step[b*3*w:(b+1)*3*w], qkv[(b*seq+pos)*3*w:])
+		}
+		AttentionDecode(out, step, k2, v2, s, batch, maxSeq, pos, heads, hd)
+	}
+	require.Equal(t, k2, k1)
+	require.Equal(t, v2, v1)
+	require.Panics(t, func() { AttentionCache(k1, v1, qkv, batch, maxSeq+1, maxSeq, heads, hd) })
+}

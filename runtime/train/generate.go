@@ -10,11 +10,12 @@ import (
 
 // StepDecoder is what a generated model's StepDecoder returns: its Decoder,
 // which decodes one position of every sequence per Step with a key/value
-// cache.
+// cache, after a Prefill of the first positions in one pass.
 type StepDecoder = interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float32, error)
+	Prefill(tokens []int32, seq int) ([]float32, error)
 }
 
 // Decoding is implemented by generated models (bfc build) with a decoder.
@@ -34,8 +35,9 @@ type Decoding interface {
 // context it restarts from its last maxSeq/2 bytes. A model with a decoder
 // (Decoding) steps one byte at a time and recomputes its cache over those
 // bytes when the context restarts; others run Infer over the whole context
-// for every byte. Both see the same contexts, so they give the same bytes
-// up to rounding of the logits.
+// for every byte. A decoder starts each context with one Prefill pass and
+// then steps one byte at a time. Both paths see the same contexts, so they
+// give the same bytes up to rounding of the logits.
 func Generate(m Model, prompt []byte, n, batch, maxSeq int, temperature, topP float64, rng *tensor.RNG) ([]byte, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("generate: empty prompt")
@@ -100,17 +102,33 @@ func inferNext(m Model, batch int) nextFunc {
 	}
 }
 
-// decodeNext feeds d the bytes of the context it has not seen yet,
-// restarting it when the context's start moved.
+// decodeNext prefills d with the context when it starts (or its start
+// moved) and then steps the bytes it has not seen.
 func decodeNext(d StepDecoder, batch int) nextFunc {
-	tokens := make([]int32, batch)
+	var tokens []int32
 	rows := make([][]float32, batch)
-	fedFrom := 0
+	fedFrom := -1
 	return func(outs [][]byte, start int) ([][]float32, error) {
-		if start != fedFrom {
-			d.Reset()
+		if start != fedFrom || d.Pos() == 0 {
 			fedFrom = start
+			ctx := len(outs[0]) - start
+			tokens = tokens[:0]
+			for _, o := range outs {
+				for _, b := range o[start:] {
+					tokens = append(tokens, int32(b))
+				}
+			}
+			logits, err := d.Prefill(tokens, ctx)
+			if err != nil {
+				return nil, err
+			}
+			vocab := len(logits) / len(tokens)
+			for j := range rows {
+				rows[j] = logits[((j+1)*ctx-1)*vocab : (j+1)*ctx*vocab]
+			}
+			return rows, nil
 		}
+		tokens = tokens[:batch]
 		var logits []float32
 		for p := start + d.Pos(); p < len(outs[0]); p++ {
 			for j, o := range outs {

@@ -14,8 +14,9 @@ import (
 // implements Decoding.
 type ctxModel struct {
 	*bigram
-	maxSeq int
-	steps  int // decoder steps, all decoders together
+	maxSeq   int
+	steps    int // decoder steps, all decoders together
+	prefills int
 }
 
 // hashNext is the byte ctxModel favours after ctx.
@@ -77,10 +78,28 @@ func (d *ctxDecoder) Step(tokens []int32) ([]float32, error) {
 	return d.logits, nil
 }
 
+func (d *ctxDecoder) Prefill(tokens []int32, seq int) ([]float32, error) {
+	batch := len(d.ctx)
+	if len(tokens) != batch*seq {
+		return nil, fmt.Errorf("bad shape")
+	}
+	d.Reset()
+	d.m.prefills++
+	out := make([]float32, len(tokens)*256)
+	for b := range batch {
+		for s := range seq {
+			d.ctx[b] = append(d.ctx[b], tokens[b*seq+s])
+			r := b*seq + s
+			peak(out[r*256:(r+1)*256], hashNext(d.ctx[b]))
+		}
+	}
+	return out, nil
+}
+
 // TestGenerateDecoderMatchesInfer: Generate gives the same bytes through a
 // decoder as recomputing every context, with prompts shorter and longer
 // than the context and generation that restarts it several times, and a
-// decoder costs about two steps per byte.
+// decoder costs a step per byte and a prefill per restart.
 func TestGenerateDecoderMatchesInfer(t *testing.T) {
 	for _, c := range []struct {
 		prompt     string
@@ -108,8 +127,11 @@ func TestGenerateDecoderMatchesInfer(t *testing.T) {
 		if len(got) != len(c.prompt)+c.n {
 			t.Errorf("%+v: %d bytes", c, len(got))
 		}
-		if limit := min(len(c.prompt), c.maxSeq) + 2*c.n; m.steps > limit {
-			t.Errorf("%+v: %d decoder steps for %d bytes, want at most %d", c, m.steps, c.n, limit)
+		if m.steps+m.prefills != c.n {
+			t.Errorf("%+v: %d steps and %d prefills for %d bytes", c, m.steps, m.prefills, c.n)
+		}
+		if restarts := c.n / max(1, c.maxSeq-c.maxSeq/2); m.prefills > restarts+2 {
+			t.Errorf("%+v: %d prefills, want at most %d", c, m.prefills, restarts+2)
 		}
 	}
 	if _, err := Generate(newBigram(), []byte("a"), 1, 1, 0, 0, 1, tensor.NewRNG(1)); err == nil {

@@ -573,6 +573,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float32, error)
+	Prefill(tokens []int32, seq int) ([]float32, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -694,6 +695,115 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	kernels.GemmStreamB(false, true, T, 256, 128, 1, a[262144:262144+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
 
 	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("dense: Decoder not made by NewDecoder")
+	}
+	if err = checkTokens(tokens, d.batch, seq); err != nil {
+		return nil, err
+	}
+	d.pos = 0
+	m := d.m
+	batch := d.batch
+	T := batch * seq
+	a := m.infer
+	w := m.params
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*128], w[0:32768], tokens, 128)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[393216:393216+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[40960:41088], T, 128, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[41088:90240], 384, 0, a[0:T*384], 384)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*384], batch, seq, MaxSeq, 4, 32)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 0, a[0:T*128], 128)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1048576:1048576+T*128], a[524288:524288+T*128], a[131072:131072+T], a[393216:393216+T*128], a[0:T*128], w[106624:106752], T, 128, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[106752:172288], 512, 0, a[0:T*512], 512)
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[172288:237824], 128, 0, a[0:T*128], 128)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[1048576:1048576+T*128], a[0:T*128], w[237824:237952], T, 128, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[237952:287104], 384, 0, a[0:T*384], 384)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*384], batch, seq, MaxSeq, 4, 32)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[287104:303488], 128, 0, a[0:T*128], 128)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1048576:1048576+T*128], a[524288:524288+T*128], a[131072:131072+T], a[393216:393216+T*128], a[0:T*128], w[303488:303616], T, 128, 1e-06)
+	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
+	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[303616:369152], 512, 0, a[0:T*512], 512)
+	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
+	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[369152:434688], 128, 0, a[0:T*128], 128)
+	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
+	// blocks.2.attn: blocks.2.attn.norm, blocks.2.attn.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.2.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[1048576:1048576+T*128], a[0:T*128], w[434688:434816], T, 128, 1e-06)
+	// blocks.2.attn: blocks.2.attn/qkv = matmul(blocks.2.attn.norm, @blocks.2.attn.qkv)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[434816:483968], 384, 0, a[0:T*384], 384)
+	// blocks.2.attn: blocks.2.attn/attn, blocks.2.attn/attn/1 = attention(blocks.2.attn/qkv) heads=4 head_dim=32 causal
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.AttentionCache(d.k[2], d.v[2], a[0:T*384], batch, seq, MaxSeq, 4, 32)
+	// blocks.2.attn: blocks.2.attn/out = matmul(blocks.2.attn/attn, @blocks.2.attn.out)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[483968:500352], 128, 0, a[0:T*128], 128)
+	// blocks.2.attn: blocks.2.attn/residual = add(blocks.1.ffn/residual, blocks.2.attn/out)
+	// blocks.2.ffn: blocks.2.ffn.norm, blocks.2.ffn.norm/1 = rmsnorm(blocks.2.attn/residual, @blocks.2.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1048576:1048576+T*128], a[524288:524288+T*128], a[131072:131072+T], a[393216:393216+T*128], a[0:T*128], w[500352:500480], T, 128, 1e-06)
+	// blocks.2.ffn: blocks.2.ffn/up = matmul(blocks.2.ffn.norm, @blocks.2.ffn.up)
+	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[500480:566016], 512, 0, a[0:T*512], 512)
+	// blocks.2.ffn: blocks.2.ffn/act = act(blocks.2.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
+	// blocks.2.ffn: blocks.2.ffn/down = matmul(blocks.2.ffn/act, @blocks.2.ffn.down)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[566016:631552], 128, 0, a[0:T*128], 128)
+	// blocks.2.ffn: blocks.2.ffn/residual = add(blocks.2.attn/residual, blocks.2.ffn/down)
+	// blocks.3.attn: blocks.3.attn.norm, blocks.3.attn.norm/1 = rmsnorm(blocks.2.ffn/residual, @blocks.3.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[1048576:1048576+T*128], a[0:T*128], w[631552:631680], T, 128, 1e-06)
+	// blocks.3.attn: blocks.3.attn/qkv = matmul(blocks.3.attn.norm, @blocks.3.attn.qkv)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[631680:680832], 384, 0, a[0:T*384], 384)
+	// blocks.3.attn: blocks.3.attn/attn, blocks.3.attn/attn/1 = attention(blocks.3.attn/qkv) heads=4 head_dim=32 causal
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.AttentionCache(d.k[3], d.v[3], a[0:T*384], batch, seq, MaxSeq, 4, 32)
+	// blocks.3.attn: blocks.3.attn/out = matmul(blocks.3.attn/attn, @blocks.3.attn.out)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[680832:697216], 128, 0, a[0:T*128], 128)
+	// blocks.3.attn: blocks.3.attn/residual = add(blocks.2.ffn/residual, blocks.3.attn/out)
+	// blocks.3.ffn: blocks.3.ffn.norm, blocks.3.ffn.norm/1 = rmsnorm(blocks.3.attn/residual, @blocks.3.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1048576:1048576+T*128], a[524288:524288+T*128], a[131072:131072+T], a[393216:393216+T*128], a[0:T*128], w[697216:697344], T, 128, 1e-06)
+	// blocks.3.ffn: blocks.3.ffn/up = matmul(blocks.3.ffn.norm, @blocks.3.ffn.up)
+	kernels.Gemm(false, false, T, 512, 128, 1, a[524288:524288+T*128], 128, w[697344:762880], 512, 0, a[0:T*512], 512)
+	// blocks.3.ffn: blocks.3.ffn/act = act(blocks.3.ffn/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[524288:524288+T*512], a[0:T*512])
+	// blocks.3.ffn: blocks.3.ffn/down = matmul(blocks.3.ffn/act, @blocks.3.ffn.down)
+	kernels.Gemm(false, false, T, 128, 512, 1, a[524288:524288+T*512], 512, w[762880:828416], 128, 0, a[0:T*128], 128)
+	// blocks.3.ffn: blocks.3.ffn/residual = add(blocks.3.attn/residual, blocks.3.ffn/down)
+	// norm: norm, norm/1 = rmsnorm(blocks.3.ffn/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[393216:393216+T], a[1048576:1048576+T*128], a[0:T*128], w[828416:828544], T, 128, 1e-06)
+	// head: logits = matmul(norm, @embed.tokensᵀ)
+	kernels.Gemm(false, true, T, 256, 128, 1, a[262144:262144+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
+
+	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 

@@ -809,6 +809,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float32, error)
+	Prefill(tokens []int32, seq int) ([]float32, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -967,6 +968,153 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	kernels.GemmStreamB(false, true, T, 256, 128, 1, a[393216:393216+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
 
 	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("model: Decoder not made by NewDecoder")
+	}
+	if err = checkTokens(tokens, d.batch, seq); err != nil {
+		return nil, err
+	}
+	if err = checkMoE(d.batch, seq); err != nil {
+		return nil, err
+	}
+	d.pos = 0
+	m := d.m
+	batch := d.batch
+	T := batch * seq
+	a := m.infer
+	w := m.params
+	var aux float64 // a moe layer's router losses
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*128], w[0:32768], tokens, 128)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[393216:393216+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[40960:41088], T, 128, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[41088:90240], 384, 0, a[0:T*384], 384)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*384], batch, seq, MaxSeq, 4, 32)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 0, a[0:T*128], 128)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.moe1: blocks.0.moe1.norm, blocks.0.moe1.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.moe1.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[106624:106752], T, 128, 1e-06)
+	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*128], a[262144:262144+T*128], w[106752:107776], w[107776:369920], w[369920:632064], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.0.moe1: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
+	// blocks.0.ffn1: blocks.0.ffn1.norm, blocks.0.ffn1.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale) (fused)
+	kernels.AddRMSNorm(a[524288:524288+T*128], a[262144:262144+T*128], a[393216:393216+T], a[131072:131072+T*128], a[0:T*128], w[632064:632192], T, 128, 1e-06)
+	// blocks.0.ffn1: blocks.0.ffn1/up = matmul(blocks.0.ffn1.norm, @blocks.0.ffn1.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[632192:664960], 256, 0, a[0:T*256], 256)
+	// blocks.0.ffn1: blocks.0.ffn1/act = act(blocks.0.ffn1/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.0.ffn1: blocks.0.ffn1/down = matmul(blocks.0.ffn1/act, @blocks.0.ffn1.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[664960:697728], 128, 0, a[0:T*128], 128)
+	// blocks.0.ffn1: blocks.0.ffn1/residual = add(blocks.0.moe1/residual, blocks.0.ffn1/down)
+	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], a[0:T*128], w[697728:697856], T, 128, 1e-06)
+	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[1], a[0:T*128], a[262144:262144+T*128], w[697856:698880], w[698880:961024], w[961024:1223168], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.0.moe2: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn1/residual, blocks.0.moe2/moe)
+	// blocks.0.ffn2: blocks.0.ffn2.norm, blocks.0.ffn2.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[524288:524288+T*128], a[262144:262144+T*128], a[393216:393216+T], a[131072:131072+T*128], a[0:T*128], w[1223168:1223296], T, 128, 1e-06)
+	// blocks.0.ffn2: blocks.0.ffn2/up = matmul(blocks.0.ffn2.norm, @blocks.0.ffn2.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[1223296:1256064], 256, 0, a[0:T*256], 256)
+	// blocks.0.ffn2: blocks.0.ffn2/act = act(blocks.0.ffn2/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.0.ffn2: blocks.0.ffn2/down = matmul(blocks.0.ffn2/act, @blocks.0.ffn2.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[1256064:1288832], 128, 0, a[0:T*128], 128)
+	// blocks.0.ffn2: blocks.0.ffn2/residual = add(blocks.0.moe2/residual, blocks.0.ffn2/down)
+	// blocks.0.moe3: blocks.0.moe3.norm, blocks.0.moe3.norm/1 = rmsnorm(blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], a[0:T*128], w[1288832:1288960], T, 128, 1e-06)
+	// blocks.0.moe3: blocks.0.moe3/moe, blocks.0.moe3/moe/1 = moe(blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*128], a[262144:262144+T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.0.moe3: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.0.moe3: blocks.0.moe3/residual = add(blocks.0.ffn2/residual, blocks.0.moe3/moe)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe3/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[262144:262144+T], a[131072:131072+T*128], a[0:T*128], w[1814272:1814400], T, 128, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[1814400:1863552], 384, 0, a[0:T*384], 384)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
+	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*384], batch, seq, MaxSeq, 4, 32)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[1863552:1879936], 128, 0, a[0:T*128], 128)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe3/residual, blocks.1.attn/out)
+	// blocks.1.moe1: blocks.1.moe1.norm, blocks.1.moe1.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.moe1.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[1879936:1880064], T, 128, 1e-06)
+	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*128], a[262144:262144+T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.1.moe1: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.1.moe1: blocks.1.moe1/residual = add(blocks.1.attn/residual, blocks.1.moe1/moe)
+	// blocks.1.ffn1: blocks.1.ffn1.norm, blocks.1.ffn1.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale) (fused)
+	kernels.AddRMSNorm(a[524288:524288+T*128], a[262144:262144+T*128], a[393216:393216+T], a[131072:131072+T*128], a[0:T*128], w[2405376:2405504], T, 128, 1e-06)
+	// blocks.1.ffn1: blocks.1.ffn1/up = matmul(blocks.1.ffn1.norm, @blocks.1.ffn1.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[2405504:2438272], 256, 0, a[0:T*256], 256)
+	// blocks.1.ffn1: blocks.1.ffn1/act = act(blocks.1.ffn1/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.1.ffn1: blocks.1.ffn1/down = matmul(blocks.1.ffn1/act, @blocks.1.ffn1.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[2438272:2471040], 128, 0, a[0:T*128], 128)
+	// blocks.1.ffn1: blocks.1.ffn1/residual = add(blocks.1.moe1/residual, blocks.1.ffn1/down)
+	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], a[0:T*128], w[2471040:2471168], T, 128, 1e-06)
+	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[4], a[0:T*128], a[262144:262144+T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.1.moe2: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.ffn1/residual, blocks.1.moe2/moe)
+	// blocks.1.ffn2: blocks.1.ffn2.norm, blocks.1.ffn2.norm/1 = rmsnorm(blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[524288:524288+T*128], a[262144:262144+T*128], a[393216:393216+T], a[131072:131072+T*128], a[0:T*128], w[2996480:2996608], T, 128, 1e-06)
+	// blocks.1.ffn2: blocks.1.ffn2/up = matmul(blocks.1.ffn2.norm, @blocks.1.ffn2.up)
+	kernels.Gemm(false, false, T, 256, 128, 1, a[262144:262144+T*128], 128, w[2996608:3029376], 256, 0, a[0:T*256], 256)
+	// blocks.1.ffn2: blocks.1.ffn2/act = act(blocks.1.ffn2/up) sqrelu
+	kernels.Activate(kernels.ActSqReLU, a[262144:262144+T*256], a[0:T*256])
+	// blocks.1.ffn2: blocks.1.ffn2/down = matmul(blocks.1.ffn2/act, @blocks.1.ffn2.down)
+	kernels.Gemm(false, false, T, 128, 256, 1, a[262144:262144+T*256], 256, w[3029376:3062144], 128, 0, a[0:T*128], 128)
+	// blocks.1.ffn2: blocks.1.ffn2/residual = add(blocks.1.moe2/residual, blocks.1.ffn2/down)
+	// blocks.1.moe3: blocks.1.moe3.norm, blocks.1.moe3.norm/1 = rmsnorm(blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale) (fused)
+	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[393216:393216+T], a[524288:524288+T*128], a[0:T*128], w[3062144:3062272], T, 128, 1e-06)
+	// blocks.1.moe3: blocks.1.moe3/moe, blocks.1.moe3/moe/1 = moe(blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
+	aux, err = moe.Forward(m.moeInfer[5], a[0:T*128], a[262144:262144+T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("model: blocks.1.moe3: %w", err)
+	}
+	a[393216] = float32(aux)
+	// blocks.1.moe3: blocks.1.moe3/residual = add(blocks.1.ffn2/residual, blocks.1.moe3/moe)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.moe3/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[262144:262144+T*128], a[393216:393216+T*128], a[524288:524288+T], a[131072:131072+T*128], a[0:T*128], w[3587584:3587712], T, 128, 1e-06)
+	// head: logits = matmul(norm, @embed.tokensᵀ)
+	kernels.Gemm(false, true, T, 256, 128, 1, a[393216:393216+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
+
+	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 

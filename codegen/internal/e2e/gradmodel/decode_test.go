@@ -43,3 +43,20 @@ func TestDecodeErrors(t *testing.T) {
 		t.Error("a zero Decoder stepped")
 	}
 }
+
+// TestPrefillMatchesInfer: a Prefill of the first positions, then Steps,
+// give Infer's full-sequence logits within 1e-12, and a later Prefill
+// starts the sequences over.
+func TestPrefillMatchesInfer(t *testing.T) {
+	m := New(Options{Seed: 3})
+	e2etest.Perturb(m.Params(), 4, 0.3)
+	d, err := m.NewDecoder(MaxBatch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, split := range []int{1, MaxSeq / 2, MaxSeq} {
+		tokens, _ := e2etest.Batch(uint64(10+i), Vocab, MaxBatch, MaxSeq, false)
+		worst := e2etest.PrefillMatchesInfer(t, m, d, tokens, MaxBatch, MaxSeq, split, Vocab, 1e-12)
+		t.Logf("prefill %d: worst logit difference %.3g", split, worst)
+	}
+}

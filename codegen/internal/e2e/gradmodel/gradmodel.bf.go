@@ -422,6 +422,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float64, error)
+	Prefill(tokens []int32, seq int) ([]float64, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -511,6 +512,81 @@ func (d *Decoder) Step(tokens []int32) (logits []float64, err error) {
 	kernels.GemmStreamB(false, false, T, 11, 8, 1, a[176:176+T*8], 8, w[1360:1448], 11, 0, a[0:T*11], 11)
 
 	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float64, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("gradmodel: Decoder not made by NewDecoder")
+	}
+	if err = checkTokens(tokens, d.batch, seq); err != nil {
+		return nil, err
+	}
+	d.pos = 0
+	m := d.m
+	batch := d.batch
+	T := batch * seq
+	a := m.infer
+	w := m.params
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*8], w[0:88], tokens, 8)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[368:368+T*8], a[0:T*8], w[96:96+seq*8], batch, seq, 8)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[496:496+T*8], a[0:T], a[368:368+T*8], w[144:152], T, 8, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[496:496+T*8], 8, w[160:352], 24, 0, a[0:T*24], 24)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=4 causal
+	kernels.Attention(a[496:496+T*8], a[624:624+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*24], batch, seq, MaxSeq, 2, 4)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[496:496+T*8], 8, w[352:416], 8, 0, a[0:T*8], 8)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	kernels.Add(a[560:560+T*8], a[368:368+T*8], a[0:T*8])
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.attn/residual, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[560:560+T*8], 8, w[416:608], 24, 0, a[0:T*24], 24)
+	// blocks.0.ffn: blocks.0.ffn/glu = glu(blocks.0.ffn/up) silu
+	kernels.GLU(kernels.ActSiLU, a[368:368+T*12], a[0:T*24], T, 12)
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/glu, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 8, 12, 1, a[368:368+T*12], 12, w[608:704], 8, 0, a[0:T*8], 8)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
+	kernels.Add(a[128:128+T*8], a[560:560+T*8], a[0:T*8])
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1, blocks.0.ffn.norm/2 = layernorm(blocks.0.ffn/residual, @blocks.0.ffn.norm.scale, @blocks.0.ffn.norm.bias)
+	kernels.LayerNorm(a[368:368+T*8], a[256:256+T], a[272:272+T], a[128:128+T*8], w[704:712], w[720:728], T, 8, 1e-05)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn.norm, @blocks.1.attn.norm.scale)
+	kernels.RMSNorm(a[496:496+T*8], a[0:T], a[368:368+T*8], w[736:744], T, 8, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[496:496+T*8], 8, w[752:944], 24, 0, a[0:T*24], 24)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
+	kernels.Attention(a[496:496+T*8], a[624:624+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*24], batch, seq, MaxSeq, 2, 4)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[496:496+T*8], 8, w[944:1008], 8, 0, a[0:T*8], 8)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn.norm, blocks.1.attn/out)
+	kernels.Add(a[560:560+T*8], a[368:368+T*8], a[0:T*8])
+	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.attn/residual, @blocks.1.ffn.up)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[560:560+T*8], 8, w[1008:1200], 24, 0, a[0:T*24], 24)
+	// blocks.1.ffn: blocks.1.ffn/glu = glu(blocks.1.ffn/up) silu
+	kernels.GLU(kernels.ActSiLU, a[368:368+T*12], a[0:T*24], T, 12)
+	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/glu, @blocks.1.ffn.down)
+	kernels.Gemm(false, false, T, 8, 12, 1, a[368:368+T*12], 12, w[1200:1296], 8, 0, a[0:T*8], 8)
+	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
+	kernels.Add(a[128:128+T*8], a[560:560+T*8], a[0:T*8])
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1, blocks.1.ffn.norm/2 = layernorm(blocks.1.ffn/residual, @blocks.1.ffn.norm.scale, @blocks.1.ffn.norm.bias)
+	kernels.LayerNorm(a[0:T*8], a[256:256+T], a[272:272+T], a[128:128+T*8], w[1296:1304], w[1312:1320], T, 8, 1e-05)
+	// norm: norm, norm/1, norm/2 = layernorm(blocks.1.ffn.norm, @norm.scale, @norm.bias)
+	kernels.LayerNorm(a[176:176+T*8], a[128:128+T], a[144:144+T], a[0:T*8], w[1328:1336], w[1344:1352], T, 8, 1e-05)
+	// head: logits = matmul(norm, @head.weight)
+	kernels.Gemm(false, false, T, 11, 8, 1, a[176:176+T*8], 8, w[1360:1448], 11, 0, a[0:T*11], 11)
+
+	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 

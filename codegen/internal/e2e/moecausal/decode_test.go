@@ -77,3 +77,19 @@ func TestGenerateWithDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefillMatchesInfer: a Prefill of the first positions, then Steps,
+// give Infer's full-sequence logits within 2e-5, and a later Prefill
+// starts the sequences over.
+func TestPrefillMatchesInfer(t *testing.T) {
+	m := model()
+	d, err := m.NewDecoder(MaxBatch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, split := range []int{1, MaxSeq / 2, MaxSeq} {
+		tokens, _ := e2etest.Batch(uint64(10+i), Vocab, MaxBatch, MaxSeq, false)
+		worst := e2etest.PrefillMatchesInfer(t, m, d, tokens, MaxBatch, MaxSeq, split, Vocab, 2e-5)
+		t.Logf("prefill %d: worst logit difference %.3g", split, worst)
+	}
+}

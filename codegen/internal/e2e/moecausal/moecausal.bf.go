@@ -632,6 +632,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float32, error)
+	Prefill(tokens []int32, seq int) ([]float32, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -754,6 +755,117 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	kernels.GemmStreamB(false, false, T, 13, 8, 1, a[768:768+T*8], 8, w[5056:5160], 13, 0, a[0:T*13], 13)
 
 	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("moecausal: Decoder not made by NewDecoder")
+	}
+	if err = checkTokens(tokens, d.batch, seq); err != nil {
+		return nil, err
+	}
+	if err = checkMoE(d.batch, seq); err != nil {
+		return nil, err
+	}
+	d.pos = 0
+	m := d.m
+	batch := d.batch
+	T := batch * seq
+	a := m.infer
+	w := m.params
+	var aux float64 // a moe layer's router losses
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*8], w[0:104], tokens, 8)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[768:768+T*8], a[0:T*8], w[112:112+seq*8], batch, seq, 8)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[1024:1024+T*8], a[0:T], a[768:768+T*8], w[176:184], T, 8, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[1024:1024+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=4 causal
+	kernels.Attention(a[1024:1024+T*8], a[1280:1280+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*24], batch, seq, MaxSeq, 2, 4)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[384:448], 8, 0, a[0:T*8], 8)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
+	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[1024:1024+T], a[768:768+T*8], a[0:T*8], w[448:456], T, 8, 1e-06)
+	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*8], a[512:512+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.0.ec: %w", err)
+	}
+	a[768] = float32(aux)
+	// blocks.0.ec: blocks.0.ec/residual = add(blocks.0.attn/residual, blocks.0.ec/moe)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.ec/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[512:512+T*8], a[768:768+T], a[256:256+T*8], a[0:T*8], w[1520:1528], T, 8, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 16, 8, 1, a[512:512+T*8], 8, w[1536:1664], 16, 0, a[0:T*16], 16)
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
+	kernels.Activate(kernels.ActGELU, a[512:512+T*16], a[0:T*16])
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[512:512+T*16], 16, w[1664:1792], 8, 0, a[0:T*8], 8)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.ec/residual, blocks.0.ffn/down)
+	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[768:768+T], a[1024:1024+T*8], a[0:T*8], w[1792:1800], T, 8, 1e-06)
+	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[1], a[0:T*8], a[512:512+T*8], w[1808:1840], w[1840:2352], w[2352:2608], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
+	}
+	a[768] = float32(aux)
+	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.ffn/residual, blocks.0.top2/moe)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[768:768+T*8], a[1024:1024+T*8], a[512:512+T], a[256:256+T*8], a[0:T*8], w[2608:2616], T, 8, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[1024:1024+T*8], 8, w[2624:2816], 24, 0, a[0:T*24], 24)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
+	kernels.Attention(a[1024:1024+T*8], a[1280:1280+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*24], batch, seq, MaxSeq, 2, 4)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[2816:2880], 8, 0, a[0:T*8], 8)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
+	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
+	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[1024:1024+T], a[768:768+T*8], a[0:T*8], w[2880:2888], T, 8, 1e-06)
+	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[512:512+T*8], w[2896:2928], w[2928:3440], w[3440:3952], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
+	}
+	a[768] = float32(aux)
+	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[512:512+T*8], a[768:768+T], a[256:256+T*8], a[0:T*8], w[3952:3960], T, 8, 1e-06)
+	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
+	kernels.Gemm(false, false, T, 16, 8, 1, a[512:512+T*8], 8, w[3968:4096], 16, 0, a[0:T*16], 16)
+	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
+	kernels.Activate(kernels.ActGELU, a[512:512+T*16], a[0:T*16])
+	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[512:512+T*16], 16, w[4096:4224], 8, 0, a[0:T*8], 8)
+	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
+	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[768:768+T], a[1024:1024+T*8], a[0:T*8], w[4224:4232], T, 8, 1e-06)
+	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[512:512+T*8], w[4240:4272], w[4272:4784], w[4784:5040], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
+	}
+	a[768] = float32(aux)
+	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.ffn/residual, blocks.1.top2/moe)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.top2/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[768:768+T*8], a[1024:1024+T], a[256:256+T*8], a[0:T*8], w[5040:5048], T, 8, 1e-06)
+	// head: logits = matmul(norm, @head.weight)
+	kernels.Gemm(false, false, T, 13, 8, 1, a[768:768+T*8], 8, w[5056:5160], 13, 0, a[0:T*13], 13)
+
+	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 

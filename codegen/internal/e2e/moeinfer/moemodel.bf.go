@@ -450,6 +450,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float32, error)
+	Prefill(tokens []int32, seq int) ([]float32, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -475,6 +476,16 @@ func (d *Decoder) Reset() {
 // decoder holds MaxSeq positions (Reset it), the number of tokens is not batch or
 // a token is not below Vocab.
 func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
+	return nil, fmt.Errorf("moeinfer: no decoder: %s", "blocks.0.top2: top_k routes over group batch; decoding one position at a time reproduces the full forward only over group position (docs/language.md, decoding)")
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error) {
 	return nil, fmt.Errorf("moeinfer: no decoder: %s", "blocks.0.top2: top_k routes over group batch; decoding one position at a time reproduces the full forward only over group position (docs/language.md, decoding)")
 }
 

@@ -405,6 +405,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float32, error)
+	Prefill(tokens []int32, seq int) ([]float32, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -490,6 +491,77 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	kernels.GemmStreamB(false, true, T, 256, 64, 1, a[131072:131072+T*64], 64, w[0:16384], 64, 0, a[0:T*256], 256)
 
 	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("charlm: Decoder not made by NewDecoder")
+	}
+	if err = checkTokens(tokens, d.batch, seq); err != nil {
+		return nil, err
+	}
+	d.pos = 0
+	m := d.m
+	batch := d.batch
+	T := batch * seq
+	a := m.infer
+	w := m.params
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*64], w[0:16384], tokens, 64)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[98304:98304+T*64], a[0:T*64], w[16384:16384+seq*64], batch, seq, 64)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[131072:131072+T*64], a[0:T], a[98304:98304+T*64], w[20480:20544], T, 64, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 192, 64, 1, a[131072:131072+T*64], 64, w[20544:32832], 192, 0, a[0:T*192], 192)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=16 causal
+	kernels.Attention(a[131072:131072+T*64], a[163840:163840+T*4], a[0:T*192], batch, seq, 4, 16, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*192], batch, seq, MaxSeq, 4, 16)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 64, 64, 1, a[131072:131072+T*64], 64, w[32832:36928], 64, 0, a[0:T*64], 64)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[262144:262144+T*64], a[131072:131072+T*64], a[32768:32768+T], a[98304:98304+T*64], a[0:T*64], w[36928:36992], T, 64, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 256, 64, 1, a[131072:131072+T*64], 64, w[36992:53376], 256, 0, a[0:T*256], 256)
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
+	kernels.Activate(kernels.ActGELU, a[131072:131072+T*256], a[0:T*256])
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 64, 256, 1, a[131072:131072+T*256], 256, w[53376:69760], 64, 0, a[0:T*64], 64)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[98304:98304+T*64], a[131072:131072+T*64], a[32768:32768+T], a[262144:262144+T*64], a[0:T*64], w[69760:69824], T, 64, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 192, 64, 1, a[131072:131072+T*64], 64, w[69824:82112], 192, 0, a[0:T*192], 192)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=16 causal
+	kernels.Attention(a[131072:131072+T*64], a[163840:163840+T*4], a[0:T*192], batch, seq, 4, 16, true)
+	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*192], batch, seq, MaxSeq, 4, 16)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 64, 64, 1, a[131072:131072+T*64], 64, w[82112:86208], 64, 0, a[0:T*64], 64)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[262144:262144+T*64], a[131072:131072+T*64], a[32768:32768+T], a[98304:98304+T*64], a[0:T*64], w[86208:86272], T, 64, 1e-06)
+	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
+	kernels.Gemm(false, false, T, 256, 64, 1, a[131072:131072+T*64], 64, w[86272:102656], 256, 0, a[0:T*256], 256)
+	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
+	kernels.Activate(kernels.ActGELU, a[131072:131072+T*256], a[0:T*256])
+	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
+	kernels.Gemm(false, false, T, 64, 256, 1, a[131072:131072+T*256], 256, w[102656:119040], 64, 0, a[0:T*64], 64)
+	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.ffn/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[32768:32768+T*64], a[131072:131072+T*64], a[65536:65536+T], a[262144:262144+T*64], a[0:T*64], w[119040:119104], T, 64, 1e-06)
+	// head: logits = matmul(norm, @embed.tokensᵀ)
+	kernels.Gemm(false, true, T, 256, 64, 1, a[131072:131072+T*64], 64, w[0:16384], 64, 0, a[0:T*256], 256)
+
+	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 

@@ -317,6 +317,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float64, error)
+	Prefill(tokens []int32, seq int) ([]float64, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -384,6 +385,58 @@ func (d *Decoder) Step(tokens []int32) (logits []float64, err error) {
 	kernels.GemmStreamB(false, false, T, 17, 8, 1, a[272:272+T*8], 8, w[768:904], 17, 0, a[0:T*17], 17)
 
 	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float64, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("double: Decoder not made by NewDecoder")
+	}
+	if err = checkTokens(tokens, d.batch, seq); err != nil {
+		return nil, err
+	}
+	d.pos = 0
+	m := d.m
+	batch := d.batch
+	T := batch * seq
+	a := m.infer
+	w := m.params
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*8], w[0:136], tokens, 8)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[384:384+T*8], a[0:T*8], w[144:144+seq*8], batch, seq, 8)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[512:512+T*8], a[0:T], a[384:384+T*8], w[208:216], T, 8, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[512:512+T*8], 8, w[224:416], 24, 0, a[0:T*24], 24)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=4 causal
+	kernels.Attention(a[512:512+T*8], a[640:640+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*24], batch, seq, MaxSeq, 2, 4)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[416:480], 8, 0, a[0:T*8], 8)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[256:256+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 16, 8, 1, a[256:256+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16)
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh
+	kernels.Activate(kernels.ActGELUTanh, a[256:256+T*16], a[0:T*16])
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[256:256+T*16], 16, w[624:752], 8, 0, a[0:T*8], 8)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
+	// norm: norm, norm/1 = rmsnorm(blocks.0.ffn/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[128:128+T*8], a[272:272+T*8], a[256:256+T], a[512:512+T*8], a[0:T*8], w[752:760], T, 8, 1e-06)
+	// head: logits = matmul(norm, @head.weight)
+	kernels.Gemm(false, false, T, 17, 8, 1, a[272:272+T*8], 8, w[768:904], 17, 0, a[0:T*17], 17)
+
+	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 

@@ -420,6 +420,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float32, error)
+	Prefill(tokens []int32, seq int) ([]float32, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -507,6 +508,79 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	kernels.GemmStreamB(false, false, T, 100, 32, 1, a[6400:6400+T*32], 32, w[30144:33344], 100, 0, a[0:T*100], 100)
 
 	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("gated: Decoder not made by NewDecoder")
+	}
+	if err = checkTokens(tokens, d.batch, seq); err != nil {
+		return nil, err
+	}
+	d.pos = 0
+	m := d.m
+	batch := d.batch
+	T := batch * seq
+	a := m.infer
+	w := m.params
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[6144:6144+T*32], w[0:3200], tokens, 32)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(embed, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[6144:6144+T*32], 32, w[3200:6272], 96, 0, a[0:T*96], 96)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=16 causal
+	kernels.Attention(a[8192:8192+T*32], a[10240:10240+T*2], a[0:T*96], batch, seq, 2, 16, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*96], batch, seq, MaxSeq, 2, 16)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[8192:8192+T*32], 32, w[6272:7296], 32, 0, a[0:T*32], 32)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed, blocks.0.attn/out)
+	kernels.Add(a[2048:2048+T*32], a[6144:6144+T*32], a[0:T*32])
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1, blocks.0.attn.norm/2 = layernorm(blocks.0.attn/residual, @blocks.0.attn.norm.scale, @blocks.0.attn.norm.bias)
+	kernels.LayerNorm(a[18432:18432+T*32], a[0:T], a[64:64+T], a[2048:2048+T*32], w[7296:7328], w[7328:7360], T, 32, 1e-05)
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.attn.norm, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 192, 32, 1, a[18432:18432+T*32], 32, w[7360:13504], 192, 0, a[0:T*192], 192)
+	// blocks.0.ffn: blocks.0.ffn/glu = glu(blocks.0.ffn/up) gelu
+	kernels.GLU(kernels.ActGELU, a[12288:12288+T*96], a[0:T*192], T, 96)
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/glu, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 32, 96, 1, a[12288:12288+T*96], 96, w[13504:16576], 32, 0, a[0:T*32], 32)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn.norm, blocks.0.ffn/down)
+	kernels.Add(a[2048:2048+T*32], a[18432:18432+T*32], a[0:T*32])
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1, blocks.0.ffn.norm/2 = layernorm(blocks.0.ffn/residual, @blocks.0.ffn.norm.scale, @blocks.0.ffn.norm.bias)
+	kernels.LayerNorm(a[6144:6144+T*32], a[0:T], a[64:64+T], a[2048:2048+T*32], w[16576:16608], w[16608:16640], T, 32, 1e-05)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.0.ffn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[6144:6144+T*32], 32, w[16640:19712], 96, 0, a[0:T*96], 96)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=16 causal
+	kernels.Attention(a[8192:8192+T*32], a[10240:10240+T*2], a[0:T*96], batch, seq, 2, 16, true)
+	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*96], batch, seq, MaxSeq, 2, 16)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[8192:8192+T*32], 32, w[19712:20736], 32, 0, a[0:T*32], 32)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn.norm, blocks.1.attn/out)
+	kernels.Add(a[2048:2048+T*32], a[6144:6144+T*32], a[0:T*32])
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1, blocks.1.attn.norm/2 = layernorm(blocks.1.attn/residual, @blocks.1.attn.norm.scale, @blocks.1.attn.norm.bias)
+	kernels.LayerNorm(a[18432:18432+T*32], a[0:T], a[64:64+T], a[2048:2048+T*32], w[20736:20768], w[20768:20800], T, 32, 1e-05)
+	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.attn.norm, @blocks.1.ffn.up)
+	kernels.Gemm(false, false, T, 192, 32, 1, a[18432:18432+T*32], 32, w[20800:26944], 192, 0, a[0:T*192], 192)
+	// blocks.1.ffn: blocks.1.ffn/glu = glu(blocks.1.ffn/up) gelu
+	kernels.GLU(kernels.ActGELU, a[12288:12288+T*96], a[0:T*192], T, 96)
+	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/glu, @blocks.1.ffn.down)
+	kernels.Gemm(false, false, T, 32, 96, 1, a[12288:12288+T*96], 96, w[26944:30016], 32, 0, a[0:T*32], 32)
+	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn.norm, blocks.1.ffn/down)
+	kernels.Add(a[2048:2048+T*32], a[18432:18432+T*32], a[0:T*32])
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1, blocks.1.ffn.norm/2 = layernorm(blocks.1.ffn/residual, @blocks.1.ffn.norm.scale, @blocks.1.ffn.norm.bias)
+	kernels.LayerNorm(a[0:T*32], a[4096:4096+T], a[4160:4160+T], a[2048:2048+T*32], w[30016:30048], w[30048:30080], T, 32, 1e-05)
+	// norm: norm, norm/1, norm/2 = layernorm(blocks.1.ffn.norm, @norm.scale, @norm.bias)
+	kernels.LayerNorm(a[6400:6400+T*32], a[2048:2048+T], a[2112:2112+T], a[0:T*32], w[30080:30112], w[30112:30144], T, 32, 1e-05)
+	// head: logits = matmul(norm, @head.weight)
+	kernels.Gemm(false, false, T, 100, 32, 1, a[6400:6400+T*32], 32, w[30144:33344], 100, 0, a[0:T*100], 100)
+
+	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 

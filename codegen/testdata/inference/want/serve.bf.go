@@ -271,6 +271,7 @@ func (m *Model) StepDecoder(batch int) (interface {
 	Pos() int
 	Reset()
 	Step(tokens []int32) ([]float32, error)
+	Prefill(tokens []int32, seq int) ([]float32, error)
 }, error) {
 	d, err := m.NewDecoder(batch)
 	if err != nil {
@@ -356,6 +357,77 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	kernels.GemmStreamB(false, true, T, 64, 32, 1, a[2048:2048+T*32], 32, w[0:2048], 32, 0, a[0:T*64], 64)
 
 	d.pos++
+	return a[0 : T*Vocab : T*Vocab], nil
+}
+
+// Prefill starts the decoder's sequences over with seq tokens each (tokens holds
+// batch*seq ids, sequence after sequence) in one pass, as seq Steps from
+// position 0 would, and returns Infer's logits of every position, [batch*seq,
+// Vocab], valid until the next call of a Decoder or Model method. Then Pos is
+// seq. It fails, changing nothing, if seq is out of range, the number of tokens
+// is not batch*seq or a token is not below Vocab.
+func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error) {
+	if d.m == nil {
+		return nil, fmt.Errorf("inference: Decoder not made by NewDecoder")
+	}
+	if err = checkTokens(tokens, d.batch, seq); err != nil {
+		return nil, err
+	}
+	d.pos = 0
+	m := d.m
+	batch := d.batch
+	T := batch * seq
+	a := m.work
+	w := m.params
+
+	// embed: embed = embed(tokens, @embed.tokens)
+	kernels.Embed(a[0:T*32], w[0:2048], tokens, 32)
+	// embed: embed/pos = addpos(embed, @embed.pos)
+	kernels.AddPosEmbed(a[3072:3072+T*32], a[0:T*32], w[2048:2048+seq*32], batch, seq, 32)
+	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
+	kernels.RMSNorm(a[4096:4096+T*32], a[0:T], a[3072:3072+T*32], w[3072:3104], T, 32, 1e-06)
+	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[4096:4096+T*32], 32, w[3104:6176], 96, 0, a[0:T*96], 96)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=8 causal
+	kernels.Attention(a[4096:4096+T*32], a[5120:5120+T*4], a[0:T*96], batch, seq, 4, 8, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*96], batch, seq, MaxSeq, 4, 8)
+	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[4096:4096+T*32], 32, w[6176:7200], 32, 0, a[0:T*32], 32)
+	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
+	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[6144:6144+T*32], a[4096:4096+T*32], a[5120:5120+T], a[3072:3072+T*32], a[0:T*32], w[7200:7232], T, 32, 1e-06)
+	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
+	kernels.Gemm(false, false, T, 128, 32, 1, a[4096:4096+T*32], 32, w[7232:11328], 128, 0, a[0:T*128], 128)
+	// blocks.0.ffn: blocks.0.ffn/glu = glu(blocks.0.ffn/up) silu
+	kernels.GLU(kernels.ActSiLU, a[4096:4096+T*64], a[0:T*128], T, 64)
+	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/glu, @blocks.0.ffn.down)
+	kernels.Gemm(false, false, T, 32, 64, 1, a[4096:4096+T*64], 64, w[11328:13376], 32, 0, a[0:T*32], 32)
+	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[3072:3072+T*32], a[4096:4096+T*32], a[5120:5120+T], a[6144:6144+T*32], a[0:T*32], w[13376:13408], T, 32, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 96, 32, 1, a[4096:4096+T*32], 32, w[13408:16480], 96, 0, a[0:T*96], 96)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=8 causal
+	kernels.Attention(a[4096:4096+T*32], a[5120:5120+T*4], a[0:T*96], batch, seq, 4, 8, true)
+	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*96], batch, seq, MaxSeq, 4, 8)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 32, 32, 1, a[4096:4096+T*32], 32, w[16480:17504], 32, 0, a[0:T*32], 32)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.ffn/residual, blocks.1.attn/out)
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[6144:6144+T*32], a[4096:4096+T*32], a[5120:5120+T], a[3072:3072+T*32], a[0:T*32], w[17504:17536], T, 32, 1e-06)
+	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
+	kernels.Gemm(false, false, T, 128, 32, 1, a[4096:4096+T*32], 32, w[17536:21632], 128, 0, a[0:T*128], 128)
+	// blocks.1.ffn: blocks.1.ffn/glu = glu(blocks.1.ffn/up) silu
+	kernels.GLU(kernels.ActSiLU, a[4096:4096+T*64], a[0:T*128], T, 64)
+	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/glu, @blocks.1.ffn.down)
+	kernels.Gemm(false, false, T, 32, 64, 1, a[4096:4096+T*64], 64, w[21632:23680], 32, 0, a[0:T*32], 32)
+	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.attn/residual, blocks.1.ffn/down)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.ffn/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*32], a[2048:2048+T*32], a[3072:3072+T], a[6144:6144+T*32], a[0:T*32], w[23680:23712], T, 32, 1e-06)
+	// head: logits = matmul(norm, @embed.tokensᵀ)
+	kernels.Gemm(false, true, T, 64, 32, 1, a[2048:2048+T*32], 32, w[0:2048], 32, 0, a[0:T*64], 64)
+
+	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
 }
 
