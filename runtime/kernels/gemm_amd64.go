@@ -35,17 +35,27 @@ func sgemmKernelAVX512(k int, a *float32, rsa, csa int, b *float32, c *float32, 
 //go:noescape
 func sgemmKernelAVX2(k int, a *float32, rsa, csa int, b *float32, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernelAVX512P is the 12×32 AVX-512F kernel on a packed A panel.
+//
+//go:noescape
+func sgemmKernelAVX512P(k int, a *float32, b *float32, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX2P is the 6×16 AVX2+FMA kernel on a packed A panel.
+//
+//go:noescape
+func sgemmKernelAVX2P(k int, a *float32, b *float32, c *float32, ldc int, alpha, beta float32)
+
 func init() {
 	registerSgemm(&sgemmImpl{
 		name:      "avx2",
 		available: cpu.X86.HasAVX2 && cpu.X86.HasFMA,
 		mr:        6, nr: 16, kc: 256,
-		kernel: sgemmKernelAVX2,
+		kernel: sgemmKernelAVX2, kernelP: sgemmKernelAVX2P,
 	})
 	registerSgemm(&sgemmImpl{
 		name:      "avx512",
 		available: cpu.X86.HasAVX512F,
 		mr:        12, nr: 32, kc: 256,
-		kernel: sgemmKernelAVX512,
+		kernel: sgemmKernelAVX512, kernelP: sgemmKernelAVX512P,
 	})
 }

@@ -11,7 +11,11 @@ type sgemmImpl struct {
 	mr, nr    int  // micro-tile
 	kc        int  // depth of one packed B block
 	kernel    func(k int, a *float32, rsa, csa int, b *float32, c *float32, ldc int, alpha, beta float32)
-	scratch   freePool // of *sgemmScratch
+	// kernelP, if not nil, is the same micro-kernel reading A from a
+	// packed panel (a[p*mr + r]); it computes the same roundings as
+	// kernel. Gemm's engine uses it on wide chunks (see chunkPacked).
+	kernelP func(k int, a *float32, b *float32, c *float32, ldc int, alpha, beta float32)
+	scratch freePool // of *sgemmScratch
 }
 
 // sgemmImpls lists the float32 implementations built into this binary,
@@ -27,8 +31,8 @@ var (
 func registerSgemm(s *sgemmImpl) {
 	s.scratch.New = func() any {
 		return &sgemmScratch{
-			pb:   make([]float32, s.kc*sgemmNB),
-			pa:   make([]float32, s.mr*s.kc),
+			pb:   make([]float32, s.kc*max(sgemmNB, sgemmNC)),
+			pa:   make([]float32, roundUp(sgemmMC, s.mr)*s.kc),
 			tile: make([]float32, s.mr*s.nr),
 		}
 	}
@@ -43,11 +47,33 @@ func registerSgemm(s *sgemmImpl) {
 // while the chunk's rows of A stream past.
 const sgemmNB = 256
 
-// sgemmScratch holds one participant's packed B block, a zero-padded A
-// panel for the last rows and a tile for the edges of C.
+// Blocking of the packed engine (implementations with kernelP), in the
+// GotoBLAS/BLIS order: a chunk of C at most sgemmNC columns wide packs,
+// for each kc-deep slice of k, its kc×nc block of B (kc = 256: 1 MiB at
+// nc = 1024, in L2), then sgemmMC rows of A at a time into mr-row panels
+// (96×256 floats, 96 KiB, in L2) and sweeps the block column panel by
+// column panel: each kc×nr panel of B (32 KiB at 12×32) stays in L1 while
+// the mr×kc panels of A (12 KiB) stream past it, prefetched by the
+// micro-kernel. Packing A costs a pass over it per chunk, which pays only
+// when the chunk is wide: narrower chunks (below sgemmPackMinN columns)
+// read A in place with kernel, rows outer and B panels streaming from L2.
+// Both orders form the same sums, so the choice does not change results.
+const (
+	sgemmNC       = 1024
+	sgemmMC       = 96  // multiple of every mr (6, 12)
+	sgemmPackMinN = 512 // narrowest chunk that packs A
+	// sgemmPackMinM is the fewest rows per chunk for which the parallel
+	// split stops narrowing chunks below sgemmNC columns and cuts rows
+	// instead, each chunk then packing its own B block.
+	sgemmPackMinM = 1024
+)
+
+// sgemmScratch holds one participant's packed B block, packed A panels
+// (or a zero-padded A panel for the last rows) and a tile for the edges
+// of C.
 type sgemmScratch struct {
-	pb   []float32 // kc × sgemmNB
-	pa   []float32 // mr × kc
+	pb   []float32 // kc × max(sgemmNB, sgemmNC)
+	pa   []float32 // sgemmMC × kc
 	tile []float32 // mr × nr
 }
 
@@ -80,7 +106,7 @@ func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	}
 	procs := runtime.GOMAXPROCS(0)
 	if !par || procs == 1 || 2*m*n*k < gemmSerialFlops {
-		g.mb, g.nb = m, sgemmNB
+		g.mb, g.nb = m, s.colBlock()
 		g.mt, g.nt = 1, ceilDiv(n, g.nb)
 		sc := s.getScratch()
 		for i := range g.nt {
@@ -90,9 +116,14 @@ func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 		return
 	}
 	// Split columns first: every chunk packs its own B block, so cutting
-	// rows repeats packing while cutting columns does not.
-	g.nb = sgemmNB
+	// rows repeats packing while cutting columns does not. With packed A,
+	// though, each chunk also packs its rows of A, so tall products keep
+	// wide chunks and cut rows as long as chunks keep sgemmPackMinM rows.
+	g.nb = s.colBlock()
 	for ceilDiv(n, g.nb) < 2*procs && g.nb > 4*s.nr {
+		if s.kernelP != nil && g.nb >= sgemmPackMinN && m/ceilDiv(2*procs, ceilDiv(n, g.nb)) >= sgemmPackMinM {
+			break
+		}
 		g.nb = roundUp(g.nb/2, s.nr)
 	}
 	g.nt = ceilDiv(n, g.nb)
@@ -104,6 +135,14 @@ func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	runParallel(pg, g.mt*g.nt)
 	*pg = sgemmJob{}
 	sgemmJobs.Put(pg)
+}
+
+// colBlock is the widest column block of one chunk.
+func (s *sgemmImpl) colBlock() int {
+	if s.kernelP == nil {
+		return sgemmNB
+	}
+	return sgemmNC
 }
 
 func roundUp(a, b int) int { return ceilDiv(a, b) * b }
@@ -124,6 +163,10 @@ func (g *sgemmJob) chunk(idx int, sc *sgemmScratch) {
 	j0 := (idx % g.nt) * g.nb
 	mc := min(g.mb, g.m-i0)
 	nc := min(g.nb, g.n-j0)
+	if s.kernelP != nil && nc >= sgemmPackMinN {
+		g.chunkPacked(i0, j0, mc, nc, sc)
+		return
+	}
 	for p0 := 0; p0 < g.k; p0 += s.kc {
 		kc := min(s.kc, g.k-p0)
 		beta := g.beta
@@ -230,5 +273,93 @@ func packAPanel(dst, a []float32, lda int, trans bool, i0, p0, mcur, kc, mr int)
 				dst[p*mr+r] = a[(i0+r)*lda+p0+p]
 			}
 		}
+	}
+}
+
+// chunkPacked computes the mc×nc chunk of C at (i0, j0) with A packed as
+// well as B (see sgemmNC).
+func (g *sgemmJob) chunkPacked(i0, j0, mc, nc int, sc *sgemmScratch) {
+	s := g.s
+	mr, nr := s.mr, s.nr
+	for p0 := 0; p0 < g.k; p0 += s.kc {
+		kc := min(s.kc, g.k-p0)
+		beta := g.beta
+		if p0 > 0 {
+			beta = 1
+		}
+		packBPanels(sc.pb, g.b, g.ldb, g.transB, p0, j0, kc, nc, nr)
+		for ic := 0; ic < mc; ic += sgemmMC {
+			mcur := min(sgemmMC, mc-ic)
+			packAPanels(sc.pa, g.a, g.lda, g.transA, i0+ic, p0, mcur, kc, mr)
+			for jr := 0; jr < nc; jr += nr {
+				for ir := 0; ir < mcur; ir += mr {
+					g.tileP(sc, i0+ic+ir, j0+jr, min(mr, mcur-ir), min(nr, nc-jr), &sc.pa[ir*kc], &sc.pb[jr*kc], kc, beta)
+				}
+			}
+		}
+	}
+}
+
+// tileP computes the mcur×ncur tile of C at (i, j) from packed panels.
+func (g *sgemmJob) tileP(sc *sgemmScratch, i, j, mcur, ncur int, ap, bp *float32, kc int, beta float32) {
+	s := g.s
+	mr, nr := s.mr, s.nr
+	if mcur == mr && ncur == nr {
+		s.kernelP(kc, ap, bp, &g.c[i*g.ldc+j], g.ldc, g.alpha, beta)
+		return
+	}
+	s.kernelP(kc, ap, bp, &sc.tile[0], nr, 1, 0)
+	for r := range mcur {
+		t := sc.tile[r*nr : r*nr+ncur]
+		row := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+ncur]
+		if beta == 0 {
+			for q, v := range t {
+				row[q] = g.alpha * v
+			}
+			continue
+		}
+		for q, v := range t {
+			row[q] = g.alpha*v + beta*row[q]
+		}
+	}
+}
+
+// packAPanels packs rows i0..i0+rows, columns p0..p0+kc of op(A) into
+// panels of mr rows: dst[ir*kc + p*mr + r] = op(A)[i0+ir+r, p0+p], the
+// last panel zero padded to mr rows.
+func packAPanels(dst, a []float32, lda int, trans bool, i0, p0, rows, kc, mr int) {
+	for ir := 0; ir < rows; ir += mr {
+		mcur := min(mr, rows-ir)
+		d := dst[ir*kc : ir*kc+kc*mr]
+		i := i0 + ir
+		switch {
+		case mcur == 12 && mr == 12 && !trans:
+			packA12(d, a, lda, i, p0, kc)
+		case mcur == mr && trans:
+			// op(A)[i, p] = a[p*lda + i]: mr consecutive floats per p.
+			for p := range kc {
+				off := (p0+p)*lda + i
+				copy(d[p*mr:p*mr+mr], a[off:off+mr])
+			}
+		default:
+			packAPanel(d, a, lda, trans, i, p0, mcur, kc, mr)
+		}
+	}
+}
+
+// packA12 packs 12 rows of A (not transposed) into one panel.
+func packA12(d, a []float32, lda, i, p0, kc int) {
+	row := func(r int) []float32 {
+		off := (i+r)*lda + p0
+		return a[off : off+kc : off+kc]
+	}
+	r0, r1, r2, r3, r4, r5 := row(0), row(1), row(2), row(3), row(4), row(5)
+	r6, r7, r8, r9, r10, r11 := row(6), row(7), row(8), row(9), row(10), row(11)
+	d = d[:kc*12]
+	for p := range r0 {
+		q := (*[12]float32)(d[p*12:])
+		q[0], q[1], q[2], q[3] = r0[p], r1[p], r2[p], r3[p]
+		q[4], q[5], q[6], q[7] = r4[p], r5[p], r6[p], r7[p]
+		q[8], q[9], q[10], q[11] = r8[p], r9[p], r10[p], r11[p]
 	}
 }

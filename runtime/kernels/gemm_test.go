@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
@@ -96,6 +97,17 @@ func testSgemmTiles(t *testing.T) {
 	// Every transpose variant on shapes that cover several chunks, full
 	// and partial tiles, and three blocks of k.
 	for _, s := range [][3]int{{97, 161, 600}, {300, 257, 129}, {61, 1000, 40}} {
+		for v := range 4 {
+			checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, s[0], s[1], s[2], 0.7, 0, 3)
+			checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, s[0], s[1], s[2], -1, 1, 0)
+		}
+	}
+	// Chunks wide enough to pack A (sgemmPackMinN columns and more): rows
+	// across sgemmMC blocks with a partial last panel, a partial last
+	// column panel, several blocks of k, a second column block narrower
+	// than sgemmPackMinN (n > sgemmNC), and a tall product that the
+	// parallel split cuts by rows (m/2 ≥ sgemmPackMinM).
+	for _, s := range [][3]int{{97, 515, 300}, {193, 600, 257}, {25, 512, 9}, {200, 1030, 40}, {2100, 530, 9}} {
 		for v := range 4 {
 			checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, s[0], s[1], s[2], 0.7, 0, 3)
 			checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, s[0], s[1], s[2], -1, 1, 0)
@@ -251,32 +263,41 @@ func TestGemmNaNInf(t *testing.T) {
 func TestGemmProcsIndependent(t *testing.T) {
 	forEachSgemm(t, func(t *testing.T) {
 		r := newRand(11)
-		m, n, k := 301, 555, 333
-		for v := range 4 {
-			tA, tB := v&1 != 0, v&2 != 0
-			a, b := randSlice[float32](r, m*k), randSlice[float32](r, k*n)
-			lda, ldb := k, n
-			if tA {
-				lda = m
-			}
-			if tB {
-				ldb = k
-			}
-			c0 := randSlice[float32](r, m*n)
-			var got [][]float32
-			for _, procs := range []int{1, 2, 3, 8} {
-				old := runtime.GOMAXPROCS(procs)
-				c := slices.Clone(c0)
-				Gemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, c, n)
-				runtime.GOMAXPROCS(old)
-				got = append(got, c)
-			}
-			for i := 1; i < len(got); i++ {
-				require.Equal(t, got[0], got[i], "tA=%v tB=%v procs #%d", tA, tB, i)
-			}
+		// 301×555 packs A on one core and not on several; 2200×600 on
+		// two cores cuts rows into packed chunks and a narrow one.
+		for _, s := range [][3]int{{301, 555, 333}, {2200, 600, 70}} {
+			procsIndependent(t, r, s[0], s[1], s[2])
 		}
 	})
 }
+
+func procsIndependent(t *testing.T, r *rand.Rand, m, n, k int) {
+	t.Helper()
+	for v := range 4 {
+		tA, tB := v&1 != 0, v&2 != 0
+		a, b := randSlice[float32](r, m*k), randSlice[float32](r, k*n)
+		lda, ldb := k, n
+		if tA {
+			lda = m
+		}
+		if tB {
+			ldb = k
+		}
+		c0 := randSlice[float32](r, m*n)
+		var got [][]float32
+		for _, procs := range []int{1, 2, 3, 8} {
+			old := runtime.GOMAXPROCS(procs)
+			c := slices.Clone(c0)
+			Gemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, c, n)
+			runtime.GOMAXPROCS(old)
+			got = append(got, c)
+		}
+		for i := 1; i < len(got); i++ {
+			require.Equal(t, got[0], got[i], "tA=%v tB=%v procs #%d", tA, tB, i)
+		}
+	}
+}
+
 func TestGemmFloat64(t *testing.T) { testGemm[float64](t) }
 
 type myFloat float32
