@@ -6,7 +6,8 @@
 // The generated package has the model's dimensions as constants, one Model
 // type holding a few arenas allocated once by New (parameters, gradients,
 // training activations, inference activations, at offsets from the
-// layout), and methods Forward, Backward, Infer, Params, Save and Load.
+// layout), and methods Forward, Backward, Infer, NewDecoder, Params, Save
+// and Load.
 // Every IR instruction becomes one direct call of a generic runtime/kernels
 // function on sub-slices of the arenas, preceded by a comment naming the
 // layer it implements, so the generated code reads like the model: a
@@ -26,6 +27,14 @@
 // losses of the last Forward), RoutingStats (per moe layer, in order;
 // empty for a dense model) and Routes (per moe layer, the tokens each
 // expert took and the dropped top-k choices; empty for a dense model).
+//
+// NewDecoder (decode.go) returns a Decoder that decodes batch sequences
+// in lockstep, one position per Step, with per-layer key/value caches
+// (kernels.AttentionDecode) and Prefill to start from several positions
+// in one pass; it shares the inference arena and workspaces, and refuses
+// models whose attention is not causal or whose moe layers route over
+// group batch or sequence (docs/language.md, decoding). StepDecoder
+// returns it as an interface value for runtime/train.
 //
 // Output depends only on the inputs: identical programs give identical
 // bytes, with no versions or timestamps.
