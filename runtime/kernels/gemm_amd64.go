@@ -45,7 +45,16 @@ func sgemmKernelAVX512P(k int, a *float32, b *float32, c *float32, ldc int, alph
 //go:noescape
 func sgemmKernelAVX2P(k int, a *float32, b *float32, c *float32, ldc int, alpha, beta float32)
 
+// sgemmPackA12AVX512 packs 12 rows of A, not transposed, into one panel:
+// dst[p*12 + r] = a[r*lda + p] for r < 12, p < kc. It needs 12*lda < 1<<31.
+//
+//go:noescape
+func sgemmPackA12AVX512(dst *float32, a *float32, lda int, kc int)
+
 func init() {
+	if cpu.X86.HasAVX512F {
+		packA12Asm = sgemmPackA12AVX512
+	}
 	registerSgemm(&sgemmImpl{
 		name:      "avx2",
 		available: cpu.X86.HasAVX2 && cpu.X86.HasFMA,

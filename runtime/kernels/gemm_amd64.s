@@ -1328,3 +1328,45 @@ sgemmKernelAVX2P_beta0:
 	VZEROUPPER
 	RET
 
+// func sgemmPackA12AVX512(dst *float32, a *float32, lda int, kc int)
+// dst[p*12 + r] = a[r*lda + p] for r < 12, p < kc; 12*lda < 1<<31.
+TEXT ·sgemmPackA12AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ kc+24(FP), CX
+	VPBROADCASTD lda+16(FP), Z30
+	VPMULLD ·sgemmIota<>(SB), Z30, Z31
+	MOVL $0xfff, BX
+	KMOVW BX, K1
+	TESTQ CX, CX
+	JE packa12_done
+packa12_loop:
+	KMOVW K1, K2
+	VGATHERDPS (SI)(Z31*4), K2, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $4, SI
+	ADDQ $48, DI
+	DECQ CX
+	JNZ packa12_loop
+packa12_done:
+	VZEROUPPER
+	RET
+
+DATA ·sgemmIota<>+0(SB)/4, $0
+DATA ·sgemmIota<>+4(SB)/4, $1
+DATA ·sgemmIota<>+8(SB)/4, $2
+DATA ·sgemmIota<>+12(SB)/4, $3
+DATA ·sgemmIota<>+16(SB)/4, $4
+DATA ·sgemmIota<>+20(SB)/4, $5
+DATA ·sgemmIota<>+24(SB)/4, $6
+DATA ·sgemmIota<>+28(SB)/4, $7
+DATA ·sgemmIota<>+32(SB)/4, $8
+DATA ·sgemmIota<>+36(SB)/4, $9
+DATA ·sgemmIota<>+40(SB)/4, $10
+DATA ·sgemmIota<>+44(SB)/4, $11
+DATA ·sgemmIota<>+48(SB)/4, $12
+DATA ·sgemmIota<>+52(SB)/4, $13
+DATA ·sgemmIota<>+56(SB)/4, $14
+DATA ·sgemmIota<>+60(SB)/4, $15
+GLOBL ·sgemmIota<>(SB), RODATA|NOPTR, $64
+

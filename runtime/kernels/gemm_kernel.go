@@ -59,8 +59,12 @@ const sgemmNB = 256
 // read A in place with kernel, rows outer and B panels streaming from L2.
 // Both orders form the same sums, so the choice does not change results.
 const (
-	sgemmNC       = 1024
-	sgemmMC       = 96  // multiple of every mr (6, 12)
+	sgemmNC = 1024
+	sgemmMC = 96 // multiple of every mr (6, 12)
+)
+
+// Variables so that benchmarks can compare settings.
+var (
 	sgemmPackMinN = 512 // narrowest chunk that packs A
 	// sgemmPackMinM is the fewest rows per chunk for which the parallel
 	// split stops narrowing chunks below sgemmNC columns and cuts rows
@@ -335,11 +339,14 @@ func packAPanels(dst, a []float32, lda int, trans bool, i0, p0, rows, kc, mr int
 		switch {
 		case mcur == 12 && mr == 12 && !trans:
 			packA12(d, a, lda, i, p0, kc)
-		case mcur == mr && trans:
-			// op(A)[i, p] = a[p*lda + i]: mr consecutive floats per p.
+		case mcur == 12 && mr == 12 && trans:
+			// op(A)[i, p] = a[p*lda + i]: 12 consecutive floats per p.
 			for p := range kc {
-				off := (p0+p)*lda + i
-				copy(d[p*mr:p*mr+mr], a[off:off+mr])
+				*(*[12]float32)(d[p*12:]) = *(*[12]float32)(a[(p0+p)*lda+i:])
+			}
+		case mcur == 6 && mr == 6 && trans:
+			for p := range kc {
+				*(*[6]float32)(d[p*6:]) = *(*[6]float32)(a[(p0+p)*lda+i:])
 			}
 		default:
 			packAPanel(d, a, lda, trans, i, p0, mcur, kc, mr)
@@ -347,8 +354,19 @@ func packAPanels(dst, a []float32, lda int, trans bool, i0, p0, rows, kc, mr int
 	}
 }
 
+// packA12Asm, if not nil, is an assembly packA12 (see
+// sgemmPackA12AVX512).
+var packA12Asm func(dst *float32, a *float32, lda int, kc int)
+
 // packA12 packs 12 rows of A (not transposed) into one panel.
 func packA12(d, a []float32, lda, i, p0, kc int) {
+	if packA12Asm != nil && 12*lda < 1<<31 {
+		d = d[:kc*12]
+		// Bounds: rows i..i+11, columns p0..p0+kc-1 of A.
+		_ = a[(i+11)*lda+p0+kc-1]
+		packA12Asm(&d[0], &a[i*lda+p0], lda, kc)
+		return
+	}
 	row := func(r int) []float32 {
 		off := (i+r)*lda + p0
 		return a[off : off+kc : off+kc]

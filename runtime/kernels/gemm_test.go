@@ -442,3 +442,46 @@ func BenchmarkSgemmKernel(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/threads=%d", impl.name, runtime.GOMAXPROCS(0)), func(b *testing.B) { run(b, true) })
 	}
 }
+
+// TestPackAPanels checks the packing of A into mr-row panels, with and
+// without the assembly 12-row packer, against its definition.
+func TestPackAPanels(t *testing.T) {
+	r := newRand(13)
+	for _, mr := range []int{6, 12} {
+		for _, s := range [][3]int{{12, 1, 12}, {25, 7, 31}, {96, 256, 300}, {13, 33, 40}} {
+			rows, kc, lda := s[0], s[1], s[2]
+			for _, trans := range []bool{false, true} {
+				n := (rows+1)*lda + kc + 1
+				if trans {
+					n = (kc+1)*lda + rows + 1
+				}
+				a := randSlice[float32](r, n)
+				i0, p0 := 1, 1
+				for _, useAsm := range []bool{false, true} {
+					old := packA12Asm
+					if !useAsm {
+						packA12Asm = nil
+					}
+					dst := randSlice[float32](r, roundUp(rows, mr)*kc)
+					packAPanels(dst, a, lda, trans, i0, p0, rows, kc, mr)
+					packA12Asm = old
+					for ir := 0; ir < rows; ir += mr {
+						for p := range kc {
+							for q := range mr {
+								want := float32(0)
+								if i := i0 + ir + q; ir+q < rows {
+									if trans {
+										want = a[(p0+p)*lda+i]
+									} else {
+										want = a[i*lda+p0+p]
+									}
+								}
+								require.Equal(t, want, dst[ir*kc+p*mr+q], "mr=%d %v trans=%v asm=%v ir=%d p=%d q=%d", mr, s, trans, useAsm, ir, p, q)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

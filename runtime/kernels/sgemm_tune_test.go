@@ -6,6 +6,19 @@ import (
 	"testing"
 )
 
+// sgemmTuneCfgs are the settings BenchmarkSgemmPacked compares: the
+// engine without packed A (old), the default, and other split settings.
+var sgemmTuneCfgs = []struct {
+	name       string
+	old        bool
+	minM, minN int
+}{
+	{name: "old", old: true},
+	{name: "packed"},
+	{name: "nosplitrows", minM: 1 << 40},
+	{name: "pack256", minM: 1 << 40, minN: 256},
+}
+
 // BenchmarkSgemmPacked times Gemm at the performance.md shapes on the
 // selected implementation with and without its packed-A kernel, in
 // alternation (rep), so that a noisy machine affects both alike.
@@ -14,17 +27,26 @@ func BenchmarkSgemmPacked(b *testing.B) {
 	if s.kernelP == nil {
 		b.Skip("no packed kernel")
 	}
-	for rep := range 3 {
+	for rep := range 5 {
 		for _, sh := range gemmShapes {
 			m, k, n := sh[0], sh[1], sh[2]
 			x, y, z := benchMats(m, k, n)
 			for _, th := range []int{1, 2} {
-				for _, packed := range []bool{false, true} {
-					b.Run(fmt.Sprintf("%dx%dx%d/threads=%d/packed=%v/rep=%d", m, k, n, th, packed, rep), func(b *testing.B) {
-						kp := s.kernelP
-						defer func() { s.kernelP = kp }()
-						if !packed {
+				for _, cf := range sgemmTuneCfgs {
+					if th == 1 && cf.minM != 0 {
+						continue
+					}
+					b.Run(fmt.Sprintf("%dx%dx%d/threads=%d/%s/rep=%d", m, k, n, th, cf.name, rep), func(b *testing.B) {
+						kp, minN, minM := s.kernelP, sgemmPackMinN, sgemmPackMinM
+						defer func() { s.kernelP, sgemmPackMinN, sgemmPackMinM = kp, minN, minM }()
+						if cf.old {
 							s.kernelP = nil
+						}
+						if cf.minM != 0 {
+							sgemmPackMinM = cf.minM
+						}
+						if cf.minN != 0 {
+							sgemmPackMinN = cf.minN
 						}
 						defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(th))
 						for b.Loop() {
