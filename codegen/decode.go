@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -200,7 +201,9 @@ func (g *gen) decoder(f *jen.File) {
 		f.Comment("be large enough for expert choice as in Infer.")
 	}
 	if why != "" {
-		f.Comment("This model has no decoder: " + why + ".")
+		for _, l := range wrap("This model has no decoder: "+why+".", 80) {
+			f.Comment(l)
+		}
 	}
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("NewDecoder").Params(jen.Id("batch").Int()).
 		Params(jen.Op("*").Id("Decoder"), jen.Error()).Block(newBody...)
@@ -346,4 +349,21 @@ func (g *gen) prefill(f *jen.File, why string) {
 	f.Comment("is not batch*seq or a token is not below Vocab.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Decoder")).Id("Prefill").Params(jen.Id("tokens").Index().Int32(), jen.Id("seq").Int()).
 		Params(jen.Id("logits").Index().Id(g.F), jen.Err().Error()).Block(stmts...)
+}
+
+// wrap splits text into lines of at most width bytes, at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return append(lines, line)
 }

@@ -440,7 +440,9 @@ type Decoder struct {
 // Moe layers must route over group position (docs/language.md, decoding): step
 // s then routes the group the full forward routes at position s, so batch must
 // be large enough for expert choice as in Infer.
-// This model has no decoder: blocks.0.moe1: expert_choice routes over group batch; decoding one position at a time reproduces the full forward only over group position (docs/language.md, decoding).
+// This model has no decoder: blocks.0.moe1: expert_choice routes over group batch;
+// decoding one position at a time reproduces the full forward only over group
+// position (docs/language.md, decoding).
 func (m *Model) NewDecoder(batch int) (*Decoder, error) {
 	return nil, fmt.Errorf("referencemodel: no decoder: %s", "blocks.0.moe1: expert_choice routes over group batch; decoding one position at a time reproduces the full forward only over group position (docs/language.md, decoding)")
 }

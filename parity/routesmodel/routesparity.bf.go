@@ -827,7 +827,9 @@ type Decoder struct {
 // Moe layers must route over group position (docs/language.md, decoding): step
 // s then routes the group the full forward routes at position s, so batch must
 // be large enough for expert choice as in Infer.
-// This model has no decoder: blocks.1.ecseq: expert_choice routes over group sequence; decoding one position at a time reproduces the full forward only over group position (docs/language.md, decoding).
+// This model has no decoder: blocks.1.ecseq: expert_choice routes over group
+// sequence; decoding one position at a time reproduces the full forward only over
+// group position (docs/language.md, decoding).
 func (m *Model) NewDecoder(batch int) (*Decoder, error) {
 	return nil, fmt.Errorf("routesmodel: no decoder: %s", "blocks.1.ecseq: expert_choice routes over group sequence; decoding one position at a time reproduces the full forward only over group position (docs/language.md, decoding)")
 }

@@ -332,7 +332,8 @@ type Decoder struct {
 
 // NewDecoder returns a Decoder of batch sequences (1 to MaxBatch), at position 0,
 // with its caches allocated for MaxSeq positions.
-// This model has no decoder: blocks.0.attn: attention is not causal, so a position depends on later ones and cannot be decoded one at a time.
+// This model has no decoder: blocks.0.attn: attention is not causal, so a position
+// depends on later ones and cannot be decoded one at a time.
 func (m *Model) NewDecoder(batch int) (*Decoder, error) {
 	return nil, fmt.Errorf("tiedmodel: no decoder: %s", "blocks.0.attn: attention is not causal, so a position depends on later ones and cannot be decoded one at a time")
 }
