@@ -40,6 +40,9 @@ func TestGenerate(t *testing.T) {
 	}
 	m := newModel()
 	prompt := []byte("func main() {")
+	if _, ok := train.Model(m).(train.Decoding); !ok {
+		t.Fatal("the generated model is not train.Decoding")
+	}
 	for _, temp := range []float64{0, 0.8} {
 		got, err := train.Generate(m, prompt, 60, model.MaxBatch, model.MaxSeq, temp, 0.95, tensor.NewRNG(1))
 		if err != nil {

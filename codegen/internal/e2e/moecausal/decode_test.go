@@ -63,6 +63,9 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 func TestGenerateWithDecoder(t *testing.T) {
 	m := model()
 	prompt := []byte{1, 2, 3, 4, 5}
+	if _, ok := train.Model(m).(train.Decoding); !ok {
+		t.Fatal("the generated model is not train.Decoding")
+	}
 	for _, temp := range []float64{0, 1} {
 		got, err := train.Generate(m, prompt, 3*MaxSeq, MaxBatch, MaxSeq, temp, 0.95, tensor.NewRNG(2))
 		if err != nil {
