@@ -43,8 +43,9 @@ func registerSgemm(s *sgemmImpl) {
 }
 
 // sgemmNB is the widest column block of C (and of the packed B block) one
-// chunk covers: kc×sgemmNB floats of B (256 KiB at kc = 256) stay in L2
-// while the chunk's rows of A stream past.
+// chunk covers when A is read in place (implementations without kernelP,
+// and GemmStreamB): kc×sgemmNB floats of B (256 KiB at kc = 256) stay in
+// L2 while the chunk's rows of A stream past.
 const sgemmNB = 256
 
 // Blocking of the packed engine (implementations with kernelP), in the
@@ -228,6 +229,18 @@ func packBPanels(dst, b []float32, ldb int, trans bool, p0, j0, kc, nc, nr int) 
 		ncur := min(nr, nc-jr)
 		if !trans {
 			// op(B)[p, j] = b[p*ldb + j]
+			switch {
+			case ncur == 32 && nr == 32:
+				for p := range kc {
+					*(*[32]float32)(panel[p*32:]) = *(*[32]float32)(b[(p0+p)*ldb+j0+jr:])
+				}
+				continue
+			case ncur == 16 && nr == 16:
+				for p := range kc {
+					*(*[16]float32)(panel[p*16:]) = *(*[16]float32)(b[(p0+p)*ldb+j0+jr:])
+				}
+				continue
+			}
 			for p := range kc {
 				src := b[(p0+p)*ldb+j0+jr:]
 				d := panel[p*nr : p*nr+nr]

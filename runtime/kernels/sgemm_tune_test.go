@@ -17,6 +17,7 @@ var sgemmTuneCfgs = []struct {
 	{name: "packed"},
 	{name: "nosplitrows", minM: 1 << 40},
 	{name: "pack256", minM: 1 << 40, minN: 256},
+	{name: "minM512", minM: 512},
 }
 
 // BenchmarkSgemmPacked times Gemm at the performance.md shapes on the
