@@ -36,6 +36,7 @@ func (g *gen) checkpoint(f *jen.File) {
 	f.Comment("Load replaces the parameters with those of the safetensors file at path. It")
 	f.Comment("refuses, changing nothing, a file saved from another model, or missing a")
 	f.Comment("parameter, or holding an unknown tensor, or one of the wrong dtype or shape.")
+	f.Comment("A training checkpoint of runtime/train loads too; its optimizer state is ignored.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Load").Params(jen.Id("path").String()).Error().Block(
 		jen.List(jen.Id("f"), jen.Err()).Op(":=").Add(st("Load")).Call(jen.Id("path")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
@@ -59,7 +60,10 @@ func (g *gen) checkpoint(f *jen.File) {
 				jen.Return(errf("%s: %w", path.Clone(), jen.Err()))),
 			jen.Id("data").Index(jen.Id("i")).Op("=").Id("x"),
 		),
+		jen.Comment("A training checkpoint (runtime/train) also holds the optimizer's state."),
+		jen.List(jen.Id("_"), jen.Id("training")).Op(":=").Id("f").Dot("Metadata").Index(jen.Lit("bfc.train.format")),
 		jen.For(jen.List(jen.Id("_"), jen.Id("t")).Op(":=").Range().Id("f").Dot("Tensors")).Block(
+			jen.If(jen.Id("training").Op("&&").Qual("strings", "HasPrefix").Call(jen.Id("t").Dot("Name"), jen.Lit("train."))).Block(jen.Continue()),
 			jen.If(jen.Op("!").Id("m").Dot("has").Call(jen.Id("t").Dot("Name"))).Block(
 				jen.Return(errf("%s: tensor %q is not a parameter of %s", path.Clone(), jen.Id("t").Dot("Name"), jen.Id("modelName")))),
 		),

@@ -4,11 +4,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/bfcdev/bfc/parity/moemodel"
 	"github.com/bfcdev/bfc/runtime/data"
+	"github.com/bfcdev/bfc/runtime/safetensors"
 )
 
 // recorder is a generated MoE model that records every loss Forward
@@ -191,5 +193,46 @@ func TestResumeIsExact(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestGeneratedLoadReadsTrainingCheckpoints: a generated model's Load takes
+// the parameters of a training checkpoint and ignores its optimizer state,
+// while a parameter file with a stray train.* tensor is still refused.
+func TestGeneratedLoadReadsTrainingCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	r := newRecorder(1)
+	cfg := resumeConfig("adamw")
+	cfg.Steps, cfg.Checkpoint = 3, filepath.Join(dir, "train.safetensors")
+	if _, err := Run(r, cfg, moeCorpus(), moeCorpus()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Load(cfg.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(f.Tensors, func(x safetensors.Tensor) bool { return strings.HasPrefix(x.Name, "train.") }) {
+		t.Fatal("the training checkpoint holds no optimizer state")
+	}
+	m, err := moemodel.Load(cfg.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameParams(t, r.Model, m)
+
+	plain := filepath.Join(dir, "plain.safetensors")
+	if err := r.Model.Save(plain); err != nil {
+		t.Fatal(err)
+	}
+	p, err := safetensors.Load(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Tensors = append(p.Tensors, f.Tensors[slices.IndexFunc(f.Tensors, func(x safetensors.Tensor) bool { return strings.HasPrefix(x.Name, "train.") })])
+	if err := safetensors.Save(plain, p.Tensors, p.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := moemodel.Load(plain); err == nil || !strings.Contains(err.Error(), "is not a parameter of") {
+		t.Errorf("a parameter file with a train.* tensor but no training metadata: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/bfcdev/bfc/runtime/moe"
 	"github.com/bfcdev/bfc/runtime/safetensors"
 	"github.com/bfcdev/bfc/runtime/tensor"
+	"strings"
 )
 
 // Dimensions of MoEModel. Batch size and sequence length are chosen per call, up to
@@ -761,6 +762,7 @@ func (m *Model) Save(path string) error {
 // Load replaces the parameters with those of the safetensors file at path. It
 // refuses, changing nothing, a file saved from another model, or missing a
 // parameter, or holding an unknown tensor, or one of the wrong dtype or shape.
+// A training checkpoint of runtime/train loads too; its optimizer state is ignored.
 func (m *Model) Load(path string) error {
 	f, err := safetensors.Load(path)
 	if err != nil {
@@ -790,7 +792,12 @@ func (m *Model) Load(path string) error {
 		}
 		data[i] = x
 	}
+	// A training checkpoint (runtime/train) also holds the optimizer's state.
+	_, training := f.Metadata["bfc.train.format"]
 	for _, t := range f.Tensors {
+		if training && strings.HasPrefix(t.Name, "train.") {
+			continue
+		}
 		if !m.has(t.Name) {
 			return fmt.Errorf("%s: tensor %q is not a parameter of %s", path, t.Name, modelName)
 		}
