@@ -60,58 +60,61 @@ func BenchmarkLayer(b *testing.B) {
 // in ms and, when E = 4 ran first in the same run, the time relative to it
 // (x_E4; with -count n, relative to the last E = 4 run).
 //
+// It runs at T = 2048 tokens (the reference block's MoE) and T = 8192.
 // The flops are constant but the parameters are not: E·2·D·Hidden floats,
 // 8 MB at E = 4 and 128 MB at E = 64, and each weight serves only k tokens
-// (64 at E = 64). So at large E every expert matmul streams its weights
+// (64 at E = 64 and T = 2048, 256 at T = 8192). So at large E every expert matmul streams its weights
 // (and, backward, its gradients) from memory while packing them, and the
 // time grows with the memory traffic, not with the routing or the number
 // of matmul calls.
 func BenchmarkExpertsScaling(b *testing.B) {
-	const batch, seq, d, hidden = 8, 256, 256, 1024
+	const seq, d, hidden = 256, 256, 1024
 	experts := []int{4, 8, 16, 32, 64}
-	for _, pass := range []string{"forward", "forward+backward"} {
-		bwd := pass != "forward"
-		var base float64 // ns/op at E = 4
-		for _, e := range experts {
-			c := Config{Experts: e, D: d, Hidden: hidden, Act: kernels.ActReLU, Rule: ExpertChoice, Capacity: 2,
-				Group: GroupBatch, MaxBatch: batch, MaxSeq: seq}
-			b.Run(fmt.Sprintf("%s/E%d", pass, e), func(b *testing.B) {
-				r := rand.New(rand.NewPCG(1, 2))
-				p := newParams(r, c, batch, seq)
-				x, wg, w1, w2 := conv[float32](p.x), conv[float32](p.wg), conv[float32](p.w1), conv[float32](p.w2)
-				y, dy := make([]float32, len(x)), conv[float32](randVec(r, len(x), 1))
-				dx, dwg, dw1, dw2 := make([]float32, len(x)), make([]float32, len(wg)), make([]float32, len(w1)), make([]float32, len(w2))
-				ws := NewWorkspace[float32](c)
-				if bwd { // the first Backward allocates its scratch
-					if _, err := Forward(ws, y, x, wg, w1, w2, batch, seq); err != nil {
-						b.Fatal(err)
-					}
-					Backward(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
-				}
-				for b.Loop() {
-					if _, err := Forward(ws, y, x, wg, w1, w2, batch, seq); err != nil {
-						b.Fatal(err)
-					}
-					if bwd {
+	for _, batch := range []int{8, 32} {
+		for _, pass := range []string{"forward", "forward+backward"} {
+			bwd := pass != "forward"
+			var base float64 // ns/op at E = 4
+			for _, e := range experts {
+				c := Config{Experts: e, D: d, Hidden: hidden, Act: kernels.ActReLU, Rule: ExpertChoice, Capacity: 2,
+					Group: GroupBatch, MaxBatch: batch, MaxSeq: seq}
+				b.Run(fmt.Sprintf("T%d/%s/E%d", batch*seq, pass, e), func(b *testing.B) {
+					r := rand.New(rand.NewPCG(1, 2))
+					p := newParams(r, c, batch, seq)
+					x, wg, w1, w2 := conv[float32](p.x), conv[float32](p.wg), conv[float32](p.w1), conv[float32](p.w2)
+					y, dy := make([]float32, len(x)), conv[float32](randVec(r, len(x), 1))
+					dx, dwg, dw1, dw2 := make([]float32, len(x)), make([]float32, len(wg)), make([]float32, len(w1)), make([]float32, len(w2))
+					ws := NewWorkspace[float32](c)
+					if bwd { // the first Backward allocates its scratch
+						if _, err := Forward(ws, y, x, wg, w1, w2, batch, seq); err != nil {
+							b.Fatal(err)
+						}
 						Backward(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
 					}
-				}
-				if want := batch * seq * 2; ws.slots != want {
-					b.Fatalf("%d slots, want %d", ws.slots, want)
-				}
-				flops := 2 * float64(ws.slots) * float64(d*(c.H1()+c.Hidden))
-				if bwd {
-					flops *= 3
-				}
-				ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-				b.ReportMetric(flops/ns, "GFLOP/s")
-				b.ReportMetric(ns/1e6, "ms")
-				if e == experts[0] {
-					base = ns
-				} else if base > 0 {
-					b.ReportMetric(ns/base, "x_E4")
-				}
-			})
+					for b.Loop() {
+						if _, err := Forward(ws, y, x, wg, w1, w2, batch, seq); err != nil {
+							b.Fatal(err)
+						}
+						if bwd {
+							Backward(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
+						}
+					}
+					if want := batch * seq * 2; ws.slots != want {
+						b.Fatalf("%d slots, want %d", ws.slots, want)
+					}
+					flops := 2 * float64(ws.slots) * float64(d*(c.H1()+c.Hidden))
+					if bwd {
+						flops *= 3
+					}
+					ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+					b.ReportMetric(flops/ns, "GFLOP/s")
+					b.ReportMetric(ns/1e6, "ms")
+					if e == experts[0] {
+						base = ns
+					} else if base > 0 {
+						b.ReportMetric(ns/base, "x_E4")
+					}
+				})
+			}
 		}
 	}
 }
