@@ -59,19 +59,15 @@ const sgemmNB = 256
 // when the chunk is wide: narrower chunks (below sgemmPackMinN columns)
 // read A in place with kernel, rows outer and B panels streaming from L2.
 // Both orders form the same sums, so the choice does not change results.
+// Only the one-goroutine path makes such wide chunks (see gemm).
 const (
 	sgemmNC = 1024
 	sgemmMC = 96 // multiple of every mr (6, 12)
 )
 
-// Variables so that benchmarks can compare settings.
-var (
-	sgemmPackMinN = 512 // narrowest chunk that packs A
-	// sgemmPackMinM is the fewest rows per chunk for which the parallel
-	// split stops narrowing chunks below sgemmNC columns and cuts rows
-	// instead, each chunk then packing its own B block.
-	sgemmPackMinM = 1024
-)
+// sgemmPackMinN is the narrowest chunk that packs A (a variable so that
+// benchmarks can compare settings).
+var sgemmPackMinN = 512
 
 // sgemmScratch holds one participant's packed B block, packed A panels
 // (or a zero-padded A panel for the last rows) and a tile for the edges
@@ -121,14 +117,13 @@ func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 		return
 	}
 	// Split columns first: every chunk packs its own B block, so cutting
-	// rows repeats packing while cutting columns does not. With packed A,
-	// though, each chunk also packs its rows of A, so tall products keep
-	// wide chunks and cut rows as long as chunks keep sgemmPackMinM rows.
-	g.nb = s.colBlock()
+	// rows repeats packing while cutting columns does not. Chunks are at
+	// most sgemmNB wide and read A in place: packing A per chunk (or
+	// cutting rows, each chunk then packing its own B) measured no faster
+	// on two cores, within this VM's noise, at the shapes of
+	// performance.md (BenchmarkSgemmPacked).
+	g.nb = sgemmNB
 	for ceilDiv(n, g.nb) < 2*procs && g.nb > 4*s.nr {
-		if s.kernelP != nil && g.nb >= sgemmPackMinN && m/ceilDiv(2*procs, ceilDiv(n, g.nb)) >= sgemmPackMinM {
-			break
-		}
 		g.nb = roundUp(g.nb/2, s.nr)
 	}
 	g.nt = ceilDiv(n, g.nb)

@@ -102,11 +102,12 @@ func testSgemmTiles(t *testing.T) {
 			checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, s[0], s[1], s[2], -1, 1, 0)
 		}
 	}
-	// Chunks wide enough to pack A (sgemmPackMinN columns and more): rows
-	// across sgemmMC blocks with a partial last panel, a partial last
-	// column panel, several blocks of k, a second column block narrower
-	// than sgemmPackMinN (n > sgemmNC), and a tall product that the
-	// parallel split cuts by rows (m/2 ≥ sgemmPackMinM).
+	// Chunks wide enough to pack A (sgemmPackMinN columns and more, on
+	// one goroutine): rows across sgemmMC blocks with a partial last
+	// panel, a partial last column panel, several blocks of k, and a
+	// second column block narrower than sgemmPackMinN (n > sgemmNC).
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
 	for _, s := range [][3]int{{97, 515, 300}, {193, 600, 257}, {25, 512, 9}, {200, 1030, 40}, {2100, 530, 9}} {
 		for v := range 4 {
 			checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, s[0], s[1], s[2], 0.7, 0, 3)
@@ -263,8 +264,7 @@ func TestGemmNaNInf(t *testing.T) {
 func TestGemmProcsIndependent(t *testing.T) {
 	forEachSgemm(t, func(t *testing.T) {
 		r := newRand(11)
-		// 301×555 packs A on one core and not on several; 2200×600 on
-		// two cores cuts rows into packed chunks and a narrow one.
+		// Both pack A on one core and not on several.
 		for _, s := range [][3]int{{301, 555, 333}, {2200, 600, 70}} {
 			procsIndependent(t, r, s[0], s[1], s[2])
 		}

@@ -7,19 +7,19 @@ import (
 )
 
 // sgemmTuneCfgs are the settings BenchmarkSgemmPacked compares: the
-// engine without packed A (old), the default, and other split settings.
+// engine without packed A (old), the default, and packing A in chunks
+// from 256 columns (pack256; only the one-goroutine path makes wider ones).
 // The first entry repeats the default: whichever setting runs first after
 // a change of shape measures low.
 var sgemmTuneCfgs = []struct {
-	name       string
-	old        bool
-	minM, minN int
+	name string
+	old  bool
+	minN int
 }{
 	{name: "first"},
 	{name: "old", old: true},
 	{name: "packed"},
-	{name: "nosplitrows", minM: 1 << 40},
-	{name: "pack256", minM: 1 << 40, minN: 256},
+	{name: "pack256", minN: 256},
 }
 
 // BenchmarkSgemmPacked times Gemm at the performance.md shapes on the
@@ -36,17 +36,11 @@ func BenchmarkSgemmPacked(b *testing.B) {
 			x, y, z := benchMats(m, k, n)
 			for _, th := range []int{1, 2} {
 				for _, cf := range sgemmTuneCfgs {
-					if th == 1 && cf.minM != 0 {
-						continue
-					}
 					b.Run(fmt.Sprintf("%dx%dx%d/threads=%d/%s/rep=%d", m, k, n, th, cf.name, rep), func(b *testing.B) {
-						kp, minN, minM := s.kernelP, sgemmPackMinN, sgemmPackMinM
-						defer func() { s.kernelP, sgemmPackMinN, sgemmPackMinM = kp, minN, minM }()
+						kp, minN := s.kernelP, sgemmPackMinN
+						defer func() { s.kernelP, sgemmPackMinN = kp, minN }()
 						if cf.old {
 							s.kernelP = nil
-						}
-						if cf.minM != 0 {
-							sgemmPackMinM = cf.minM
 						}
 						if cf.minN != 0 {
 							sgemmPackMinN = cf.minN
