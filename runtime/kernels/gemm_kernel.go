@@ -65,9 +65,15 @@ const (
 	sgemmMC = 96 // multiple of every mr (6, 12)
 )
 
-// sgemmPackMinN is the narrowest chunk that packs A (a variable so that
-// benchmarks can compare settings).
-var sgemmPackMinN = 512
+// A chunk packs A when it is at least sgemmPackMinN columns wide and its
+// kc-deep slice of A has more than sgemmPackMinA floats (1 MiB, half of
+// L2): smaller slices stay in L2 for the rows-outer order, which measured
+// as fast or faster there (512×512×512, 1024×256×1024). Variables so
+// that tests and benchmarks can change them.
+var (
+	sgemmPackMinN = 512
+	sgemmPackMinA = 1 << 18
+)
 
 // sgemmScratch holds one participant's packed B block, packed A panels
 // (or a zero-padded A panel for the last rows) and a tile for the edges
@@ -163,7 +169,7 @@ func (g *sgemmJob) chunk(idx int, sc *sgemmScratch) {
 	j0 := (idx % g.nt) * g.nb
 	mc := min(g.mb, g.m-i0)
 	nc := min(g.nb, g.n-j0)
-	if s.kernelP != nil && nc >= sgemmPackMinN {
+	if s.kernelP != nil && nc >= sgemmPackMinN && mc*min(s.kc, g.k) > sgemmPackMinA {
 		g.chunkPacked(i0, j0, mc, nc, sc)
 		return
 	}

@@ -106,8 +106,10 @@ func testSgemmTiles(t *testing.T) {
 	// one goroutine): rows across sgemmMC blocks with a partial last
 	// panel, a partial last column panel, several blocks of k, and a
 	// second column block narrower than sgemmPackMinN (n > sgemmNC).
-	old := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(old)
+	// sgemmPackMinA = 0 packs A at these small sizes.
+	old, minA := runtime.GOMAXPROCS(1), sgemmPackMinA
+	sgemmPackMinA = 0
+	defer func() { runtime.GOMAXPROCS(old); sgemmPackMinA = minA }()
 	for _, s := range [][3]int{{97, 515, 300}, {193, 600, 257}, {25, 512, 9}, {200, 1030, 40}, {2100, 530, 9}} {
 		for v := range 4 {
 			checkGemmCase[float32](t, r, v&1 != 0, v&2 != 0, s[0], s[1], s[2], 0.7, 0, 3)
@@ -264,9 +266,13 @@ func TestGemmNaNInf(t *testing.T) {
 func TestGemmProcsIndependent(t *testing.T) {
 	forEachSgemm(t, func(t *testing.T) {
 		r := newRand(11)
-		// Both pack A on one core and not on several.
-		for _, s := range [][3]int{{301, 555, 333}, {2200, 600, 70}} {
-			procsIndependent(t, r, s[0], s[1], s[2])
+		// 1100×600 packs A on one core and not on several, as does
+		// 301×555 with sgemmPackMinA = 0.
+		procsIndependent(t, r, 1100, 600, 300)
+		minA := sgemmPackMinA
+		defer func() { sgemmPackMinA = minA }()
+		for _, sgemmPackMinA = range []int{minA, 0} {
+			procsIndependent(t, r, 301, 555, 333)
 		}
 	})
 }
