@@ -20,8 +20,10 @@ import "fmt"
 // Large products run in parallel on all cores. float32 products run on an
 // assembly micro-kernel when the CPU has one (AVX-512F, else AVX2+FMA, on
 // amd64 without the purego build tag; see sgemmImpls), otherwise on the
-// generic engine. Results do not depend on the number of cores, but
-// roundings differ between implementations.
+// generic engine; the float32 blocking is described at sgemmNC (A packed,
+// on one goroutine for large products) and sgemmNB (A read in place).
+// Results do not depend on the number of cores, but roundings differ
+// between implementations.
 func Gemm[F Float](transA, transB bool, m, n, k int, alpha F, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
 	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	if is32[F]() {
