@@ -87,22 +87,7 @@ func (b *body) decodeInstr(in *ir.Instr) bool {
 	switch in.Op {
 	case ir.OpMatMul:
 		// Few rows: GemmStreamB, which equals Gemm bit for bit.
-		A, B, C := a[0], a[1], o[0]
-		m, k := b.rows(A.Rows), jen.Lit(A.Cols)
-		if at.TransA {
-			m, k = jen.Lit(A.Cols), b.rows(A.Rows)
-		}
-		n := jen.Lit(B.Cols)
-		if at.TransB {
-			n = b.rows(B.Rows)
-		}
-		beta := 0
-		if at.Acc {
-			beta = 1
-		}
-		b.add(kernel("GemmStreamB").Call(jen.Lit(at.TransA), jen.Lit(at.TransB), m, n, k,
-			jen.Lit(1), b.val(A), jen.Lit(A.Cols), b.val(B), jen.Lit(B.Cols),
-			jen.Lit(beta), b.val(C), jen.Lit(C.Cols)))
+		b.matmul("GemmStreamB", in)
 	case ir.OpAddPos:
 		d := o[0].Cols
 		off := b.g.l.Params.Offset(a[1])
@@ -131,7 +116,6 @@ func (b *body) decodeInstr(in *ir.Instr) bool {
 
 // decoder emits Decoder, NewDecoder, StepDecoder and the Decoder's methods.
 func (g *gen) decoder(f *jen.File) {
-	p, l := g.p, g.l
 	F := jen.Id(g.F)
 	attns := g.attentions()
 	why := g.noDecoder()
@@ -231,23 +215,7 @@ func (g *gen) decoder(f *jen.File) {
 	if why != "" {
 		stmts = []jen.Code{jen.Return(jen.Nil(), errf("no decoder: %s", jen.Lit(why)))}
 	} else {
-		field := "infer"
-		if !g.train {
-			field = "work"
-		}
-		b := g.newBody(&l.Infer)
-		b.decode = decodeStep
-		b.fail = jen.Nil()
-		if g.train {
-			b.ws = "moeInfer"
-		}
-		b.fused = l.Fused
-		b.instrs(p.Forward[:p.NInfer], l.Infer.Zero)
-		off := l.Infer.Offset(p.Logits)
-		end := jen.Lit(off).Op("+").Id("T").Op("*").Id("Vocab")
-		if off == 0 {
-			end = jen.Id("T").Op("*").Id("Vocab")
-		}
+		b, field, off, end := g.decodeBody(decodeStep)
 		stmts = []jen.Code{
 			jen.If(jen.Id("d").Dot("m").Op("==").Nil()).Block(
 				jen.Return(jen.Nil(), errf("Decoder not made by NewDecoder"))),
@@ -286,7 +254,6 @@ func (g *gen) decoder(f *jen.File) {
 // prefill emits the Decoder's Prefill: Infer's code, with every attention
 // layer also storing its keys and values in the caches.
 func (g *gen) prefill(f *jen.File, why string) {
-	p, l := g.p, g.l
 	errf := func(format string, args ...jen.Code) *jen.Statement {
 		return jen.Qual("fmt", "Errorf").Call(append([]jen.Code{jen.Lit(g.pkg + ": " + format)}, args...)...)
 	}
@@ -294,23 +261,7 @@ func (g *gen) prefill(f *jen.File, why string) {
 	if why != "" {
 		stmts = []jen.Code{jen.Return(jen.Nil(), errf("no decoder: %s", jen.Lit(why)))}
 	} else {
-		field := "infer"
-		if !g.train {
-			field = "work"
-		}
-		b := g.newBody(&l.Infer)
-		b.decode = decodePrefill
-		b.fail = jen.Nil()
-		if g.train {
-			b.ws = "moeInfer"
-		}
-		b.fused = l.Fused
-		b.instrs(p.Forward[:p.NInfer], l.Infer.Zero)
-		off := l.Infer.Offset(p.Logits)
-		end := jen.Lit(off).Op("+").Id("T").Op("*").Id("Vocab")
-		if off == 0 {
-			end = jen.Id("T").Op("*").Id("Vocab")
-		}
+		b, field, off, end := g.decodeBody(decodePrefill)
 		stmts = []jen.Code{
 			jen.If(jen.Id("d").Dot("m").Op("==").Nil()).Block(
 				jen.Return(jen.Nil(), errf("Decoder not made by NewDecoder"))),
@@ -366,4 +317,28 @@ func wrap(text string, width int) []string {
 		line += w
 	}
 	return append(lines, line)
+}
+
+// decodeBody is Infer's code for a Decoder pass in mode, with the model
+// arena it runs on and the logits' offset and end there.
+func (g *gen) decodeBody(mode decodeMode) (b *body, field string, off int, end *jen.Statement) {
+	p, l := g.p, g.l
+	field = "infer"
+	if !g.train {
+		field = "work"
+	}
+	b = g.newBody(&l.Infer)
+	b.decode = mode
+	b.fail = jen.Nil()
+	if g.train {
+		b.ws = "moeInfer"
+	}
+	b.fused = l.Fused
+	b.instrs(p.Forward[:p.NInfer], l.Infer.Zero)
+	off = l.Infer.Offset(p.Logits)
+	end = jen.Lit(off).Op("+").Id("T").Op("*").Id("Vocab")
+	if off == 0 {
+		end = jen.Id("T").Op("*").Id("Vocab")
+	}
+	return b, field, off, end
 }

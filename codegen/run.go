@@ -213,22 +213,7 @@ func (b *body) instr(in *ir.Instr) {
 		b.add(kernel("AddPosEmbed").Call(b.val(o[0]), b.val(a[0]), b.posTable("w", b.g.l.Params.Offset(a[1]), d),
 			b.batch(), b.seq(), jen.Lit(d)))
 	case ir.OpMatMul:
-		A, B, C := a[0], a[1], o[0]
-		m, k := b.rows(A.Rows), jen.Lit(A.Cols)
-		if at.TransA {
-			m, k = jen.Lit(A.Cols), b.rows(A.Rows)
-		}
-		n := jen.Lit(B.Cols)
-		if at.TransB {
-			n = b.rows(B.Rows)
-		}
-		beta := 0
-		if at.Acc {
-			beta = 1
-		}
-		b.add(kernel("Gemm").Call(jen.Lit(at.TransA), jen.Lit(at.TransB), m, n, k,
-			jen.Lit(1), b.val(A), jen.Lit(A.Cols), b.val(B), jen.Lit(B.Cols),
-			jen.Lit(beta), b.val(C), jen.Lit(C.Cols)))
+		b.matmul("Gemm", in)
 	case ir.OpRMSNorm:
 		x := a[0]
 		b.add(kernel("RMSNorm").Call(b.val(o[0]), b.val(o[1]), b.val(x), b.val(a[1]), b.rows(x.Rows), jen.Lit(x.Cols), jen.Lit(at.Eps)))
@@ -565,4 +550,26 @@ func (g *gen) check(f *jen.File) {
 				jen.Return(errf("target %d at position %d out of range [0, %d) (negative targets are ignored)", jen.Id("t"), jen.Id("i"), jen.Id("Vocab"))))),
 		jen.Return(jen.Nil()),
 	)
+}
+
+// matmul emits the kernel gemm (Gemm, or GemmStreamB for few rows) for a
+// matmul instruction.
+func (b *body) matmul(gemm string, in *ir.Instr) {
+	a, at := in.Args, in.Attrs
+	A, B, C := a[0], a[1], in.Outs[0]
+	m, k := b.rows(A.Rows), jen.Lit(A.Cols)
+	if at.TransA {
+		m, k = jen.Lit(A.Cols), b.rows(A.Rows)
+	}
+	n := jen.Lit(B.Cols)
+	if at.TransB {
+		n = b.rows(B.Rows)
+	}
+	beta := 0
+	if at.Acc {
+		beta = 1
+	}
+	b.add(kernel(gemm).Call(jen.Lit(at.TransA), jen.Lit(at.TransB), m, n, k,
+		jen.Lit(1), b.val(A), jen.Lit(A.Cols), b.val(B), jen.Lit(B.Cols),
+		jen.Lit(beta), b.val(C), jen.Lit(C.Cols)))
 }
