@@ -70,21 +70,18 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	for _, f := range strings.Split(*threads, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return c, fmt.Errorf("-threads: %q is not a positive integer", f)
-		}
-		c.threads = append(c.threads, n)
+	var err error
+	if c.threads, err = peer.ParseThreads(*threads); err != nil {
+		return c, err
 	}
-	if c.runs < 1 {
-		return c, fmt.Errorf("-runs must be at least 1, got %d", c.runs)
+	if err := peer.AtLeast("runs", c.runs, 1); err != nil {
+		return c, err
 	}
-	if c.rounds < 1 {
-		return c, fmt.Errorf("-rounds must be at least 1, got %d", c.rounds)
+	if err := peer.AtLeast("rounds", c.rounds, 1); err != nil {
+		return c, err
 	}
-	if c.warmup < 0 {
-		return c, fmt.Errorf("-warmup must not be negative, got %d", c.warmup)
+	if err := peer.AtLeast("warmup", c.warmup, 0); err != nil {
+		return c, err
 	}
 	return c, nil
 }

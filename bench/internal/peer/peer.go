@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/cpu"
@@ -145,4 +146,25 @@ func CPUName() string {
 		}
 	}
 	return fmt.Sprintf("%d CPUs", runtime.NumCPU())
+}
+
+// ParseThreads parses a -threads flag: comma-separated positive integers.
+func ParseThreads(s string) ([]int, error) {
+	var ts []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-threads: %q is not a positive integer", f)
+		}
+		ts = append(ts, n)
+	}
+	return ts, nil
+}
+
+// AtLeast checks that the flag name's value v is at least lo.
+func AtLeast(name string, v, lo int) error {
+	if v < lo {
+		return fmt.Errorf("-%s must be at least %d, got %d", name, lo, v)
+	}
+	return nil
 }

@@ -100,3 +100,24 @@ func TestThreads(t *testing.T) {
 		t.Errorf("Threads keeps the old count: %v", env)
 	}
 }
+
+func TestParseThreads(t *testing.T) {
+	got, err := ParseThreads(" 1, 2,16")
+	if err != nil || !slices.Equal(got, []int{1, 2, 16}) {
+		t.Errorf("ParseThreads = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "1,x", "-2", "1,,2"} {
+		if _, err := ParseThreads(bad); err == nil || !strings.Contains(err.Error(), "-threads") {
+			t.Errorf("ParseThreads(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestAtLeast(t *testing.T) {
+	if err := AtLeast("runs", 1, 1); err != nil {
+		t.Error(err)
+	}
+	if err := AtLeast("runs", 0, 1); err == nil || err.Error() != "-runs must be at least 1, got 0" {
+		t.Errorf("AtLeast = %v", err)
+	}
+}
