@@ -112,40 +112,7 @@ func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex
 	p("\tDECQ CX")
 	p("\tJNZ %s_loop", name)
 
-	p("%s_store:", name)
-	p("\tMOVQ c+40(FP), SI")
-	p("\tMOVQ ldc+48(FP), BX")
-	p("\tSHLQ $2, BX")
-	p("\tVBROADCASTSS alpha+56(FP), %s0", reg)
-	p("\tVBROADCASTSS beta+60(FP), %s1", reg)
-	p("\tMOVL beta+60(FP), AX")
-	p("\tANDL $0x7fffffff, AX")
-	p("\tJE %s_beta0", name)
-	for r := range mr {
-		for v := range nv {
-			p("\tVMULPS %s0, %s, %s", reg, acc(r, v), acc(r, v))
-			p("\tVFMADD231PS %d(SI), %s1, %s", v*vw*4, reg, acc(r, v))
-			p("\tVMOVUPS %s, %d(SI)", acc(r, v), v*vw*4)
-		}
-		if r < mr-1 {
-			p("\tADDQ BX, SI")
-		}
-	}
-	p("\tVZEROUPPER")
-	p("\tRET")
-	p("%s_beta0:", name)
-	for r := range mr {
-		for v := range nv {
-			p("\tVMULPS %s0, %s, %s", reg, acc(r, v), acc(r, v))
-			p("\tVMOVUPS %s, %d(SI)", acc(r, v), v*vw*4)
-		}
-		if r < mr-1 {
-			p("\tADDQ BX, SI")
-		}
-	}
-	p("\tVZEROUPPER")
-	p("\tRET")
-	p("")
+	storeTile(name, reg, mr, nv, vw, acc, 40)
 }
 
 // kernelPacked writes a micro-kernel that reads A from a packed panel
@@ -226,13 +193,22 @@ func kernelPacked(name string, mr, nv, vw int, reg string, acc0 int, bcast []int
 	p("\tDECQ CX")
 	p("\tJNZ %s_loop", name)
 
+	storeTile(name, reg, mr, nv, vw, acc, 24)
+}
+
+// packA12 writes sgemmPackA12AVX512, which packs 12 rows of A (row
+// stride lda floats) into a 12-row panel with one masked gather per k.
+// storeTile writes a kernel's epilogue: C = alpha·acc + beta·C, or
+// alpha·acc when beta is ±0 (C not read). c is the frame offset of the c
+// argument, followed by ldc, alpha and beta.
+func storeTile(name, reg string, mr, nv, vw int, acc func(r, v int) string, c int) {
 	p("%s_store:", name)
-	p("\tMOVQ c+24(FP), SI")
-	p("\tMOVQ ldc+32(FP), BX")
+	p("\tMOVQ c+%d(FP), SI", c)
+	p("\tMOVQ ldc+%d(FP), BX", c+8)
 	p("\tSHLQ $2, BX")
-	p("\tVBROADCASTSS alpha+40(FP), %s0", reg)
-	p("\tVBROADCASTSS beta+44(FP), %s1", reg)
-	p("\tMOVL beta+44(FP), AX")
+	p("\tVBROADCASTSS alpha+%d(FP), %s0", c+16, reg)
+	p("\tVBROADCASTSS beta+%d(FP), %s1", c+20, reg)
+	p("\tMOVL beta+%d(FP), AX", c+20)
 	p("\tANDL $0x7fffffff, AX")
 	p("\tJE %s_beta0", name)
 	for r := range mr {
@@ -262,8 +238,6 @@ func kernelPacked(name string, mr, nv, vw int, reg string, acc0 int, bcast []int
 	p("")
 }
 
-// packA12 writes sgemmPackA12AVX512, which packs 12 rows of A (row
-// stride lda floats) into a 12-row panel with one masked gather per k.
 func packA12() {
 	p("// func sgemmPackA12AVX512(dst *float32, a *float32, lda int, kc int)")
 	p("// dst[p*12 + r] = a[r*lda + p] for r < 12, p < kc; 12*lda < 1<<31.")
