@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // A parTask is work split into numbered chunks. Each participant calls
@@ -13,12 +14,53 @@ type parTask interface {
 	runChunks(j *parJob)
 }
 
-// parJob is one call of runParallel.
+// parJob is one call of runParallel. pending counts the helpers still
+// working; the last one to finish moves state from jobRunning to
+// jobDone, or, if the caller stopped spinning and moved it to
+// jobWaiting, wakes it through done. That handshake is a helper's last
+// touch of the job, so the caller may reuse it as soon as it sees
+// jobDone.
 type parJob struct {
-	t    parTask
-	n    int64
-	next atomic.Int64
-	wg   sync.WaitGroup
+	t       parTask
+	n       int64
+	next    atomic.Int64
+	pending atomic.Int32
+	state   atomic.Int32
+	done    chan struct{}
+}
+
+const (
+	jobRunning = iota
+	jobWaiting
+	jobDone
+)
+
+// spinWait is how long an idle worker polls for the next job, and the
+// caller for its helpers, before blocking. Waking a blocked thread costs
+// about 100 µs on virtual machines (a futex wake through the hypervisor),
+// as much as a whole 2-thread 256×256×512 product; training calls
+// kernels back to back, so a short poll keeps the helpers at hand.
+const spinWait = 200 * time.Microsecond
+
+// finish is a helper's last step of j.
+func (j *parJob) finish() {
+	if j.pending.Add(-1) == 0 && !j.state.CompareAndSwap(jobRunning, jobDone) {
+		j.done <- struct{}{}
+	}
+}
+
+// wait returns when every helper of j has finished; j had helpers.
+func (j *parJob) wait() {
+	t0 := time.Now()
+	for j.state.Load() == jobRunning {
+		if time.Since(t0) > spinWait {
+			if j.state.CompareAndSwap(jobRunning, jobWaiting) {
+				<-j.done
+			}
+			return
+		}
+		runtime.Gosched()
+	}
 }
 
 // claim returns the next unclaimed chunk index.
@@ -37,7 +79,7 @@ var pool struct {
 	jobs    chan *parJob
 }
 
-var jobPool = freePool{New: func() any { return new(parJob) }}
+var jobPool = freePool{New: func() any { return &parJob{done: make(chan struct{}, 1)} }}
 
 // A freePool is a sync.Pool that the garbage collector never empties, so
 // that a kernel call in steady state allocates nothing even when the
@@ -82,10 +124,26 @@ func init() {
 
 func worker() {
 	for {
-		j := <-pool.jobs
+		j := nextJob()
 		j.t.runChunks(j)
-		pool.idle.Add(1) // before Done: the caller may reuse us at once
-		j.wg.Done()
+		pool.idle.Add(1) // before finish: the caller may reuse us at once
+		j.finish()
+	}
+}
+
+// nextJob returns the next job, polling for spinWait before blocking.
+func nextJob() *parJob {
+	t0 := time.Now()
+	for {
+		select {
+		case j := <-pool.jobs:
+			return j
+		default:
+		}
+		if time.Since(t0) > spinWait {
+			return <-pool.jobs
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -123,18 +181,26 @@ func runParallel(t parTask, n int) {
 	j := jobPool.Get().(*parJob)
 	j.t, j.n = t, int64(n)
 	j.next.Store(0)
+	j.pending.Store(0)
+	j.state.Store(jobRunning)
+	got := int32(0)
 	if helpers > 0 {
 		ensureWorkers(runtime.GOMAXPROCS(0) - 1)
 		for range helpers {
 			if !takeIdle() {
 				break
 			}
-			j.wg.Add(1)
+			got++
+		}
+		j.pending.Store(got)
+		for range got {
 			pool.jobs <- j
 		}
 	}
 	t.runChunks(j)
-	j.wg.Wait()
+	if got > 0 {
+		j.wait()
+	}
 	j.t = nil
 	jobPool.Put(j)
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -241,3 +242,45 @@ func TestNoAllocsAfterGC(t *testing.T) {
 type sumTask struct{ n *atomic.Int64 }
 
 func (c sumTask) Chunk(i int) { c.n.Add(int64(i)) }
+
+// busyTask spins for d in each chunk.
+type busyTask struct {
+	d    time.Duration
+	runs atomic.Int64
+}
+
+func (s *busyTask) runChunks(j *parJob) {
+	for _, ok := j.claim(); ok; _, ok = j.claim() {
+		s.runs.Add(1)
+		for t0 := time.Now(); time.Since(t0) < s.d; {
+		}
+	}
+}
+
+// TestParallelHandshake runs many jobs back to back, with and without
+// pauses longer than the helpers' poll, and checks every chunk ran once.
+func TestParallelHandshake(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	for _, pause := range []time.Duration{0, 2 * spinWait} {
+		for i := range 50 {
+			s := &busyTask{d: time.Duration(i%3) * 10 * time.Microsecond}
+			runParallel(s, 5)
+			require.EqualValues(t, 5, s.runs.Load())
+			time.Sleep(pause)
+		}
+	}
+}
+
+// BenchmarkParallelWake times a job of two chunks of d on two threads:
+// about d when the helper is at hand, d plus a thread wake-up otherwise.
+func BenchmarkParallelWake(b *testing.B) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for _, d := range []time.Duration{0, 20 * time.Microsecond, 200 * time.Microsecond} {
+		b.Run(d.String(), func(b *testing.B) {
+			t := &busyTask{d: d}
+			for b.Loop() {
+				runParallel(t, 2)
+			}
+		})
+	}
+}
