@@ -36,8 +36,13 @@ func Gemm[F Float](transA, transB bool, m, n, k int, alpha F, a []F, lda int, b 
 // checkGemm panics with a clear message when the arguments cannot describe
 // the product.
 func checkGemm(transA, transB bool, m, n, k, na, lda, nb, ldb, nc, ldc int) {
+	checkGemmOf("Gemm", transA, transB, m, n, k, na, lda, nb, ldb, nc, ldc)
+}
+
+// checkGemmOf is checkGemm for the kernel named fn.
+func checkGemmOf(fn string, transA, transB bool, m, n, k, na, lda, nb, ldb, nc, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("kernels.Gemm: negative size m=%d n=%d k=%d", m, n, k))
+		panic(fmt.Sprintf("kernels.%s: negative size m=%d n=%d k=%d", fn, m, n, k))
 	}
 	ar, ac := m, k
 	if transA {
@@ -47,16 +52,16 @@ func checkGemm(transA, transB bool, m, n, k, na, lda, nb, ldb, nc, ldc int) {
 	if transB {
 		br, bc = n, k
 	}
-	checkMat("A", ar, ac, na, lda)
-	checkMat("B", br, bc, nb, ldb)
-	checkMat("C", m, n, nc, ldc)
+	checkMat(fn, "A", ar, ac, na, lda)
+	checkMat(fn, "B", br, bc, nb, ldb)
+	checkMat(fn, "C", m, n, nc, ldc)
 }
 
-func checkMat(name string, rows, cols, n, ld int) {
+func checkMat(fn, name string, rows, cols, n, ld int) {
 	if ld < max(cols, 1) {
-		panic(fmt.Sprintf("kernels.Gemm: ld%s=%d < %d columns", name, ld, cols))
+		panic(fmt.Sprintf("kernels.%s: ld%s=%d < %d columns", fn, name, ld, cols))
 	}
 	if rows > 0 && cols > 0 && n < (rows-1)*ld+cols {
-		panic(fmt.Sprintf("kernels.Gemm: %s has %d elements, need %d for %d×%d with ld %d", name, n, (rows-1)*ld+cols, rows, cols, ld))
+		panic(fmt.Sprintf("kernels.%s: %s has %d elements, need %d for %d×%d with ld %d", fn, name, n, (rows-1)*ld+cols, rows, cols, ld))
 	}
 }

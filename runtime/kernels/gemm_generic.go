@@ -31,6 +31,7 @@ type gemmJob[T real] struct {
 	lda, ldb, ldc  int
 	mc, nc         int // tile size
 	mt, nt         int // tiles along m and n
+	ep             gemmEpilogue[T]
 }
 
 // gemmScratch holds one participant's packed panels.
@@ -70,21 +71,29 @@ func putGemmScratch[T real](s *gemmScratch[T]) {
 // gemm is the engine behind Gemm. With par false it never leaves the
 // calling goroutine (for callers that are already parallel).
 func gemm[T real](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, par bool) {
+	gemmEp(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, par, gemmEpilogue[T]{})
+}
+
+// gemmEp is gemm with an epilogue (GemmAct's activation) applied to
+// every part of C once it is final.
+func gemmEp[T real](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, par bool, ep gemmEpilogue[T]) {
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 || alpha == 0 {
 		scaleMat(c, m, n, ldc, beta)
+		ep.apply(c, ldc, 0, 0, m, n)
 		return
 	}
 	if c32, ok := any(c).([]float32); ok && sgemmUse.kernel != nil {
-		sgemmUse.gemm(transA, transB, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), c32, ldc, par)
+		ep32 := any(ep).(gemmEpilogue[float32])
+		sgemmUse.gemm(transA, transB, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), c32, ldc, par, ep32)
 		return
 	}
 	g := gemmJob[T]{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
-		mc: gemmMC, nc: gemmNC,
+		mc: gemmMC, nc: gemmNC, ep: ep,
 	}
 	procs := runtime.GOMAXPROCS(0)
 	if !par || procs == 1 || 2*m*n*k < gemmSerialFlops {
@@ -156,6 +165,7 @@ func (g *gemmJob[T]) tile(idx int, s *gemmScratch[T]) {
 		packA(s.pa, g.a, g.lda, g.transA, i0, p0, mc, kc)
 		macroKernel(kc, mc, nc, s.pa, s.pb, ct, g.ldc, g.alpha)
 	}
+	g.ep.apply(g.c, g.ldc, i0, j0, mc, nc)
 }
 
 // packA packs rows i0..i0+mc, columns p0..p0+kc of op(A) into panels of

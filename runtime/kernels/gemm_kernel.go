@@ -101,15 +101,18 @@ type sgemmJob struct {
 	lda, ldb, ldc  int
 	mb, nb         int
 	mt, nt         int
+	ep             gemmEpilogue[float32]
 }
 
 var sgemmJobs = freePool{New: func() any { return new(sgemmJob) }}
 
-// sgemm runs C = alpha*op(A)*op(B) + beta*C on s; m, n, k > 0, alpha ≠ 0.
-func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, par bool) {
+// gemm runs C = alpha*op(A)*op(B) + beta*C on s, with the epilogue ep on
+// each part of C once final; m, n, k > 0, alpha ≠ 0.
+func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, par bool, ep gemmEpilogue[float32]) {
 	g := sgemmJob{
 		s: s, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
+		ep: ep,
 	}
 	procs := runtime.GOMAXPROCS(0)
 	if !par || procs == 1 || 2*m*n*k < gemmSerialFlops {
@@ -217,6 +220,10 @@ func (g *sgemmJob) chunk(idx int, sc *sgemmScratch) {
 					}
 				}
 			}
+			if p0+kc == g.k {
+				// These rows of the chunk are final.
+				g.ep.apply(g.c, g.ldc, i, j0, mcur, nc)
+			}
 		}
 	}
 }
@@ -313,6 +320,10 @@ func (g *sgemmJob) chunkPacked(i0, j0, mc, nc int, sc *sgemmScratch) {
 				for ir := 0; ir < mcur; ir += mr {
 					g.tileP(sc, i0+ic+ir, j0+jr, min(mr, mcur-ir), min(nr, nc-jr), &sc.pa[ir*kc], &sc.pb[jr*kc], kc, beta)
 				}
+			}
+			if p0+kc == g.k {
+				// This block of rows (in L2) is final.
+				g.ep.apply(g.c, g.ldc, i0+ic, j0, mcur, nc)
 			}
 		}
 	}

@@ -215,6 +215,8 @@ func TestNoAllocsAfterGC(t *testing.T) {
 		Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 		Gemm(true, true, m, n, k, 1, a64, m, b64, k, 0, c64, n)
 		Activate(ActGELU, y, x)
+		GemmAct(ActGELU, false, false, m, n, k, 1, a, k, b, n, 0, c, n, y, n)
+		GemmAct(ActSiLU, true, true, m, n, k, 1, a64, m, b64, k, 1, c64, n, c64, n)
 		RMSNorm(y, rstd, x, ones, m, k, 1e-6)
 		Attention(att, lse, qkv, batch, seq, heads, hd, true)
 		AttentionBackward(dqkv, datt, qkv, att, lse, batch, seq, heads, hd, true)
