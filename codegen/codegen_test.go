@@ -37,8 +37,14 @@ func compile(t *testing.T, path string, noBackward bool) *ir.Program {
 // generate compiles, plans and generates one model.
 func generate(t *testing.T, path string, opts codegen.Options) []codegen.File {
 	t.Helper()
+	return generateWith(t, path, opts, plan.Options{})
+}
+
+// generateWith is generate with planner options.
+func generateWith(t *testing.T, path string, opts codegen.Options, popts plan.Options) []codegen.File {
+	t.Helper()
 	p := compile(t, path, opts.InferenceOnly)
-	l, err := plan.Plan(p)
+	l, err := plan.PlanWith(p, popts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,16 +213,18 @@ func TestGoldenBuild(t *testing.T) {
 var e2eTargets = []struct {
 	bf, dir string
 	opts    codegen.Options
+	plan    plan.Options
 }{
-	{"internal/e2e/gradmodel.bf", "internal/e2e/gradmodel", codegen.Options{Package: "gradmodel", DType: "float64", Source: "gradmodel.bf"}},
-	{"internal/e2e/gradmodel.bf", "internal/e2e/gradmodel32", codegen.Options{Package: "gradmodel32", Source: "gradmodel.bf"}},
-	{"internal/e2e/gradmodel.bf", "internal/e2e/gradinfer", codegen.Options{Package: "gradinfer", Source: "gradmodel.bf", InferenceOnly: true}},
-	{"internal/e2e/tiedmodel.bf", "internal/e2e/tiedmodel", codegen.Options{Package: "tiedmodel", DType: "float64", Source: "tiedmodel.bf"}},
-	{"internal/e2e/moemodel.bf", "internal/e2e/moemodel", codegen.Options{Package: "moemodel", DType: "float64", Source: "moemodel.bf"}},
-	{"internal/e2e/moemodel.bf", "internal/e2e/moemodel32", codegen.Options{Package: "moemodel32", Source: "moemodel.bf"}},
-	{"internal/e2e/moemodel.bf", "internal/e2e/moeinfer", codegen.Options{Package: "moeinfer", Source: "moemodel.bf", InferenceOnly: true}},
-	{"internal/e2e/moecausal.bf", "internal/e2e/moecausal", codegen.Options{Package: "moecausal", Source: "moecausal.bf"}},
-	{"internal/e2e/moeleak.bf", "internal/e2e/moeleak", codegen.Options{Package: "moeleak", Source: "moeleak.bf"}},
+	{"internal/e2e/gradmodel.bf", "internal/e2e/gradmodel", codegen.Options{Package: "gradmodel", DType: "float64", Source: "gradmodel.bf"}, plan.Options{}},
+	{"internal/e2e/gradmodel.bf", "internal/e2e/gradmodel32", codegen.Options{Package: "gradmodel32", Source: "gradmodel.bf"}, plan.Options{}},
+	{"internal/e2e/gradmodel.bf", "internal/e2e/gradinfer", codegen.Options{Package: "gradinfer", Source: "gradmodel.bf", InferenceOnly: true}, plan.Options{}},
+	{"internal/e2e/tiedmodel.bf", "internal/e2e/tiedmodel", codegen.Options{Package: "tiedmodel", DType: "float64", Source: "tiedmodel.bf"}, plan.Options{}},
+	{"internal/e2e/moemodel.bf", "internal/e2e/moemodel", codegen.Options{Package: "moemodel", DType: "float64", Source: "moemodel.bf"}, plan.Options{}},
+	{"internal/e2e/moemodel.bf", "internal/e2e/moemodel32", codegen.Options{Package: "moemodel32", Source: "moemodel.bf"}, plan.Options{}},
+	{"internal/e2e/moemodel.bf", "internal/e2e/moeinfer", codegen.Options{Package: "moeinfer", Source: "moemodel.bf", InferenceOnly: true}, plan.Options{}},
+	{"internal/e2e/moecausal.bf", "internal/e2e/moecausal", codegen.Options{Package: "moecausal", Source: "moecausal.bf"}, plan.Options{}},
+	{"internal/e2e/moeleak.bf", "internal/e2e/moeleak", codegen.Options{Package: "moeleak", Source: "moeleak.bf"}, plan.Options{}},
+	{"internal/e2e/moecausal.bf", "internal/e2e/unfused", codegen.Options{Package: "unfused", Source: "moecausal.bf"}, plan.Options{NoFusion: true}},
 }
 
 // TestE2EFresh fails when a committed e2e package differs from what codegen
@@ -224,7 +232,7 @@ var e2eTargets = []struct {
 func TestE2EFresh(t *testing.T) {
 	for _, e := range e2eTargets {
 		t.Run(e.opts.Package, func(t *testing.T) {
-			check(t, e.dir, generate(t, e.bf, e.opts))
+			check(t, e.dir, generateWith(t, e.bf, e.opts, e.plan))
 		})
 	}
 }

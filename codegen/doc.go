@@ -12,9 +12,11 @@
 // function on sub-slices of the arenas, preceded by a comment naming the
 // layer it implements, so the generated code reads like the model: a
 // training step allocates nothing. Two instructions the layout fuses
-// (plan.Layout.Fused: a residual add and the RMSNorm of its sum) become one
-// call, kernels.AddRMSNorm; an accumulating matmul or accum whose output
-// slot would be zeroed first overwrites it instead (beta 0, copy).
+// (plan.Layout.Fused) become one call: a residual add and the RMSNorm of
+// its sum, kernels.AddRMSNorm; a matmul and the activation of its product,
+// kernels.GemmAct (except in the Decoder's Step, which keeps the matmul on
+// GemmStreamB). An accumulating matmul or accum whose output slot would be
+// zeroed first overwrites it instead (beta 0, copy).
 //
 // A moe layer is one call of runtime/moe's Forward (and Backward) on the
 // layer's workspace: the Model holds one moe.Workspace per moe layer for

@@ -138,7 +138,7 @@ func (b *body) instrs(seq []*ir.Instr, zero [][]*ir.Value) {
 				b.add(kernel("Zero").Call(b.val(v)))
 			}
 		}
-		if plan.FusedWithNext(b.fused, seq, i) {
+		if plan.FusedWithNext(b.fused, seq, i) && b.runsFused(in) {
 			next := seq[i+1]
 			b.add(jen.Comment(describe(next) + " (fused)"))
 			for _, v := range zero[i+1] {
@@ -178,6 +178,13 @@ func (b *body) overwrite(in *ir.Instr) {
 	b.instr(&acc)
 }
 
+// runsFused reports whether the pair the layout fuses at first runs as
+// one kernel in this body: the decoder's Step keeps a matmul on
+// GemmStreamB (few rows), its activation after it.
+func (b *body) runsFused(first *ir.Instr) bool {
+	return first.Op != ir.OpMatMul || b.decode != decodeStep
+}
+
 // fusedPair emits the kernel running a pair that plan.Fusable accepted.
 func (b *body) fusedPair(first, second *ir.Instr) {
 	switch {
@@ -186,6 +193,10 @@ func (b *body) fusedPair(first, second *ir.Instr) {
 		b.add(kernel("AddRMSNorm").Call(b.val(h), b.val(second.Outs[0]), b.val(second.Outs[1]),
 			b.val(first.Args[0]), b.val(first.Args[1]), b.val(second.Args[1]),
 			b.rows(x.Rows), jen.Lit(x.Cols), jen.Lit(second.Attrs.Eps)))
+	case first.Op == ir.OpMatMul && second.Op == ir.OpAct:
+		y := second.Outs[0]
+		args := append([]jen.Code{act(second.Attrs.Act)}, b.matmulArgs(first)...)
+		b.add(kernel("GemmAct").Call(append(args, b.val(y), jen.Lit(y.Cols))...))
 	default:
 		panic(fmt.Sprintf("codegen: no fused kernel for %v then %v", first.Op, second.Op))
 	}
@@ -555,6 +566,11 @@ func (g *gen) check(f *jen.File) {
 // matmul emits the kernel gemm (Gemm, or GemmStreamB for few rows) for a
 // matmul instruction.
 func (b *body) matmul(gemm string, in *ir.Instr) {
+	b.add(kernel(gemm).Call(b.matmulArgs(in)...))
+}
+
+// matmulArgs renders Gemm's arguments for a matmul instruction.
+func (b *body) matmulArgs(in *ir.Instr) []jen.Code {
 	a, at := in.Args, in.Attrs
 	A, B, C := a[0], a[1], in.Outs[0]
 	m, k := b.rows(A.Rows), jen.Lit(A.Cols)
@@ -569,7 +585,7 @@ func (b *body) matmul(gemm string, in *ir.Instr) {
 	if at.Acc {
 		beta = 1
 	}
-	b.add(kernel(gemm).Call(jen.Lit(at.TransA), jen.Lit(at.TransB), m, n, k,
+	return []jen.Code{jen.Lit(at.TransA), jen.Lit(at.TransB), m, n, k,
 		jen.Lit(1), b.val(A), jen.Lit(A.Cols), b.val(B), jen.Lit(B.Cols),
-		jen.Lit(beta), b.val(C), jen.Lit(C.Cols)))
+		jen.Lit(beta), b.val(C), jen.Lit(C.Cols)}
 }

@@ -42,7 +42,7 @@ const (
 	paramSize = 9311488  // parameters, in declaration order
 	gradSize  = 9311488  // their gradients
 	trainSize = 12603440 // Forward's activations and Backward's activation gradients
-	inferSize = 4718592  // Infer's activations
+	inferSize = 5242880  // Infer's activations
 )
 
 // The moe layers, in order: their names and routing configurations.
@@ -231,9 +231,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn.norm.scale) (fused)
 	kernels.AddRMSNorm(a[10485760:10485760+T*256], a[11010048:11010048+T*256], a[12595200:12595200+T], a[9437184:9437184+T*256], a[0:T*256], w[4590080:4590336], T, 256, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 1024, 256, 1, a[11010048:11010048+T*256], 256, w[4590336:4852480], 1024, 0, a[0:T*1024], 1024)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[2097152:2097152+T*1024], a[0:T*1024])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 1024, 256, 1, a[11010048:11010048+T*256], 256, w[4590336:4852480], 1024, 0, a[0:T*1024], 1024, a[2097152:2097152+T*1024], 1024)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 256, 1024, 1, a[2097152:2097152+T*1024], 1024, w[4852480:5114624], 256, 0, a[4194304:4194304+T*256], 256)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.moe1/residual, blocks.0.ffn/down)
@@ -399,11 +398,10 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	a[1572864] = float32(aux)
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[4194304:4194304+T*256], a[2097152:2097152+T*256], a[1048576:1048576+T], a[524288:524288+T*256], a[0:T*256], w[4590080:4590336], T, 256, 1e-06)
+	kernels.AddRMSNorm(a[4194304:4194304+T*256], a[4718592:4718592+T*256], a[1048576:1048576+T], a[524288:524288+T*256], a[0:T*256], w[4590080:4590336], T, 256, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 1024, 256, 1, a[2097152:2097152+T*256], 256, w[4590336:4852480], 1024, 0, a[0:T*1024], 1024)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[2097152:2097152+T*1024], a[0:T*1024])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 1024, 256, 1, a[4718592:4718592+T*256], 256, w[4590336:4852480], 1024, 0, a[0:T*1024], 1024, a[2097152:2097152+T*1024], 1024)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 256, 1024, 1, a[2097152:2097152+T*1024], 1024, w[4852480:5114624], 256, 0, a[0:T*256], 256)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.moe1/residual, blocks.0.ffn/down)

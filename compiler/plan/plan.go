@@ -39,7 +39,8 @@ type Layout struct {
 	// Fused[i] (i < len(Forward)) reports that Forward[i] and Forward[i+1]
 	// run as one fused kernel (see Fusable). Every arena plans the pair as
 	// one instruction, so that no output of either shares memory with an
-	// input of either. Nil when fusion is off.
+	// input of either (GemmAct writes the activation while it still reads
+	// the matmul's operands). Nil when fusion is off.
 	Fused []bool
 }
 
@@ -99,12 +100,30 @@ func Accumulates(in *ir.Instr) bool {
 func roundUp(n int) int { return (n + Align - 1) / Align * Align }
 
 // Fusable reports whether a and b, consecutive forward instructions, can
-// run as one fused kernel: a residual add whose sum only feeds, next, an
-// RMSNorm (kernels.AddRMSNorm computes both in one pass over each row; the
-// sum is still stored, for later residuals and the backward pass).
+// run as one fused kernel, a pair whose first output, a temporary, feeds
+// the second:
+//
+//   - a residual add then the RMSNorm of its sum (kernels.AddRMSNorm
+//     computes both in one pass over each row);
+//   - a matmul that does not accumulate then an elementwise activation
+//     (OpAct) of its product (kernels.GemmAct activates each part of the
+//     product in the matmul's epilogue, while it is in cache). A gated
+//     activation (OpGLU) is not fused.
+//
+// The first output (the sum, the product) is still stored, for later
+// residuals and the backward pass.
 func Fusable(a, b *ir.Instr) bool {
-	return a.Op == ir.OpAdd && b.Op == ir.OpRMSNorm && len(a.Outs) == 1 && len(b.Args) == 2 &&
-		a.Outs[0] == b.Args[0] && a.Outs[0].Kind == ir.KindTemp && b.Args[1] != a.Outs[0]
+	if len(a.Outs) != 1 || a.Outs[0] == nil || a.Outs[0].Kind != ir.KindTemp {
+		return false
+	}
+	h := a.Outs[0]
+	switch {
+	case a.Op == ir.OpAdd && b.Op == ir.OpRMSNorm:
+		return len(b.Args) == 2 && b.Args[0] == h && b.Args[1] != h
+	case a.Op == ir.OpMatMul && b.Op == ir.OpAct:
+		return !a.Attrs.Acc && len(b.Args) == 1 && b.Args[0] == h && len(b.Outs) == 1
+	}
+	return false
 }
 
 // Plan assigns every value of p an offset in one of the arenas described by

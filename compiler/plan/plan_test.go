@@ -212,9 +212,10 @@ func TestOverlapCheck(t *testing.T) {
 	}
 }
 
-// TestFusion: every residual add followed by an RMSNorm of the sum is
-// fused, nothing else is, and the checker above catches a fused pair whose
-// norm output was placed on an input of the add.
+// TestFusion: every residual add followed by an RMSNorm of the sum, and
+// every matmul followed by an activation of its product, is fused, nothing
+// else is (gated activations included), and the checker above catches a
+// fused pair whose second output was placed on an input of the first.
 func TestFusion(t *testing.T) {
 	progs := programs(t)
 	for name, p := range progs {
@@ -228,7 +229,11 @@ func TestFusion(t *testing.T) {
 		n := 0
 		for i, f := range l.Fused {
 			a := p.Forward[i]
-			want := i+1 < len(p.Forward) && a.Op == ir.OpAdd && p.Forward[i+1].Op == ir.OpRMSNorm && p.Forward[i+1].Args[0] == a.Outs[0]
+			want := false
+			if i+1 < len(p.Forward) && (i == 0 || !l.Fused[i-1]) {
+				b := p.Forward[i+1]
+				want = (a.Op == ir.OpAdd && b.Op == ir.OpRMSNorm || a.Op == ir.OpMatMul && b.Op == ir.OpAct) && b.Args[0] == a.Outs[0]
+			}
 			if f != want {
 				t.Errorf("%s: forward[%d] %v fused=%v, want %v", name, i, a.Op, f, want)
 			}
@@ -246,22 +251,24 @@ func TestFusion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pairs := 0
+	pairs := map[ir.Op]int{}
 	for i, f := range l.Fused {
 		if !f {
 			continue
 		}
-		pairs++
-		add, norm := p.Forward[i], p.Forward[i+1]
-		bad := *l
-		bad.Infer.Off = append([]int(nil), l.Infer.Off...)
-		bad.Infer.Off[norm.Outs[0].ID] = bad.Infer.Off[add.Args[0].ID]
-		if errs := overlaps(p, &bad); len(errs) == 0 {
-			t.Errorf("forward[%d]: a norm output placed on the add's input went unnoticed", i)
+		first, second := p.Forward[i], p.Forward[i+1]
+		pairs[first.Op]++
+		for _, v := range []*ir.Value{first.Args[0], first.Outs[0]} {
+			bad := *l
+			bad.Infer.Off = append([]int(nil), l.Infer.Off...)
+			bad.Infer.Off[second.Outs[0].ID] = bad.Infer.Off[v.ID]
+			if errs := overlaps(p, &bad); len(errs) == 0 {
+				t.Errorf("forward[%d]: the %v output placed on %s of the %v went unnoticed", i, second.Op, v.Name, first.Op)
+			}
 		}
 	}
-	if pairs == 0 {
-		t.Error("stack4: no fused add and norm")
+	if pairs[ir.OpAdd] == 0 || pairs[ir.OpMatMul] == 0 {
+		t.Errorf("stack4: fused pairs %v, want adds and matmuls", pairs)
 	}
 }
 

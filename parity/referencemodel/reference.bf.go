@@ -42,7 +42,7 @@ const (
 	paramSize = 146592 // parameters, in declaration order
 	gradSize  = 146592 // their gradients
 	trainSize = 26928  // Forward's activations and Backward's activation gradients
-	inferSize = 9216   // Infer's activations
+	inferSize = 10240  // Infer's activations
 )
 
 // The moe layers, in order: their names and routing configurations.
@@ -231,9 +231,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn.norm.scale) (fused)
 	kernels.AddRMSNorm(a[20480:20480+T*32], a[21504:21504+T*32], a[26752:26752+T], a[18432:18432+T*32], a[0:T*32], w[72512:72544], T, 32, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 128, 32, 1, a[21504:21504+T*32], 32, w[72544:76640], 128, 0, a[0:T*128], 128)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[4096:4096+T*128], a[0:T*128])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 128, 32, 1, a[21504:21504+T*32], 32, w[72544:76640], 128, 0, a[0:T*128], 128, a[4096:4096+T*128], 128)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 32, 128, 1, a[4096:4096+T*128], 128, w[76640:80736], 32, 0, a[8192:8192+T*32], 32)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.moe1/residual, blocks.0.ffn/down)
@@ -399,11 +398,10 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	a[3072] = float32(aux)
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[8192:8192+T*32], a[4096:4096+T*32], a[2048:2048+T], a[1024:1024+T*32], a[0:T*32], w[72512:72544], T, 32, 1e-06)
+	kernels.AddRMSNorm(a[8192:8192+T*32], a[9216:9216+T*32], a[2048:2048+T], a[1024:1024+T*32], a[0:T*32], w[72512:72544], T, 32, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 128, 32, 1, a[4096:4096+T*32], 32, w[72544:76640], 128, 0, a[0:T*128], 128)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[4096:4096+T*128], a[0:T*128])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 128, 32, 1, a[9216:9216+T*32], 32, w[72544:76640], 128, 0, a[0:T*128], 128, a[4096:4096+T*128], 128)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 32, 128, 1, a[4096:4096+T*128], 128, w[76640:80736], 32, 0, a[0:T*32], 32)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.moe1/residual, blocks.0.ffn/down)

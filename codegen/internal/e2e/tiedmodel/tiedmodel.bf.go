@@ -34,7 +34,7 @@ const (
 	paramSize = 576  // parameters, in declaration order
 	gradSize  = 576  // their gradients
 	trainSize = 1184 // Forward's activations and Backward's activation gradients
-	inferSize = 256  // Infer's activations
+	inferSize = 288  // Infer's activations
 )
 
 // Options configure New.
@@ -156,9 +156,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1, blocks.0.ffn.norm/2 = layernorm(blocks.0.attn.norm, @blocks.0.ffn.norm.scale, @blocks.0.ffn.norm.bias)
 	kernels.LayerNorm(a[768:768+T*6], a[1088:1088+T], a[1104:1104+T], a[720:720+T*6], w[240:246], w[256:262], T, 6, 1e-05)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 10, 6, 1, a[768:768+T*6], 6, w[272:332], 10, 0, a[336:336+T*10], 10)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[416:416+T*10], a[336:336+T*10])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu (fused)
+	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 10, 6, 1, a[768:768+T*6], 6, w[272:332], 10, 0, a[336:336+T*10], 10, a[416:416+T*10], 10)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 6, 10, 1, a[416:416+T*10], 10, w[336:396], 6, 0, a[496:496+T*6], 6)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn.norm, blocks.0.ffn/down)
@@ -293,11 +292,10 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float64, err err
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.attn.norm.scale) (fused)
 	kernels.AddRMSNorm(a[48:48+T*6], a[192:192+T*6], a[96:96+T], a[144:144+T*6], a[0:T*6], w[224:230], T, 6, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1, blocks.0.ffn.norm/2 = layernorm(blocks.0.attn.norm, @blocks.0.ffn.norm.scale, @blocks.0.ffn.norm.bias)
-	kernels.LayerNorm(a[80:80+T*6], a[128:128+T], a[144:144+T], a[192:192+T*6], w[240:246], w[256:262], T, 6, 1e-05)
+	kernels.LayerNorm(a[240:240+T*6], a[0:T], a[16:16+T], a[192:192+T*6], w[240:246], w[256:262], T, 6, 1e-05)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 10, 6, 1, a[80:80+T*6], 6, w[272:332], 10, 0, a[0:T*10], 10)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[80:80+T*10], a[0:T*10])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu (fused)
+	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 10, 6, 1, a[240:240+T*6], 6, w[272:332], 10, 0, a[0:T*10], 10, a[80:80+T*10], 10)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 6, 10, 1, a[80:80+T*10], 10, w[336:396], 6, 0, a[0:T*6], 6)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn.norm, blocks.0.ffn/down)

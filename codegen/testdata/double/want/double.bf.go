@@ -34,7 +34,7 @@ const (
 	paramSize = 912  // parameters, in declaration order
 	gradSize  = 912  // their gradients
 	trainSize = 2448 // Forward's activations and Backward's activation gradients
-	inferSize = 672  // Infer's activations
+	inferSize = 768  // Infer's activations
 )
 
 // Options configure New.
@@ -152,9 +152,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float64, 
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
 	kernels.AddRMSNorm(a[1824:1824+T*8], a[1952:1952+T*8], a[2384:2384+T], a[1440:1440+T*8], a[384:384+T*8], w[480:488], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 16, 8, 1, a[1952:1952+T*8], 8, w[496:624], 16, 0, a[928:928+T*16], 16)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh
-	kernels.Activate(kernels.ActGELUTanh, a[1184:1184+T*16], a[928:928+T*16])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh (fused)
+	kernels.GemmAct(kernels.ActGELUTanh, false, false, T, 16, 8, 1, a[1952:1952+T*8], 8, w[496:624], 16, 0, a[928:928+T*16], 16, a[1184:1184+T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 8, 16, 1, a[1184:1184+T*16], 16, w[624:752], 8, 0, a[384:384+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
@@ -267,11 +266,10 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float64, err err
 	kernels.Gemm(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[416:480], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[256:256+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[640:640+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 16, 8, 1, a[256:256+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh
-	kernels.Activate(kernels.ActGELUTanh, a[256:256+T*16], a[0:T*16])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh (fused)
+	kernels.GemmAct(kernels.ActGELUTanh, false, false, T, 16, 8, 1, a[640:640+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16, a[256:256+T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 8, 16, 1, a[256:256+T*16], 16, w[624:752], 8, 0, a[0:T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
@@ -372,9 +370,9 @@ func (d *Decoder) Step(tokens []int32) (logits []float64, err error) {
 	kernels.GemmStreamB(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[416:480], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[256:256+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[640:640+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[256:256+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16)
+	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[640:640+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh
 	kernels.Activate(kernels.ActGELUTanh, a[256:256+T*16], a[0:T*16])
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
@@ -424,11 +422,10 @@ func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float64, err error)
 	kernels.Gemm(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[416:480], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[256:256+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[640:640+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 16, 8, 1, a[256:256+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh
-	kernels.Activate(kernels.ActGELUTanh, a[256:256+T*16], a[0:T*16])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh (fused)
+	kernels.GemmAct(kernels.ActGELUTanh, false, false, T, 16, 8, 1, a[640:640+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16, a[256:256+T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 8, 16, 1, a[256:256+T*16], 16, w[624:752], 8, 0, a[0:T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)

@@ -34,7 +34,7 @@ const (
 	paramSize = 3072 // parameters, in declaration order
 	gradSize  = 3072 // their gradients
 	trainSize = 7632 // Forward's activations and Backward's activation gradients
-	inferSize = 1344 // Infer's activations
+	inferSize = 1536 // Infer's activations
 )
 
 // The moe layers, in order: their names and routing configurations.
@@ -240,9 +240,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn2/residual, @blocks.0.ffn.norm.scale) (fused)
 	kernels.AddRMSNorm(a[5696:5696+T*8], a[5952:5952+T*8], a[7456:7456+T], a[4928:4928+T*8], a[1536:1536+T*8], w[1824:1832], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 16, 8, 1, a[5952:5952+T*8], 8, w[1840:1968], 16, 0, a[2624:2624+T*16], 16)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[3136:3136+T*16], a[2624:2624+T*16])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[5952:5952+T*8], 8, w[1840:1968], 16, 0, a[2624:2624+T*16], 16, a[3136:3136+T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 8, 16, 1, a[3136:3136+T*16], 16, w[1968:2096], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn2/residual, blocks.0.ffn/down)
@@ -434,11 +433,10 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[1760:1824], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn2: blocks.0.attn2/residual = add(blocks.0.moe1/residual, blocks.0.attn2/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn2/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[512:512+T*8], a[256:256+T], a[768:768+T*8], a[0:T*8], w[1824:1832], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1280:1280+T*8], a[256:256+T], a[768:768+T*8], a[0:T*8], w[1824:1832], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 16, 8, 1, a[512:512+T*8], 8, w[1840:1968], 16, 0, a[0:T*16], 16)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[512:512+T*16], a[0:T*16])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1280:1280+T*8], 8, w[1840:1968], 16, 0, a[0:T*16], 16, a[512:512+T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 8, 16, 1, a[512:512+T*16], 16, w[1968:2096], 8, 0, a[0:T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn2/residual, blocks.0.ffn/down)

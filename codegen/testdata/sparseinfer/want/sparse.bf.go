@@ -31,7 +31,7 @@ const (
 const (
 	modelName = "Sparse"
 	paramSize = 3072 // parameters, in declaration order
-	workSize  = 1360 // activations of Forward or Infer
+	workSize  = 1552 // activations of Forward or Infer
 )
 
 // The moe layers, in order: their names and routing configurations.
@@ -200,8 +200,8 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	if err != nil {
 		return 0, fmt.Errorf("sparseserve: blocks.0.moe1: %w", err)
 	}
-	a[1344] = float32(aux)
-	m.aux += a[1344]
+	a[1536] = float32(aux)
+	m.aux += a[1536]
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn1/residual, blocks.0.moe1/moe)
 	// blocks.0.attn2: blocks.0.attn2.norm, blocks.0.attn2.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.attn2.norm.scale) (fused)
 	kernels.AddRMSNorm(a[768:768+T*8], a[1024:1024+T*8], a[512:512+T], a[256:256+T*8], a[0:T*8], w[1552:1560], T, 8, 1e-06)
@@ -213,11 +213,10 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[1760:1824], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn2: blocks.0.attn2/residual = add(blocks.0.moe1/residual, blocks.0.attn2/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn2/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[512:512+T*8], a[256:256+T], a[768:768+T*8], a[0:T*8], w[1824:1832], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1280:1280+T*8], a[256:256+T], a[768:768+T*8], a[0:T*8], w[1824:1832], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 16, 8, 1, a[512:512+T*8], 8, w[1840:1968], 16, 0, a[0:T*16], 16)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[512:512+T*16], a[0:T*16])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1280:1280+T*8], 8, w[1840:1968], 16, 0, a[0:T*16], 16, a[512:512+T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 8, 16, 1, a[512:512+T*16], 16, w[1968:2096], 8, 0, a[0:T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn2/residual, blocks.0.ffn/down)
@@ -239,7 +238,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	a[1072] = float32(kernels.CrossEntropy(a[544:544+T], a[0:T*17], targets, T, 17))
 	m.ce = a[1072]
 	// loss: loss = add(loss/ce, blocks.0.moe1/moe/1)
-	kernels.Add(a[1088:1089], a[1072:1073], a[1344:1345])
+	kernels.Add(a[1088:1089], a[1072:1073], a[1536:1537])
 	// loss: loss = add(loss, blocks.0.moe2/moe/1)
 	kernels.Add(a[1072:1073], a[1088:1089], a[1056:1057])
 
@@ -294,11 +293,10 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[1760:1824], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn2: blocks.0.attn2/residual = add(blocks.0.moe1/residual, blocks.0.attn2/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn2/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[512:512+T*8], a[256:256+T], a[768:768+T*8], a[0:T*8], w[1824:1832], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1280:1280+T*8], a[256:256+T], a[768:768+T*8], a[0:T*8], w[1824:1832], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.Gemm(false, false, T, 16, 8, 1, a[512:512+T*8], 8, w[1840:1968], 16, 0, a[0:T*16], 16)
-	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
-	kernels.Activate(kernels.ActGELU, a[512:512+T*16], a[0:T*16])
+	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1280:1280+T*8], 8, w[1840:1968], 16, 0, a[0:T*16], 16, a[512:512+T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
 	kernels.Gemm(false, false, T, 8, 16, 1, a[512:512+T*16], 16, w[1968:2096], 8, 0, a[0:T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn2/residual, blocks.0.ffn/down)
