@@ -42,7 +42,7 @@ const (
 	paramSize = 9311488  // parameters, in declaration order
 	gradSize  = 9311488  // their gradients
 	trainSize = 12603440 // Forward's activations and Backward's activation gradients
-	inferSize = 5242880  // Infer's activations
+	inferSize = 3145728  // Infer's activations
 )
 
 // The moe layers, in order: their names and routing configurations.
@@ -398,24 +398,24 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	a[1572864] = float32(aux)
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[4194304:4194304+T*256], a[4718592:4718592+T*256], a[1048576:1048576+T], a[524288:524288+T*256], a[0:T*256], w[4590080:4590336], T, 256, 1e-06)
+	kernels.AddRMSNorm(a[2097152:2097152+T*256], a[2621440:2621440+T*256], a[1048576:1048576+T], a[524288:524288+T*256], a[0:T*256], w[4590080:4590336], T, 256, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 1024, 256, 1, a[4718592:4718592+T*256], 256, w[4590336:4852480], 1024, 0, a[0:T*1024], 1024, a[2097152:2097152+T*1024], 1024)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 1024, 256, 1, a[2621440:2621440+T*256], 256, w[4590336:4852480], 1024, 0, a[0:T*1024], 1024, a[0:T*1024], 1024)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 256, 1024, 1, a[2097152:2097152+T*1024], 1024, w[4852480:5114624], 256, 0, a[0:T*256], 256)
+	kernels.Gemm(false, false, T, 256, 1024, 1, a[0:T*1024], 1024, w[4852480:5114624], 256, 0, a[2621440:2621440+T*256], 256)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.moe1/residual, blocks.0.ffn/down)
 	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[524288:524288+T*256], a[1048576:1048576+T*256], a[1572864:1572864+T], a[4194304:4194304+T*256], a[0:T*256], w[5114624:5114880], T, 256, 1e-06)
+	kernels.AddRMSNorm(a[0:T*256], a[524288:524288+T*256], a[1048576:1048576+T], a[2097152:2097152+T*256], a[2621440:2621440+T*256], w[5114624:5114880], T, 256, 1e-06)
 	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=1024 act=gelu route=expert_choice(capacity=2, group=batch)
-	aux, err = moe.Forward(m.moeInfer[1], a[0:T*256], a[1048576:1048576+T*256], w[5114880:5116928], w[5116928:7214080], w[7214080:9311232], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[1], a[1048576:1048576+T*256], a[524288:524288+T*256], w[5114880:5116928], w[5116928:7214080], w[7214080:9311232], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("referencemodel: blocks.0.moe2: %w", err)
 	}
 	a[1572864] = float32(aux)
 	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn/residual, blocks.0.moe2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.0.moe2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[1048576:1048576+T*256], a[1572864:1572864+T*256], a[2097152:2097152+T], a[524288:524288+T*256], a[0:T*256], w[9311232:9311488], T, 256, 1e-06)
+	kernels.AddRMSNorm(a[524288:524288+T*256], a[1572864:1572864+T*256], a[2097152:2097152+T], a[0:T*256], a[1048576:1048576+T*256], w[9311232:9311488], T, 256, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 256, 256, 1, a[1572864:1572864+T*256], 256, w[0:65536], 256, 0, a[0:T*256], 256)
 

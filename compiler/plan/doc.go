@@ -30,6 +30,14 @@
 // with its inputs. Outputs of the program (Logits, Loss) stay live to the end
 // of the forward section so callers can read them after the run.
 //
+// Two consecutive forward instructions that one kernel runs (Layout.Fused)
+// count as one instruction, so no output of either shares memory with an
+// input of either, with one exception: where a fused matmul's product h is
+// read by nothing after the activation of it (the inference and evaluation
+// arenas; the training arena's backward pass reads h) and is not a program
+// output, act(h) is placed exactly on h, so fusion does not keep both live
+// at once; kernels.GemmAct then activates C in place.
+//
 // The training arena covers Forward and Backward as one sequence, so once
 // the backward pass has read a forward activation for the last time its slot
 // can hold an activation gradient: a backward pass consumes the state of the

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/bfcdev/bfc/compiler/ir"
@@ -40,7 +41,11 @@ type Layout struct {
 	// run as one fused kernel (see Fusable). Every arena plans the pair as
 	// one instruction, so that no output of either shares memory with an
 	// input of either (GemmAct writes the activation while it still reads
-	// the matmul's operands). Nil when fusion is off.
+	// the matmul's operands), with one sanctioned alias: in an arena where
+	// no later instruction reads a fused matmul's product h and h is not a
+	// program output (Infer and Eval; in Train act_grad reads h), the
+	// activation act(h), of h's size, gets exactly h's offset, and GemmAct
+	// runs with out = C, which it allows. Nil when fusion is off.
 	Fused []bool
 }
 
@@ -231,7 +236,8 @@ func FusedWithNext(fused []bool, seq []*ir.Instr, i int) bool {
 // planTemps packs the temporaries accessed by seq into one arena. seed, if
 // not nil, is written (by the caller) just before seq[seedAt]. keep values
 // stay live at least until keepTo. The second instruction of a fused pair
-// counts as the first for liveness.
+// counts as the first for liveness, except that a fused activation may be
+// placed on the matmul product it reads (see actInPlace).
 func planTemps(p *ir.Program, maxTokens int, what string, seq []*ir.Instr, fused []bool, seed *ir.Value, seedAt int, keep []*ir.Value, keepTo int) (Arena, error) {
 	a := Arena{Off: noSlots(len(p.Values)), Zero: make([][]*ir.Value, len(seq))}
 	live := make([]*span, len(p.Values)) // by ID
@@ -273,16 +279,59 @@ func planTemps(p *ir.Program, maxTokens int, what string, seq []*ir.Instr, fused
 			touch(v, at)
 		}
 	}
+	kept := map[*ir.Value]bool{}
 	for _, v := range keep {
-		if v != nil && live[v.ID] != nil && live[v.ID].last < keepTo {
-			live[v.ID].last = keepTo
+		if v != nil && live[v.ID] != nil {
+			kept[v] = true
+			if live[v.ID].last < keepTo {
+				live[v.ID].last = keepTo
+			}
 		}
+	}
+	// A fused matmul and activation whose product h dies at the pair
+	// writes the activation over h (GemmAct with out = C): h's span
+	// absorbs the activation's, which gets h's offset.
+	var inPlace [][2]*ir.Value // {h, act(h)}
+	for i := 0; i+1 < len(seq); i++ {
+		if !FusedWithNext(fused, seq, i) {
+			continue
+		}
+		h, y, ok := actInPlace(seq[i], seq[i+1], maxTokens)
+		if !ok || kept[h] || live[h.ID].last != i {
+			continue
+		}
+		hs, ys := live[h.ID], live[y.ID]
+		hs.last = max(hs.last, ys.last)
+		spans = slices.DeleteFunc(spans, func(s *span) bool { return s == ys })
+		inPlace = append(inPlace, [2]*ir.Value{h, y})
+		i++
 	}
 	a.Size = pack(spans)
 	for _, s := range spans {
 		a.Off[s.v.ID] = s.off
 	}
+	for _, hy := range inPlace {
+		a.Off[hy[1].ID] = a.Off[hy[0].ID]
+	}
 	return a, nil
+}
+
+// actInPlace reports whether the fused pair first, second (Fusable) is a
+// matmul and an activation of its product h whose result y may be placed
+// on h: both temporaries of the same number of elements. It returns h and
+// y. planTemps places y on h in an arena where no later instruction reads
+// h and h is not a program output; that is the one case where a value
+// shares memory with another live at the same instruction (see
+// Layout.Fused).
+func actInPlace(first, second *ir.Instr, maxTokens int) (h, y *ir.Value, ok bool) {
+	if first.Op != ir.OpMatMul || second.Op != ir.OpAct || !Fusable(first, second) {
+		return nil, nil, false
+	}
+	h, y = first.Outs[0], second.Outs[0]
+	if y == nil || y.Kind != ir.KindTemp || elems(h, maxTokens) != elems(y, maxTokens) {
+		return nil, nil, false
+	}
+	return h, y, true
 }
 
 // pack places spans greedily, largest first, each in the smallest gap left

@@ -2,6 +2,8 @@ package plan_test
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bfcdev/bfc/compiler"
@@ -215,7 +217,8 @@ func TestOverlapCheck(t *testing.T) {
 // TestFusion: every residual add followed by an RMSNorm of the sum, and
 // every matmul followed by an activation of its product, is fused, nothing
 // else is (gated activations included), and the checker above catches a
-// fused pair whose second output was placed on an input of the first.
+// fused pair whose second output was placed on an input of the first, or
+// on its output other than as the sanctioned alias (see TestActInPlace).
 func TestFusion(t *testing.T) {
 	progs := programs(t)
 	for name, p := range progs {
@@ -258,13 +261,43 @@ func TestFusion(t *testing.T) {
 		}
 		first, second := p.Forward[i], p.Forward[i+1]
 		pairs[first.Op]++
-		for _, v := range []*ir.Value{first.Args[0], first.Outs[0]} {
+		y := second.Outs[0]
+		// place moves y to off in a copy of arena a of l and returns the
+		// checker's complaints about y and v overlapping.
+		place := func(a func(*plan.Layout) *plan.Arena, v *ir.Value, off int) []string {
 			bad := *l
-			bad.Infer.Off = append([]int(nil), l.Infer.Off...)
-			bad.Infer.Off[second.Outs[0].ID] = bad.Infer.Off[v.ID]
-			if errs := overlaps(p, &bad); len(errs) == 0 {
-				t.Errorf("forward[%d]: the %v output placed on %s of the %v went unnoticed", i, second.Op, v.Name, first.Op)
+			ar := a(&bad)
+			ar.Off = append([]int(nil), ar.Off...)
+			ar.Off[y.ID] = off
+			var errs []string
+			for _, e := range overlaps(p, &bad) {
+				if strings.Contains(e, " overlaps ") && strings.Contains(e, v.Name+" [") && strings.Contains(e, y.Name+" [") {
+					errs = append(errs, e)
+				}
 			}
+			return errs
+		}
+		infer := func(l *plan.Layout) *plan.Arena { return &l.Infer }
+		train := func(l *plan.Layout) *plan.Arena { return &l.Train }
+		x, h := first.Args[0], first.Outs[0]
+		if len(place(infer, x, l.Infer.Offset(x))) == 0 {
+			t.Errorf("forward[%d]: the %v output placed on %s of the %v went unnoticed", i, second.Op, x.Name, first.Op)
+		}
+		if len(place(train, h, l.Train.Offset(h))) == 0 {
+			t.Errorf("forward[%d]: in training, the %v output placed on %s of the %v went unnoticed", i, second.Op, h.Name, first.Op)
+		}
+		if first.Op == ir.OpAdd {
+			if len(place(infer, h, l.Infer.Offset(h))) == 0 {
+				t.Errorf("forward[%d]: the %v output placed on %s of the %v went unnoticed", i, second.Op, h.Name, first.Op)
+			}
+			continue
+		}
+		// The matmul's product: y on it is sanctioned, but only exactly.
+		if errs := place(infer, h, l.Infer.Offset(h)); len(errs) != 0 {
+			t.Errorf("forward[%d]: the activation on the product: %v", i, errs)
+		}
+		if len(place(infer, h, l.Infer.Offset(h)+plan.Align)) == 0 {
+			t.Errorf("forward[%d]: the activation placed %d elements past the product went unnoticed", i, plan.Align)
 		}
 	}
 	if pairs[ir.OpAdd] == 0 || pairs[ir.OpMatMul] == 0 {
@@ -309,6 +342,20 @@ func overlaps(p *ir.Program, l *plan.Layout) []string {
 				last[v] = s.keepTo
 			}
 		}
+		// The one sanctioned alias: a fused matmul's product h that no
+		// later instruction reads (nor the caller: last[h] is the pair's
+		// time) may hold the activation of h, at exactly h's offset.
+		inPlace := map[[2]*ir.Value]bool{}
+		for i := 0; i+1 < len(s.instrs) && i < len(l.Fused); i++ {
+			mm, act := s.instrs[i], s.instrs[i+1]
+			if !l.Fused[i] || mm.Op != ir.OpMatMul || act.Op != ir.OpAct {
+				continue
+			}
+			h, y := mm.Outs[0], act.Outs[0]
+			if act.Args[0] == h && last[h] == i && l.Elems(h) == l.Elems(y) {
+				inPlace[[2]*ir.Value{h, y}] = true
+			}
+		}
 		for _, v := range p.Values {
 			_, used := first[v]
 			if used != s.arena.Has(v) {
@@ -327,6 +374,9 @@ func overlaps(p *ir.Program, l *plan.Layout) []string {
 					continue // never live together
 				}
 				ao, bo := s.arena.Offset(a), s.arena.Offset(b)
+				if ao == bo && (inPlace[[2]*ir.Value{a, b}] || inPlace[[2]*ir.Value{b, a}]) {
+					continue
+				}
 				if ao < bo+l.Elems(b) && bo < ao+l.Elems(a) {
 					errorf("%s: %s [%d,%d) live %d..%d overlaps %s [%d,%d) live %d..%d", s.name,
 						a.Name, ao, ao+l.Elems(a), first[a], last[a], b.Name, bo, bo+l.Elems(b), first[b], last[b])
@@ -563,6 +613,87 @@ func TestDeterministic(t *testing.T) {
 					t.Fatal("offsets differ between runs")
 				}
 			}
+		}
+	}
+}
+
+// TestActInPlace: in the inference and evaluation arenas, the activation of
+// a fused matmul's product (an FFN's up projection) is placed on the
+// product, which no later instruction reads; in the training arena the
+// backward pass reads the product (act_grad), so the two stay apart.
+func TestActInPlace(t *testing.T) {
+	p := plantest.MustBuild(plantest.Stack(4))
+	l, err := plan.Plan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, f := range l.Fused {
+		mm, act := p.Forward[i], p.Forward[min(i+1, len(p.Forward)-1)]
+		if !f || mm.Op != ir.OpMatMul {
+			continue
+		}
+		if act.Op != ir.OpAct || act.Args[0] != mm.Outs[0] {
+			t.Fatalf("forward[%d]: a matmul fused with %v", i, act.Op)
+		}
+		n++
+		h, y := mm.Outs[0], act.Outs[0]
+		if i+1 < p.NInfer {
+			if hi, yi := l.Infer.Offset(h), l.Infer.Offset(y); hi != yi {
+				t.Errorf("infer: %s at %d, its activation %s at %d: want the same offset", h.Name, hi, y.Name, yi)
+			}
+		}
+		if he, ye := l.Eval.Offset(h), l.Eval.Offset(y); he != ye {
+			t.Errorf("eval: %s at %d, its activation %s at %d: want the same offset", h.Name, he, y.Name, ye)
+		}
+		ht, yt := l.Train.Offset(h), l.Train.Offset(y)
+		if ht < yt+l.Elems(y) && yt < ht+l.Elems(h) {
+			t.Errorf("train: %s [%d,%d) overlaps its activation %s [%d,%d)", h.Name, ht, ht+l.Elems(h), y.Name, yt, yt+l.Elems(y))
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d fused matmuls, want 4 (one per FFN)", n)
+	}
+}
+
+// TestFusionArenaSizes: fusion does not grow the inference and evaluation
+// arenas of the end-to-end and example models (a fused matmul's product
+// and its activation would both be live at the pair, but they share a
+// slot), nor the training arena.
+func TestFusionArenaSizes(t *testing.T) {
+	files, err := filepath.Glob("../../codegen/internal/e2e/*.bf")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no e2e models: %v", err)
+	}
+	files = append(files, "../../examples/charlm/charlm.bf", "../../examples/charlm/dense.bf")
+	for _, f := range files {
+		progs, diags := compiler.Compile(compiler.Options{}, f)
+		if len(diags) > 0 {
+			t.Fatalf("%s: %v", f, diags)
+		}
+		for _, p := range progs {
+			fused, err := plan.Plan(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unfused, err := plan.PlanWith(p, plan.Options{NoFusion: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range []struct {
+				name           string
+				fused, unfused int
+			}{
+				{"infer", fused.Infer.Size, unfused.Infer.Size},
+				{"eval", fused.Eval.Size, unfused.Eval.Size},
+				{"train", fused.Train.Size, unfused.Train.Size},
+			} {
+				if a.fused > a.unfused {
+					t.Errorf("%s: %s arena %d elements fused, %d unfused", p.Name, a.name, a.fused, a.unfused)
+				}
+			}
+			t.Logf("%s: infer %d (unfused %d), eval %d (%d), train %d (%d)", p.Name, fused.Infer.Size, unfused.Infer.Size,
+				fused.Eval.Size, unfused.Eval.Size, fused.Train.Size, unfused.Train.Size)
 		}
 	}
 }

@@ -42,7 +42,7 @@ const (
 	paramSize = 146592 // parameters, in declaration order
 	gradSize  = 146592 // their gradients
 	trainSize = 26928  // Forward's activations and Backward's activation gradients
-	inferSize = 10240  // Infer's activations
+	inferSize = 6144   // Infer's activations
 )
 
 // The moe layers, in order: their names and routing configurations.
@@ -398,24 +398,24 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	a[3072] = float32(aux)
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[8192:8192+T*32], a[9216:9216+T*32], a[2048:2048+T], a[1024:1024+T*32], a[0:T*32], w[72512:72544], T, 32, 1e-06)
+	kernels.AddRMSNorm(a[4096:4096+T*32], a[5120:5120+T*32], a[2048:2048+T], a[1024:1024+T*32], a[0:T*32], w[72512:72544], T, 32, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 128, 32, 1, a[9216:9216+T*32], 32, w[72544:76640], 128, 0, a[0:T*128], 128, a[4096:4096+T*128], 128)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 128, 32, 1, a[5120:5120+T*32], 32, w[72544:76640], 128, 0, a[0:T*128], 128, a[0:T*128], 128)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 32, 128, 1, a[4096:4096+T*128], 128, w[76640:80736], 32, 0, a[0:T*32], 32)
+	kernels.Gemm(false, false, T, 32, 128, 1, a[0:T*128], 128, w[76640:80736], 32, 0, a[5120:5120+T*32], 32)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.moe1/residual, blocks.0.ffn/down)
 	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*32], a[2048:2048+T*32], a[3072:3072+T], a[8192:8192+T*32], a[0:T*32], w[80736:80768], T, 32, 1e-06)
+	kernels.AddRMSNorm(a[0:T*32], a[1024:1024+T*32], a[2048:2048+T], a[4096:4096+T*32], a[5120:5120+T*32], w[80736:80768], T, 32, 1e-06)
 	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=128 act=gelu route=expert_choice(capacity=2, group=batch)
-	aux, err = moe.Forward(m.moeInfer[1], a[0:T*32], a[2048:2048+T*32], w[80768:81024], w[81024:113792], w[113792:146560], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[1], a[2048:2048+T*32], a[1024:1024+T*32], w[80768:81024], w[81024:113792], w[113792:146560], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("referencemodel: blocks.0.moe2: %w", err)
 	}
 	a[3072] = float32(aux)
 	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn/residual, blocks.0.moe2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.0.moe2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[2048:2048+T*32], a[3072:3072+T*32], a[4096:4096+T], a[1024:1024+T*32], a[0:T*32], w[146560:146592], T, 32, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*32], a[3072:3072+T*32], a[4096:4096+T], a[0:T*32], a[2048:2048+T*32], w[146560:146592], T, 32, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
 	kernels.Gemm(false, true, T, 64, 32, 1, a[3072:3072+T*32], 32, w[0:2048], 32, 0, a[0:T*64], 64)
 

@@ -12,7 +12,9 @@ import (
 
 // checkGemmActCase runs GemmAct and Gemm followed by Activate on the same
 // inputs and requires C and out to match bit for bit. C and out have
-// leading dimensions n+pad and n+2*pad.
+// leading dimensions n+pad and n+2*pad. It then runs GemmAct with out = C
+// (the planner's in-place placement), which must give act(C) in C's m×n
+// block and leave its padding alone.
 func checkGemmActCase[F Float](t *testing.T, act Act, tA, tB bool, m, n, k int, beta float64, pad int) {
 	t.Helper()
 	r := newRand(uint64(m*1000003 + n*1009 + k))
@@ -38,6 +40,13 @@ func checkGemmActCase[F Float](t *testing.T, act Act, tA, tB bool, m, n, k int, 
 	desc := fmt.Sprintf("%v tA=%v tB=%v m=%d n=%d k=%d beta=%v", act, tA, tB, m, n, k, beta)
 	requireSameBits(t, want, got, "C "+desc)
 	requireSameBits(t, wantOut, gotOut, "out "+desc)
+
+	wantIn, gotIn := append([]F(nil), want...), append([]F(nil), c0...)
+	for i := range m {
+		Activate(act, wantIn[i*ldc:i*ldc+n], wantIn[i*ldc:i*ldc+n])
+	}
+	GemmAct(act, tA, tB, m, n, k, 0.75, a, lda, b, ldb, F(beta), gotIn, ldc, gotIn, ldc)
+	requireSameBits(t, wantIn, gotIn, "in place "+desc)
 }
 
 func requireSameBits[F Float](t *testing.T, want, got []F, desc string) {

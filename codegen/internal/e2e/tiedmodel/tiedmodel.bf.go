@@ -34,7 +34,7 @@ const (
 	paramSize = 576  // parameters, in declaration order
 	gradSize  = 576  // their gradients
 	trainSize = 1184 // Forward's activations and Backward's activation gradients
-	inferSize = 288  // Infer's activations
+	inferSize = 256  // Infer's activations
 )
 
 // Options configure New.
@@ -290,29 +290,29 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float64, err err
 	kernels.Gemm(false, false, T, 6, 6, 1, a[192:192+T*6], 6, w[176:212], 6, 0, a[0:T*6], 6)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed, blocks.0.attn/out)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[48:48+T*6], a[192:192+T*6], a[96:96+T], a[144:144+T*6], a[0:T*6], w[224:230], T, 6, 1e-06)
+	kernels.AddRMSNorm(a[48:48+T*6], a[96:96+T*6], a[192:192+T], a[144:144+T*6], a[0:T*6], w[224:230], T, 6, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1, blocks.0.ffn.norm/2 = layernorm(blocks.0.attn.norm, @blocks.0.ffn.norm.scale, @blocks.0.ffn.norm.bias)
-	kernels.LayerNorm(a[240:240+T*6], a[0:T], a[16:16+T], a[192:192+T*6], w[240:246], w[256:262], T, 6, 1e-05)
+	kernels.LayerNorm(a[144:144+T*6], a[0:T], a[16:16+T], a[96:96+T*6], w[240:246], w[256:262], T, 6, 1e-05)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 10, 6, 1, a[240:240+T*6], 6, w[272:332], 10, 0, a[0:T*10], 10, a[80:80+T*10], 10)
+	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 10, 6, 1, a[144:144+T*6], 6, w[272:332], 10, 0, a[0:T*10], 10, a[0:T*10], 10)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 6, 10, 1, a[80:80+T*10], 10, w[336:396], 6, 0, a[0:T*6], 6)
+	kernels.Gemm(false, false, T, 6, 10, 1, a[0:T*10], 10, w[336:396], 6, 0, a[144:144+T*6], 6)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn.norm, blocks.0.ffn/down)
-	kernels.Add(a[96:96+T*6], a[192:192+T*6], a[0:T*6])
+	kernels.Add(a[192:192+T*6], a[96:96+T*6], a[144:144+T*6])
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1, blocks.1.ffn.norm/2 = layernorm(blocks.0.ffn/residual, @blocks.1.ffn.norm.scale, @blocks.1.ffn.norm.bias)
-	kernels.LayerNorm(a[144:144+T*6], a[0:T], a[16:16+T], a[96:96+T*6], w[400:406], w[416:422], T, 6, 1e-05)
+	kernels.LayerNorm(a[96:96+T*6], a[144:144+T], a[160:160+T], a[192:192+T*6], w[400:406], w[416:422], T, 6, 1e-05)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
-	kernels.Gemm(false, false, T, 12, 6, 1, a[144:144+T*6], 6, w[432:504], 12, 0, a[0:T*12], 12)
+	kernels.Gemm(false, false, T, 12, 6, 1, a[96:96+T*6], 6, w[432:504], 12, 0, a[0:T*12], 12)
 	// blocks.1.ffn: blocks.1.ffn/glu = glu(blocks.1.ffn/up) gelu
-	kernels.GLU(kernels.ActGELU, a[144:144+T*6], a[0:T*12], T, 6)
+	kernels.GLU(kernels.ActGELU, a[96:96+T*6], a[0:T*12], T, 6)
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/glu, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 6, 6, 1, a[144:144+T*6], 6, w[512:548], 6, 0, a[0:T*6], 6)
+	kernels.Gemm(false, false, T, 6, 6, 1, a[96:96+T*6], 6, w[512:548], 6, 0, a[144:144+T*6], 6)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.0.ffn/residual, blocks.1.ffn/down)
 	// norm: norm, norm/1 = rmsnorm(blocks.1.ffn/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[48:48+T*6], a[144:144+T*6], a[192:192+T], a[96:96+T*6], a[0:T*6], w[560:566], T, 6, 1e-06)
+	kernels.AddRMSNorm(a[0:T*6], a[80:80+T*6], a[128:128+T], a[192:192+T*6], a[144:144+T*6], w[560:566], T, 6, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.Gemm(false, true, T, 9, 6, 1, a[144:144+T*6], 6, w[0:54], 6, 0, a[0:T*9], 9)
+	kernels.Gemm(false, true, T, 9, 6, 1, a[80:80+T*6], 6, w[0:54], 6, 0, a[0:T*9], 9)
 
 	return a[0 : T*Vocab : T*Vocab], nil
 }

@@ -34,7 +34,7 @@ const (
 	paramSize = 912  // parameters, in declaration order
 	gradSize  = 912  // their gradients
 	trainSize = 2448 // Forward's activations and Backward's activation gradients
-	inferSize = 768  // Infer's activations
+	inferSize = 672  // Infer's activations
 )
 
 // Options configure New.
@@ -266,17 +266,17 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float64, err err
 	kernels.Gemm(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[416:480], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[640:640+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh (fused)
-	kernels.GemmAct(kernels.ActGELUTanh, false, false, T, 16, 8, 1, a[640:640+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16, a[256:256+T*16], 16)
+	kernels.GemmAct(kernels.ActGELUTanh, false, false, T, 16, 8, 1, a[512:512+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[256:256+T*16], 16, w[624:752], 8, 0, a[0:T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[624:752], 8, 0, a[384:384+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
 	// norm: norm, norm/1 = rmsnorm(blocks.0.ffn/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[128:128+T*8], a[272:272+T*8], a[256:256+T], a[512:512+T*8], a[0:T*8], w[752:760], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[128:128+T], a[256:256+T*8], a[384:384+T*8], w[752:760], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.Gemm(false, false, T, 17, 8, 1, a[272:272+T*8], 8, w[768:904], 17, 0, a[0:T*17], 17)
+	kernels.Gemm(false, false, T, 17, 8, 1, a[512:512+T*8], 8, w[768:904], 17, 0, a[0:T*17], 17)
 
 	return a[0 : T*Vocab : T*Vocab], nil
 }
@@ -370,18 +370,18 @@ func (d *Decoder) Step(tokens []int32) (logits []float64, err error) {
 	kernels.GemmStreamB(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[416:480], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[640:640+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[640:640+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16)
+	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[512:512+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh
-	kernels.Activate(kernels.ActGELUTanh, a[256:256+T*16], a[0:T*16])
+	kernels.Activate(kernels.ActGELUTanh, a[0:T*16], a[0:T*16])
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.GemmStreamB(false, false, T, 8, 16, 1, a[256:256+T*16], 16, w[624:752], 8, 0, a[0:T*8], 8)
+	kernels.GemmStreamB(false, false, T, 8, 16, 1, a[0:T*16], 16, w[624:752], 8, 0, a[384:384+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
 	// norm: norm, norm/1 = rmsnorm(blocks.0.ffn/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[128:128+T*8], a[272:272+T*8], a[256:256+T], a[512:512+T*8], a[0:T*8], w[752:760], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[128:128+T], a[256:256+T*8], a[384:384+T*8], w[752:760], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.GemmStreamB(false, false, T, 17, 8, 1, a[272:272+T*8], 8, w[768:904], 17, 0, a[0:T*17], 17)
+	kernels.GemmStreamB(false, false, T, 17, 8, 1, a[512:512+T*8], 8, w[768:904], 17, 0, a[0:T*17], 17)
 
 	d.pos++
 	return a[0 : T*Vocab : T*Vocab], nil
@@ -422,17 +422,17 @@ func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float64, err error)
 	kernels.Gemm(false, false, T, 8, 8, 1, a[512:512+T*8], 8, w[416:480], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[640:640+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[128:128+T], a[384:384+T*8], a[0:T*8], w[480:488], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu_tanh (fused)
-	kernels.GemmAct(kernels.ActGELUTanh, false, false, T, 16, 8, 1, a[640:640+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16, a[256:256+T*16], 16)
+	kernels.GemmAct(kernels.ActGELUTanh, false, false, T, 16, 8, 1, a[512:512+T*8], 8, w[496:624], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[256:256+T*16], 16, w[624:752], 8, 0, a[0:T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[624:752], 8, 0, a[384:384+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn/residual, blocks.0.ffn/down)
 	// norm: norm, norm/1 = rmsnorm(blocks.0.ffn/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[128:128+T*8], a[272:272+T*8], a[256:256+T], a[512:512+T*8], a[0:T*8], w[752:760], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[128:128+T], a[256:256+T*8], a[384:384+T*8], w[752:760], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.Gemm(false, false, T, 17, 8, 1, a[272:272+T*8], 8, w[768:904], 17, 0, a[0:T*17], 17)
+	kernels.Gemm(false, false, T, 17, 8, 1, a[512:512+T*8], 8, w[768:904], 17, 0, a[0:T*17], 17)
 
 	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil

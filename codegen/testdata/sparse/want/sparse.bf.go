@@ -34,7 +34,7 @@ const (
 	paramSize = 3072 // parameters, in declaration order
 	gradSize  = 3072 // their gradients
 	trainSize = 7632 // Forward's activations and Backward's activation gradients
-	inferSize = 1536 // Infer's activations
+	inferSize = 1344 // Infer's activations
 )
 
 // The moe layers, in order: their names and routing configurations.
@@ -433,24 +433,24 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[1760:1824], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn2: blocks.0.attn2/residual = add(blocks.0.moe1/residual, blocks.0.attn2/out)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.attn2/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[1280:1280+T*8], a[256:256+T], a[768:768+T*8], a[0:T*8], w[1824:1832], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[256:256+T], a[768:768+T*8], a[0:T*8], w[1824:1832], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1280:1280+T*8], 8, w[1840:1968], 16, 0, a[0:T*16], 16, a[512:512+T*16], 16)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1024:1024+T*8], 8, w[1840:1968], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[512:512+T*16], 16, w[1968:2096], 8, 0, a[0:T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[1968:2096], 8, 0, a[768:768+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.attn2/residual, blocks.0.ffn/down)
 	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[768:768+T], a[1024:1024+T*8], a[0:T*8], w[2096:2104], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[0:T*8], a[256:256+T*8], a[1024:1024+T], a[512:512+T*8], a[768:768+T*8], w[2096:2104], T, 8, 1e-06)
 	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1.25, group=batch, aux=0.01, z=0.001)
-	aux, err = moe.Forward(m.moeInfer[1], a[0:T*8], a[512:512+T*8], w[2112:2144], w[2144:2656], w[2656:2912], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[1], a[512:512+T*8], a[256:256+T*8], w[2112:2144], w[2144:2656], w[2656:2912], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("sparse: blocks.0.moe2: %w", err)
 	}
 	a[768] = float32(aux)
 	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn/residual, blocks.0.moe2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.0.moe2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[768:768+T*8], a[1024:1024+T], a[256:256+T*8], a[0:T*8], w[2912:2920], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[256:256+T*8], a[768:768+T*8], a[1024:1024+T], a[0:T*8], a[512:512+T*8], w[2912:2920], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
 	kernels.Gemm(false, false, T, 17, 8, 1, a[768:768+T*8], 8, w[2928:3064], 17, 0, a[0:T*17], 17)
 
