@@ -45,6 +45,35 @@ func sgemmKernelAVX512P(k int, a *float32, b *float32, c *float32, ldc int, alph
 //go:noescape
 func sgemmKernelAVX2P(k int, a *float32, b *float32, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernelAVX512S is the 12×32 AVX-512F kernel reading B in place,
+// row p at b[p*ldb:].
+//
+//go:noescape
+func sgemmKernelAVX512S(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX2S is the 6×16 AVX2+FMA kernel reading B in place.
+//
+//go:noescape
+func sgemmKernelAVX2S(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX512S8 and sgemmKernelAVX512S4 are sgemmKernelAVX512S on
+// 8×32 and 4×32 tiles.
+//
+//go:noescape
+func sgemmKernelAVX512S8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func sgemmKernelAVX512S4(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX2S4 and sgemmKernelAVX2S2 are sgemmKernelAVX2S on 4×16
+// and 2×16 tiles.
+//
+//go:noescape
+func sgemmKernelAVX2S4(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func sgemmKernelAVX2S2(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
 // sgemmPackA12AVX512 packs 12 rows of A, not transposed, into one panel:
 // dst[p*12 + r] = a[r*lda + p] for r < 12, p < kc. It needs 12*lda < 1<<31.
 //
@@ -59,12 +88,14 @@ func init() {
 		name:      "avx2",
 		available: cpu.X86.HasAVX2 && cpu.X86.HasFMA,
 		mr:        6, nr: 16, kc: 256,
-		kernel: sgemmKernelAVX2, kernelP: sgemmKernelAVX2P,
+		kernel: sgemmKernelAVX2, kernelP: sgemmKernelAVX2P, kernelS: sgemmKernelAVX2S,
+		kernelSRows: map[int]sgemmKernelS{4: sgemmKernelAVX2S4, 2: sgemmKernelAVX2S2},
 	})
 	registerSgemm(&sgemmImpl{
 		name:      "avx512",
 		available: cpu.X86.HasAVX512F,
 		mr:        12, nr: 32, kc: 256,
-		kernel: sgemmKernelAVX512, kernelP: sgemmKernelAVX512P,
+		kernel: sgemmKernelAVX512, kernelP: sgemmKernelAVX512P, kernelS: sgemmKernelAVX512S,
+		kernelSRows: map[int]sgemmKernelS{8: sgemmKernelAVX512S8, 4: sgemmKernelAVX512S4},
 	})
 }

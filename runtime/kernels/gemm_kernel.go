@@ -15,8 +15,18 @@ type sgemmImpl struct {
 	// packed panel (a[p*mr + r]); it computes the same roundings as
 	// kernel. Gemm's engine uses it on wide chunks (see chunkPacked).
 	kernelP func(k int, a *float32, b *float32, c *float32, ldc int, alpha, beta float32)
-	scratch freePool // of *sgemmScratch
+	// kernelS, if not nil, is kernel reading B in place (row p of the
+	// panel at b[p*ldb:]), with the same roundings; GemmStreamB uses it.
+	kernelS sgemmKernelS
+	// kernelSRows holds kernelS on shorter tiles, by number of rows, for
+	// the last rows of a product.
+	kernelSRows map[int]sgemmKernelS
+	scratch     freePool // of *sgemmScratch
 }
+
+// An sgemmKernelS computes a tile of C from op(A) read with strides and
+// B read in place, row p of the panel at b[p*ldb:].
+type sgemmKernelS func(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // sgemmImpls lists the float32 implementations built into this binary,
 // from least to most capable; sgemmUse is the one Gemm runs. Tests switch

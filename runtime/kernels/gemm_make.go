@@ -42,17 +42,34 @@ func aAddr(r int) string {
 // kernel writes one micro-kernel. reg is the register prefix (Y or Z),
 // vw the vector width in floats, nv the vectors per row (NR = nv*vw), acc0
 // the first accumulator register and bc the broadcast temporaries.
-func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex bool, unroll int) {
+//
+// With strided, B is not packed: the kernel takes ldb after b and reads
+// B's rows ldb floats apart, prefetching into L2 the next nr columns of
+// each row it reads (the panel a caller sweeping column panels uses next)
+// when pf is set.
+func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex bool, unroll int, strided, pf bool) {
 	nr := nv * vw
 	acc := func(r, v int) string { return fmt.Sprintf("%s%d", reg, acc0+r*nv+v) }
-	p("// func %s(k int, a *float32, rsa, csa int, b *float32, c *float32, ldc int, alpha, beta float32)", name)
-	p("// %d×%d tile.", mr, nr)
-	p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	cOff := 40
+	if strided {
+		cOff = 48
+		p("// func %s(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)", name)
+		p("// %d×%d tile, B read in place.", mr, nr)
+		p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+	} else {
+		p("// func %s(k int, a *float32, rsa, csa int, b *float32, c *float32, ldc int, alpha, beta float32)", name)
+		p("// %d×%d tile.", mr, nr)
+		p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	}
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), R8")
 	p("\tMOVQ rsa+16(FP), R9")
 	p("\tMOVQ csa+24(FP), R13")
 	p("\tMOVQ b+32(FP), DX")
+	if strided {
+		p("\tMOVQ ldb+40(FP), DI")
+		p("\tSHLQ $2, DI")
+	}
 	p("\tSHLQ $2, R9")
 	p("\tSHLQ $2, R13")
 	p("\tLEAQ (R9)(R9*2), R10")
@@ -73,6 +90,12 @@ func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex
 	p("\tJE %s_store", name)
 	// step emits one k step; off is B's byte offset from DX.
 	step := func(off int) {
+		if strided {
+			off = 0
+			for l := 0; pf && l < nr*4; l += 64 {
+				p("\tPREFETCHT1 %d(DX)", nr*4+l)
+			}
+		}
 		for v := range nv {
 			p("\tVMOVUPS %d(DX), %s%d", off+v*vw*4, reg, v)
 		}
@@ -90,6 +113,9 @@ func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex
 		if mr > 10 {
 			p("\tADDQ R13, R12")
 		}
+		if strided {
+			p("\tADDQ DI, DX")
+		}
 	}
 	if unroll > 1 {
 		p("\tCMPQ CX, $%d", unroll)
@@ -98,7 +124,9 @@ func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex
 		for u := range unroll {
 			step(u * nr * 4)
 		}
-		p("\tADDQ $%d, DX", unroll*nr*4)
+		if !strided {
+			p("\tADDQ $%d, DX", unroll*nr*4)
+		}
 		p("\tSUBQ $%d, CX", unroll)
 		p("\tCMPQ CX, $%d", unroll)
 		p("\tJAE %s_loopu", name)
@@ -108,11 +136,13 @@ func kernel(name string, mr, nv, vw int, reg string, acc0 int, bcast []int, evex
 	}
 	p("%s_loop:", name)
 	step(0)
-	p("\tADDQ $%d, DX", nr*4)
+	if !strided {
+		p("\tADDQ $%d, DX", nr*4)
+	}
 	p("\tDECQ CX")
 	p("\tJNZ %s_loop", name)
 
-	storeTile(name, reg, mr, nv, vw, acc, 40)
+	storeTile(name, reg, mr, nv, vw, acc, cOff)
 }
 
 // kernelPacked writes a micro-kernel that reads A from a packed panel
@@ -279,10 +309,21 @@ func main() {
 	p("")
 	// AVX-512: 12×32, 24 zmm accumulators (Z8–Z31), B in Z0–Z1,
 	// broadcasts rotate through Z2–Z7.
-	kernel("sgemmKernelAVX512", 12, 2, 16, "Z", 8, []int{2, 3, 4, 5, 6, 7}, true, 4)
+	kernel("sgemmKernelAVX512", 12, 2, 16, "Z", 8, []int{2, 3, 4, 5, 6, 7}, true, 4, false, false)
 	// AVX2+FMA: 6×16, 12 ymm accumulators (Y4–Y15), B in Y0–Y1,
 	// broadcasts in Y2–Y3.
-	kernel("sgemmKernelAVX2", 6, 2, 8, "Y", 4, []int{2, 3}, false, 4)
+	kernel("sgemmKernelAVX2", 6, 2, 8, "Y", 4, []int{2, 3}, false, 4, false, false)
+	// The same kernels reading B in place (GemmStreamB with few rows),
+	// and shorter tiles for the last rows of such products (an expert's
+	// 64 tokens are 5×12 + 4 rows). The L2 prefetch of the next panel
+	// halves the time of 64-row products whose B comes from memory.
+	const pf = true
+	kernel("sgemmKernelAVX512S", 12, 2, 16, "Z", 8, []int{2, 3, 4, 5, 6, 7}, true, 4, true, pf)
+	kernel("sgemmKernelAVX2S", 6, 2, 8, "Y", 4, []int{2, 3}, false, 4, true, pf)
+	kernel("sgemmKernelAVX512S8", 8, 2, 16, "Z", 8, []int{2, 3, 4, 5, 6, 7}, true, 4, true, pf)
+	kernel("sgemmKernelAVX512S4", 4, 2, 16, "Z", 8, []int{2, 3, 4, 5}, true, 4, true, pf)
+	kernel("sgemmKernelAVX2S4", 4, 2, 8, "Y", 4, []int{2, 3}, false, 4, true, pf)
+	kernel("sgemmKernelAVX2S2", 2, 2, 8, "Y", 4, []int{2, 3}, false, 4, true, pf)
 	// The same kernels on packed A panels, prefetching A 384 bytes (eight
 	// or sixteen k steps) ahead and the C tile before the loop.
 	kernelPacked("sgemmKernelAVX512P", 12, 2, 16, "Z", 8, []int{2, 3, 4, 5, 6, 7}, 4, 384, 0, true)

@@ -3,10 +3,10 @@ package kernels
 // GemmStreamB computes the product of Gemm, C = alpha*op(A)*op(B) + beta*C,
 // for a large op(B) that few rows of op(A) use, such as one expert's
 // weights applied to the tokens it took, where streaming B from memory
-// dominates. Gemm packs B nr columns at a time, touching each row of B in
-// short pieces; GemmStreamB packs B row by row (long sequential reads) or,
-// for transB, computes Cᵀ = B·op(A)ᵀ so that the micro-kernel reads B's
-// rows in place and only the small op(A) is packed. It stays on the
+// dominates. Gemm packs B, a pass over it that few rows cannot repay;
+// GemmStreamB has the micro-kernel read B in place instead, as its right
+// operand (kernelS) or, for transB, as the left operand of
+// Cᵀ = B·op(A)ᵀ, so that only the small op(A) is packed. It stays on the
 // calling goroutine (callers are parallel over experts). More rows than
 // gemmStreamMaxM (gemmStreamMaxMT for transB), float64 and CPUs without
 // a float32 micro-kernel go to Gemm. Every sum runs in Gemm's order: for
@@ -18,14 +18,14 @@ func GemmStreamB[F Float](transA, transB bool, m, n, k int, alpha F, a []F, lda 
 	if transB {
 		maxM = gemmStreamMaxMT
 	}
-	if !is32[F]() || s.kernel == nil || m > maxM || m == 0 || n == 0 || k == 0 || alpha == 0 {
+	if !is32[F]() || s.kernel == nil || s.kernelS == nil || m > maxM || m == 0 || n == 0 || k == 0 || alpha == 0 {
 		Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if transB {
 		s.gemmStream(transA, m, n, k, float32(alpha), as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc)
 	} else {
-		s.gemmRowPacked(transA, m, n, k, float32(alpha), as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc)
+		s.gemmInPlaceB(transA, m, n, k, float32(alpha), as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc)
 	}
 }
 
@@ -166,54 +166,75 @@ func packStreamA(dst, y []float32, ld int, trans bool, i0, p0, mcur, kc, mr int)
 	}
 }
 
-// gemmRowPacked runs C = alpha*op(A)*B + beta*C like Gemm's serial path,
-// but packs each kc×sgemmNB block of B row by row, so that B streams
-// from memory in long runs instead of nr columns at a time.
-func (s *sgemmImpl) gemmRowPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemmInPlaceB runs C = alpha*op(A)*B + beta*C like Gemm's serial path,
+// with B read in place by kernelS instead of packed: for each kc slice,
+// column panel by column panel, every row panel of op(A) against it. The
+// kc×nr panel of B stays in L1 across the row panels while the kernel
+// prefetches the next one into L2, so B streams from memory once with no
+// packing pass. The last rows of op(A) run on a shorter tile when the
+// implementation has one of their height (kernelSRows), else they are
+// packed into a zero-padded panel once per slice; a last, narrower
+// panel of B is packed (reading it in place would run past B's columns).
+func (s *sgemmImpl) gemmInPlaceB(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := s.mr, s.nr
 	sc := s.getStreamScratch()
-	for j0 := 0; j0 < n; j0 += sgemmNB {
-		nc := min(sgemmNB, n-j0)
-		for p0 := 0; p0 < k; p0 += s.kc {
-			kc := min(s.kc, k-p0)
-			bt := beta
-			if p0 > 0 {
-				bt = 1
+	mfull := m / mr * mr
+	short := s.kernelSRows[m-mfull] // nil when none fits
+	for p0 := 0; p0 < k; p0 += s.kc {
+		kc := min(s.kc, k-p0)
+		bt := beta
+		if p0 > 0 {
+			bt = 1
+		}
+		if mfull < m {
+			packStreamA(sc.pa, a, lda, transA, mfull, p0, m-mfull, kc, mr)
+		}
+		for jr := 0; jr < n; jr += nr {
+			ncur := min(nr, n-jr)
+			if ncur < nr {
+				packRowsToPanels(sc.pb, b, ldb, p0, jr, kc, ncur, nr)
 			}
-			packRowsToPanels(sc.pb, b, ldb, p0, j0, kc, nc, nr)
 			for i := 0; i < m; i += mr {
 				mcur := min(mr, m-i)
 				var ap *float32
 				var rs, cs int
 				switch {
 				case mcur < mr:
-					packStreamA(sc.pa, a, lda, transA, i, p0, mcur, kc, mr)
 					ap, rs, cs = &sc.pa[0], 1, mr
 				case transA:
 					ap, rs, cs = &a[p0*lda+i], 1, lda
 				default:
 					ap, rs, cs = &a[i*lda+p0], lda, 1
 				}
-				for jr := 0; jr < nc; jr += nr {
-					ncur := min(nr, nc-jr)
-					bp := &sc.pb[jr*kc]
-					if mcur == mr && ncur == nr {
-						s.kernel(kc, ap, rs, cs, bp, &c[i*ldc+j0+jr], ldc, alpha, bt)
+				switch {
+				case mcur == mr && ncur == nr:
+					s.kernelS(kc, ap, rs, cs, &b[p0*ldb+jr], ldb, &c[i*ldc+jr], ldc, alpha, bt)
+					continue
+				case short != nil && ncur == nr:
+					// The last rows, read in place, on a tile of their height.
+					if transA {
+						ap, rs, cs = &a[p0*lda+i], 1, lda
+					} else {
+						ap, rs, cs = &a[i*lda+p0], lda, 1
+					}
+					short(kc, ap, rs, cs, &b[p0*ldb+jr], ldb, &c[i*ldc+jr], ldc, alpha, bt)
+					continue
+				case ncur == nr:
+					s.kernelS(kc, ap, rs, cs, &b[p0*ldb+jr], ldb, &sc.tile[0], nr, 1, 0)
+				default:
+					s.kernel(kc, ap, rs, cs, &sc.pb[0], &sc.tile[0], nr, 1, 0)
+				}
+				for r := range mcur {
+					t := sc.tile[r*nr : r*nr+ncur]
+					row := c[(i+r)*ldc+jr : (i+r)*ldc+jr+ncur]
+					if bt == 0 {
+						for q, v := range t {
+							row[q] = alpha * v
+						}
 						continue
 					}
-					s.kernel(kc, ap, rs, cs, bp, &sc.tile[0], nr, 1, 0)
-					for r := range mcur {
-						t := sc.tile[r*nr : r*nr+ncur]
-						row := c[(i+r)*ldc+j0+jr : (i+r)*ldc+j0+jr+ncur]
-						if bt == 0 {
-							for q, v := range t {
-								row[q] = alpha * v
-							}
-							continue
-						}
-						for q, v := range t {
-							row[q] = alpha*v + bt*row[q]
-						}
+					for q, v := range t {
+						row[q] = alpha*v + bt*row[q]
 					}
 				}
 			}
