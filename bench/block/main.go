@@ -64,6 +64,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 1, "rounds in which Go and PyTorch take turns; each side's best (lowest) round is reported")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&c.torch, "torch", true, "also time PyTorch (false: generated Go only)")
+	fs.StringVar(&peer.Python, "python", peer.Python, "the Python interpreter that runs the peers (Debian's by default, as in performance.md; another one, such as a virtual environment's, times the packages installed there)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -60,6 +60,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds in which bfc and the peers take turns; each side's best round is reported")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&c.peers, "peers", true, "also time numpy/OpenBLAS (false: bfc and gonum only)")
+	fs.StringVar(&peer.Python, "python", peer.Python, "the Python interpreter that runs the peers (Debian's by default, as in performance.md; another one, such as a virtual environment's, times the packages installed there)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
