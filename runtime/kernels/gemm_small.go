@@ -41,6 +41,7 @@ const (
 // and Cᵀ tile.
 type streamScratch struct {
 	pb, pa, tile []float32
+	ct           []float32 // Cᵀ of gemmStream, grown as needed
 }
 
 var streamScratches = freePool{New: func() any { return nil }}
@@ -58,10 +59,21 @@ func (s *sgemmImpl) getStreamScratch() *streamScratch {
 
 // gemmStream runs Cᵀ = op(B)ᵀ·op(A)ᵀ on the micro-kernel: its left
 // operand op(B)ᵀ is read in place, its right operand op(A)ᵀ (k×m) is
-// packed, and each mr×nr tile of Cᵀ is stored transposed into C.
+// packed. Cᵀ is formed in scratch, m rounded up to nr columns, where the
+// kernel stores whole tiles, and transposed into C at the end: storing
+// each tile transposed straight into C wrote 12 floats into each of 32
+// rows ldc apart, which at ldc = 1024 all fall in one L1 set.
 func (s *sgemmImpl) gemmStream(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := s.mr, s.nr
 	sc := s.getStreamScratch()
+	mp := roundUp(m, nr)
+	if cap(sc.ct) < n*mp {
+		sc.ct = make([]float32, n*mp)
+	}
+	ct := sc.ct[:n*mp]
+	if beta != 0 {
+		transposeF32(ct, mp, c, ldc, m, n)
+	}
 	// op(B)ᵀ = B is read in place.
 	rs, cs := ldb, 1
 	for p0 := 0; p0 < k; p0 += s.kc {
@@ -74,46 +86,61 @@ func (s *sgemmImpl) gemmStream(transA bool, m, n, k int, alpha float32, a []floa
 		packStreamPanels(sc.pb, a, lda, !transA, p0, kc, m, nr)
 		for i := 0; i < n; i += mr {
 			mcur := min(mr, n-i)
-			var ap *float32
-			r, q := rs, cs
-			if mcur < mr {
-				packStreamA(sc.pa, b, ldb, false, i, p0, mcur, kc, mr)
-				ap, r, q = &sc.pa[0], 1, mr
-			} else {
-				ap = &b[i*rs+p0*cs]
+			if mcur == mr {
+				ap := &b[i*rs+p0*cs]
+				for jr := 0; jr < m; jr += nr {
+					s.kernel(kc, ap, rs, cs, &sc.pb[jr*kc], &ct[i*mp+jr], mp, alpha, bt)
+				}
+				continue
 			}
+			packStreamA(sc.pa, b, ldb, false, i, p0, mcur, kc, mr)
 			for jr := 0; jr < m; jr += nr {
-				ncur := min(nr, m-jr)
-				s.kernel(kc, ap, r, q, &sc.pb[jr*kc], &sc.tile[0], nr, 1, 0)
-				storeTransposed(c, ldc, sc.tile, nr, jr, i, ncur, mcur, alpha, bt)
+				s.kernel(kc, &sc.pa[0], 1, mr, &sc.pb[jr*kc], &sc.tile[0], nr, 1, 0)
+				for r := range mcur {
+					t := sc.tile[r*nr : r*nr+nr]
+					row := ct[(i+r)*mp+jr : (i+r)*mp+jr+nr]
+					if bt == 0 {
+						for q, v := range t {
+							row[q] = alpha * v
+						}
+						continue
+					}
+					for q, v := range t {
+						row[q] = alpha*v + bt*row[q]
+					}
+				}
 			}
 		}
 	}
+	transposeF32(c, ldc, ct, mp, n, m)
 	streamScratches.Put(sc)
 }
 
-// storeTransposed sets C[j0+q, i0+r] = alpha*tile[r*nr+q] + beta*C[...]
-// for q < nq, r < nrow (beta 0: C is not read).
-func storeTransposed(c []float32, ldc int, tile []float32, nr, j0, i0, nq, nrow int, alpha, beta float32) {
-	for q := range nq {
-		row := c[(j0+q)*ldc+i0 : (j0+q)*ldc+i0+nrow]
-		t := tile[q:]
-		switch {
-		case beta == 0 && alpha == 1:
-			for r := range row {
-				row[r] = t[r*nr]
+// transposeF32 sets dst[j*ldd + i] = src[i*lds + j] for i < rows,
+// j < cols, in 8×8 blocks so that both sides move along rows.
+func transposeF32(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	const bs = 8
+	for i0 := 0; i0 < rows; i0 += bs {
+		i1 := min(i0+bs, rows)
+		for j0 := 0; j0 < cols; j0 += bs {
+			j1 := min(j0+bs, cols)
+			if i1-i0 == bs && j1-j0 == bs {
+				var blk [bs][bs]float32
+				for i := range bs {
+					blk[i] = *(*[bs]float32)(src[(i0+i)*lds+j0:])
+				}
+				for j := range bs {
+					d := (*[bs]float32)(dst[(j0+j)*ldd+i0:])
+					for i := range bs {
+						d[i] = blk[i][j]
+					}
+				}
+				continue
 			}
-		case beta == 0:
-			for r := range row {
-				row[r] = alpha * t[r*nr]
-			}
-		case beta == 1 && alpha == 1:
-			for r := range row {
-				row[r] += t[r*nr]
-			}
-		default:
-			for r := range row {
-				row[r] = alpha*t[r*nr] + beta*row[r]
+			for i := i0; i < i1; i++ {
+				for j := j0; j < j1; j++ {
+					dst[j*ldd+i] = src[i*lds+j]
+				}
 			}
 		}
 	}
