@@ -3,10 +3,12 @@ package kernels
 // GemmStreamB computes the product of Gemm, C = alpha*op(A)*op(B) + beta*C,
 // for a large op(B) that few rows of op(A) use, such as one expert's
 // weights applied to the tokens it took, where streaming B from memory
-// dominates. Gemm packs B, a pass over it that few rows cannot repay;
-// GemmStreamB has the micro-kernel read B in place instead, as its right
-// operand (kernelS) or, for transB, as the left operand of
-// Cᵀ = B·op(A)ᵀ, so that only the small op(A) is packed. It stays on the
+// dominates. Gemm packs B nr columns at a time, a pass over it that few
+// rows cannot repay; GemmStreamB has the micro-kernel read B in place,
+// as its right operand (kernelS, up to gemmInPlaceMaxM rows) or, for
+// transB, as the left operand of Cᵀ = B·op(A)ᵀ, so that only the small
+// op(A) is packed; between gemmInPlaceMaxM and gemmStreamMaxM rows it
+// packs B row by row (long sequential reads). It stays on the
 // calling goroutine (callers are parallel over experts). More rows than
 // gemmStreamMaxM (gemmStreamMaxMT for transB), float64 and CPUs without
 // a float32 micro-kernel go to Gemm. Every sum runs in Gemm's order: for
@@ -24,8 +26,10 @@ func GemmStreamB[F Float](transA, transB bool, m, n, k int, alpha F, a []F, lda 
 	}
 	if transB {
 		s.gemmStream(transA, m, n, k, float32(alpha), as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc)
-	} else {
+	} else if m <= gemmInPlaceMaxM {
 		s.gemmInPlaceB(transA, m, n, k, float32(alpha), as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc)
+	} else {
+		s.gemmRowPacked(transA, m, n, k, float32(alpha), as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc)
 	}
 }
 
@@ -36,6 +40,14 @@ const (
 	gemmStreamMaxM  = 512
 	gemmStreamMaxMT = 64
 )
+
+// gemmInPlaceMaxM is the most rows of op(A) for which GemmStreamB reads
+// B in place (gemmInPlaceB); more rows pack it (gemmRowPacked). A panel
+// of B read in place has its rows ldb apart, often in the same few L1
+// sets, so it is read again from L2 for every row panel: cheaper than a
+// packing pass for a few row panels, dearer for many. A variable for
+// the tests.
+var gemmInPlaceMaxM = 128
 
 // streamScratch is one caller's packed op(A)ᵀ block, short op(B)ᵀ panel
 // and Cᵀ tile.
@@ -262,6 +274,62 @@ func (s *sgemmImpl) gemmInPlaceB(transA bool, m, n, k int, alpha float32, a []fl
 					}
 					for q, v := range t {
 						row[q] = alpha*v + bt*row[q]
+					}
+				}
+			}
+		}
+	}
+	streamScratches.Put(sc)
+}
+
+// gemmRowPacked runs C = alpha*op(A)*B + beta*C like Gemm's serial path,
+// but packs each kc×sgemmNB block of B row by row, so that B streams
+// from memory in long runs instead of nr columns at a time.
+func (s *sgemmImpl) gemmRowPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := s.mr, s.nr
+	sc := s.getStreamScratch()
+	for j0 := 0; j0 < n; j0 += sgemmNB {
+		nc := min(sgemmNB, n-j0)
+		for p0 := 0; p0 < k; p0 += s.kc {
+			kc := min(s.kc, k-p0)
+			bt := beta
+			if p0 > 0 {
+				bt = 1
+			}
+			packRowsToPanels(sc.pb, b, ldb, p0, j0, kc, nc, nr)
+			for i := 0; i < m; i += mr {
+				mcur := min(mr, m-i)
+				var ap *float32
+				var rs, cs int
+				switch {
+				case mcur < mr:
+					packStreamA(sc.pa, a, lda, transA, i, p0, mcur, kc, mr)
+					ap, rs, cs = &sc.pa[0], 1, mr
+				case transA:
+					ap, rs, cs = &a[p0*lda+i], 1, lda
+				default:
+					ap, rs, cs = &a[i*lda+p0], lda, 1
+				}
+				for jr := 0; jr < nc; jr += nr {
+					ncur := min(nr, nc-jr)
+					bp := &sc.pb[jr*kc]
+					if mcur == mr && ncur == nr {
+						s.kernel(kc, ap, rs, cs, bp, &c[i*ldc+j0+jr], ldc, alpha, bt)
+						continue
+					}
+					s.kernel(kc, ap, rs, cs, bp, &sc.tile[0], nr, 1, 0)
+					for r := range mcur {
+						t := sc.tile[r*nr : r*nr+ncur]
+						row := c[(i+r)*ldc+j0+jr : (i+r)*ldc+j0+jr+ncur]
+						if bt == 0 {
+							for q, v := range t {
+								row[q] = alpha * v
+							}
+							continue
+						}
+						for q, v := range t {
+							row[q] = alpha*v + bt*row[q]
+						}
 					}
 				}
 			}
