@@ -56,7 +56,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.SetOutput(errOut)
 	threads := fs.String("threads", "1,2", "comma-separated thread counts")
 	c := config{shapes: shapes}
-	fs.IntVar(&c.runs, "runs", 5, "timed runs per shape after one warm-up; a round's figure is their median")
+	fs.IntVar(&c.runs, "runs", 5, "timed runs per shape after 100 ms of warm-up; a round's figure is their median")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds in which bfc and the peers take turns; each side's best round is reported")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&c.peers, "peers", true, "also time numpy/OpenBLAS (false: bfc and gonum only)")
@@ -120,8 +120,17 @@ func shapeName(s [3]int) string { return fmt.Sprintf("%dx%dx%d", s[0], s[1], s[2
 
 func gflops(s [3]int, sec float64) float64 { return 2 * float64(s[0]*s[1]*s[2]) / sec / 1e9 }
 
+// warmup is how long each side runs a shape untimed before its timed
+// runs: long enough for idle cores to come back to full speed (on this
+// project's VM the second core needs tens of milliseconds after a pause,
+// while one 512×512×512 product takes one), the same for bfc and the
+// peers (sgemm.py --warmup).
+const warmup = 100 * time.Millisecond
+
 func median(runs int, f func()) float64 {
-	f()
+	for t := time.Now(); time.Since(t) < warmup; {
+		f()
+	}
 	ts := make([]float64, runs)
 	for i := range ts {
 		t := time.Now()
@@ -216,7 +225,7 @@ func runNumpy(script string, s peer.Setup, threads, runs int, shapes [][3]int) (
 	for _, sh := range shapes {
 		names = append(names, shapeName(sh))
 	}
-	cmd := exec.Command(peer.Python, script, "--threads", strconv.Itoa(threads), "--runs", strconv.Itoa(runs), "--shapes", strings.Join(names, ","))
+	cmd := exec.Command(peer.Python, script, "--threads", strconv.Itoa(threads), "--runs", strconv.Itoa(runs), "--warmup", strconv.FormatFloat(warmup.Seconds(), 'g', -1, 64), "--shapes", strings.Join(names, ","))
 	cmd.Env = peer.Threads(s.Env, threads)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -249,7 +258,7 @@ func formatTable(rep Report) string {
 	if len(rep.Setups) > 0 {
 		fmt.Fprintf(&b, "; numpy peers: %s", strings.Join(rep.Setups, "; "))
 	}
-	fmt.Fprintf(&b, "\nGFLOP/s: best of %d alternating rounds, each the median of %d runs after 1 warm-up; ratios are bfc / peer\n\n", rep.Rounds, rep.Runs)
+	fmt.Fprintf(&b, "\nGFLOP/s: best of %d alternating rounds, each the median of %d runs after 100 ms of warm-up; ratios are bfc / peer\n\n", rep.Rounds, rep.Runs)
 	b.WriteString("| threads | shape | bfc | gonum | bfc/gonum |")
 	for _, s := range rep.Setups {
 		fmt.Fprintf(&b, " OpenBLAS %s | bfc/OpenBLAS |", s)
