@@ -80,9 +80,16 @@ func sgemmKernelAVX2S2(k int, a *float32, rsa, csa int, b *float32, ldb int, c *
 //go:noescape
 func sgemmPackA12AVX512(dst *float32, a *float32, lda int, kc int)
 
+// sgemmPackB32AVX512 packs a kc×32 panel of B, not transposed:
+// dst[p*32 + q] = b[p*ldb + q] for q < 32, p < kc.
+//
+//go:noescape
+func sgemmPackB32AVX512(dst *float32, b *float32, ldb int, kc int)
+
 func init() {
 	if cpu.X86.HasAVX512F {
 		packA12Asm = sgemmPackA12AVX512
+		packB32Asm = sgemmPackB32AVX512
 	}
 	registerSgemm(&sgemmImpl{
 		name:      "avx2",

@@ -2863,3 +2863,26 @@ DATA ·sgemmIota<>+56(SB)/4, $14
 DATA ·sgemmIota<>+60(SB)/4, $15
 GLOBL ·sgemmIota<>(SB), RODATA|NOPTR, $64
 
+// func sgemmPackB32AVX512(dst *float32, b *float32, ldb int, kc int)
+// dst[p*32 + q] = b[p*ldb + q] for q < 32, p < kc.
+TEXT ·sgemmPackB32AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ b+8(FP), SI
+	MOVQ ldb+16(FP), DX
+	SHLQ $2, DX
+	MOVQ kc+24(FP), CX
+	TESTQ CX, CX
+	JE packb32_done
+packb32_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ DX, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ packb32_loop
+packb32_done:
+	VZEROUPPER
+	RET
+

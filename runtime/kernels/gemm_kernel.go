@@ -249,8 +249,14 @@ func packBPanels(dst, b []float32, ldb int, trans bool, p0, j0, kc, nc, nr int) 
 			// op(B)[p, j] = b[p*ldb + j]
 			switch {
 			case ncur == 32 && nr == 32:
+				if packB32Asm != nil {
+					// Bounds: rows p0..p0+kc-1, columns j0+jr..+31 of B.
+					_ = b[(p0+kc-1)*ldb+j0+jr+31]
+					packB32Asm(&panel[0], &b[p0*ldb+j0+jr], ldb, kc)
+					continue
+				}
 				for p := range kc {
-					*(*[32]float32)(panel[p*32:]) = *(*[32]float32)(b[(p0+p)*ldb+j0+jr:])
+					copy32(panel[p*32:], b[(p0+p)*ldb+j0+jr:])
 				}
 				continue
 			case ncur == 16 && nr == 16:
@@ -294,6 +300,10 @@ func packBPanels(dst, b []float32, ldb int, trans bool, p0, j0, kc, nc, nr int) 
 		}
 	}
 }
+
+// packB32Asm, if not nil, is an assembly packer of one 32-column panel
+// of B, not transposed (see sgemmPackB32AVX512).
+var packB32Asm func(dst *float32, b *float32, ldb int, kc int)
 
 // packAPanel packs rows i0..i0+mcur (mcur ≤ mr), columns p0..p0+kc of
 // op(A) into dst[p*mr + r], zero padded to mr rows.
