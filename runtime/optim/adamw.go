@@ -26,6 +26,25 @@ type AdamW struct {
 	T int
 
 	state []adamState
+	// chunks cut the parameters into pieces of at most adamChunk values
+	// that StepAdamW updates in parallel; job is its reusable task.
+	chunks []adamPiece
+	job    any // *adamJob[F]
+}
+
+// adamChunk is the most values one parallel piece of a step updates.
+const adamChunk = 1 << 15
+
+// adamPiece is values lo:hi of parameter p.
+type adamPiece struct{ p, lo, hi int }
+
+// adamJob is one StepAdamW call, run piece by piece by kernels.Parallel.
+type adamJob[F Float] struct {
+	o                  *AdamW
+	params             []tensor.Param[F]
+	b1, b2, c1, c2     F
+	stepSize, invSqrt2 float64
+	decay              F
 }
 
 type adamState struct {
@@ -69,6 +88,13 @@ func StepAdamW[F Float](o *AdamW, params []tensor.Param[F], lr float64) {
 			o.state[i] = adamState{name: p.Name, n: len(p.Data), m: make([]F, len(p.Data)), v: make([]F, len(p.Data))}
 		}
 	}
+	if o.chunks == nil {
+		for i, p := range params {
+			for lo := 0; lo < len(p.Data); lo += adamChunk {
+				o.chunks = append(o.chunks, adamPiece{i, lo, min(lo+adamChunk, len(p.Data))})
+			}
+		}
+	}
 	if len(o.state) != len(params) {
 		panic(fmt.Sprintf("optim.StepAdamW: %d parameters, the optimizer has state for %d", len(params), len(o.state)))
 	}
@@ -85,21 +111,39 @@ func StepAdamW[F Float](o *AdamW, params []tensor.Param[F], lr float64) {
 		if st.name != p.Name || st.n != len(p.Data) || len(p.Grad) != len(p.Data) {
 			panic(fmt.Sprintf("optim.StepAdamW: parameter %d is %q with %d values (grad %d), state is for %q with %d", i, p.Name, len(p.Data), len(p.Grad), st.name, st.n))
 		}
-		m, v := st.m.([]F), st.v.([]F)
-		x, g := p.Data, p.Grad[:len(p.Data)]
-		m, v = m[:len(x)], v[:len(x)]
-		decay := F(1)
-		if p.Decay {
-			decay = F(1 - lr*o.WeightDecay)
-		}
-		for j := range x {
-			gj := g[j]
-			mj := b1*m[j] + c1*gj
-			vj := b2*v[j] + c2*gj*gj
-			m[j], v[j] = mj, vj
-			den := math.Sqrt(float64(vj))*invSqrtBC2 + o.Eps
-			x[j] = x[j]*decay - F(stepSize*float64(mj)/den)
-		}
+	}
+	j, _ := o.job.(*adamJob[F])
+	if j == nil {
+		j = new(adamJob[F])
+		o.job = j
+	}
+	*j = adamJob[F]{o: o, params: params, b1: b1, b2: b2, c1: c1, c2: c2, stepSize: stepSize, invSqrt2: invSqrtBC2,
+		decay: F(1 - lr*o.WeightDecay)}
+	kernels.Parallel(len(o.chunks), j)
+	j.params = nil
+}
+
+// Chunk updates piece c of the parameters (kernels.ParallelTask); every
+// value's update is the same as in one pass, so results do not depend
+// on the number of cores.
+func (j *adamJob[F]) Chunk(c int) {
+	pc := j.o.chunks[c]
+	p := &j.params[pc.p]
+	st := &j.o.state[pc.p]
+	m, v := st.m.([]F)[pc.lo:pc.hi], st.v.([]F)[pc.lo:pc.hi]
+	x, g := p.Data[pc.lo:pc.hi], p.Grad[pc.lo:pc.hi]
+	decay := F(1)
+	if p.Decay {
+		decay = j.decay
+	}
+	b1, b2, c1, c2, eps := j.b1, j.b2, j.c1, j.c2, j.o.Eps
+	for i := range x {
+		gi := g[i]
+		mi := b1*m[i] + c1*gi
+		vi := b2*v[i] + c2*gi*gi
+		m[i], v[i] = mi, vi
+		den := math.Sqrt(float64(vi))*j.invSqrt2 + eps
+		x[i] = x[i]*decay - F(j.stepSize*float64(mi)/den)
 	}
 }
 

@@ -25,6 +25,8 @@ func testAdamW[F tensor.Float](t *testing.T, tol float64) {
 	params := []tensor.Param[F]{
 		tensor.NewParam[F]("w", []int{3, 4}, true),
 		tensor.NewParam[F]("g", []int{4}, false),
+		// Several parallel pieces, the last one short.
+		tensor.NewParam[F]("big", []int{3*adamChunk + 5}, true),
 	}
 	type ref struct{ x, m, v []float64 }
 	refs := make([]ref, len(params))

@@ -54,7 +54,7 @@ func ImportAdamW[F Float](o *AdamW, params []tensor.Param[F], s State) error {
 		return err
 	}
 	if len(s.Tensors) == 0 {
-		o.T, o.state = s.Step, nil
+		o.T, o.state, o.chunks = s.Step, nil, nil
 		return nil
 	}
 	state := make([]adamState, len(params))
@@ -72,7 +72,7 @@ func ImportAdamW[F Float](o *AdamW, params []tensor.Param[F], s State) error {
 	if err := leftover(ts); err != nil {
 		return err
 	}
-	o.T, o.state = s.Step, state
+	o.T, o.state, o.chunks = s.Step, state, nil
 	return nil
 }
 
