@@ -140,13 +140,16 @@ func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	// most sgemmNB wide and read A in place: packing A per chunk (or
 	// cutting rows, each chunk then packing its own B) measured no faster
 	// on two cores, within this VM's noise, at the shapes of
-	// performance.md (BenchmarkSgemmPacked).
+	// performance.md (BenchmarkSgemmPacked). Rows are then cut until
+	// there are about eight chunks per core, so that a core slowed by
+	// other work leaves little for the others to wait on (two cores:
+	// 3-7 % faster medians than two chunks per core, alternating runs).
 	g.nb = sgemmNB
 	for ceilDiv(n, g.nb) < 2*procs && g.nb > 4*s.nr {
 		g.nb = roundUp(g.nb/2, s.nr)
 	}
 	g.nt = ceilDiv(n, g.nb)
-	g.mt = max(1, ceilDiv(2*procs, g.nt))
+	g.mt = max(1, ceilDiv(8*procs, g.nt))
 	g.mb = roundUp(ceilDiv(m, g.mt), s.mr)
 	g.mt = ceilDiv(m, g.mb)
 	pg := sgemmJobs.Get().(*sgemmJob)
