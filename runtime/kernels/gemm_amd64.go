@@ -86,10 +86,17 @@ func sgemmPackA12AVX512(dst *float32, a *float32, lda int, kc int)
 //go:noescape
 func sgemmPackB32AVX512(dst *float32, b *float32, ldb int, kc int)
 
+// sgemmPackRow32AVX512 copies row p of B into row p of consecutive
+// 32-column panels kc rows deep: dst[q*kc*32 + j] = src[q*32 + j].
+//
+//go:noescape
+func sgemmPackRow32AVX512(dst *float32, src *float32, kc int, panels int)
+
 func init() {
 	if cpu.X86.HasAVX512F {
 		packA12Asm = sgemmPackA12AVX512
 		packB32Asm = sgemmPackB32AVX512
+		packRow32Asm = sgemmPackRow32AVX512
 	}
 	registerSgemm(&sgemmImpl{
 		name:      "avx2",

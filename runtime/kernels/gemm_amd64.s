@@ -2886,3 +2886,26 @@ packb32_done:
 	VZEROUPPER
 	RET
 
+// func sgemmPackRow32AVX512(dst *float32, src *float32, kc int, panels int)
+// dst[q*kc*32 + j] = src[q*32 + j] for j < 32, q < panels.
+TEXT ·sgemmPackRow32AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ kc+16(FP), DX
+	SHLQ $7, DX
+	MOVQ panels+24(FP), CX
+	TESTQ CX, CX
+	JE packrow32_done
+packrow32_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $128, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ packrow32_loop
+packrow32_done:
+	VZEROUPPER
+	RET
+

@@ -346,7 +346,13 @@ func packRowsToPanels(dst, b []float32, ldb, p0, j0, kc, nc, nr int) {
 	for p := range kc {
 		src := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+nc]
 		jr := 0
-		if nr == 32 {
+		if nr == 32 && full > 0 {
+			if packRow32Asm != nil {
+				// Bounds: the last full panel's row p.
+				_ = dst[(full-32)*kc+p*32+31]
+				packRow32Asm(&dst[p*32], &src[0], kc, full/32)
+				jr = full
+			}
 			for ; jr < full; jr += 32 {
 				copy32(dst[jr*kc+p*32:], src[jr:])
 			}
@@ -361,6 +367,10 @@ func packRowsToPanels(dst, b []float32, ldb, p0, j0, kc, nc, nr int) {
 		}
 	}
 }
+
+// packRow32Asm, if not nil, is an assembly copy of one row of B into
+// consecutive 32-column panels (see sgemmPackRow32AVX512).
+var packRow32Asm func(dst *float32, src *float32, kc int, panels int)
 
 // copy32 copies 32 floats in 16-byte pieces, which the compiler keeps
 // inline (a [32]float32 copy becomes a memmove call).
