@@ -219,19 +219,7 @@ func (g *sgemmJob) chunk(idx int, sc *sgemmScratch) {
 					continue
 				}
 				s.kernel(kc, ap, rs, cs, bp, &sc.tile[0], nr, 1, 0)
-				for r := range mcur {
-					t := sc.tile[r*nr : r*nr+ncur]
-					row := g.c[(i+r)*g.ldc+j0+jr : (i+r)*g.ldc+j0+jr+ncur]
-					if beta == 0 {
-						for q, v := range t {
-							row[q] = g.alpha * v
-						}
-						continue
-					}
-					for q, v := range t {
-						row[q] = g.alpha*v + beta*row[q]
-					}
-				}
+				storeEdge(g.c, g.ldc, i, j0+jr, mcur, ncur, sc.tile, nr, g.alpha, beta)
 			}
 			if p0+kc == g.k {
 				// These rows of the chunk are final.
@@ -361,17 +349,24 @@ func (g *sgemmJob) tileP(sc *sgemmScratch, i, j, mcur, ncur int, ap, bp *float32
 		return
 	}
 	s.kernelP(kc, ap, bp, &sc.tile[0], nr, 1, 0)
+	storeEdge(g.c, g.ldc, i, j, mcur, ncur, sc.tile, nr, g.alpha, beta)
+}
+
+// storeEdge sets the mcur×ncur part of C at (i, j) to alpha·tile +
+// beta·C (beta 0: C is not read), tile holding rows nr apart: the
+// micro-kernel's result for an edge of C, computed with alpha 1, beta 0.
+func storeEdge(c []float32, ldc, i, j, mcur, ncur int, tile []float32, nr int, alpha, beta float32) {
 	for r := range mcur {
-		t := sc.tile[r*nr : r*nr+ncur]
-		row := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+ncur]
+		t := tile[r*nr : r*nr+ncur]
+		row := c[(i+r)*ldc+j : (i+r)*ldc+j+ncur]
 		if beta == 0 {
 			for q, v := range t {
-				row[q] = g.alpha * v
+				row[q] = alpha * v
 			}
 			continue
 		}
 		for q, v := range t {
-			row[q] = g.alpha*v + beta*row[q]
+			row[q] = alpha*v + beta*row[q]
 		}
 	}
 }

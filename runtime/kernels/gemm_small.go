@@ -112,19 +112,7 @@ func (s *sgemmImpl) gemmStream(transA bool, m, n, k int, alpha float32, a []floa
 			packStreamA(sc.pa, b, ldb, false, i, p0, mcur, kc, mr)
 			for jr := 0; jr < m; jr += nr {
 				s.kernel(kc, &sc.pa[0], 1, mr, &sc.pb[jr*kc], &sc.tile[0], nr, 1, 0)
-				for r := range mcur {
-					t := sc.tile[r*nr : r*nr+nr]
-					row := ct[(i+r)*mp+jr : (i+r)*mp+jr+nr]
-					if bt == 0 {
-						for q, v := range t {
-							row[q] = alpha * v
-						}
-						continue
-					}
-					for q, v := range t {
-						row[q] = alpha*v + bt*row[q]
-					}
-				}
+				storeEdge(ct, mp, i, jr, mcur, nr, sc.tile, nr, alpha, bt)
 			}
 		}
 	}
@@ -212,9 +200,9 @@ func packStreamA(dst, y []float32, ld int, trans bool, i0, p0, mcur, kc, mr int)
 // gemmInPlaceB runs C = alpha*op(A)*B + beta*C like Gemm's serial path,
 // with B read in place by kernelS instead of packed: for each kc slice,
 // column panel by column panel, every row panel of op(A) against it. The
-// kc×nr panel of B stays in L1 across the row panels while the kernel
-// prefetches the next one into L2, so B streams from memory once with no
-// packing pass. The last rows of op(A) run on a shorter tile when the
+// kc×nr panel of B comes from memory once, ahead of use (the kernel
+// prefetches the next panel into L2), and from L2 for the other row
+// panels, with no packing pass (see gemmInPlaceMaxM). The last rows of op(A) run on a shorter tile when the
 // implementation has one of their height (kernelSRows), else they are
 // packed into a zero-padded panel once per slice; a last, narrower
 // panel of B is packed (reading it in place would run past B's columns).
@@ -267,19 +255,7 @@ func (s *sgemmImpl) gemmInPlaceB(transA bool, m, n, k int, alpha float32, a []fl
 				default:
 					s.kernel(kc, ap, rs, cs, &sc.pb[0], &sc.tile[0], nr, 1, 0)
 				}
-				for r := range mcur {
-					t := sc.tile[r*nr : r*nr+ncur]
-					row := c[(i+r)*ldc+jr : (i+r)*ldc+jr+ncur]
-					if bt == 0 {
-						for q, v := range t {
-							row[q] = alpha * v
-						}
-						continue
-					}
-					for q, v := range t {
-						row[q] = alpha*v + bt*row[q]
-					}
-				}
+				storeEdge(c, ldc, i, jr, mcur, ncur, sc.tile, nr, alpha, bt)
 			}
 		}
 	}
@@ -322,19 +298,7 @@ func (s *sgemmImpl) gemmRowPacked(transA bool, m, n, k int, alpha float32, a []f
 						continue
 					}
 					s.kernel(kc, ap, rs, cs, bp, &sc.tile[0], nr, 1, 0)
-					for r := range mcur {
-						t := sc.tile[r*nr : r*nr+ncur]
-						row := c[(i+r)*ldc+j0+jr : (i+r)*ldc+j0+jr+ncur]
-						if bt == 0 {
-							for q, v := range t {
-								row[q] = alpha * v
-							}
-							continue
-						}
-						for q, v := range t {
-							row[q] = alpha*v + bt*row[q]
-						}
-					}
+					storeEdge(c, ldc, i, j0+jr, mcur, ncur, sc.tile, nr, alpha, bt)
 				}
 			}
 		}
