@@ -113,19 +113,7 @@ func (s *sgemmImpl) mulPacked(m, n, k int, alpha float32, a []float32, rs, cs in
 					continue
 				}
 				s.kernel(kc, ap, r, q, bp, &tile[0], nr, 1, 0)
-				for ii := range mcur {
-					t := tile[ii*nr : ii*nr+ncur]
-					row := c[(i+ii)*ldc+j : (i+ii)*ldc+j+ncur]
-					if bt == 0 {
-						for x, v := range t {
-							row[x] = alpha * v
-						}
-						continue
-					}
-					for x, v := range t {
-						row[x] = alpha*v + bt*row[x]
-					}
-				}
+				storeEdge(c, ldc, i, j, mcur, ncur, tile, nr, alpha, bt)
 			}
 		}
 	}
