@@ -6,13 +6,16 @@
 //
 //	go run ./bench/sgemm [-threads 1,2] [-runs 5] [-rounds 3] [-json] [-peers=false]
 //
-// The machine may be shared, so bfc and the peers take turns: each of
-// -rounds rounds times every peer (a subprocess, all shapes) and then bfc
-// (all shapes), each shape as the median of -runs; a side's figure is its
-// best round. gonum, 20 times slower, is timed in the first round only.
+// The machine may be shared, so bfc and the peers take turns shape by
+// shape: each peer set-up runs as one numpy process per thread count
+// that times the shapes it is sent, and each of -rounds rounds times, for
+// every shape, each peer and then bfc, each as the median of -runs after
+// 100 ms of warm-up; a side's figure is its best round. gonum, 20 times
+// slower, is timed in the first round only.
 package main
 
 import (
+	"bufio"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -188,17 +191,25 @@ func run(c config, out io.Writer) error {
 				rows[i].Peers = map[string]float64{}
 			}
 		}
-		for round := range c.rounds {
-			for _, s := range setups {
-				res, err := runNumpy(script, s, th, c.runs, c.shapes)
-				if err != nil {
-					return err
-				}
-				for i := range rows {
-					rows[i].Peers[s.Name] = max(rows[i].Peers[s.Name], res[rows[i].Shape])
-				}
+		var servers []*numpyServer
+		for _, s := range setups {
+			srv, err := startNumpy(script, s, th, c.runs)
+			if err != nil {
+				closeAll(servers)
+				return err
 			}
+			servers = append(servers, srv)
+		}
+		for round := range c.rounds {
 			for i, s := range c.shapes {
+				for _, srv := range servers {
+					gf, err := srv.time(s)
+					if err != nil {
+						closeAll(servers)
+						return err
+					}
+					rows[i].Peers[srv.name] = max(rows[i].Peers[srv.name], gf)
+				}
 				m, k, n := s[0], s[1], s[2]
 				x := ms[i]
 				rows[i].BFC = max(rows[i].BFC, gflops(s, median(c.runs, func() { kernels.Gemm(false, false, m, n, k, 1, x.a, k, x.b, n, 0, x.c, n) })))
@@ -208,6 +219,9 @@ func run(c config, out io.Writer) error {
 					}))
 				}
 			}
+		}
+		if err := closeAll(servers); err != nil {
+			return err
 		}
 		rep.Rows = append(rep.Rows, rows...)
 	}
@@ -220,36 +234,88 @@ func run(c config, out io.Writer) error {
 	return err
 }
 
-func runNumpy(script string, s peer.Setup, threads, runs int, shapes [][3]int) (map[string]float64, error) {
-	var names []string
-	for _, sh := range shapes {
-		names = append(names, shapeName(sh))
+// A numpyServer is sgemm.py running in one peer set-up at one thread
+// count, timing the shapes it is sent one at a time.
+type numpyServer struct {
+	name    string
+	threads int
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	out     *bufio.Scanner
+	stderr  strings.Builder
+	waited  bool
+	werr    error
+}
+
+// stop closes the server's input, which ends it, and waits for it; only
+// then may its stderr be read.
+func (p *numpyServer) stop() error {
+	if !p.waited {
+		p.in.Close()
+		p.werr, p.waited = p.cmd.Wait(), true
 	}
-	cmd := exec.Command(peer.Python, script, "--threads", strconv.Itoa(threads), "--runs", strconv.Itoa(runs), "--warmup", strconv.FormatFloat(warmup.Seconds(), 'g', -1, 64), "--shapes", strings.Join(names, ","))
-	cmd.Env = peer.Threads(s.Env, threads)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	outb, err := cmd.Output()
+	return p.werr
+}
+
+func startNumpy(script string, s peer.Setup, threads, runs int) (*numpyServer, error) {
+	p := &numpyServer{name: s.Name, threads: threads}
+	p.cmd = exec.Command(peer.Python, script, "--runs", strconv.Itoa(runs), "--warmup", strconv.FormatFloat(warmup.Seconds(), 'g', -1, 64))
+	p.cmd.Env = peer.Threads(s.Env, threads)
+	p.cmd.Stderr = &p.stderr
+	var err error
+	if p.in, err = p.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	out, err := p.cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("numpy (%s, %d threads): %v\n%s", s.Name, threads, err, stderr.String())
+		return nil, err
+	}
+	p.out = bufio.NewScanner(out)
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("numpy (%s, %d threads): %v", s.Name, threads, err)
+	}
+	return p, nil
+}
+
+// time has the server time one shape and returns its GFLOP/s.
+func (p *numpyServer) time(sh [3]int) (float64, error) {
+	name := shapeName(sh)
+	fail := func(format string, args ...any) (float64, error) {
+		msg := fmt.Sprintf(format, args...)
+		p.stop()
+		if e := strings.TrimSpace(p.stderr.String()); e != "" {
+			msg += "\n" + e
+		}
+		return 0, fmt.Errorf("numpy (%s, %d threads): %s", p.name, p.threads, msg)
+	}
+	if _, err := fmt.Fprintln(p.in, name); err != nil {
+		return fail("%v", err)
+	}
+	if !p.out.Scan() {
+		return fail("no answer for %s", name)
 	}
 	var v struct {
-		Results []struct {
-			Shape   string  `json:"shape"`
-			Seconds float64 `json:"seconds"`
-		} `json:"results"`
+		Shape   string  `json:"shape"`
+		Seconds float64 `json:"seconds"`
 	}
-	if err := json.Unmarshal(outb, &v); err != nil {
-		return nil, fmt.Errorf("numpy (%s, %d threads): unreadable output %q: %v", s.Name, threads, outb, err)
+	if err := json.Unmarshal(p.out.Bytes(), &v); err != nil {
+		return fail("unreadable answer %q: %v", p.out.Bytes(), err)
 	}
-	res := map[string]float64{}
-	for i, x := range v.Results {
-		if i >= len(shapes) || x.Shape != names[i] || x.Seconds <= 0 {
-			return nil, fmt.Errorf("numpy (%s, %d threads): unexpected result %+v", s.Name, threads, x)
+	if v.Shape != name || v.Seconds <= 0 {
+		return fail("unexpected result %+v for %s", v, name)
+	}
+	return gflops(sh, v.Seconds), nil
+}
+
+// closeAll ends the servers and returns the first error.
+func closeAll(servers []*numpyServer) error {
+	var first error
+	for _, p := range servers {
+		if err := p.stop(); err != nil && first == nil {
+			first = fmt.Errorf("numpy (%s, %d threads): %v\n%s", p.name, p.threads, err, p.stderr.String())
 		}
-		res[x.Shape] = gflops(shapes[i], x.Seconds)
 	}
-	return res, nil
+	return first
 }
 
 func formatTable(rep Report) string {

@@ -24,13 +24,13 @@ func TestParseFlags(t *testing.T) {
 }
 
 // fakeNumpy makes peer.Python a script that answers like sgemm.py, taking
-// 0.5 ms for every product.
+// 0.5 ms for every product (and always naming shape 8x4x5).
 func fakeNumpy(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "python3")
 	script := `#!/bin/sh
 if [ "$1" = -c ]; then exit 0; fi
-echo '{"threads": 1, "results": [{"shape": "8x4x5", "seconds": 0.0005}]}'
+while read shape; do echo '{"shape": "8x4x5", "seconds": 0.0005}'; done
 `
 	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -73,5 +73,17 @@ func TestBadPeerOutputIsAnError(t *testing.T) {
 	err := run(config{shapes: [][3]int{{2, 2, 2}}, threads: []int{1}, runs: 1, rounds: 1, peers: true}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "unexpected result") {
 		t.Errorf("mismatched shape from the peer: %v", err)
+	}
+}
+
+func TestPeerThatDiesIsAnError(t *testing.T) {
+	fakeNumpy(t)
+	script := "#!/bin/sh\nif [ \"$1\" = -c ]; then exit 0; fi\necho 'numpy: out of memory' >&2\nexit 3\n"
+	if err := os.WriteFile(peer.Python, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := run(config{shapes: [][3]int{{8, 4, 5}}, threads: []int{1}, runs: 1, rounds: 1, peers: true}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no answer for 8x4x5") || !strings.Contains(err.Error(), "out of memory") {
+		t.Errorf("peer that exits: %v", err)
 	}
 }
