@@ -77,7 +77,7 @@ type Adafactor struct {
 	T int
 
 	state []adafactorState
-	inv   []float64 // scratch: 1/sqrt(C_j) of one matrix
+	job   any // *adafactorJob[F], reused by every step
 }
 
 type adafactorState struct {
@@ -85,7 +85,17 @@ type adafactorState struct {
 	n             int
 	batch, r, c   int       // factored: batch of r×c matrices; r = 0 when unfactored
 	row, col, vec []float64 // row: batch·r, col: batch·c; vec: n (unfactored)
+	inv           []float64 // factored: scratch for 1/sqrt(C_j) of one matrix
 	m             any       // []F when β1 > 0
+}
+
+// adafactorJob is one StepAdafactor call; kernels.Parallel runs it one
+// parameter per chunk, each with its own statistics and scratch, so the
+// results are those of one pass whatever the number of cores.
+type adafactorJob[F Float] struct {
+	o          *Adafactor
+	params     []tensor.Param[F]
+	lr, b, eps float64
 }
 
 // NewAdafactor returns an optimizer with cfg's settings (see
@@ -125,7 +135,6 @@ func (o *Adafactor) decay(t int) float64 {
 func StepAdafactor[F Float](o *Adafactor, params []tensor.Param[F], lr float64) {
 	if o.state == nil {
 		o.state = make([]adafactorState, len(params))
-		maxC := 0
 		for i, p := range params {
 			st := adafactorState{name: p.Name, n: len(p.Data)}
 			if len(p.Shape) >= 2 && tensor.Numel(p.Shape) == len(p.Data) {
@@ -133,7 +142,7 @@ func StepAdafactor[F Float](o *Adafactor, params []tensor.Param[F], lr float64) 
 				st.batch = tensor.Numel(p.Shape[:len(p.Shape)-2])
 				st.row = make([]float64, st.batch*st.r)
 				st.col = make([]float64, st.batch*st.c)
-				maxC = max(maxC, st.c)
+				st.inv = make([]float64, st.c)
 			} else {
 				st.vec = make([]float64, len(p.Data))
 			}
@@ -142,107 +151,119 @@ func StepAdafactor[F Float](o *Adafactor, params []tensor.Param[F], lr float64) 
 			}
 			o.state[i] = st
 		}
-		o.inv = make([]float64, maxC)
 	}
 	if len(o.state) != len(params) {
 		panic(fmt.Sprintf("optim.StepAdafactor: %d parameters, the optimizer has state for %d", len(params), len(o.state)))
 	}
-	o.T++
-	b := o.decay(o.T)
-	eps1 := o.Eps1
 	for i := range params {
 		p := &params[i]
 		st := &o.state[i]
 		if st.name != p.Name || st.n != len(p.Data) || len(p.Grad) != len(p.Data) {
 			panic(fmt.Sprintf("optim.StepAdafactor: parameter %d is %q with %d values (grad %d), state is for %q with %d", i, p.Name, len(p.Data), len(p.Grad), st.name, st.n))
 		}
-		x, g := p.Data, p.Grad[:len(p.Data)]
-		if len(x) == 0 {
-			continue
-		}
-		// Second-moment statistics, then Σ U² with
-		// U_ij = G_ij / sqrt(V̂_ij) = G_ij · sqrt(ΣR / R_i) / sqrt(C_j).
-		var ss float64
-		if st.r > 0 {
-			r, c := st.r, st.c
-			for k := 0; k < st.batch; k++ {
-				gk := g[k*r*c : (k+1)*r*c]
-				row, col := st.row[k*r:(k+1)*r], st.col[k*c:(k+1)*c]
-				for j := range col {
-					col[j] *= b
-				}
-				for ii := range row {
-					gi := gk[ii*c : (ii+1)*c]
-					var rs float64
-					for j, gv := range gi {
-						q := float64(gv)*float64(gv) + eps1
-						rs += q
-						col[j] += (1 - b) * q
-					}
-					row[ii] = b*row[ii] + (1-b)*rs
-				}
-				inv := o.inv[:c]
-				sumR := invSqrtCols(inv, row, col)
-				for ii, rv := range row {
-					gi := gk[ii*c : (ii+1)*c]
-					rinv := math.Sqrt(sumR / rv)
-					var s float64
-					for j, gv := range gi {
-						u := float64(gv) * inv[j]
-						s += u * u
-					}
-					ss += s * rinv * rinv
-				}
+	}
+	o.T++
+	j, _ := o.job.(*adafactorJob[F])
+	if j == nil {
+		j = new(adafactorJob[F])
+		o.job = j
+	}
+	*j = adafactorJob[F]{o: o, params: params, lr: lr, b: o.decay(o.T), eps: o.Eps1}
+	kernels.Parallel(len(params), j)
+	j.params = nil
+}
+
+// Chunk updates parameter i (kernels.ParallelTask).
+func (t *adafactorJob[F]) Chunk(i int) {
+	o, lr, b, eps1 := t.o, t.lr, t.b, t.eps
+	p := &t.params[i]
+	st := &o.state[i]
+	x, g := p.Data, p.Grad[:len(p.Data)]
+	if len(x) == 0 {
+		return
+	}
+	// Second-moment statistics, then Σ U² with
+	// U_ij = G_ij / sqrt(V̂_ij) = G_ij · sqrt(ΣR / R_i) / sqrt(C_j).
+	var ss float64
+	if st.r > 0 {
+		r, c := st.r, st.c
+		for k := 0; k < st.batch; k++ {
+			gk := g[k*r*c : (k+1)*r*c]
+			row, col := st.row[k*r:(k+1)*r], st.col[k*c:(k+1)*c]
+			for j := range col {
+				col[j] *= b
 			}
-		} else {
-			for j, gv := range g {
-				v := b*st.vec[j] + (1-b)*(float64(gv)*float64(gv)+eps1)
-				st.vec[j] = v
-				ss += float64(gv) * float64(gv) / v
-			}
-		}
-		// Update clipping, parameter scale and weight decay.
-		scale := 1.0
-		if d := o.ClipThreshold; d > 0 {
-			scale = 1 / math.Max(1, math.Sqrt(ss/float64(len(x)))/d)
-		}
-		alpha := lr
-		if o.ScaleByParamRMS {
-			alpha *= math.Max(o.Eps2, math.Sqrt(kernels.SumSquares(x)/float64(len(x))))
-		}
-		decay := 1.0
-		if p.Decay && o.WeightDecay != 0 {
-			decay = 1 - lr*o.WeightDecay
-		}
-		var m []F
-		if o.Beta1 > 0 {
-			m = st.m.([]F)[:len(x)]
-		}
-		if st.r > 0 {
-			r, c := st.r, st.c
-			for k := 0; k < st.batch; k++ {
-				row, col := st.row[k*r:(k+1)*r], st.col[k*c:(k+1)*c]
-				inv := o.inv[:c]
-				sumR := invSqrtCols(inv, row, col)
-				for ii, rv := range row {
-					lo := (k*r + ii) * c
-					var mi []F
-					if m != nil {
-						mi = m[lo : lo+c]
-					}
-					adafactorApply(x[lo:lo+c], g[lo:lo+c], mi, inv, scale*math.Sqrt(sumR/rv), decay, alpha, o.Beta1)
+			for ii := range row {
+				gi := gk[ii*c : (ii+1)*c]
+				var rs float64
+				for j, gv := range gi {
+					q := float64(gv)*float64(gv) + eps1
+					rs += q
+					col[j] += (1 - b) * q
 				}
+				row[ii] = b*row[ii] + (1-b)*rs
 			}
-		} else {
-			for j, gv := range g {
-				u := scale * float64(gv) / math.Sqrt(st.vec[j])
+			inv := st.inv[:c]
+			sumR := invSqrtCols(inv, row, col)
+			for ii, rv := range row {
+				gi := gk[ii*c : (ii+1)*c]
+				rinv := math.Sqrt(sumR / rv)
+				var s float64
+				for j, gv := range gi {
+					u := float64(gv) * inv[j]
+					s += u * u
+				}
+				ss += s * rinv * rinv
+			}
+		}
+	} else {
+		for j, gv := range g {
+			v := b*st.vec[j] + (1-b)*(float64(gv)*float64(gv)+eps1)
+			st.vec[j] = v
+			ss += float64(gv) * float64(gv) / v
+		}
+	}
+	// Update clipping, parameter scale and weight decay.
+	scale := 1.0
+	if d := o.ClipThreshold; d > 0 {
+		scale = 1 / math.Max(1, math.Sqrt(ss/float64(len(x)))/d)
+	}
+	alpha := lr
+	if o.ScaleByParamRMS {
+		alpha *= math.Max(o.Eps2, math.Sqrt(kernels.SumSquares(x)/float64(len(x))))
+	}
+	decay := 1.0
+	if p.Decay && o.WeightDecay != 0 {
+		decay = 1 - lr*o.WeightDecay
+	}
+	var m []F
+	if o.Beta1 > 0 {
+		m = st.m.([]F)[:len(x)]
+	}
+	if st.r > 0 {
+		r, c := st.r, st.c
+		for k := 0; k < st.batch; k++ {
+			row, col := st.row[k*r:(k+1)*r], st.col[k*c:(k+1)*c]
+			inv := st.inv[:c]
+			sumR := invSqrtCols(inv, row, col)
+			for ii, rv := range row {
+				lo := (k*r + ii) * c
+				var mi []F
 				if m != nil {
-					mj := o.Beta1*float64(m[j]) + (1-o.Beta1)*u
-					m[j] = F(mj)
-					u = mj
+					mi = m[lo : lo+c]
 				}
-				x[j] = F(float64(x[j])*decay - alpha*u)
+				adafactorApply(x[lo:lo+c], g[lo:lo+c], mi, inv, scale*math.Sqrt(sumR/rv), decay, alpha, o.Beta1)
 			}
+		}
+	} else {
+		for j, gv := range g {
+			u := scale * float64(gv) / math.Sqrt(st.vec[j])
+			if m != nil {
+				mj := o.Beta1*float64(m[j]) + (1-o.Beta1)*u
+				m[j] = F(mj)
+				u = mj
+			}
+			x[j] = F(float64(x[j])*decay - alpha*u)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/bfcdev/bfc/runtime/tensor"
@@ -302,4 +303,36 @@ func BenchmarkAdafactor(b *testing.B) {
 			StepAdamW(o, p, 1e-3)
 		}
 	})
+}
+
+// TestAdafactorCores checks that a step updates parameters in parallel
+// with the results of one core, bit for bit.
+func TestAdafactorCores(t *testing.T) {
+	var got [][]float32
+	for _, procs := range []int{1, 4} {
+		old := runtime.GOMAXPROCS(procs)
+		params := []tensor.Param[float32]{
+			tensor.NewParam[float32]("experts", []int{4, 64, 48}, true),
+			tensor.NewParam[float32]("w", []int{96, 80}, true),
+			tensor.NewParam[float32]("gain", []int{300}, false),
+		}
+		r := tensor.NewRNG(3)
+		for i := range params {
+			tensor.InitNormal(params[i].Data, 1, r)
+		}
+		o := NewAdafactor(AdafactorConfig{Beta1: 0.9, ScaleByParamRMS: true, WeightDecay: 0.1})
+		for range 4 {
+			for i := range params {
+				tensor.InitNormal(params[i].Grad, 1, r)
+			}
+			StepAdafactor(o, params, 0.01)
+		}
+		runtime.GOMAXPROCS(old)
+		var all []float32
+		for _, p := range params {
+			all = append(all, p.Data...)
+		}
+		got = append(got, all)
+	}
+	require.Equal(t, got[0], got[1])
 }

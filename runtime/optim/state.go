@@ -113,11 +113,10 @@ func ImportAdafactor[F Float](o *Adafactor, params []tensor.Param[F], s State) e
 		return err
 	}
 	if len(s.Tensors) == 0 {
-		o.T, o.state, o.inv = s.Step, nil, nil
+		o.T, o.state = s.Step, nil
 		return nil
 	}
 	state := make([]adafactorState, len(params))
-	maxC := 0
 	for i, p := range params {
 		st := adafactorState{name: p.Name, n: len(p.Data)}
 		if len(p.Shape) >= 2 && tensor.Numel(p.Shape) == len(p.Data) {
@@ -129,7 +128,7 @@ func ImportAdafactor[F Float](o *Adafactor, params []tensor.Param[F], s State) e
 			if st.col, err = take[float64](ts, p.Name+".col", []int{st.batch, st.c}); err != nil {
 				return err
 			}
-			maxC = max(maxC, st.c)
+			st.inv = make([]float64, st.c)
 		} else if st.vec, err = take[float64](ts, p.Name+".vec", []int{len(p.Data)}); err != nil {
 			return err
 		}
@@ -145,7 +144,7 @@ func ImportAdafactor[F Float](o *Adafactor, params []tensor.Param[F], s State) e
 	if err := leftover(ts); err != nil {
 		return err
 	}
-	o.T, o.state, o.inv = s.Step, state, make([]float64, maxC)
+	o.T, o.state = s.Step, state
 	return nil
 }
 
