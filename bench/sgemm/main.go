@@ -289,7 +289,7 @@ func (p *numpyServer) time(sh [3]int) (float64, error) {
 		return 0, fmt.Errorf("numpy (%s, %d threads): %s", p.name, p.threads, msg)
 	}
 	if _, err := fmt.Fprintln(p.in, name); err != nil {
-		return fail("%v", err)
+		return fail("no answer for %s (%v)", name, err)
 	}
 	if !p.out.Scan() {
 		return fail("no answer for %s", name)
