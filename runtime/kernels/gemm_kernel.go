@@ -200,16 +200,10 @@ func (g *sgemmJob) chunk(idx int, sc *sgemmScratch) {
 			mcur := min(mr, mc-ir)
 			i := i0 + ir
 			// A is read in place unless the panel is short.
-			var ap *float32
-			var rs, cs int
-			switch {
-			case mcur < mr:
+			ap, rs, cs := inPlaceA(g.a, g.lda, g.transA, i, p0)
+			if mcur < mr {
 				packAPanel(sc.pa, g.a, g.lda, g.transA, i, p0, mcur, kc, mr)
 				ap, rs, cs = &sc.pa[0], 1, mr
-			case g.transA:
-				ap, rs, cs = &g.a[p0*g.lda+i], 1, g.lda
-			default:
-				ap, rs, cs = &g.a[i*g.lda+p0], g.lda, 1
 			}
 			for jr := 0; jr < nc; jr += nr {
 				ncur := min(nr, nc-jr)
@@ -227,6 +221,15 @@ func (g *sgemmJob) chunk(idx int, sc *sgemmScratch) {
 			}
 		}
 	}
+}
+
+// inPlaceA returns the address of op(A)[i, p0] and op(A)'s row and k
+// strides, for a micro-kernel reading A in place.
+func inPlaceA(a []float32, lda int, trans bool, i, p0 int) (ap *float32, rs, cs int) {
+	if trans {
+		return &a[p0*lda+i], 1, lda
+	}
+	return &a[i*lda+p0], lda, 1
 }
 
 // packBPanels packs rows p0..p0+kc, columns j0..j0+nc of op(B) into panels

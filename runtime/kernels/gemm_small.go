@@ -227,29 +227,19 @@ func (s *sgemmImpl) gemmInPlaceB(transA bool, m, n, k int, alpha float32, a []fl
 			}
 			for i := 0; i < m; i += mr {
 				mcur := min(mr, m-i)
-				var ap *float32
-				var rs, cs int
-				switch {
-				case mcur < mr:
-					ap, rs, cs = &sc.pa[0], 1, mr
-				case transA:
-					ap, rs, cs = &a[p0*lda+i], 1, lda
-				default:
-					ap, rs, cs = &a[i*lda+p0], lda, 1
-				}
+				ap, rs, cs := inPlaceA(a, lda, transA, i, p0)
 				switch {
 				case mcur == mr && ncur == nr:
 					s.kernelS(kc, ap, rs, cs, &b[p0*ldb+jr], ldb, &c[i*ldc+jr], ldc, alpha, bt)
 					continue
 				case short != nil && ncur == nr:
 					// The last rows, read in place, on a tile of their height.
-					if transA {
-						ap, rs, cs = &a[p0*lda+i], 1, lda
-					} else {
-						ap, rs, cs = &a[i*lda+p0], lda, 1
-					}
 					short(kc, ap, rs, cs, &b[p0*ldb+jr], ldb, &c[i*ldc+jr], ldc, alpha, bt)
 					continue
+				case mcur < mr:
+					ap, rs, cs = &sc.pa[0], 1, mr
+				}
+				switch {
 				case ncur == nr:
 					s.kernelS(kc, ap, rs, cs, &b[p0*ldb+jr], ldb, &sc.tile[0], nr, 1, 0)
 				default:
@@ -279,16 +269,10 @@ func (s *sgemmImpl) gemmRowPacked(transA bool, m, n, k int, alpha float32, a []f
 			packRowsToPanels(sc.pb, b, ldb, p0, j0, kc, nc, nr)
 			for i := 0; i < m; i += mr {
 				mcur := min(mr, m-i)
-				var ap *float32
-				var rs, cs int
-				switch {
-				case mcur < mr:
+				ap, rs, cs := inPlaceA(a, lda, transA, i, p0)
+				if mcur < mr {
 					packStreamA(sc.pa, a, lda, transA, i, p0, mcur, kc, mr)
 					ap, rs, cs = &sc.pa[0], 1, mr
-				case transA:
-					ap, rs, cs = &a[p0*lda+i], 1, lda
-				default:
-					ap, rs, cs = &a[i*lda+p0], lda, 1
 				}
 				for jr := 0; jr < nc; jr += nr {
 					ncur := min(nr, nc-jr)
