@@ -49,9 +49,8 @@ const (
 // B in place (gemmInPlaceB); more rows pack it (gemmRowPacked). A panel
 // of B read in place has its rows ldb apart, often in the same few L1
 // sets, so it is read again from L2 for every row panel: cheaper than a
-// packing pass for a few row panels, dearer for many. A variable for
-// the tests.
-var gemmInPlaceMaxM = 128
+// packing pass for a few row panels, dearer for many.
+const gemmInPlaceMaxM = 128
 
 // streamScratch is one caller's packed op(A)ᵀ block, short op(B)ᵀ panel
 // and Cᵀ tile.

@@ -9,7 +9,11 @@ type vecImpl struct {
 	name      string
 	available bool
 
-	exp       func(dst, src []float32)                    // dst = e^src
+	// exp sets dst = e^src (dst may alias src): relative error at most
+	// 1.5e-7; +Inf above about 88.72, denormal below about -87.3 and 0
+	// below -103.9 (generic: 0 below -87.3); NaN gives NaN. The others
+	// share its arithmetic.
+	exp       func(dst, src []float32)
 	expSubSum func(dst, src []float32, m float32) float64 // dst = e^(src-m), returns Σ dst
 	expSum    func(src []float32, m float32) float64      // Σ e^(src-m)
 	expSubAcc func(dst, src []float32, m, s float32)      // dst += s·e^(src-m)
@@ -122,14 +126,6 @@ func registerVec(v *vecImpl) {
 	if v.available {
 		vecUse = v
 	}
-}
-
-// vexp32 sets dst[i] = e^src[i] for i < len(dst); dst may alias src.
-// Maximum relative error 1.5e-7; e^x is +Inf above about 88.72, rounds
-// through the denormals below about -87.3 and is 0 below -103.9 (generic:
-// 0 below -87.3); NaN gives NaN.
-func vexp32(dst, src []float32) {
-	vecUse.exp(dst, src[:len(dst)])
 }
 
 // vexpSubSum32 sets dst[i] = e^(src[i]-m) and returns Σ dst (in float64).
