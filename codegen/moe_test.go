@@ -30,7 +30,7 @@ func TestMoEGenerated(t *testing.T) {
 			"\taux, err = moe.Forward(m.moeInfer[1], ",
 			"\t\treturn 0, fmt.Errorf(\"sparse: blocks.0.moe1: %w\", err)\n",
 			"\t\treturn nil, fmt.Errorf(\"sparse: blocks.0.moe2: %w\", err)\n",
-			"\tmoe.Backward(m.moe[1], ",
+			"\tmoe.BackwardSet(m.moe[1], ",
 			"\tm.aux += a[",
 			"func (m *Model) Losses() (ce, aux float32) {",
 			"func (m *Model) RoutingStats() []moe.LayerStats {\n\tout := make([]moe.LayerStats, len(m.moe))",

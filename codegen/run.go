@@ -30,8 +30,11 @@ type body struct {
 	fused []bool
 	// decode: the Decoder's Step or Prefill (decode.go).
 	decode decodeMode
-	used   map[string]bool
-	stmts  []jen.Code
+	// sets: the Backward instructions that set the parameter gradients
+	// they write instead of adding to them (see gradSetters).
+	sets  map[*ir.Instr]bool
+	used  map[string]bool
+	stmts []jen.Code
 }
 
 func (g *gen) newBody(a *plan.Arena) *body {
@@ -148,7 +151,7 @@ func (b *body) instrs(seq []*ir.Instr, zero [][]*ir.Value) {
 			i++
 			continue
 		}
-		if over {
+		if over || (b.sets[in] && in.Op == ir.OpMatMul) {
 			b.overwrite(in)
 			continue
 		}
@@ -288,7 +291,11 @@ func (b *body) instr(in *ir.Instr) {
 			b.rows(logits.Rows), jen.Lit(logits.Cols), b.elem(a[0])))
 	case ir.OpMoEGrad:
 		ws := jen.Id("m").Dot(b.ws).Index(jen.Lit(at.MoE.Workspace))
-		b.add(jen.Qual(moePath, "Backward").Call(append([]jen.Code{ws}, append(b.vals(o[0], o[1], o[2], o[3], a[0]),
+		fn := "Backward"
+		if b.sets[in] {
+			fn = "BackwardSet"
+		}
+		b.add(jen.Qual(moePath, fn).Call(append([]jen.Code{ws}, append(b.vals(o[0], o[1], o[2], o[3], a[0]),
 			append([]jen.Code{b.elem(a[1])}, b.vals(a[2], a[3], a[4], a[5])...)...)...)...))
 	default:
 		panic(fmt.Sprintf("codegen: no kernel for op %v", in.Op))
@@ -466,6 +473,7 @@ func (g *gen) backward(f *jen.File) {
 	b := g.newBody(&l.Train)
 	b.fromModel = true
 	b.tokens, b.targets = "tok", "tgt"
+	b.sets = gradSetters(p)
 	b.add(jen.Comment("The loss seed."))
 	b.add(b.elem(p.DLoss).Op("=").Lit(1))
 	b.instrs(p.Backward, l.Train.Zero[nf:])
@@ -473,8 +481,8 @@ func (g *gen) backward(f *jen.File) {
 	stmts := []jen.Code{
 		jen.If(jen.Op("!").Id("m").Dot("ready")).Block(jen.Return()),
 		jen.Id("m").Dot("ready").Op("=").False(),
-		kernel("Zero").Call(jen.Id("m").Dot("grads")),
 	}
+	stmts = append(stmts, g.zeroGrads(b.sets)...)
 	stmts = append(stmts, b.decls("tokens", "targets", "train")...)
 	stmts = append(stmts, jen.Line())
 	stmts = append(stmts, b.stmts...)
@@ -485,6 +493,94 @@ func (g *gen) backward(f *jen.File) {
 	f.Comment("for gradients), so it runs once per Forward: without a Forward since the last")
 	f.Comment("Backward, or after a Forward that failed, it does nothing.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Backward").Params().Block(stmts...)
+}
+
+// gradSetters returns the Backward instructions that can set the
+// parameter gradients they write, being the first to write each: a
+// matmul adding into a gradient (it runs with beta 0), and a moe_grad
+// that is first for all three of its parameter gradients
+// (moe.BackwardSet). Backward zeroes only the other gradients, which
+// saves a pass over those written this way, and a read of them: the
+// expert weight gradients of a wide moe layer exceed the caches.
+func gradSetters(p *ir.Program) map[*ir.Instr]bool {
+	first := map[*ir.Value]*ir.Instr{}
+	for _, in := range p.Backward {
+		for _, v := range in.Outs {
+			if v != nil && v.Kind == ir.KindGrad && first[v] == nil {
+				first[v] = in
+			}
+		}
+	}
+	firstFor := func(in *ir.Instr, vs []*ir.Value) bool {
+		for _, v := range vs {
+			if v == nil || v.Kind != ir.KindGrad || first[v] != in {
+				return false
+			}
+		}
+		return true
+	}
+	sets := map[*ir.Instr]bool{}
+	for _, in := range p.Backward {
+		switch {
+		case in.Op == ir.OpMatMul && in.Attrs.Acc && len(in.Outs) == 1:
+			sets[in] = firstFor(in, in.Outs)
+		case in.Op == ir.OpMoEGrad && len(in.Outs) == 4:
+			sets[in] = firstFor(in, in.Outs[1:])
+		}
+	}
+	return sets
+}
+
+// zeroGrads returns Backward's zeroing of the parameter gradients that
+// no instruction of sets writes first, in runs of adjacent gradients.
+func (g *gen) zeroGrads(sets map[*ir.Instr]bool) []jen.Code {
+	written := map[*ir.Value]bool{}
+	for in, ok := range sets {
+		if !ok {
+			continue
+		}
+		if in.Op == ir.OpMoEGrad {
+			for _, v := range in.Outs[1:] {
+				written[v] = true
+			}
+		} else {
+			written[in.Outs[0]] = true
+		}
+	}
+	grads := g.l.Grads
+	var out []jen.Code
+	lo, hi := -1, -1
+	flush := func() {
+		switch {
+		case lo < 0:
+		case lo == 0 && hi == grads.Size:
+			out = append(out, kernel("Zero").Call(jen.Id("m").Dot("grads")))
+		default:
+			out = append(out, kernel("Zero").Call(jen.Id("m").Dot("grads").Index(jen.Lit(lo).Op(":").Lit(hi))))
+		}
+		lo, hi = -1, -1
+	}
+	for _, prm := range g.p.Params {
+		v := prm.Grad
+		if v == nil || !grads.Has(v) {
+			continue
+		}
+		off := grads.Offset(v)
+		end := off + (g.l.Elems(v)+plan.Align-1)/plan.Align*plan.Align // its slot
+		if written[v] {
+			flush()
+			continue
+		}
+		if lo >= 0 && off != hi {
+			flush()
+		}
+		if lo < 0 {
+			lo = off
+		}
+		hi = end
+	}
+	flush()
+	return out
 }
 
 func (g *gen) infer(f *jen.File) {

@@ -271,7 +271,11 @@ func (m *Model) Backward() {
 		return
 	}
 	m.ready = false
-	kernels.Zero(m.grads)
+	kernels.Zero(m.grads[65536:131328])
+	kernels.Zero(m.grads[393472:393728])
+	kernels.Zero(m.grads[4590080:4590336])
+	kernels.Zero(m.grads[5114624:5114880])
+	kernels.Zero(m.grads[9311232:9311488])
 	T := m.batch * m.seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -293,7 +297,7 @@ func (m *Model) Backward() {
 	kernels.Zero(a[12058624 : 12058624+T*256])
 	kernels.CrossEntropyBackward(a[12058624:12058624+T*256], a[4194304:4194304+T*256], a[12601344:12601344+T], tgt, T, 256, a[12603408])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)
-	kernels.Gemm(true, false, 256, 256, T, 1, a[12058624:12058624+T*256], 256, a[11534336:11534336+T*256], 256, 1, g[0:65536], 256)
+	kernels.Gemm(true, false, 256, 256, T, 1, a[12058624:12058624+T*256], 256, a[11534336:11534336+T*256], 256, 0, g[0:65536], 256)
 	// head: grad/norm += matmul(grad/logits, @embed.tokens)
 	kernels.Gemm(false, false, T, 256, 256, 1, a[12058624:12058624+T*256], 256, w[0:65536], 256, 0, a[4194304:4194304+T*256], 256)
 	// norm: grad/blocks.0.moe2/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.0.moe2/residual, @norm.scale, norm/1)
@@ -305,7 +309,7 @@ func (m *Model) Backward() {
 	copy(a[5767168:5767168+T*256], a[11534336:11534336+T*256])
 	// blocks.0.moe2: grad/blocks.0.moe2.norm, @grad/blocks.0.moe2.router, @grad/blocks.0.moe2.experts.up, @grad/blocks.0.moe2.experts.down += moe_grad(grad/blocks.0.moe2/moe, grad/blocks.0.moe2/moe/1, blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=1024 act=gelu route=expert_choice(capacity=2, group=batch)
 	kernels.Zero(a[11534336 : 11534336+T*256])
-	moe.Backward(m.moe[1], a[11534336:11534336+T*256], g[5114880:5116928], g[5116928:7214080], g[7214080:9311232], a[5767168:5767168+T*256], a[12603392], a[5242880:5242880+T*256], w[5114880:5116928], w[5116928:7214080], w[7214080:9311232])
+	moe.BackwardSet(m.moe[1], a[11534336:11534336+T*256], g[5114880:5116928], g[5116928:7214080], g[7214080:9311232], a[5767168:5767168+T*256], a[12603392], a[5242880:5242880+T*256], w[5114880:5116928], w[5116928:7214080], w[7214080:9311232])
 	// blocks.0.moe2: grad/blocks.0.ffn/residual, @grad/blocks.0.moe2.norm.scale += rmsnorm_grad(grad/blocks.0.moe2.norm, blocks.0.ffn/residual, @blocks.0.moe2.norm.scale, blocks.0.moe2.norm/1)
 	kernels.RMSNormBackward(a[4194304:4194304+T*256], g[5114624:5114880], a[11534336:11534336+T*256], a[4718592:4718592+T*256], w[5114624:5114880], a[12597248:12597248+T], T, 256)
 	// blocks.0.ffn: grad/blocks.0.moe1/residual += accum(grad/blocks.0.ffn/residual)
@@ -313,14 +317,14 @@ func (m *Model) Backward() {
 	// blocks.0.ffn: grad/blocks.0.ffn/down += accum(grad/blocks.0.ffn/residual)
 	copy(a[4718592:4718592+T*256], a[4194304:4194304+T*256])
 	// blocks.0.ffn: @grad/blocks.0.ffn.down += matmul(blocks.0.ffn/actᵀ, grad/blocks.0.ffn/down)
-	kernels.Gemm(true, false, 1024, 256, T, 1, a[2097152:2097152+T*1024], 1024, a[4718592:4718592+T*256], 256, 1, g[4852480:5114624], 256)
+	kernels.Gemm(true, false, 1024, 256, T, 1, a[2097152:2097152+T*1024], 1024, a[4718592:4718592+T*256], 256, 0, g[4852480:5114624], 256)
 	// blocks.0.ffn: grad/blocks.0.ffn/act += matmul(grad/blocks.0.ffn/down, @blocks.0.ffn.downᵀ)
 	kernels.Gemm(false, true, T, 1024, 256, 1, a[4718592:4718592+T*256], 256, w[4852480:5114624], 256, 0, a[2097152:2097152+T*1024], 1024)
 	// blocks.0.ffn: grad/blocks.0.ffn/up += act_grad(grad/blocks.0.ffn/act, blocks.0.ffn/up) gelu
 	kernels.Zero(a[4194304 : 4194304+T*1024])
 	kernels.ActivateBackward(kernels.ActGELU, a[4194304:4194304+T*1024], a[2097152:2097152+T*1024], a[0:T*1024])
 	// blocks.0.ffn: @grad/blocks.0.ffn.up += matmul(blocks.0.ffn.normᵀ, grad/blocks.0.ffn/up)
-	kernels.Gemm(true, false, 256, 1024, T, 1, a[11010048:11010048+T*256], 256, a[4194304:4194304+T*1024], 1024, 1, g[4590336:4852480], 1024)
+	kernels.Gemm(true, false, 256, 1024, T, 1, a[11010048:11010048+T*256], 256, a[4194304:4194304+T*1024], 1024, 0, g[4590336:4852480], 1024)
 	// blocks.0.ffn: grad/blocks.0.ffn.norm += matmul(grad/blocks.0.ffn/up, @blocks.0.ffn.upᵀ)
 	kernels.Gemm(false, true, T, 256, 1024, 1, a[4194304:4194304+T*1024], 1024, w[4590336:4852480], 1024, 0, a[11010048:11010048+T*256], 256)
 	// blocks.0.ffn: grad/blocks.0.moe1/residual, @grad/blocks.0.ffn.norm.scale += rmsnorm_grad(grad/blocks.0.ffn.norm, blocks.0.moe1/residual, @blocks.0.ffn.norm.scale, blocks.0.ffn.norm/1)
@@ -331,7 +335,7 @@ func (m *Model) Backward() {
 	copy(a[11010048:11010048+T*256], a[11534336:11534336+T*256])
 	// blocks.0.moe1: grad/blocks.0.moe1.norm, @grad/blocks.0.moe1.router, @grad/blocks.0.moe1.experts.up, @grad/blocks.0.moe1.experts.down += moe_grad(grad/blocks.0.moe1/moe, grad/blocks.0.moe1/moe/1, blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=1024 act=gelu route=expert_choice(capacity=2, group=batch)
 	kernels.Zero(a[0 : T*256])
-	moe.Backward(m.moe[0], a[0:T*256], g[393728:395776], g[395776:2492928], g[2492928:4590080], a[11010048:11010048+T*256], a[12603424], a[9961472:9961472+T*256], w[393728:395776], w[395776:2492928], w[2492928:4590080])
+	moe.BackwardSet(m.moe[0], a[0:T*256], g[393728:395776], g[395776:2492928], g[2492928:4590080], a[11010048:11010048+T*256], a[12603424], a[9961472:9961472+T*256], w[393728:395776], w[395776:2492928], w[2492928:4590080])
 	// blocks.0.moe1: grad/blocks.0.attn/residual, @grad/blocks.0.moe1.norm.scale += rmsnorm_grad(grad/blocks.0.moe1.norm, blocks.0.attn/residual, @blocks.0.moe1.norm.scale, blocks.0.moe1.norm/1)
 	kernels.RMSNormBackward(a[10485760:10485760+T*256], g[393472:393728], a[0:T*256], a[9437184:9437184+T*256], w[393472:393728], a[12593152:12593152+T], T, 256)
 	// blocks.0.attn: grad/embed/pos += accum(grad/blocks.0.attn/residual)
@@ -339,14 +343,14 @@ func (m *Model) Backward() {
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
 	copy(a[9961472:9961472+T*256], a[10485760:10485760+T*256])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 256, 256, T, 1, a[8912896:8912896+T*256], 256, a[9961472:9961472+T*256], 256, 1, g[327936:393472], 256)
+	kernels.Gemm(true, false, 256, 256, T, 1, a[8912896:8912896+T*256], 256, a[9961472:9961472+T*256], 256, 0, g[327936:393472], 256)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
 	kernels.Gemm(false, true, T, 256, 256, 1, a[9961472:9961472+T*256], 256, w[327936:393472], 256, 0, a[1572864:1572864+T*256], 256)
 	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=4 head_dim=64 causal
 	kernels.Zero(a[0 : T*768])
 	kernels.AttentionBackward(a[0:T*768], a[1572864:1572864+T*256], a[6291456:6291456+T*768], a[8912896:8912896+T*256], a[12582912:12582912+T*4], m.batch, m.seq, 4, 64, true)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(blocks.0.attn.normᵀ, grad/blocks.0.attn/qkv)
-	kernels.Gemm(true, false, 256, 768, T, 1, a[8388608:8388608+T*256], 256, a[0:T*768], 768, 1, g[131328:327936], 768)
+	kernels.Gemm(true, false, 256, 768, T, 1, a[8388608:8388608+T*256], 256, a[0:T*768], 768, 0, g[131328:327936], 768)
 	// blocks.0.attn: grad/blocks.0.attn.norm += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
 	kernels.Gemm(false, true, T, 256, 768, 1, a[0:T*768], 768, w[131328:327936], 768, 0, a[8388608:8388608+T*256], 256)
 	// blocks.0.attn: grad/embed/pos, @grad/blocks.0.attn.norm.scale += rmsnorm_grad(grad/blocks.0.attn.norm, embed/pos, @blocks.0.attn.norm.scale, blocks.0.attn.norm/1)

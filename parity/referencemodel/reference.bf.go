@@ -271,7 +271,11 @@ func (m *Model) Backward() {
 		return
 	}
 	m.ready = false
-	kernels.Zero(m.grads)
+	kernels.Zero(m.grads[2048:2592])
+	kernels.Zero(m.grads[6688:6720])
+	kernels.Zero(m.grads[72512:72544])
+	kernels.Zero(m.grads[80736:80768])
+	kernels.Zero(m.grads[146560:146592])
 	T := m.batch * m.seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -293,7 +297,7 @@ func (m *Model) Backward() {
 	kernels.Zero(a[10240 : 10240+T*64])
 	kernels.CrossEntropyBackward(a[10240:10240+T*64], a[8192:8192+T*64], a[26848:26848+T], tgt, T, 64, a[26896])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)
-	kernels.Gemm(true, false, 64, 32, T, 1, a[10240:10240+T*64], 64, a[25600:25600+T*32], 32, 1, g[0:2048], 32)
+	kernels.Gemm(true, false, 64, 32, T, 1, a[10240:10240+T*64], 64, a[25600:25600+T*32], 32, 0, g[0:2048], 32)
 	// head: grad/norm += matmul(grad/logits, @embed.tokens)
 	kernels.Gemm(false, false, T, 32, 64, 1, a[10240:10240+T*64], 64, w[0:2048], 32, 0, a[8192:8192+T*32], 32)
 	// norm: grad/blocks.0.moe2/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.0.moe2/residual, @norm.scale, norm/1)
@@ -305,7 +309,7 @@ func (m *Model) Backward() {
 	copy(a[10240:10240+T*32], a[9216:9216+T*32])
 	// blocks.0.moe2: grad/blocks.0.moe2.norm, @grad/blocks.0.moe2.router, @grad/blocks.0.moe2.experts.up, @grad/blocks.0.moe2.experts.down += moe_grad(grad/blocks.0.moe2/moe, grad/blocks.0.moe2/moe/1, blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=128 act=gelu route=expert_choice(capacity=2, group=batch)
 	kernels.Zero(a[9216 : 9216+T*32])
-	moe.Backward(m.moe[1], a[9216:9216+T*32], g[80768:81024], g[81024:113792], g[113792:146560], a[10240:10240+T*32], a[26880], a[23552:23552+T*32], w[80768:81024], w[81024:113792], w[113792:146560])
+	moe.BackwardSet(m.moe[1], a[9216:9216+T*32], g[80768:81024], g[81024:113792], g[113792:146560], a[10240:10240+T*32], a[26880], a[23552:23552+T*32], w[80768:81024], w[81024:113792], w[113792:146560])
 	// blocks.0.moe2: grad/blocks.0.ffn/residual, @grad/blocks.0.moe2.norm.scale += rmsnorm_grad(grad/blocks.0.moe2.norm, blocks.0.ffn/residual, @blocks.0.moe2.norm.scale, blocks.0.moe2.norm/1)
 	kernels.RMSNormBackward(a[8192:8192+T*32], g[80736:80768], a[9216:9216+T*32], a[22528:22528+T*32], w[80736:80768], a[26784:26784+T], T, 32)
 	// blocks.0.ffn: grad/blocks.0.moe1/residual += accum(grad/blocks.0.ffn/residual)
@@ -313,14 +317,14 @@ func (m *Model) Backward() {
 	// blocks.0.ffn: grad/blocks.0.ffn/down += accum(grad/blocks.0.ffn/residual)
 	copy(a[9216:9216+T*32], a[8192:8192+T*32])
 	// blocks.0.ffn: @grad/blocks.0.ffn.down += matmul(blocks.0.ffn/actᵀ, grad/blocks.0.ffn/down)
-	kernels.Gemm(true, false, 128, 32, T, 1, a[4096:4096+T*128], 128, a[9216:9216+T*32], 32, 1, g[76640:80736], 32)
+	kernels.Gemm(true, false, 128, 32, T, 1, a[4096:4096+T*128], 128, a[9216:9216+T*32], 32, 0, g[76640:80736], 32)
 	// blocks.0.ffn: grad/blocks.0.ffn/act += matmul(grad/blocks.0.ffn/down, @blocks.0.ffn.downᵀ)
 	kernels.Gemm(false, true, T, 128, 32, 1, a[9216:9216+T*32], 32, w[76640:80736], 32, 0, a[4096:4096+T*128], 128)
 	// blocks.0.ffn: grad/blocks.0.ffn/up += act_grad(grad/blocks.0.ffn/act, blocks.0.ffn/up) gelu
 	kernels.Zero(a[8192 : 8192+T*128])
 	kernels.ActivateBackward(kernels.ActGELU, a[8192:8192+T*128], a[4096:4096+T*128], a[0:T*128])
 	// blocks.0.ffn: @grad/blocks.0.ffn.up += matmul(blocks.0.ffn.normᵀ, grad/blocks.0.ffn/up)
-	kernels.Gemm(true, false, 32, 128, T, 1, a[21504:21504+T*32], 32, a[8192:8192+T*128], 128, 1, g[72544:76640], 128)
+	kernels.Gemm(true, false, 32, 128, T, 1, a[21504:21504+T*32], 32, a[8192:8192+T*128], 128, 0, g[72544:76640], 128)
 	// blocks.0.ffn: grad/blocks.0.ffn.norm += matmul(grad/blocks.0.ffn/up, @blocks.0.ffn.upᵀ)
 	kernels.Gemm(false, true, T, 32, 128, 1, a[8192:8192+T*128], 128, w[72544:76640], 128, 0, a[21504:21504+T*32], 32)
 	// blocks.0.ffn: grad/blocks.0.moe1/residual, @grad/blocks.0.ffn.norm.scale += rmsnorm_grad(grad/blocks.0.ffn.norm, blocks.0.moe1/residual, @blocks.0.ffn.norm.scale, blocks.0.ffn.norm/1)
@@ -331,7 +335,7 @@ func (m *Model) Backward() {
 	copy(a[21504:21504+T*32], a[22528:22528+T*32])
 	// blocks.0.moe1: grad/blocks.0.moe1.norm, @grad/blocks.0.moe1.router, @grad/blocks.0.moe1.experts.up, @grad/blocks.0.moe1.experts.down += moe_grad(grad/blocks.0.moe1/moe, grad/blocks.0.moe1/moe/1, blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=128 act=gelu route=expert_choice(capacity=2, group=batch)
 	kernels.Zero(a[0 : T*32])
-	moe.Backward(m.moe[0], a[0:T*32], g[6720:6976], g[6976:39744], g[39744:72512], a[21504:21504+T*32], a[26912], a[19456:19456+T*32], w[6720:6976], w[6976:39744], w[39744:72512])
+	moe.BackwardSet(m.moe[0], a[0:T*32], g[6720:6976], g[6976:39744], g[39744:72512], a[21504:21504+T*32], a[26912], a[19456:19456+T*32], w[6720:6976], w[6976:39744], w[39744:72512])
 	// blocks.0.moe1: grad/blocks.0.attn/residual, @grad/blocks.0.moe1.norm.scale += rmsnorm_grad(grad/blocks.0.moe1.norm, blocks.0.attn/residual, @blocks.0.moe1.norm.scale, blocks.0.moe1.norm/1)
 	kernels.RMSNormBackward(a[20480:20480+T*32], g[6688:6720], a[0:T*32], a[18432:18432+T*32], w[6688:6720], a[26720:26720+T], T, 32)
 	// blocks.0.attn: grad/embed/pos += accum(grad/blocks.0.attn/residual)
@@ -339,14 +343,14 @@ func (m *Model) Backward() {
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
 	copy(a[19456:19456+T*32], a[20480:20480+T*32])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 32, 32, T, 1, a[17408:17408+T*32], 32, a[19456:19456+T*32], 32, 1, g[5664:6688], 32)
+	kernels.Gemm(true, false, 32, 32, T, 1, a[17408:17408+T*32], 32, a[19456:19456+T*32], 32, 0, g[5664:6688], 32)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
 	kernels.Gemm(false, true, T, 32, 32, 1, a[19456:19456+T*32], 32, w[5664:6688], 32, 0, a[3072:3072+T*32], 32)
 	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=2 head_dim=16 causal
 	kernels.Zero(a[0 : T*96])
 	kernels.AttentionBackward(a[0:T*96], a[3072:3072+T*32], a[12288:12288+T*96], a[17408:17408+T*32], a[26624:26624+T*2], m.batch, m.seq, 2, 16, true)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(blocks.0.attn.normᵀ, grad/blocks.0.attn/qkv)
-	kernels.Gemm(true, false, 32, 96, T, 1, a[16384:16384+T*32], 32, a[0:T*96], 96, 1, g[2592:5664], 96)
+	kernels.Gemm(true, false, 32, 96, T, 1, a[16384:16384+T*32], 32, a[0:T*96], 96, 0, g[2592:5664], 96)
 	// blocks.0.attn: grad/blocks.0.attn.norm += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
 	kernels.Gemm(false, true, T, 32, 96, 1, a[0:T*96], 96, w[2592:5664], 96, 0, a[16384:16384+T*32], 32)
 	// blocks.0.attn: grad/embed/pos, @grad/blocks.0.attn.norm.scale += rmsnorm_grad(grad/blocks.0.attn.norm, embed/pos, @blocks.0.attn.norm.scale, blocks.0.attn.norm/1)

@@ -323,6 +323,59 @@ func TestBackwardAccumulates(t *testing.T) {
 	}
 }
 
+// TestBackwardSet: BackwardSet over gradients holding NaN gives what
+// Backward adds to zeroed ones, experts without tokens included, and
+// still adds to dx.
+func TestBackwardSet(t *testing.T) {
+	for _, rule := range []Rule{ExpertChoice, TopK} {
+		// Top-1 of 2 tokens over 8 experts leaves at least 6 experts idle;
+		// expert choice gives every expert a token.
+		seq := 2
+		c := Config{Experts: 8, D: 4, Hidden: 3, Act: kernels.ActGELU, Rule: rule, K: 1, Capacity: 1, Group: GroupBatch, MaxBatch: 1, MaxSeq: seq}
+		if rule == ExpertChoice {
+			seq, c.Capacity, c.MaxSeq = 4, 2, 4
+		}
+		r := rand.New(rand.NewPCG(7, 7))
+		p := newParams(r, c, 1, seq)
+		dy := randVec(r, seq*c.D, 1)
+		ws := NewWorkspace[float64](c)
+		_, err := Forward(ws, make([]float64, len(dy)), p.x, p.wg, p.w1, p.w2, 1, seq)
+		require.NoError(t, err)
+		if rule == TopK {
+			require.Less(t, count(ws.Stats().Load, 0), len(ws.Stats().Load), "some expert has tokens")
+			require.Positive(t, count(ws.Stats().Load, 0), "some expert has no tokens")
+		}
+		dx0 := randVec(r, len(p.x), 1)
+		add := params{clone1(dx0), make([]float64, len(p.wg)), make([]float64, len(p.w1)), make([]float64, len(p.w2))}
+		set := params{clone1(dx0), nans(len(p.wg)), nans(len(p.w1)), nans(len(p.w2))}
+		Backward(ws, add.x, add.wg, add.w1, add.w2, dy, 1, p.x, p.wg, p.w1, p.w2)
+		BackwardSet(ws, set.x, set.wg, set.w1, set.w2, dy, 1, p.x, p.wg, p.w1, p.w2)
+		for _, name := range []string{"x", "wg", "w1", "w2"} {
+			require.Equal(t, pick(&add, name), pick(&set, name), "%v %s", rule, name)
+		}
+	}
+}
+
+func count(v []int, x int) int {
+	n := 0
+	for _, y := range v {
+		if y == x {
+			n++
+		}
+	}
+	return n
+}
+
+func clone1(v []float64) []float64 { return append([]float64(nil), v...) }
+
+func nans(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = math.NaN()
+	}
+	return v
+}
+
 // TestNoAllocs: a warm Forward + Backward allocates nothing.
 func TestNoAllocs(t *testing.T) {
 	if raceEnabled {

@@ -9,8 +9,9 @@ import (
 	"github.com/bfcdev/bfc/runtime/kernels"
 )
 
-// BenchmarkLayer times a float32 Forward + Backward and reports the
-// expert matmul throughput (6 flops per weight per assignment). ReLU keeps
+// BenchmarkLayer times a float32 Forward + BackwardSet (as generated code
+// runs the layer) and reports the expert matmul throughput (6 flops per
+// weight per assignment). ReLU keeps
 // the activation's cost (GELU's erf dominates at these widths) out of the
 // way of the matmuls and the routing.
 func BenchmarkLayer(b *testing.B) {
@@ -43,7 +44,7 @@ func BenchmarkLayer(b *testing.B) {
 				if _, err := Forward(ws, y, x, wg, w1, w2, bc.batch, bc.seq); err != nil {
 					b.Fatal(err)
 				}
-				Backward(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
+				BackwardSet(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
 				slots = ws.slots
 			}
 			flops := 6 * float64(slots) * float64(c.D*(c.H1()+c.Hidden))
@@ -90,14 +91,14 @@ func BenchmarkExpertsScaling(b *testing.B) {
 						if _, err := Forward(ws, y, x, wg, w1, w2, batch, seq); err != nil {
 							b.Fatal(err)
 						}
-						Backward(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
+						BackwardSet(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
 					}
 					for b.Loop() {
 						if _, err := Forward(ws, y, x, wg, w1, w2, batch, seq); err != nil {
 							b.Fatal(err)
 						}
 						if bwd {
-							Backward(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
+							BackwardSet(ws, dx, dwg, dw1, dw2, dy, 1, x, wg, w1, w2)
 						}
 					}
 					if want := batch * seq * 2; ws.slots != want {
@@ -158,7 +159,7 @@ func BenchmarkExpertsFlat(b *testing.B) {
 						b.Fatal(err)
 					}
 					if bwd {
-						Backward(l.ws, l.dx, l.dwg, l.dw1, l.dw2, l.dy, 1, l.x, l.wg, l.w1, l.w2)
+						BackwardSet(l.ws, l.dx, l.dwg, l.dw1, l.dw2, l.dy, 1, l.x, l.wg, l.w1, l.w2)
 					}
 				}
 				for _, l := range ls { // warm-up; the first Backward allocates its scratch

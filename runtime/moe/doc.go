@@ -68,6 +68,11 @@
 // experts, each writing disjoint rows, so results do not depend on the
 // number of cores.
 //
+// Backward adds to the parameter gradients; [BackwardSet] sets them,
+// which generated code calls when no other instruction writes them first:
+// at many experts the expert weight gradients exceed the caches, and
+// setting them saves zeroing them and reading them back.
+//
 // # Memory
 //
 // A [Workspace] holds everything Forward leaves for Backward, sized once

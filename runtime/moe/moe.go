@@ -270,6 +270,21 @@ func (ws *Workspace[F]) index() {
 // the last Forward, whose state it uses. It panics without a Forward or on
 // wrong lengths.
 func Backward[F kernels.Float](ws *Workspace[F], dx, dwg, dw1, dw2, dy []F, daux F, x, wg, w1, w2 []F) {
+	backward(ws, dx, dwg, dw1, dw2, dy, daux, x, wg, w1, w2, 1)
+}
+
+// BackwardSet is Backward, except that it sets dwg, dw1 and dw2 to the
+// parameter gradients instead of adding to them (dx is still added to).
+// Generated code calls it when nothing else contributes to those
+// gradients, which saves zeroing them and reading them back: at 64
+// experts the expert weight gradients are far larger than the caches.
+func BackwardSet[F kernels.Float](ws *Workspace[F], dx, dwg, dw1, dw2, dy []F, daux F, x, wg, w1, w2 []F) {
+	backward(ws, dx, dwg, dw1, dw2, dy, daux, x, wg, w1, w2, 0)
+}
+
+// backward is Backward with beta 1 (add to the parameter gradients) or
+// 0 (set them).
+func backward[F kernels.Float](ws *Workspace[F], dx, dwg, dw1, dw2, dy []F, daux F, x, wg, w1, w2 []F, beta F) {
 	if !ws.valid {
 		panic("moe: Backward without a successful Forward")
 	}
@@ -291,10 +306,10 @@ func Backward[F kernels.Float](ws *Workspace[F], dx, dwg, dw1, dw2, dy []F, daux
 	}
 	j := &ws.job
 	j.dx, j.dy, j.dw1, j.dw2, j.w1, j.w2 = dx, dy, dw1, dw2, w1, w2
-	j.daux = float64(daux)
+	j.daux, j.beta = float64(daux), beta
 	ws.run(jobExpertsBackward, e, 1)
 	ws.run(jobRouterBackward, t, tokChunk)
-	kernels.Gemm(true, false, d, e, t, 1, x, d, ws.dlogits, e, 1, dwg, e)
+	kernels.Gemm(true, false, d, e, t, 1, x, d, ws.dlogits, e, beta, dwg, e)
 	kernels.Gemm(false, true, t, d, e, 1, ws.dlogits, e, wg, e, 1, dx, d)
 	j.dx, j.dy, j.dw1, j.dw2, j.w1, j.w2 = nil, nil, nil, nil, nil, nil
 }
@@ -326,6 +341,7 @@ type job[F kernels.Float] struct {
 	x, y, wg, w1, w2 []F
 	dx, dy, dw1, dw2 []F
 	daux             float64
+	beta             F // of the expert weight gradients
 }
 
 type jobKind int
@@ -376,7 +392,7 @@ func (j *job[F]) Chunk(c int) {
 		ws.combine(j.y, lo, hi)
 	case jobExpertsBackward:
 		for i := lo; i < hi; i++ {
-			ws.expertBackward(int(ws.order[i]), j.dy, j.w1, j.w2, j.dw1, j.dw2)
+			ws.expertBackward(int(ws.order[i]), j.dy, j.w1, j.w2, j.dw1, j.dw2, j.beta)
 		}
 	case jobRouterBackward:
 		ws.routerBackward(c, lo, hi, j.dx, j.daux)
@@ -540,13 +556,17 @@ func (ws *Workspace[F]) combine(y []F, lo, hi int) {
 }
 
 // expertBackward runs expert ex's combine and FFN backward: dgate, dW1,
-// dW2, and dX_in into dbuf.
-func (ws *Workspace[F]) expertBackward(ex int, dy, w1, w2, dw1, dw2 []F) {
+// dW2 (added to, beta 1, or set, beta 0), and dX_in into dbuf.
+func (ws *Workspace[F]) expertBackward(ex int, dy, w1, w2, dw1, dw2 []F, beta F) {
 	o, n := int(ws.expOff[ex]), int(ws.expOff[ex+1]-ws.expOff[ex])
+	d, h, h1 := ws.d, ws.h, ws.h1
 	if n == 0 {
+		if beta == 0 {
+			clear(dw1[ex*d*h1 : (ex+1)*d*h1])
+			clear(dw2[ex*h*d : (ex+1)*h*d])
+		}
 		return
 	}
-	d, h, h1 := ws.d, ws.h, ws.h1
 	dO := ws.dbuf[o*d : (o+n)*d]
 	for i, tok := range ws.slotTok[o : o+n] {
 		s := o + i
@@ -560,14 +580,14 @@ func (ws *Workspace[F]) expertBackward(ex int, dy, w1, w2, dw1, dw2 []F) {
 	xg, hp, a := ws.xg[o*d:(o+n)*d], ws.hpre[o*h1:(o+n)*h1], ws.act[o*h:(o+n)*h]
 	da, dh := ws.dact[o*h:(o+n)*h], ws.dh[o*h1:(o+n)*h1]
 	kernels.GemmStreamB(false, true, n, h, d, 1, dO, d, we2, d, 0, da, h)
-	kernels.Gemm(true, false, h, d, n, 1, a, h, dO, d, 1, dw2[ex*h*d:(ex+1)*h*d], d)
+	kernels.Gemm(true, false, h, d, n, 1, a, h, dO, d, beta, dw2[ex*h*d:(ex+1)*h*d], d)
 	clear(dh)
 	if ws.cfg.Gated {
 		kernels.GLUBackward(ws.cfg.Act, dh, da, hp, n, h)
 	} else {
 		kernels.ActivateBackward(ws.cfg.Act, dh, da, hp)
 	}
-	kernels.Gemm(true, false, d, h1, n, 1, xg, d, dh, h1, 1, dw1[ex*d*h1:(ex+1)*d*h1], h1)
+	kernels.Gemm(true, false, d, h1, n, 1, xg, d, dh, h1, beta, dw1[ex*d*h1:(ex+1)*d*h1], h1)
 	kernels.GemmStreamB(false, true, n, d, h1, 1, dh, h1, we1, h1, 0, dO, d) // dX_in replaces dO
 }
 

@@ -228,7 +228,9 @@ func (m *Model) Backward() {
 		return
 	}
 	m.ready = false
-	kernels.Zero(m.grads)
+	kernels.Zero(m.grads[0:192])
+	kernels.Zero(m.grads[448:464])
+	kernels.Zero(m.grads[1520:1536])
 	T := m.batch * m.seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -246,7 +248,7 @@ func (m *Model) Backward() {
 	kernels.Zero(a[592 : 592+T*13])
 	kernels.CrossEntropyBackward(a[592:592+T*13], a[384:384+T*13], a[1776:1776+T], tgt, T, 13, a[1792])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)
-	kernels.Gemm(true, false, 8, 13, T, 1, a[1568:1568+T*8], 8, a[592:592+T*13], 13, 1, g[1536:1640], 13)
+	kernels.Gemm(true, false, 8, 13, T, 1, a[1568:1568+T*8], 8, a[592:592+T*13], 13, 0, g[1536:1640], 13)
 	// head: grad/norm += matmul(grad/logits, @head.weightᵀ)
 	kernels.Gemm(false, true, T, 8, 13, 1, a[592:592+T*13], 13, w[1536:1640], 13, 0, a[384:384+T*8], 8)
 	// norm: grad/blocks.0.ec/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.0.ec/residual, @norm.scale, norm/1)
@@ -258,7 +260,7 @@ func (m *Model) Backward() {
 	copy(a[640:640+T*8], a[512:512+T*8])
 	// blocks.0.ec: grad/blocks.0.ec.norm, @grad/blocks.0.ec.router, @grad/blocks.0.ec.experts.up, @grad/blocks.0.ec.experts.down += moe_grad(grad/blocks.0.ec/moe, grad/blocks.0.ec/moe/1, blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=1, group=sequence)
 	kernels.Zero(a[512 : 512+T*8])
-	moe.Backward(m.moe[0], a[512:512+T*8], g[464:496], g[496:1008], g[1008:1520], a[640:640+T*8], a[1808], a[1312:1312+T*8], w[464:496], w[496:1008], w[1008:1520])
+	moe.BackwardSet(m.moe[0], a[512:512+T*8], g[464:496], g[496:1008], g[1008:1520], a[640:640+T*8], a[1808], a[1312:1312+T*8], w[464:496], w[496:1008], w[1008:1520])
 	// blocks.0.ec: grad/blocks.0.attn/residual, @grad/blocks.0.ec.norm.scale += rmsnorm_grad(grad/blocks.0.ec.norm, blocks.0.attn/residual, @blocks.0.ec.norm.scale, blocks.0.ec.norm/1)
 	kernels.RMSNormBackward(a[384:384+T*8], g[448:456], a[512:512+T*8], a[1184:1184+T*8], w[448:456], a[1744:1744+T], T, 8)
 	// blocks.0.attn: grad/embed/pos += accum(grad/blocks.0.attn/residual)
@@ -266,14 +268,14 @@ func (m *Model) Backward() {
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
 	copy(a[512:512+T*8], a[384:384+T*8])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 8, 8, T, 1, a[1056:1056+T*8], 8, a[512:512+T*8], 8, 1, g[384:448], 8)
+	kernels.Gemm(true, false, 8, 8, T, 1, a[1056:1056+T*8], 8, a[512:512+T*8], 8, 0, g[384:448], 8)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
 	kernels.Gemm(false, true, T, 8, 8, 1, a[512:512+T*8], 8, w[384:448], 8, 0, a[1312:1312+T*8], 8)
 	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=2 head_dim=4 causal
 	kernels.Zero(a[384 : 384+T*24])
 	kernels.AttentionBackward(a[384:384+T*24], a[1312:1312+T*8], a[0:T*24], a[1056:1056+T*8], a[1696:1696+T*2], m.batch, m.seq, 2, 4, true)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(blocks.0.attn.normᵀ, grad/blocks.0.attn/qkv)
-	kernels.Gemm(true, false, 8, 24, T, 1, a[928:928+T*8], 8, a[384:384+T*24], 24, 1, g[192:384], 24)
+	kernels.Gemm(true, false, 8, 24, T, 1, a[928:928+T*8], 8, a[384:384+T*24], 24, 0, g[192:384], 24)
 	// blocks.0.attn: grad/blocks.0.attn.norm += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
 	kernels.Gemm(false, true, T, 8, 24, 1, a[384:384+T*24], 24, w[192:384], 24, 0, a[928:928+T*8], 8)
 	// blocks.0.attn: grad/embed/pos, @grad/blocks.0.attn.norm.scale += rmsnorm_grad(grad/blocks.0.attn.norm, embed/pos, @blocks.0.attn.norm.scale, blocks.0.attn.norm/1)

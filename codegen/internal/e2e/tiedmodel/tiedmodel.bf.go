@@ -192,7 +192,9 @@ func (m *Model) Backward() {
 		return
 	}
 	m.ready = false
-	kernels.Zero(m.grads)
+	kernels.Zero(m.grads[224:272])
+	kernels.Zero(m.grads[400:432])
+	kernels.Zero(m.grads[560:576])
 	T := m.batch * m.seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -206,7 +208,7 @@ func (m *Model) Backward() {
 	kernels.Zero(a[496 : 496+T*9])
 	kernels.CrossEntropyBackward(a[496:496+T*9], a[240:240+T*9], a[1168:1168+T], tgt, T, 9, a[320])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)
-	kernels.Gemm(true, false, 9, 6, T, 1, a[496:496+T*9], 9, a[1008:1008+T*6], 6, 1, g[0:54], 6)
+	kernels.Gemm(true, false, 9, 6, T, 1, a[496:496+T*9], 9, a[1008:1008+T*6], 6, 0, g[0:54], 6)
 	// head: grad/norm += matmul(grad/logits, @embed.tokens)
 	kernels.Gemm(false, false, T, 6, 9, 1, a[496:496+T*9], 9, w[0:54], 6, 0, a[240:240+T*6], 6)
 	// norm: grad/blocks.1.ffn/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.1.ffn/residual, @norm.scale, norm/1)
@@ -217,14 +219,14 @@ func (m *Model) Backward() {
 	// blocks.1.ffn: grad/blocks.1.ffn/down += accum(grad/blocks.1.ffn/residual)
 	copy(a[240:240+T*6], a[288:288+T*6])
 	// blocks.1.ffn: @grad/blocks.1.ffn.down += matmul(blocks.1.ffn/gluᵀ, grad/blocks.1.ffn/down)
-	kernels.Gemm(true, false, 6, 6, T, 1, a[912:912+T*6], 6, a[240:240+T*6], 6, 1, g[512:548], 6)
+	kernels.Gemm(true, false, 6, 6, T, 1, a[912:912+T*6], 6, a[240:240+T*6], 6, 0, g[512:548], 6)
 	// blocks.1.ffn: grad/blocks.1.ffn/glu += matmul(grad/blocks.1.ffn/down, @blocks.1.ffn.downᵀ)
 	kernels.Gemm(false, true, T, 6, 6, 1, a[240:240+T*6], 6, w[512:548], 6, 0, a[912:912+T*6], 6)
 	// blocks.1.ffn: grad/blocks.1.ffn/up += glu_grad(grad/blocks.1.ffn/glu, blocks.1.ffn/up) gelu
 	kernels.Zero(a[240 : 240+T*12])
 	kernels.GLUBackward(kernels.ActGELU, a[240:240+T*12], a[912:912+T*6], a[144:144+T*12], T, 6)
 	// blocks.1.ffn: @grad/blocks.1.ffn.up += matmul(blocks.1.ffn.normᵀ, grad/blocks.1.ffn/up)
-	kernels.Gemm(true, false, 6, 12, T, 1, a[864:864+T*6], 6, a[240:240+T*12], 12, 1, g[432:504], 12)
+	kernels.Gemm(true, false, 6, 12, T, 1, a[864:864+T*6], 6, a[240:240+T*12], 12, 0, g[432:504], 12)
 	// blocks.1.ffn: grad/blocks.1.ffn.norm += matmul(grad/blocks.1.ffn/up, @blocks.1.ffn.upᵀ)
 	kernels.Gemm(false, true, T, 6, 12, 1, a[240:240+T*12], 12, w[432:504], 12, 0, a[144:144+T*6], 6)
 	// blocks.1.ffn: grad/blocks.0.ffn/residual, @grad/blocks.1.ffn.norm.scale, @grad/blocks.1.ffn.norm.bias += layernorm_grad(grad/blocks.1.ffn.norm, blocks.0.ffn/residual, @blocks.1.ffn.norm.scale, blocks.1.ffn.norm/1, blocks.1.ffn.norm/2)
@@ -234,14 +236,14 @@ func (m *Model) Backward() {
 	// blocks.0.ffn: grad/blocks.0.ffn/down += accum(grad/blocks.0.ffn/residual)
 	copy(a[224:224+T*6], a[496:496+T*6])
 	// blocks.0.ffn: @grad/blocks.0.ffn.down += matmul(blocks.0.ffn/actᵀ, grad/blocks.0.ffn/down)
-	kernels.Gemm(true, false, 10, 6, T, 1, a[416:416+T*10], 10, a[224:224+T*6], 6, 1, g[336:396], 6)
+	kernels.Gemm(true, false, 10, 6, T, 1, a[416:416+T*10], 10, a[224:224+T*6], 6, 0, g[336:396], 6)
 	// blocks.0.ffn: grad/blocks.0.ffn/act += matmul(grad/blocks.0.ffn/down, @blocks.0.ffn.downᵀ)
 	kernels.Gemm(false, true, T, 10, 6, 1, a[224:224+T*6], 6, w[336:396], 6, 0, a[144:144+T*10], 10)
 	// blocks.0.ffn: grad/blocks.0.ffn/up += act_grad(grad/blocks.0.ffn/act, blocks.0.ffn/up) sqrelu
 	kernels.Zero(a[224 : 224+T*10])
 	kernels.ActivateBackward(kernels.ActSqReLU, a[224:224+T*10], a[144:144+T*10], a[336:336+T*10])
 	// blocks.0.ffn: @grad/blocks.0.ffn.up += matmul(blocks.0.ffn.normᵀ, grad/blocks.0.ffn/up)
-	kernels.Gemm(true, false, 6, 10, T, 1, a[768:768+T*6], 6, a[224:224+T*10], 10, 1, g[272:332], 10)
+	kernels.Gemm(true, false, 6, 10, T, 1, a[768:768+T*6], 6, a[224:224+T*10], 10, 0, g[272:332], 10)
 	// blocks.0.ffn: grad/blocks.0.ffn.norm += matmul(grad/blocks.0.ffn/up, @blocks.0.ffn.upᵀ)
 	kernels.Gemm(false, true, T, 6, 10, 1, a[224:224+T*10], 10, w[272:332], 10, 0, a[768:768+T*6], 6)
 	// blocks.0.ffn: grad/blocks.0.attn.norm, @grad/blocks.0.ffn.norm.scale, @grad/blocks.0.ffn.norm.bias += layernorm_grad(grad/blocks.0.ffn.norm, blocks.0.attn.norm, @blocks.0.ffn.norm.scale, blocks.0.ffn.norm/1, blocks.0.ffn.norm/2)
@@ -254,14 +256,14 @@ func (m *Model) Backward() {
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
 	copy(a[144:144+T*6], a[720:720+T*6])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 6, 6, T, 1, a[624:624+T*6], 6, a[144:144+T*6], 6, 1, g[176:212], 6)
+	kernels.Gemm(true, false, 6, 6, T, 1, a[624:624+T*6], 6, a[144:144+T*6], 6, 0, g[176:212], 6)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
 	kernels.Gemm(false, true, T, 6, 6, 1, a[144:144+T*6], 6, w[176:212], 6, 0, a[288:288+T*6], 6)
 	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=2 head_dim=3
 	kernels.Zero(a[144 : 144+T*18])
 	kernels.AttentionBackward(a[144:144+T*18], a[288:288+T*6], a[0:T*18], a[624:624+T*6], a[1056:1056+T*2], m.batch, m.seq, 2, 3, false)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(embedᵀ, grad/blocks.0.attn/qkv)
-	kernels.Gemm(true, false, 6, 18, T, 1, a[576:576+T*6], 6, a[144:144+T*18], 18, 1, g[64:172], 18)
+	kernels.Gemm(true, false, 6, 18, T, 1, a[576:576+T*6], 6, a[144:144+T*18], 18, 0, g[64:172], 18)
 	// blocks.0.attn: grad/embed += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
 	kernels.Gemm(false, true, T, 6, 18, 1, a[144:144+T*18], 18, w[64:172], 18, 1, a[672:672+T*6], 6)
 	// embed: @grad/embed.tokens += embed_grad(grad/embed, tokens)

@@ -178,7 +178,9 @@ func (m *Model) Backward() {
 		return
 	}
 	m.ready = false
-	kernels.Zero(m.grads)
+	kernels.Zero(m.grads[0:224])
+	kernels.Zero(m.grads[480:496])
+	kernels.Zero(m.grads[752:768])
 	T := m.batch * m.seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -192,7 +194,7 @@ func (m *Model) Backward() {
 	kernels.Zero(a[656 : 656+T*17])
 	kernels.CrossEntropyBackward(a[656:656+T*17], a[384:384+T*17], a[2416:2416+T], tgt, T, 17, a[2432])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)
-	kernels.Gemm(true, false, 8, 17, T, 1, a[2208:2208+T*8], 8, a[656:656+T*17], 17, 1, g[768:904], 17)
+	kernels.Gemm(true, false, 8, 17, T, 1, a[2208:2208+T*8], 8, a[656:656+T*17], 17, 0, g[768:904], 17)
 	// head: grad/norm += matmul(grad/logits, @head.weightᵀ)
 	kernels.Gemm(false, true, T, 8, 17, 1, a[656:656+T*17], 17, w[768:904], 17, 0, a[384:384+T*8], 8)
 	// norm: grad/blocks.0.ffn/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.0.ffn/residual, @norm.scale, norm/1)
@@ -203,14 +205,14 @@ func (m *Model) Backward() {
 	// blocks.0.ffn: grad/blocks.0.ffn/down += accum(grad/blocks.0.ffn/residual)
 	copy(a[640:640+T*8], a[512:512+T*8])
 	// blocks.0.ffn: @grad/blocks.0.ffn.down += matmul(blocks.0.ffn/actᵀ, grad/blocks.0.ffn/down)
-	kernels.Gemm(true, false, 16, 8, T, 1, a[1184:1184+T*16], 16, a[640:640+T*8], 8, 1, g[624:752], 8)
+	kernels.Gemm(true, false, 16, 8, T, 1, a[1184:1184+T*16], 16, a[640:640+T*8], 8, 0, g[624:752], 8)
 	// blocks.0.ffn: grad/blocks.0.ffn/act += matmul(grad/blocks.0.ffn/down, @blocks.0.ffn.downᵀ)
 	kernels.Gemm(false, true, T, 16, 8, 1, a[640:640+T*8], 8, w[624:752], 8, 0, a[384:384+T*16], 16)
 	// blocks.0.ffn: grad/blocks.0.ffn/up += act_grad(grad/blocks.0.ffn/act, blocks.0.ffn/up) gelu_tanh
 	kernels.Zero(a[640 : 640+T*16])
 	kernels.ActivateBackward(kernels.ActGELUTanh, a[640:640+T*16], a[384:384+T*16], a[928:928+T*16])
 	// blocks.0.ffn: @grad/blocks.0.ffn.up += matmul(blocks.0.ffn.normᵀ, grad/blocks.0.ffn/up)
-	kernels.Gemm(true, false, 8, 16, T, 1, a[1952:1952+T*8], 8, a[640:640+T*16], 16, 1, g[496:624], 16)
+	kernels.Gemm(true, false, 8, 16, T, 1, a[1952:1952+T*8], 8, a[640:640+T*16], 16, 0, g[496:624], 16)
 	// blocks.0.ffn: grad/blocks.0.ffn.norm += matmul(grad/blocks.0.ffn/up, @blocks.0.ffn.upᵀ)
 	kernels.Gemm(false, true, T, 8, 16, 1, a[640:640+T*16], 16, w[496:624], 16, 0, a[1952:1952+T*8], 8)
 	// blocks.0.ffn: grad/blocks.0.attn/residual, @grad/blocks.0.ffn.norm.scale += rmsnorm_grad(grad/blocks.0.ffn.norm, blocks.0.attn/residual, @blocks.0.ffn.norm.scale, blocks.0.ffn.norm/1)
@@ -220,14 +222,14 @@ func (m *Model) Backward() {
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
 	copy(a[1952:1952+T*8], a[2080:2080+T*8])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 8, 8, T, 1, a[1696:1696+T*8], 8, a[1952:1952+T*8], 8, 1, g[416:480], 8)
+	kernels.Gemm(true, false, 8, 8, T, 1, a[1696:1696+T*8], 8, a[1952:1952+T*8], 8, 0, g[416:480], 8)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
 	kernels.Gemm(false, true, T, 8, 8, 1, a[1952:1952+T*8], 8, w[416:480], 8, 0, a[768:768+T*8], 8)
 	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=2 head_dim=4 causal
 	kernels.Zero(a[384 : 384+T*24])
 	kernels.AttentionBackward(a[384:384+T*24], a[768:768+T*8], a[0:T*24], a[1696:1696+T*8], a[2336:2336+T*2], m.batch, m.seq, 2, 4, true)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(blocks.0.attn.normᵀ, grad/blocks.0.attn/qkv)
-	kernels.Gemm(true, false, 8, 24, T, 1, a[1568:1568+T*8], 8, a[384:384+T*24], 24, 1, g[224:416], 24)
+	kernels.Gemm(true, false, 8, 24, T, 1, a[1568:1568+T*8], 8, a[384:384+T*24], 24, 0, g[224:416], 24)
 	// blocks.0.attn: grad/blocks.0.attn.norm += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
 	kernels.Gemm(false, true, T, 8, 24, 1, a[384:384+T*24], 24, w[224:416], 24, 0, a[1568:1568+T*8], 8)
 	// blocks.0.attn: grad/embed/pos, @grad/blocks.0.attn.norm.scale += rmsnorm_grad(grad/blocks.0.attn.norm, embed/pos, @blocks.0.attn.norm.scale, blocks.0.attn.norm/1)
