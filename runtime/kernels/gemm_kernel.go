@@ -1,6 +1,9 @@
 package kernels
 
-import "runtime"
+import (
+	"runtime"
+	"sync/atomic"
+)
 
 // An sgemmImpl is one float32 GEMM implementation: the generic engine
 // (kernel nil) or the blocked engine below driving an assembly
@@ -112,6 +115,67 @@ type sgemmJob struct {
 	mb, nb         int
 	mt, nt         int
 	ep             gemmEpilogue[float32]
+	sb             *sharedB // nil: every chunk packs its own B
+}
+
+// A sharedB holds a parallel product's packed B, every kc slice of every
+// column chunk, so that the row chunks of one column share one packing.
+// The first chunk to need a block packs it (ready 0 → 1 → 2); a chunk
+// that finds it being packed packs its own copy instead of waiting, so
+// a participant slowed by other work holds up no one.
+type sharedB struct {
+	pb    []float32 // slice p0 of column chunk j0 at p0*nPad + j0*kc
+	ready []atomic.Int32
+	nPad  int
+}
+
+// sgemmShareMax is the most floats of packed B a parallel product
+// shares (16 MiB); larger products pack per chunk.
+const sgemmShareMax = 1 << 22
+
+var sharedBs = freePool{New: func() any { return new(sharedB) }}
+
+// sgemmShareB selects the shared packed B for parallel products; a
+// variable so that benchmarks can compare.
+var sgemmShareB = true
+
+// setup sizes b for g and marks every block unpacked.
+func (b *sharedB) setup(g *sgemmJob) {
+	b.nPad = roundUp(g.n, g.s.nr)
+	if need := g.k * b.nPad; cap(b.pb) < need {
+		b.pb = make([]float32, need)
+	}
+	nf := ceilDiv(g.k, g.s.kc) * g.nt
+	if cap(b.ready) < nf {
+		b.ready = make([]atomic.Int32, nf)
+	}
+	b.ready = b.ready[:nf]
+	for i := range b.ready {
+		b.ready[i].Store(0)
+	}
+}
+
+// packedB returns the packed kc×nc block of B at slice p0 and column j0,
+// from the shared copy when possible, else packed into sc.pb.
+func (g *sgemmJob) packedB(sc *sgemmScratch, p0, j0, kc, nc int) []float32 {
+	nr := g.s.nr
+	if sb := g.sb; sb != nil {
+		f := &sb.ready[(p0/g.s.kc)*g.nt+j0/g.nb]
+		st := f.Load()
+		if st == 0 && f.CompareAndSwap(0, 1) {
+			off := p0*sb.nPad + j0*kc
+			dst := sb.pb[off : off+kc*roundUp(nc, nr)]
+			packBPanels(dst, g.b, g.ldb, g.transB, p0, j0, kc, nc, nr)
+			f.Store(2)
+			return dst
+		}
+		if st == 2 {
+			off := p0*sb.nPad + j0*kc
+			return sb.pb[off : off+kc*roundUp(nc, nr)]
+		}
+	}
+	packBPanels(sc.pb, g.b, g.ldb, g.transB, p0, j0, kc, nc, nr)
+	return sc.pb
 }
 
 var sgemmJobs = freePool{New: func() any { return new(sgemmJob) }}
@@ -152,11 +216,18 @@ func (s *sgemmImpl) gemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	g.mt = max(1, ceilDiv(8*procs, g.nt))
 	g.mb = roundUp(ceilDiv(m, g.mt), s.mr)
 	g.mt = ceilDiv(m, g.mb)
+	if sgemmShareB && g.mt > 1 && k*roundUp(n, s.nr) <= sgemmShareMax {
+		g.sb = sharedBs.Get().(*sharedB)
+		g.sb.setup(&g)
+	}
 	pg := sgemmJobs.Get().(*sgemmJob)
 	*pg = g
 	runParallel(pg, g.mt*g.nt)
 	*pg = sgemmJob{}
 	sgemmJobs.Put(pg)
+	if g.sb != nil {
+		sharedBs.Put(g.sb)
+	}
 }
 
 // colBlock is the widest column block of one chunk.
@@ -195,7 +266,7 @@ func (g *sgemmJob) chunk(idx int, sc *sgemmScratch) {
 		if p0 > 0 {
 			beta = 1
 		}
-		packBPanels(sc.pb, g.b, g.ldb, g.transB, p0, j0, kc, nc, nr)
+		pb := g.packedB(sc, p0, j0, kc, nc)
 		for ir := 0; ir < mc; ir += mr {
 			mcur := min(mr, mc-ir)
 			i := i0 + ir
@@ -207,7 +278,7 @@ func (g *sgemmJob) chunk(idx int, sc *sgemmScratch) {
 			}
 			for jr := 0; jr < nc; jr += nr {
 				ncur := min(nr, nc-jr)
-				bp := &sc.pb[jr*kc]
+				bp := &pb[jr*kc]
 				if mcur == mr && ncur == nr {
 					s.kernel(kc, ap, rs, cs, bp, &g.c[i*g.ldc+j0+jr], g.ldc, g.alpha, beta)
 					continue

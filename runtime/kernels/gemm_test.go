@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -490,4 +491,50 @@ func TestPackAPanels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGemmSharedB: parallel products sharing one packed B (sgemmShareB)
+// match the naive product and the per-chunk packing bit for bit, for
+// every transpose and several blocks of k, also with products running
+// concurrently (each takes its own shared block).
+func TestGemmSharedB(t *testing.T) {
+	forEachSgemm(t, func(t *testing.T) {
+		if sgemmUse.kernel == nil {
+			t.Skip("the generic engine packs nothing")
+		}
+		old, share := runtime.GOMAXPROCS(4), sgemmShareB
+		defer func() { runtime.GOMAXPROCS(old); sgemmShareB = share }()
+		r := newRand(12)
+		for _, s := range [][3]int{{301, 555, 600}, {500, 100, 257}} {
+			m, n, k := s[0], s[1], s[2]
+			for v := range 4 {
+				tA, tB := v&1 != 0, v&2 != 0
+				sgemmShareB = true
+				checkGemmCase[float32](t, r, tA, tB, m, n, k, 0.7, 0, 3)
+				a, b := randSlice[float32](r, m*k), randSlice[float32](r, k*n)
+				lda, ldb := k, n
+				if tA {
+					lda = m
+				}
+				if tB {
+					ldb = k
+				}
+				c0 := randSlice[float32](r, m*n)
+				want := slices.Clone(c0)
+				sgemmShareB = false
+				Gemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, want, n)
+				sgemmShareB = true
+				got := make([][]float32, 4)
+				var wg sync.WaitGroup
+				for i := range got {
+					got[i] = slices.Clone(c0)
+					wg.Go(func() { Gemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, got[i], n) })
+				}
+				wg.Wait()
+				for i := range got {
+					require.Equal(t, want, got[i], "%v tA=%v tB=%v product %d", s, tA, tB, i)
+				}
+			}
+		}
+	})
 }

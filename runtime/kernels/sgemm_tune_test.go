@@ -56,3 +56,29 @@ func BenchmarkSgemmPacked(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmShare compares, at two threads, per-chunk packing of B
+// with the shared packed B (sgemmShareB), in alternation.
+func BenchmarkSgemmShare(b *testing.B) {
+	cfgs := []struct {
+		name  string
+		share bool
+	}{{"first", true}, {"private", false}, {"shared", true}}
+	for rep := range 10 {
+		for _, sh := range gemmShapes {
+			m, k, n := sh[0], sh[1], sh[2]
+			x, y, z := benchMats(m, k, n)
+			for _, cf := range cfgs {
+				b.Run(fmt.Sprintf("%dx%dx%d/%s/rep=%d", m, k, n, cf.name, rep), func(b *testing.B) {
+					defer func(s bool) { sgemmShareB = s }(sgemmShareB)
+					sgemmShareB = cf.share
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+					for b.Loop() {
+						Gemm(false, false, m, n, k, 1, x, k, y, n, 0, z, n)
+					}
+					reportGFLOPs(b, m, n, k)
+				})
+			}
+		}
+	}
+}
