@@ -304,6 +304,8 @@ func (p *numpyServer) time(sh [3]int) (float64, error) {
 	if v.Shape != name || v.Seconds <= 0 {
 		return fail("unexpected result %+v for %s", v, name)
 	}
+	// Whatever runs next waits for the BLAS threads to stop polling.
+	peer.WaitIdle(p.cmd.Process.Pid, 2*time.Second)
 	return gflops(sh, v.Seconds), nil
 }
 
@@ -324,7 +326,7 @@ func formatTable(rep Report) string {
 	if len(rep.Setups) > 0 {
 		fmt.Fprintf(&b, "; numpy peers: %s", strings.Join(rep.Setups, "; "))
 	}
-	fmt.Fprintf(&b, "\nGFLOP/s: best of %d alternating rounds, each the median of %d runs after 100 ms of warm-up; ratios are bfc / peer\n\n", rep.Rounds, rep.Runs)
+	fmt.Fprintf(&b, "\nGFLOP/s: best of %d alternating rounds, each the median of %d runs after 100 ms of warm-up, once the peer's threads are idle; ratios are bfc / peer\n\n", rep.Rounds, rep.Runs)
 	b.WriteString("| threads | shape | bfc | gonum | bfc/gonum |")
 	for _, s := range rep.Setups {
 		fmt.Fprintf(&b, " OpenBLAS %s | bfc/OpenBLAS |", s)

@@ -2,10 +2,14 @@ package peer
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // fakePython installs a shell script as Python that reports the OpenBLAS
@@ -120,4 +124,33 @@ func TestAtLeast(t *testing.T) {
 	if err := AtLeast("runs", 0, 1); err == nil || err.Error() != "-runs must be at least 1, got 0" {
 		t.Errorf("AtLeast = %v", err)
 	}
+}
+
+// TestWaitIdle: WaitIdle waits while a process spins and returns soon
+// once it sleeps. The process is this test binary, spinning for 300 ms
+// and then sleeping (see TestMain).
+func TestWaitIdle(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	spin := exec.Command(os.Args[0], "-test.run", "^$")
+	spin.Env = append(os.Environ(), "BFC_PEER_TEST_SPIN=1")
+	require.NoError(t, spin.Start())
+	defer func() { spin.Process.Kill(); spin.Wait() }()
+	t0 := time.Now()
+	require.True(t, WaitIdle(spin.Process.Pid, 5*time.Second), "a process asleep is idle")
+	waited := time.Since(t0)
+	require.GreaterOrEqual(t, waited, 250*time.Millisecond, "returned while the process still spun")
+	require.Less(t, waited, 4*time.Second)
+	require.False(t, WaitIdle(-1, time.Second), "no such process")
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("BFC_PEER_TEST_SPIN") != "" {
+		for t0 := time.Now(); time.Since(t0) < 300*time.Millisecond; {
+		}
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }
