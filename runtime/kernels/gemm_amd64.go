@@ -86,6 +86,12 @@ func sgemmPackA12AVX512(dst *float32, a *float32, lda int, kc int)
 //go:noescape
 func sgemmPackB32AVX512(dst *float32, b *float32, ldb int, kc int)
 
+// sgemmPackBT32AVX512 packs a kc×32 panel of B, transposed (32 rows of
+// b): dst[p*32 + q] = b[q*ldb + p] for q < 32, p < kc; 16*ldb < 1<<31.
+//
+//go:noescape
+func sgemmPackBT32AVX512(dst *float32, b *float32, ldb int, kc int)
+
 // sgemmPackRow32AVX512 copies row p of B into row p of consecutive
 // 32-column panels kc rows deep: dst[q*kc*32 + j] = src[q*32 + j].
 //
@@ -96,6 +102,7 @@ func init() {
 	if cpu.X86.HasAVX512F {
 		packA12Asm = sgemmPackA12AVX512
 		packB32Asm = sgemmPackB32AVX512
+		packBT32Asm = sgemmPackBT32AVX512
 		packRow32Asm = sgemmPackRow32AVX512
 	}
 	registerSgemm(&sgemmImpl{

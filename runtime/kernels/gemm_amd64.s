@@ -2886,6 +2886,37 @@ packb32_done:
 	VZEROUPPER
 	RET
 
+// func sgemmPackBT32AVX512(dst *float32, b *float32, ldb int, kc int)
+// dst[p*32 + q] = b[q*ldb + p] for q < 32, p < kc; 16*ldb < 1<<31.
+TEXT ·sgemmPackBT32AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ b+8(FP), SI
+	MOVQ ldb+16(FP), DX
+	SHLQ $6, DX
+	LEAQ (SI)(DX*1), R8
+	MOVQ kc+24(FP), CX
+	VPBROADCASTD ldb+16(FP), Z30
+	VPMULLD ·sgemmIota<>(SB), Z30, Z31
+	MOVL $0xffff, BX
+	KMOVW BX, K1
+	TESTQ CX, CX
+	JE packbt32_done
+packbt32_loop:
+	KMOVW K1, K2
+	KMOVW K1, K3
+	VGATHERDPS (SI)(Z31*4), K2, Z0
+	VGATHERDPS (R8)(Z31*4), K3, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $4, SI
+	ADDQ $4, R8
+	ADDQ $128, DI
+	DECQ CX
+	JNZ packbt32_loop
+packbt32_done:
+	VZEROUPPER
+	RET
+
 // func sgemmPackRow32AVX512(dst *float32, src *float32, kc int, panels int)
 // dst[q*kc*32 + j] = src[q*32 + j] for j < 32, q < panels.
 TEXT ·sgemmPackRow32AVX512(SB), NOSPLIT, $0-32

@@ -340,6 +340,12 @@ func packBPanels(dst, b []float32, ldb int, trans bool, p0, j0, kc, nc, nr int) 
 		}
 		// op(B)[p, j] = b[j*ldb + p], four columns at a time so that
 		// the stores into the panel are not all strided.
+		if ncur == 32 && nr == 32 && packBT32Asm != nil && 16*ldb < 1<<31 {
+			// Bounds: rows j0+jr..+31, columns p0..p0+kc-1 of b.
+			_ = b[(j0+jr+31)*ldb+p0+kc-1]
+			packBT32Asm(&panel[0], &b[(j0+jr)*ldb+p0], ldb, kc)
+			continue
+		}
 		q := 0
 		for ; q+4 <= ncur; q += 4 {
 			off := (j0+jr+q)*ldb + p0
@@ -366,9 +372,10 @@ func packBPanels(dst, b []float32, ldb int, trans bool, p0, j0, kc, nc, nr int) 
 	}
 }
 
-// packB32Asm, if not nil, is an assembly packer of one 32-column panel
-// of B, not transposed (see sgemmPackB32AVX512).
-var packB32Asm func(dst *float32, b *float32, ldb int, kc int)
+// packB32Asm and packBT32Asm, if not nil, are assembly packers of one
+// 32-column panel of B, not transposed and transposed (see
+// sgemmPackB32AVX512 and sgemmPackBT32AVX512).
+var packB32Asm, packBT32Asm func(dst *float32, b *float32, ldb int, kc int)
 
 // packAPanel packs rows i0..i0+mcur (mcur ≤ mr), columns p0..p0+kc of
 // op(A) into dst[p*mr + r], zero padded to mr rows.

@@ -328,6 +328,43 @@ func packB32() {
 	p("")
 }
 
+// packBT32 writes sgemmPackBT32AVX512, which packs a kc×32 panel of a
+// transposed B (32 rows of b, row stride ldb) with two 16-row gathers
+// per k step.
+func packBT32() {
+	p("// func sgemmPackBT32AVX512(dst *float32, b *float32, ldb int, kc int)")
+	p("// dst[p*32 + q] = b[q*ldb + p] for q < 32, p < kc; 16*ldb < 1<<31.")
+	p("TEXT ·sgemmPackBT32AVX512(SB), NOSPLIT, $0-32")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ b+8(FP), SI")
+	p("\tMOVQ ldb+16(FP), DX")
+	p("\tSHLQ $6, DX") // 16 rows, in bytes
+	p("\tLEAQ (SI)(DX*1), R8")
+	p("\tMOVQ kc+24(FP), CX")
+	p("\tVPBROADCASTD ldb+16(FP), Z30")
+	p("\tVPMULLD ·sgemmIota<>(SB), Z30, Z31")
+	p("\tMOVL $0xffff, BX")
+	p("\tKMOVW BX, K1")
+	p("\tTESTQ CX, CX")
+	p("\tJE packbt32_done")
+	p("packbt32_loop:")
+	p("\tKMOVW K1, K2")
+	p("\tKMOVW K1, K3")
+	p("\tVGATHERDPS (SI)(Z31*4), K2, Z0")
+	p("\tVGATHERDPS (R8)(Z31*4), K3, Z1")
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tVMOVUPS Z1, 64(DI)")
+	p("\tADDQ $4, SI")
+	p("\tADDQ $4, R8")
+	p("\tADDQ $128, DI")
+	p("\tDECQ CX")
+	p("\tJNZ packbt32_loop")
+	p("packbt32_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
 // packRow32 writes sgemmPackRow32AVX512, which scatters one row of B
 // into the same row of consecutive 32-column panels kc rows deep.
 func packRow32() {
@@ -386,6 +423,7 @@ func main() {
 	kernelPacked("sgemmKernelAVX2P", 6, 2, 8, "Y", 4, []int{2, 3}, 4, 384, 0, true)
 	packA12()
 	packB32()
+	packBT32()
 	packRow32()
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)

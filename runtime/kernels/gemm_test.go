@@ -538,3 +538,47 @@ func TestGemmSharedB(t *testing.T) {
 		}
 	})
 }
+
+// TestPackBPanels checks packBPanels, with and without the assembly
+// packers, against op(B) read directly: full and partial panels, both
+// transposes, strides that are not multiples of a vector.
+func TestPackBPanels(t *testing.T) {
+	r := newRand(14)
+	for _, nr := range []int{16, 32} {
+		for _, s := range [][3]int{{1, 32, 40}, {7, 70, 77}, {256, 96, 300}, {33, 64, 65}} {
+			kc, nc, ldb := s[0], s[1], s[2]
+			for _, trans := range []bool{false, true} {
+				p0, j0 := 1, 2
+				n := (p0+kc)*ldb + j0 + nc
+				if trans {
+					n = (j0+nc)*ldb + p0 + kc
+				}
+				b := randSlice[float32](r, n)
+				for _, useAsm := range []bool{false, true} {
+					old, oldT := packB32Asm, packBT32Asm
+					if !useAsm {
+						packB32Asm, packBT32Asm = nil, nil
+					}
+					dst := randSlice[float32](r, roundUp(nc, nr)*kc)
+					packBPanels(dst, b, ldb, trans, p0, j0, kc, nc, nr)
+					packB32Asm, packBT32Asm = old, oldT
+					for jr := 0; jr < nc; jr += nr {
+						for p := range kc {
+							for q := range nr {
+								want := float32(0)
+								if j := j0 + jr + q; jr+q < nc {
+									if trans {
+										want = b[j*ldb+p0+p]
+									} else {
+										want = b[(p0+p)*ldb+j]
+									}
+								}
+								require.Equal(t, want, dst[jr*kc+p*nr+q], "nr=%d %v trans=%v asm=%v jr=%d p=%d q=%d", nr, s, trans, useAsm, jr, p, q)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
