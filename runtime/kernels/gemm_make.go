@@ -329,8 +329,10 @@ func packB32() {
 }
 
 // packBT32 writes sgemmPackBT32AVX512, which packs a kc×32 panel of a
-// transposed B (32 rows of b, row stride ldb) with two 16-row gathers
-// per k step.
+// transposed B (32 rows of b, row stride ldb): for each 16 k steps it
+// loads a 16×16 block from each 16 rows and transposes it in registers
+// (unpack, shufps, and two rounds of 128-bit lane shuffles: 64 shuffles
+// per 256 floats); the last kc mod 16 steps take two 16-row gathers each.
 func packBT32() {
 	p("// func sgemmPackBT32AVX512(dst *float32, b *float32, ldb int, kc int)")
 	p("// dst[p*32 + q] = b[q*ldb + p] for q < 32, p < kc; 16*ldb < 1<<31.")
@@ -338,27 +340,85 @@ func packBT32() {
 	p("\tMOVQ dst+0(FP), DI")
 	p("\tMOVQ b+8(FP), SI")
 	p("\tMOVQ ldb+16(FP), DX")
-	p("\tSHLQ $6, DX") // 16 rows, in bytes
-	p("\tLEAQ (SI)(DX*1), R8")
+	p("\tSHLQ $2, DX")          // one row, in bytes
+	p("\tLEAQ (DX)(DX*2), R10") // three rows
+	// Bases of rows 0, 4, 8, 12 (first half) and 16, 20, 24, 28.
+	bases := []string{"SI", "R8", "R9", "BX", "AX", "R12", "R13", "R14"}
+	for i := 1; i < len(bases); i++ {
+		p("\tLEAQ (%s)(DX*4), %s", bases[i-1], bases[i])
+	}
 	p("\tMOVQ kc+24(FP), CX")
-	p("\tVPBROADCASTD ldb+16(FP), Z30")
-	p("\tVPMULLD ·sgemmIota<>(SB), Z30, Z31")
-	p("\tMOVL $0xffff, BX")
-	p("\tKMOVW BX, K1")
+	p("\tCMPQ CX, $16")
+	p("\tJLT packbt32_tail")
+	p("packbt32_loop:")
+	rowAddr := func(base string, r int) string {
+		switch r {
+		case 0:
+			return "(" + base + ")"
+		case 1:
+			return "(" + base + ")(DX*1)"
+		case 2:
+			return "(" + base + ")(DX*2)"
+		}
+		return "(" + base + ")(R10*1)"
+	}
+	for half := range 2 {
+		for r := range 16 {
+			p("\tVMOVUPS %s, Z%d", rowAddr(bases[4*half+r/4], r%4), r)
+		}
+		// Z(4g+c) lane L = rows 4g..4g+3 at column 4L+c.
+		for g := range 4 {
+			a := 4 * g
+			p("\tVUNPCKLPS Z%d, Z%d, Z16", a+1, a)
+			p("\tVUNPCKHPS Z%d, Z%d, Z17", a+1, a)
+			p("\tVUNPCKLPS Z%d, Z%d, Z18", a+3, a+2)
+			p("\tVUNPCKHPS Z%d, Z%d, Z19", a+3, a+2)
+			p("\tVSHUFPS $0x44, Z18, Z16, Z%d", a)
+			p("\tVSHUFPS $0xee, Z18, Z16, Z%d", a+1)
+			p("\tVSHUFPS $0x44, Z19, Z17, Z%d", a+2)
+			p("\tVSHUFPS $0xee, Z19, Z17, Z%d", a+3)
+		}
+		// Column 4L+c gathers lane L of Z(c), Z(4+c), Z(8+c), Z(12+c).
+		for c := range 4 {
+			p("\tVSHUFF32X4 $0x44, Z%d, Z%d, Z20", 4+c, c)
+			p("\tVSHUFF32X4 $0xee, Z%d, Z%d, Z21", 4+c, c)
+			p("\tVSHUFF32X4 $0x44, Z%d, Z%d, Z22", 12+c, 8+c)
+			p("\tVSHUFF32X4 $0xee, Z%d, Z%d, Z23", 12+c, 8+c)
+			p("\tVSHUFF32X4 $0x88, Z22, Z20, Z24")
+			p("\tVSHUFF32X4 $0xdd, Z22, Z20, Z25")
+			p("\tVSHUFF32X4 $0x88, Z23, Z21, Z26")
+			p("\tVSHUFF32X4 $0xdd, Z23, Z21, Z27")
+			for l := range 4 {
+				p("\tVMOVUPS Z%d, %d(DI)", 24+l, (4*l+c)*128+64*half)
+			}
+		}
+	}
+	for _, b := range bases {
+		p("\tADDQ $64, %s", b)
+	}
+	p("\tADDQ $2048, DI")
+	p("\tSUBQ $16, CX")
+	p("\tCMPQ CX, $16")
+	p("\tJGE packbt32_loop")
+	p("packbt32_tail:")
 	p("\tTESTQ CX, CX")
 	p("\tJE packbt32_done")
-	p("packbt32_loop:")
+	p("\tVPBROADCASTD ldb+16(FP), Z30")
+	p("\tVPMULLD ·sgemmIota<>(SB), Z30, Z31")
+	p("\tMOVL $0xffff, R11")
+	p("\tKMOVW R11, K1")
+	p("packbt32_gather:")
 	p("\tKMOVW K1, K2")
 	p("\tKMOVW K1, K3")
 	p("\tVGATHERDPS (SI)(Z31*4), K2, Z0")
-	p("\tVGATHERDPS (R8)(Z31*4), K3, Z1")
+	p("\tVGATHERDPS (AX)(Z31*4), K3, Z1")
 	p("\tVMOVUPS Z0, (DI)")
 	p("\tVMOVUPS Z1, 64(DI)")
 	p("\tADDQ $4, SI")
-	p("\tADDQ $4, R8")
+	p("\tADDQ $4, AX")
 	p("\tADDQ $128, DI")
 	p("\tDECQ CX")
-	p("\tJNZ packbt32_loop")
+	p("\tJNZ packbt32_gather")
 	p("packbt32_done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
