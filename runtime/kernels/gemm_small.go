@@ -98,7 +98,7 @@ func (s *sgemmImpl) gemmStream(transA bool, m, n, k int, alpha float32, a []floa
 			bt = 1
 		}
 		// op(A)ᵀ[p, j] = op(A)[j, p]: a panel of it is op(A) transposed.
-		packStreamPanels(sc.pb, a, lda, !transA, p0, kc, m, nr)
+		packBPanels(sc.pb, a, lda, !transA, p0, 0, kc, m, nr)
 		for i := 0; i < n; i += mr {
 			mcur := min(mr, n-i)
 			if mcur == mr {
@@ -144,36 +144,6 @@ func transposeF32(dst []float32, ldd int, src []float32, lds int, rows, cols int
 				for j := j0; j < j1; j++ {
 					dst[j*ldd+i] = src[i*lds+j]
 				}
-			}
-		}
-	}
-}
-
-// packStreamPanels packs rows p0..p0+kc, columns 0..nc of X into panels
-// of nr columns, dst[jr*kc + p*nr + q] = X[p0+p, jr+q], zero padded past
-// nc, where X[p, j] = x[j*ld + p] when trans, else x[p*ld + j].
-func packStreamPanels(dst, x []float32, ld int, trans bool, p0, kc, nc, nr int) {
-	for jr := 0; jr < nc; jr += nr {
-		panel := dst[jr*kc : jr*kc+kc*nr]
-		ncur := min(nr, nc-jr)
-		if !trans {
-			for p := range kc {
-				src := x[(p0+p)*ld+jr:]
-				d := panel[p*nr : p*nr+nr]
-				copy(d[:ncur], src[:ncur])
-				clear(d[ncur:])
-			}
-			continue
-		}
-		for q := range ncur {
-			src := x[(jr+q)*ld+p0 : (jr+q)*ld+p0+kc]
-			for p, v := range src {
-				panel[p*nr+q] = v
-			}
-		}
-		if ncur < nr {
-			for p := range kc {
-				clear(panel[p*nr+ncur : p*nr+nr])
 			}
 		}
 	}
