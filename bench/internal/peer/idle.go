@@ -9,13 +9,13 @@ import (
 )
 
 // WaitIdle returns once process pid has used no more than one clock tick
-// of CPU time in a 30 ms window, or after limit. A BLAS's worker threads
+// of CPU time in a 100 ms window, or after limit. A BLAS's worker threads
 // may keep spinning after a call returns (OpenBLAS's pthreads build polls
 // for up to 2^28 cycles), which would take the cores from whatever is
 // timed next. Without /proc it sleeps 300 ms instead. It reports whether
 // the process went idle.
 func WaitIdle(pid int, limit time.Duration) bool {
-	const window = 30 * time.Millisecond
+	const window = 100 * time.Millisecond
 	prev, err := cpuTicks(pid)
 	if err != nil {
 		time.Sleep(min(limit, 300*time.Millisecond))
