@@ -278,18 +278,25 @@ func TestGemmProcsIndependent(t *testing.T) {
 	})
 }
 
+// denseOperands returns random A and B for op(A) m×k and op(B) k×n,
+// stored without padding, and their leading dimensions.
+func denseOperands(r *rand.Rand, tA, tB bool, m, n, k int) (a []float32, lda int, b []float32, ldb int) {
+	a, b = randSlice[float32](r, m*k), randSlice[float32](r, k*n)
+	lda, ldb = k, n
+	if tA {
+		lda = m
+	}
+	if tB {
+		ldb = k
+	}
+	return a, lda, b, ldb
+}
+
 func procsIndependent(t *testing.T, r *rand.Rand, m, n, k int) {
 	t.Helper()
 	for v := range 4 {
 		tA, tB := v&1 != 0, v&2 != 0
-		a, b := randSlice[float32](r, m*k), randSlice[float32](r, k*n)
-		lda, ldb := k, n
-		if tA {
-			lda = m
-		}
-		if tB {
-			ldb = k
-		}
+		a, lda, b, ldb := denseOperands(r, tA, tB, m, n, k)
 		c0 := randSlice[float32](r, m*n)
 		var got [][]float32
 		for _, procs := range []int{1, 2, 3, 8} {
@@ -511,14 +518,7 @@ func TestGemmSharedB(t *testing.T) {
 				tA, tB := v&1 != 0, v&2 != 0
 				sgemmShareB = true
 				checkGemmCase[float32](t, r, tA, tB, m, n, k, 0.7, 0, 3)
-				a, b := randSlice[float32](r, m*k), randSlice[float32](r, k*n)
-				lda, ldb := k, n
-				if tA {
-					lda = m
-				}
-				if tB {
-					ldb = k
-				}
+				a, lda, b, ldb := denseOperands(r, tA, tB, m, n, k)
 				c0 := randSlice[float32](r, m*n)
 				want := slices.Clone(c0)
 				sgemmShareB = false
