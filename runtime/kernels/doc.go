@@ -15,8 +15,9 @@
 //
 // The float32 element-wise kernels (activations with their GLU and
 // backward forms, softmax, cross-entropy, RMSNorm, LayerNorm, Add, AddTo,
-// Scale, SumSquares, AllFinite) run likewise on AVX-512 (16 lanes, masked tails) or AVX2+FMA (8 lanes)
-// assembly written by the avo program in internal/asmgen/vecmath (go
+// Scale, SumSquares, AllFinite, and the row operations of the moe gather
+// and scatter-add: ScaleTo, Axpy, Dot) run likewise on AVX-512 (16 lanes,
+// masked tails) or AVX2+FMA (8 lanes) assembly written by the avo program in internal/asmgen/vecmath (go
 // generate). Their exp (Cody-Waite reduction, degree-7 polynomial, exact
 // scaling) is within 1.5e-7 relative, denormal results included, +Inf
 // above 88.72, NaN for NaN; GELU's Φ comes from a Chebyshev erfc

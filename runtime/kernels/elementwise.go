@@ -44,6 +44,48 @@ func Scale[F Float](x []F, s F) {
 	}
 }
 
+// ScaleTo sets dst = a·src; dst may alias src.
+func ScaleTo[F Float](dst, src []F, a F) {
+	checkLen("ScaleTo", "src", len(src), len(dst))
+	if is32[F]() {
+		vecUse.scale(as32(dst), as32(src), float32(a))
+		return
+	}
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = a * v
+	}
+}
+
+// Axpy sets dst += a·src. float32 runs on the vector kernels, which
+// round a·src + dst once (FMA); other builds may round twice.
+func Axpy[F Float](dst, src []F, a F) {
+	checkLen("Axpy", "src", len(src), len(dst))
+	if is32[F]() {
+		vecUse.axpy(as32(dst), as32(src), float32(a))
+		return
+	}
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += a * v
+	}
+}
+
+// Dot returns Σ a·b accumulated in float64 (float32: each product
+// rounded to float32 first); b has a's length.
+func Dot[F Float](a, b []F) float64 {
+	checkLen("Dot", "b", len(b), len(a))
+	if is32[F]() {
+		return vecUse.dot(as32(a), as32(b))
+	}
+	b = b[:len(a)]
+	var s float64
+	for i, v := range a {
+		s += float64(v * b[i])
+	}
+	return s
+}
+
 // Zero sets x to 0.
 func Zero[F Float](x []F) { clear(x) }
 

@@ -43,6 +43,41 @@ func TestElementwise(t *testing.T) {
 	require.Panics(t, func() { Add(make([]float32, 3), make([]float32, 2), make([]float32, 3)) })
 }
 
+// TestRowOps checks ScaleTo, Axpy and Dot, the row operations of the moe
+// dispatch and combine, in float32 and float64 against float64 loops.
+func TestRowOps(t *testing.T) {
+	testRowOps[float32](t, 1.2e-7)
+	testRowOps[float64](t, 1e-15)
+}
+
+func testRowOps[F Float](t *testing.T, eps float64) {
+	r := newRand(3)
+	for _, n := range []int{0, 1, 5, 16, 17, 100, 256} {
+		x, d := randSlice[F](r, n), randSlice[F](r, n)
+		const a = -1.75
+		y := make([]F, n)
+		ScaleTo(y, x, a)
+		dd := append([]F(nil), d...)
+		Axpy(dd, x, a)
+		var dot, mag float64
+		for i := range x {
+			require.InDelta(t, a*float64(x[i]), float64(y[i]), eps*math.Abs(a*float64(x[i])), "ScaleTo n=%d i=%d", n, i)
+			want := float64(d[i]) + a*float64(x[i])
+			require.InDelta(t, want, float64(dd[i]), eps*(math.Abs(float64(d[i]))+math.Abs(a*float64(x[i]))), "Axpy n=%d i=%d", n, i)
+			dot += float64(x[i]) * float64(d[i])
+			mag += math.Abs(float64(x[i]) * float64(d[i]))
+		}
+		require.InDelta(t, dot, Dot(x, d), 4*eps*mag+1e-300, "Dot n=%d", n)
+		x0 := append([]F(nil), x...)
+		ScaleTo(x, x, 2) // in place
+		for i := range x {
+			require.Equal(t, 2*x0[i], x[i])
+		}
+	}
+	require.Panics(t, func() { Axpy(make([]F, 3), make([]F, 2), 1) })
+	require.Panics(t, func() { Dot(make([]F, 3), make([]F, 2)) })
+}
+
 func TestEmbed(t *testing.T) {
 	r := newRand(3)
 	const vocab, d = 7, 5

@@ -18,6 +18,8 @@ type vecImpl struct {
 	expSum    func(src []float32, m float32) float64      // Σ e^(src-m)
 	expSubAcc func(dst, src []float32, m, s float32)      // dst += s·e^(src-m)
 	scale     func(dst, src []float32, s float32)         // dst = s·src
+	axpy      func(dst, src []float32, s float32)         // dst += s·src
+	dot       func(a, b []float32) float64                // Σ a·b, products in float32
 	max       func(x []float32) float32                   // largest element, -Inf if empty, NaN if any is NaN
 	add       func(y, a, b []float32)                     // y = a + b
 	nonFinite func(x []float32) float64                   // NaN if x holds NaN or ±Inf, else 0
@@ -66,7 +68,7 @@ func (v *vecImpl) act(a Act) *vecAct {
 var vecGeneric = vecImpl{
 	name: "generic", available: true,
 	exp: expGeneric, expSubSum: expSubSumGeneric, expSum: expSumGeneric, expSubAcc: expSubAccGeneric,
-	scale: scaleGeneric, max: maxGeneric, add: addGeneric, nonFinite: nonFiniteGeneric,
+	scale: scaleGeneric, axpy: axpyGeneric, dot: dotGeneric, max: maxGeneric, add: addGeneric, nonFinite: nonFiniteGeneric,
 	sum: sumGeneric, sumSq: sumSqGeneric, dot3: dot3Generic,
 	rmsNorm: rmsNormGeneric, rmsNormBwd: rmsNormBwdGeneric, layerNorm: layerNormGeneric,
 	layerNormBwdSums: layerNormBwdSumsGeneric, layerNormBwdDx: layerNormBwdDxGeneric,
@@ -178,6 +180,22 @@ func scaleGeneric(dst, src []float32, s float32) {
 	for i, v := range src {
 		dst[i] = v * s
 	}
+}
+
+func axpyGeneric(dst, src []float32, s float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += s * v
+	}
+}
+
+func dotGeneric(a, b []float32) float64 {
+	b = b[:len(a)]
+	var s float64
+	for i, v := range a {
+		s += float64(v * b[i])
+	}
+	return s
 }
 
 func expGeneric(dst, src []float32) {

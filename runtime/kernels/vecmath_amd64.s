@@ -763,6 +763,184 @@ done:
 	VZEROUPPER
 	RET
 
+// func vaxpyAVX512(dst []float32, src []float32, s float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·vaxpyAVX512(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	MOVSS        s+48(FP), X0
+	VBROADCASTSS X0, Z0
+	XORQ         BX, BX
+
+loop:
+	MOVQ        DX, SI
+	SUBQ        BX, SI
+	CMPQ        SI, $0x10
+	JL          tail
+	VMOVUPS     (CX)(BX*4), Z1
+	VMOVUPS     (AX)(BX*4), Z2
+	VFMADD213PS Z2, Z0, Z1
+	VMOVUPS     Z1, (AX)(BX*4)
+	ADDQ        $0x10, BX
+	JMP         loop
+
+tail:
+	TESTQ        SI, SI
+	JZ           done
+	VPBROADCASTD SI, Z1
+	VPCMPGTD     vm_iota<>+0(SB), Z1, K1
+	VMOVUPS.Z    (CX)(BX*4), K1, Z1
+	VMOVUPS.Z    (AX)(BX*4), K1, Z2
+	VFMADD213PS  Z2, Z0, Z1
+	VMOVUPS      Z1, K1, (AX)(BX*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vaxpyAVX2(dst []float32, src []float32, s float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·vaxpyAVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	MOVSS        s+48(FP), X0
+	VBROADCASTSS X0, Y0
+	XORQ         BX, BX
+
+loop:
+	MOVQ        DX, SI
+	SUBQ        BX, SI
+	CMPQ        SI, $0x08
+	JL          tail
+	VMOVUPS     (CX)(BX*4), Y1
+	VMOVUPS     (AX)(BX*4), Y2
+	VFMADD213PS Y2, Y0, Y1
+	VMOVUPS     Y1, (AX)(BX*4)
+	ADDQ        $0x08, BX
+	JMP         loop
+
+tail:
+	TESTQ        SI, SI
+	JZ           done
+	MOVQ         SI, X1
+	VPBROADCASTD X1, Y1
+	VPCMPGTD     vm_iota<>+0(SB), Y1, Y1
+	VMASKMOVPS   (CX)(BX*4), Y1, Y2
+	VMASKMOVPS   (AX)(BX*4), Y1, Y3
+	VFMADD213PS  Y3, Y0, Y2
+	VMASKMOVPS   Y2, Y1, (AX)(BX*4)
+
+done:
+	VZEROUPPER
+	RET
+
+// func vdotAVX512(a []float32, b []float32) float64
+// Requires: AVX, AVX512F, SSE2
+TEXT ·vdotAVX512(SB), NOSPLIT, $0-56
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   a_len+8(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ   BX, BX
+
+loop:
+	MOVQ          DX, SI
+	SUBQ          BX, SI
+	CMPQ          SI, $0x10
+	JL            tail
+	VMOVUPS       (AX)(BX*4), Z2
+	VMOVUPS       (CX)(BX*4), Z3
+	VMULPS        Z3, Z2, Z2
+	VCVTPS2PD     Y2, Z3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z3, Z0, Z0
+	VADDPD        Z2, Z1, Z1
+	ADDQ          $0x10, BX
+	JMP           loop
+
+tail:
+	TESTQ         SI, SI
+	JZ            done
+	VPBROADCASTD  SI, Z2
+	VPCMPGTD      vm_iota<>+0(SB), Z2, K1
+	VMOVUPS.Z     (AX)(BX*4), K1, Z2
+	VMOVUPS.Z     (CX)(BX*4), K1, Z3
+	VMULPS        Z3, Z2, Z2
+	VMOVUPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z3, Z0, Z0
+	VADDPD        Z2, Z1, Z1
+
+done:
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VADDPD        X0, X1, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VZEROUPPER
+	MOVSD         X0, ret+48(FP)
+	RET
+
+// func vdotAVX2(a []float32, b []float32) float64
+// Requires: AVX, AVX2, SSE2
+TEXT ·vdotAVX2(SB), NOSPLIT, $0-56
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   a_len+8(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   BX, BX
+
+loop:
+	MOVQ         DX, SI
+	SUBQ         BX, SI
+	CMPQ         SI, $0x08
+	JL           tail
+	VMOVUPS      (AX)(BX*4), Y2
+	VMOVUPS      (CX)(BX*4), Y3
+	VMULPS       Y3, Y2, Y2
+	VCVTPS2PD    X2, Y3
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y2, Y1, Y1
+	ADDQ         $0x08, BX
+	JMP          loop
+
+tail:
+	TESTQ        SI, SI
+	JZ           done
+	MOVQ         SI, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     vm_iota<>+0(SB), Y2, Y2
+	VMASKMOVPS   (AX)(BX*4), Y2, Y3
+	VMASKMOVPS   (CX)(BX*4), Y2, Y4
+	VMULPS       Y4, Y3, Y3
+	VANDPS       Y2, Y3, Y3
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VZEROUPPER
+	MOVSD        X1, ret+48(FP)
+	RET
+
 // func vaddAVX512(y []float32, a []float32, b []float32)
 // Requires: AVX, AVX512F
 TEXT ·vaddAVX512(SB), NOSPLIT, $0-72

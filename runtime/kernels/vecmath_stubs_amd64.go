@@ -54,6 +54,26 @@ func vscaleAVX512(dst []float32, src []float32, s float32)
 //go:noescape
 func vscaleAVX2(dst []float32, src []float32, s float32)
 
+// vaxpyAVX512 adds s·src[i] to dst[i] (one rounding: FMA).
+//
+//go:noescape
+func vaxpyAVX512(dst []float32, src []float32, s float32)
+
+// vaxpyAVX2 adds s·src[i] to dst[i] (one rounding: FMA).
+//
+//go:noescape
+func vaxpyAVX2(dst []float32, src []float32, s float32)
+
+// vdotAVX512 returns Σ a[i]·b[i] in float64 (products in float32).
+//
+//go:noescape
+func vdotAVX512(a []float32, b []float32) float64
+
+// vdotAVX2 returns Σ a[i]·b[i] in float64 (products in float32).
+//
+//go:noescape
+func vdotAVX2(a []float32, b []float32) float64
+
 // vaddAVX512 sets y[i] = a[i] + b[i].
 //
 //go:noescape

@@ -737,6 +737,8 @@ func BenchmarkVec(b *testing.B) {
 		run("exp_sum", func() { v.expSum(x, 6) })
 		run("max", func() { v.max(x) })
 		run("add", func() { v.add(y, x, d) })
+		run("axpy", func() { v.axpy(y, x, 0.5) })
+		run("dot", func() { v.dot(x, y) })
 		run("non_finite", func() { v.nonFinite(x) })
 		run("sum", func() { v.sum(x) })
 		run("sum_sq", func() { v.sumSq(x, 0.5) })
@@ -755,4 +757,56 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// TestVecAxpyDot checks dst += s·src and Σ a·b against float64 loops, with
+// the guards, offsets and special inputs of the other kernels: axpy to
+// two float32 roundings of each term (one on FMA), dot to a few roundings
+// of the products' magnitudes; NaN and ±Inf propagate.
+func TestVecAxpyDot(t *testing.T) {
+	forEachVec(t, func(t *testing.T, v *vecImpl) {
+		const s = -0.625
+		for n := 0; n <= vecMaxLen; n++ {
+			for off := 0; off <= 3; off++ {
+				xs, ds := vecInputs(n, uint64(40*n+off), 1e3), vecInputs(n, uint64(40*n+off+1), 1e2)
+				x, d := newGuarded(xs, off), newGuarded(ds, 3-off)
+				v.axpy(d.s, x.s, s)
+				if !x.intact() || !d.intact() {
+					t.Fatalf("axpy n=%d off=%d: wrote outside the slices", n, off)
+				}
+				for i := range xs {
+					want := float64(ds[i]) + s*float64(xs[i])
+					mag := math.Abs(float64(ds[i])) + math.Abs(s*float64(xs[i]))
+					if !within(d.s[i], want, 0, 1.2e-7*mag+f32Tiny) {
+						t.Fatalf("axpy n=%d i=%d: %g + %g·%g = %g, want %g", n, i, ds[i], s, xs[i], d.s[i], want)
+					}
+					if math.Float32bits(x.s[i]) != math.Float32bits(xs[i]) {
+						t.Fatalf("axpy n=%d: changed src", n)
+					}
+				}
+				// dot on finite inputs against float64, then with NaN and Inf.
+				as, bs := normInputs(n, uint64(50*n+off)), normInputs(n, uint64(50*n+off+1))
+				a, b := newGuarded(as, off), newGuarded(bs, (off+1)%4)
+				var dot, mag float64
+				for i := range as {
+					p := float64(as[i]) * float64(bs[i])
+					dot += p
+					mag += math.Abs(p)
+				}
+				if got := v.dot(a.s, b.s); !near(got, dot, mag) {
+					t.Fatalf("dot n=%d off=%d: got %g, want %g", n, off, got, dot)
+				}
+				if n > 0 {
+					as[n/2] = float32(math.NaN())
+					if got := v.dot(newGuarded(as, off).s, b.s); !math.IsNaN(got) {
+						t.Fatalf("dot n=%d: a NaN gives %g", n, got)
+					}
+					as[n/2], bs[n/2] = float32(math.Inf(1)), 2
+					if got := v.dot(newGuarded(as, off).s, newGuarded(bs, off).s); !math.IsInf(got, 1) {
+						t.Fatalf("dot n=%d: +Inf·2 gives %g", n, got)
+					}
+				}
+			}
+		}
+	})
 }

@@ -548,9 +548,9 @@ func (ws *Workspace[F]) combine(y []F, lo, hi int) {
 			continue
 		}
 		s := int(slots[0])
-		scaleRow(row, ws.out[s*d:(s+1)*d], ws.slotGate[s])
+		kernels.ScaleTo(row, ws.out[s*d:(s+1)*d], ws.slotGate[s])
 		for _, s := range slots[1:] {
-			axpyRow(row, ws.out[int(s)*d:int(s+1)*d], ws.slotGate[s])
+			kernels.Axpy(row, ws.out[int(s)*d:int(s+1)*d], ws.slotGate[s])
 		}
 	}
 }
@@ -573,8 +573,8 @@ func (ws *Workspace[F]) expertBackward(ex int, dy, w1, w2, dw1, dw2 []F, beta F)
 		g := ws.slotGate[s]
 		dyr := dy[int(tok)*d : int(tok+1)*d]
 		out := ws.out[s*d : (s+1)*d]
-		scaleRow(dO[i*d:(i+1)*d], dyr, g)
-		ws.dgate[s] = F(dotRow(dyr, out))
+		kernels.ScaleTo(dO[i*d:(i+1)*d], dyr, g)
+		ws.dgate[s] = F(kernels.Dot(dyr, out))
 	}
 	we1, we2 := w1[ex*d*h1:(ex+1)*d*h1], w2[ex*h*d:(ex+1)*h*d]
 	xg, hp, a := ws.xg[o*d:(o+n)*d], ws.hpre[o*h1:(o+n)*h1], ws.act[o*h:(o+n)*h]
@@ -608,7 +608,7 @@ func (ws *Workspace[F]) routerBackward(c, lo, hi int, dx []F, daux float64) {
 	for t := lo; t < hi; t++ {
 		dxr := dx[t*d : (t+1)*d]
 		for _, s := range ws.tokSlot[ws.tokPtr[t]:ws.tokPtr[t+1]] {
-			addRow(dxr, ws.dbuf[int(s)*d:int(s+1)*d])
+			kernels.AddTo(dxr, ws.dbuf[int(s)*d:int(s+1)*d])
 		}
 		// dp = dL/dprobs[t,:].
 		clear(dp)

@@ -313,6 +313,22 @@ var kernels = []kernel{
 		body:    func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual { return []reg.VecVirtual{g.mul(in[0], sc[0])} },
 	},
 	{
+		name: "vaxpy", doc: "adds s·src[i] to dst[i] (one rounding: FMA).",
+		sig: "func(dst, src []float32, s float32)", ins: []string{"src", "dst"}, outs: []string{"dst"},
+		scalars: []string{"s"},
+		body: func(g *g, in, sc []reg.VecVirtual) []reg.VecVirtual {
+			VFMADD213PS(in[1], sc[0], in[0])
+			return []reg.VecVirtual{in[0]}
+		},
+	},
+	{
+		name: "vdot", doc: "returns Σ a[i]·b[i] in float64 (products in float32).",
+		sig: "func(a, b []float32) float64", ins: []string{"a", "b"}, sums: []bool{false},
+		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual {
+			return []reg.VecVirtual{g.mul(in[0], in[1])}
+		},
+	},
+	{
 		name: "vadd", doc: "sets y[i] = a[i] + b[i].",
 		sig: "func(y, a, b []float32)", ins: []string{"a", "b"}, outs: []string{"y"},
 		body: func(g *g, in, _ []reg.VecVirtual) []reg.VecVirtual { return []reg.VecVirtual{g.add(in[0], in[1])} },
