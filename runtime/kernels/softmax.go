@@ -14,6 +14,32 @@ func Softmax[F Float](y, x []F, rows, n int) {
 	}
 }
 
+// SoftmaxRow sets y = softmax(x) for one row (y may alias x; x has at
+// least y's length) and returns log Σ exp(x) in float64. float32 rows take
+// the vector exp (1.5e-7 relative); float64 rows compute with package math.
+func SoftmaxRow[F Float](y, x []F) float64 {
+	checkLen("SoftmaxRow", "x", len(x), len(y))
+	x = x[:len(y)]
+	if is32[F]() {
+		xr, yr := as32(x), as32(y)
+		m := rowMax(xr)
+		s := vexpSubSum32(yr, xr, m)
+		vscale32(yr, float32(1/s))
+		return float64(m) + math.Log(s)
+	}
+	m := float64(rowMax(x))
+	var s float64
+	ys := as64(y)
+	for i, v := range as64(x) {
+		ys[i] = math.Exp(v - m)
+		s += ys[i]
+	}
+	for i := range ys {
+		ys[i] /= s
+	}
+	return m + math.Log(s)
+}
+
 // CrossEntropy stores lse[r] = log Σ_j exp(logits[r,j]) for every row and
 // returns the mean over rows with targets[r] >= 0 of lse[r] -
 // logits[r, targets[r]]. Rows with a negative target are ignored (their lse

@@ -116,3 +116,41 @@ func TestSoftmaxFloat32Wide(t *testing.T) {
 	CrossEntropyBackward(d32, x32, lse32, targets, rows, n, 0.5)
 	requireClose(t, d64, d32, 1e-6)
 }
+
+// TestSoftmaxRow checks SoftmaxRow's probabilities and log-sum-exp
+// against float64 math, in float32 (vector exp) and float64, in place too.
+func TestSoftmaxRow(t *testing.T) {
+	r := newRand(21)
+	for _, n := range []int{1, 2, 7, 16, 33, 64} {
+		x := randSlice[float64](r, n)
+		for i := range x {
+			x[i] *= 8
+		}
+		m := math.Inf(-1)
+		for _, v := range x {
+			m = max(m, v)
+		}
+		var s float64
+		for _, v := range x {
+			s += math.Exp(v - m)
+		}
+		lse := m + math.Log(s)
+		y64 := make([]float64, n)
+		require.Equal(t, lse, SoftmaxRow(y64, x), "float64 lse n=%d", n)
+		x32 := make([]float32, n)
+		for i, v := range x {
+			x32[i] = float32(v)
+		}
+		y32 := make([]float32, n)
+		lse32 := SoftmaxRow(y32, x32)
+		require.InDelta(t, lse, lse32, 1e-6*(1+math.Abs(lse)), "float32 lse n=%d", n)
+		for i, v := range x {
+			p := math.Exp(v - lse)
+			require.InDelta(t, p, y64[i], 1e-15, "float64 n=%d i=%d", n, i)
+			require.InDelta(t, p, float64(y32[i]), 1e-6*p+1e-30, "float32 n=%d i=%d", n, i)
+		}
+		SoftmaxRow(x32, x32) // in place
+		require.Equal(t, y32, x32)
+	}
+	require.Panics(t, func() { SoftmaxRow(make([]float32, 3), make([]float32, 2)) })
+}

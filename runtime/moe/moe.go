@@ -2,7 +2,6 @@ package moe
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/bfcdev/bfc/runtime/kernels"
@@ -414,23 +413,12 @@ func (ws *Workspace[F]) router(c, lo, hi int) {
 	}
 	var zs float64
 	for t := lo; t < hi; t++ {
-		l := ws.logits[t*e : (t+1)*e]
 		p := ws.probs[t*e : (t+1)*e]
-		m := math.Inf(-1)
-		for _, v := range l {
-			m = max(m, float64(v))
-		}
-		var s float64
-		for i, v := range l {
-			sc[i] = math.Exp(float64(v) - m)
-			s += sc[i]
-		}
-		lse := m + math.Log(s)
+		lse := kernels.SoftmaxRow(p, ws.logits[t*e:(t+1)*e])
 		ws.lse[t] = lse
 		zs += lse * lse
-		for i := range p {
-			p[i] = F(sc[i] / s)
-			pp[i] += float64(p[i])
+		for i, v := range p {
+			pp[i] += float64(v)
 		}
 		if cfg.Rule != TopK {
 			continue
