@@ -34,15 +34,7 @@ func AddTo[F Float](dst, src []F) {
 }
 
 // Scale sets x *= s.
-func Scale[F Float](x []F, s F) {
-	if is32[F]() {
-		vecUse.scale(as32(x), as32(x), float32(s))
-		return
-	}
-	for i := range x {
-		x[i] *= s
-	}
-}
+func Scale[F Float](x []F, s F) { ScaleTo(x, x, s) }
 
 // ScaleTo sets dst = a·src; dst may alias src.
 func ScaleTo[F Float](dst, src []F, a F) {

@@ -161,17 +161,15 @@ func (g *sgemmJob) packedB(sc *sgemmScratch, p0, j0, kc, nc int) []float32 {
 	nr := g.s.nr
 	if sb := g.sb; sb != nil {
 		f := &sb.ready[(p0/g.s.kc)*g.nt+j0/g.nb]
-		st := f.Load()
-		if st == 0 && f.CompareAndSwap(0, 1) {
-			off := p0*sb.nPad + j0*kc
-			dst := sb.pb[off : off+kc*roundUp(nc, nr)]
-			packBPanels(dst, g.b, g.ldb, g.transB, p0, j0, kc, nc, nr)
+		off := p0*sb.nPad + j0*kc
+		shared := sb.pb[off : off+kc*roundUp(nc, nr)]
+		switch st := f.Load(); {
+		case st == 2:
+			return shared
+		case st == 0 && f.CompareAndSwap(0, 1):
+			packBPanels(shared, g.b, g.ldb, g.transB, p0, j0, kc, nc, nr)
 			f.Store(2)
-			return dst
-		}
-		if st == 2 {
-			off := p0*sb.nPad + j0*kc
-			return sb.pb[off : off+kc*roundUp(nc, nr)]
+			return shared
 		}
 	}
 	packBPanels(sc.pb, g.b, g.ldb, g.transB, p0, j0, kc, nc, nr)
