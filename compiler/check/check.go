@@ -28,6 +28,7 @@ type Config struct {
 type Result struct {
 	Files  []*ast.File // every parsed file, root first
 	Models []*Model    // every model declared in the root files, in order
+	Spaces []*Space    // every search space declared in the root files, in order
 }
 
 // Check loads the files at paths (the roots) and every file they import,
@@ -103,8 +104,9 @@ func (c *checker) run() (*Result, source.List) {
 	c.globalConsts()   // resolve.go: evaluate file-level constants
 	c.blockDefs()      // block.go: check every block definition once
 	models := c.models()
+	spaces := c.spaces() // space.go: search declarations
 
-	res := &Result{Models: models}
+	res := &Result{Models: models, Spaces: spaces}
 	for _, f := range c.files {
 		if f.ast != nil {
 			res.Files = append(res.Files, f.ast)

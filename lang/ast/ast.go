@@ -38,14 +38,15 @@ type Import struct {
 
 // Decl is a top-level declaration.
 //
-//	decl = const | block | model
+//	decl = const | block | model | search
 type Decl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 
-	Const *Const `parser:"@@"`
-	Block *Block `parser:"| @@"`
-	Model *Model `parser:"| @@"`
+	Const  *Const  `parser:"@@"`
+	Block  *Block  `parser:"| @@"`
+	Model  *Model  `parser:"| @@"`
+	Search *Search `parser:"| @@"`
 }
 
 // Const declares a named, typed constant. Constants at file or model level
@@ -180,6 +181,37 @@ type Model struct {
 	RBrace lexer.Position `parser:""`
 }
 
+// Search declares a search space for bfc search: a baseline model and the
+// choices a candidate block may make.
+//
+//	search = "search" ident "{" { searchstmt } "}"
+type Search struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+
+	Name *Ident        `parser:"\"search\" @@"`
+	Body []*SearchStmt `parser:"\"{\" @@* \"}\""`
+
+	// LBrace and RBrace are the positions of the braces. The parser fills
+	// them; they are not part of the grammar.
+	LBrace lexer.Position `parser:""`
+	RBrace lexer.Position `parser:""`
+}
+
+// SearchStmt is one statement of a search space: the baseline model, a
+// space-wide choice (blocks: [1, 2, 3]) or the choices of one primitive
+// (ffn(hidden: [128, 256])).
+//
+//	searchstmt = "baseline" ident | arg | call
+type SearchStmt struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+
+	Baseline *Ident `parser:"\"baseline\" @@"`
+	Choice   *Arg   `parser:"| @@"`
+	Kind     *Call  `parser:"| @@"`
+}
+
 // ModelStmt is one statement of a model body.
 //
 //	modelstmt = const
@@ -269,7 +301,7 @@ type Unary struct {
 // Primary is a literal, a name, a call (routing rules) or a parenthesised
 // expression.
 //
-//	primary = real | int | "true" | "false" | call | ident | "(" expr ")"
+//	primary = real | int | "true" | "false" | call | ident | "(" expr ")" | list
 type Primary struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
@@ -280,4 +312,21 @@ type Primary struct {
 	Call  *Call   `parser:"| @@"`
 	Ident *Ident  `parser:"| @@"`
 	Paren *Expr   `parser:"| \"(\" @@ \")\""`
+	List  *List   `parser:"| @@"`
+}
+
+// List is a bracketed list of values: the alternatives of a choice in a
+// search space, as in [128, 256, 512].
+//
+//	list = "[" [ expr { "," expr } [","] ] "]"
+type List struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+
+	Elems []*Expr `parser:"\"[\" ( @@ ( \",\" @@ )* \",\"? )? \"]\""`
+
+	// LBrack and RBrack are the positions of the brackets. The parser fills
+	// them; they are not part of the grammar.
+	LBrack lexer.Position `parser:""`
+	RBrack lexer.Position `parser:""`
 }
