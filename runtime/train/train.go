@@ -68,6 +68,18 @@ type Config struct {
 	// evaluation.
 	Stop <-chan struct{}
 
+	// Hurdle, with a time budget, evaluates the held-out data once, the
+	// first time the training time reaches Hurdle·Duration (0 < Hurdle <
+	// 1; 0: no hurdle), with the same Evaluate as at the end, and records
+	// it in Result.Hurdle and the log (a line with "hurdle": true). When
+	// HurdleBPB > 0 and the held-out bits per byte are above it (or NaN),
+	// the run ends there with Result.Hurdled set: a checkpoint, no final
+	// evaluation, HeldOutBPB the hurdle's value. Otherwise the run goes on
+	// unchanged: the hurdle's evaluation does not count as training time.
+	// A run resumed after its hurdle time has no hurdle.
+	Hurdle    float64
+	HurdleBPB float64
+
 	// NonFinite says what to do when the loss or a gradient is NaN or
 	// ±Inf: "stop" (the default) returns an error naming the first
 	// non-finite parameter; "skip" leaves the parameters unchanged for that
@@ -96,26 +108,33 @@ type Result struct {
 	AuxLoss      float64 // mean auxiliary loss over the last steps (MoE)
 	HeldOutBPB   float64 // held-out bits per byte at the end (NaN when stopped)
 	TokensPerSec float64
-	Skipped      int  // steps skipped for a non-finite loss or gradient
-	ResumedAt    int  // the step the run resumed after (0: a fresh run)
-	Stopped      bool // Stop ended the run early
-	LastStep     int  // the last step taken or skipped
+	Skipped      int         // steps skipped for a non-finite loss or gradient
+	ResumedAt    int         // the step the run resumed after (0: a fresh run)
+	Stopped      bool        // Stop ended the run early
+	LastStep     int         // the last step taken or skipped
+	Hurdle       *HurdleEval // the hurdle's evaluation (nil: none happened)
+	Hurdled      bool        // the hurdle ended the run
+}
+
+// HurdleEval is the held-out evaluation at the hurdle (Config.Hurdle).
+type HurdleEval struct {
+	Step    int           // after this step
+	Elapsed time.Duration // training time then
+	BPB     float64       // held-out bits per byte
 }
 
 // Run trains m on the training corpus and evaluates on the held-out one.
 // Both are read through data.Source: an in-memory *data.Corpus or a
-// memory-mapped *data.Stream.
+// memory-mapped *data.Stream. An error in the Config or in resuming
+// returns a nil Result; an error once training has begun returns the
+// Result so far with it.
 func Run(m Model, cfg Config, trainData, heldOut data.Source) (*Result, error) {
 	if err := cfg.validate(trainData, heldOut); err != nil {
 		return nil, err
 	}
-	rng := tensor.NewRNG(cfg.Seed)
+	st := newStepper(m, &cfg, trainData)
+	rng, params, opt := st.rng, st.params, st.opt
 	n := cfg.Batch * cfg.Seq
-	tokens := make([]int32, n)
-	targets := make([]int32, n)
-	params := m.Params()
-	opt := cfg.newOptimizer()
-	sched := cfg.schedule()
 	sig := ""
 	if cfg.Checkpoint != "" || cfg.Resume != "" {
 		var err error
@@ -128,18 +147,18 @@ func Run(m Model, cfg Config, trainData, heldOut data.Source) (*Result, error) {
 	var recent, recentAux []float64
 	first := 1
 	if cfg.Resume != "" {
-		st, err := loadState(cfg.Resume, params, opt, &cfg, sig)
+		state, err := loadState(cfg.Resume, params, opt, &cfg, sig)
 		if err != nil {
 			return nil, fmt.Errorf("resuming: %w", err)
 		}
-		rng.SetState(st.rng)
-		res.Steps, res.Tokens, res.Skipped, res.Elapsed = st.resultSteps, st.tokens, st.skipped, st.elapsed
-		res.ResumedAt, res.LastStep = st.step, st.step
-		recent, recentAux = st.recent, st.recentAux
+		rng.SetState(state.rng)
+		res.Steps, res.Tokens, res.Skipped, res.Elapsed = state.resultSteps, state.tokens, state.skipped, state.elapsed
+		res.ResumedAt, res.LastStep = state.step, state.step
+		recent, recentAux = state.recent, state.recentAux
 		if len(recent) > 0 {
 			res.TrainLoss, res.AuxLoss = mean(recent), mean(recentAux)
 		}
-		first = st.step + 1
+		first = state.step + 1
 	}
 	save := func() error {
 		if cfg.Checkpoint == "" {
@@ -158,8 +177,19 @@ func Run(m Model, cfg Config, trainData, heldOut data.Source) (*Result, error) {
 	if res.ResumedAt > 0 {
 		prog.note(fmt.Sprintf("resumed from %s after step %d", cfg.Resume, res.ResumedAt))
 	}
+	// The hurdle comes once, when the training time first reaches it; a run
+	// resumed past it (the run before passed it) has none.
+	hurdleAt := time.Duration(cfg.Hurdle * float64(cfg.Duration))
+	hurdlePending := cfg.Hurdle > 0 && res.Elapsed < hurdleAt
 
 	start := time.Now().Add(-res.Elapsed)
+	end := func(err error) (*Result, error) {
+		res.Elapsed = time.Since(start)
+		if res.Elapsed > 0 {
+			res.TokensPerSec = float64(res.Tokens) / res.Elapsed.Seconds()
+		}
+		return res, err
+	}
 	for step := first; step <= cfg.Steps; step++ {
 		if cfg.Duration > 0 && time.Since(start) >= cfg.Duration {
 			break
@@ -169,48 +199,15 @@ func Run(m Model, cfg Config, trainData, heldOut data.Source) (*Result, error) {
 			break
 		}
 		saved := false
-		if err := data.RandomBatch(trainData, rng, cfg.Batch, cfg.Seq, tokens, targets); err != nil {
-			return nil, fmt.Errorf("step %d: training data: %w", step, err)
-		}
 		res.LastStep = step
-		loss, err := m.Forward(tokens, targets, cfg.Batch, cfg.Seq)
+		loss, lr, bad, err := st.step(step, start)
 		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", step, err)
-		}
-		bad := ""
-		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-			bad = fmt.Sprintf("the loss is %v", loss)
-		} else {
-			m.Backward()
-			if name := firstNonFinite(params, true); name != "" {
-				bad = "the gradient of " + name + " is not finite (the first such parameter)"
-			}
+			return end(err)
 		}
 		if bad != "" {
-			if cfg.NonFinite != "skip" {
-				return nil, fmt.Errorf("step %d: %s; lower -lr, raise -warmup or clip gradients", step, bad)
-			}
 			res.Skipped++
 			prog.note(fmt.Sprintf("step %d: %s; step skipped", step, bad))
 			continue
-		}
-		if cfg.Clip > 0 {
-			optim.ClipGradNorm(params, cfg.Clip)
-		}
-		lr := sched.LR(step)
-		if cfg.Duration > 0 && cfg.Schedule != "invsqrt" {
-			// A time budget stretches the cosine over the budget: estimate
-			// the total steps from the pace so far.
-			frac := time.Since(start).Seconds() / cfg.Duration.Seconds()
-			total := cfg.Steps
-			if frac > 0 && float64(step)/frac < float64(total) {
-				total = max(step, int(float64(step)/frac))
-			}
-			lr = optim.WarmupCosine{Peak: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, Total: total}.LR(step)
-		}
-		opt.step(params, lr)
-		if name := firstNonFinite(params, false); name != "" {
-			return nil, fmt.Errorf("step %d: the update made %s non-finite; lower -lr", step, name)
 		}
 
 		res.Steps = step
@@ -236,38 +233,59 @@ func Run(m Model, cfg Config, trainData, heldOut data.Source) (*Result, error) {
 				"step": res.Steps, "tokens": res.Tokens, "elapsed_s": res.Elapsed.Seconds(), "lr": lr,
 				"train_loss": res.TrainLoss, "train_bpb": res.TrainLoss / math.Ln2, "aux_loss": res.AuxLoss,
 			}); err != nil {
-				return nil, err
+				return end(err)
 			}
 		}
 
-		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step != cfg.Steps {
-			if err := evaluate(m, cfg, heldOut, res, prog, false); err != nil {
-				return nil, err
+		if hurdlePending && res.Elapsed >= hurdleAt {
+			// The hurdle's evaluation and checkpoint are not training
+			// time: start moves on by as long as they took, so that the
+			// time budget, the cosine stretched over it (the schedule
+			// reads the time since start) and the reported elapsed time
+			// and tokens/s see only training. The evaluations of
+			// EvalEvery count as training time, as they always have.
+			hurdlePending = false
+			paused := time.Now()
+			if err := evaluate(m, cfg, heldOut, res, prog, evalHurdle); err != nil {
+				return end(err)
+			}
+			if !res.Hurdled {
+				if err := save(); err != nil {
+					return end(err)
+				}
+				saved = true
+			}
+			start = start.Add(time.Since(paused))
+			if res.Hurdled {
+				break
+			}
+		}
+		if !saved && cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step != cfg.Steps {
+			if err := evaluate(m, cfg, heldOut, res, prog, evalPeriodic); err != nil {
+				return end(err)
 			}
 			if err := save(); err != nil {
-				return nil, err
+				return end(err)
 			}
 			saved = true
 		}
 		if !saved && cfg.CheckpointEvery > 0 && step%cfg.CheckpointEvery == 0 && step != cfg.Steps {
 			if err := save(); err != nil {
-				return nil, err
+				return end(err)
 			}
 		}
 	}
-	res.Elapsed = time.Since(start)
-	if res.Elapsed > 0 {
-		res.TokensPerSec = float64(res.Tokens) / res.Elapsed.Seconds()
-	}
-	if res.Stopped {
+	// The final evaluation and checkpoint are not in Elapsed.
+	end(nil)
+	if res.Stopped || res.Hurdled {
 		prog.done()
 		return res, save()
 	}
-	if err := evaluate(m, cfg, heldOut, res, prog, true); err != nil {
-		return nil, err
+	if err := evaluate(m, cfg, heldOut, res, prog, evalFinal); err != nil {
+		return res, err
 	}
 	if err := save(); err != nil {
-		return nil, err
+		return res, err
 	}
 	prog.done()
 	return res, nil
@@ -283,18 +301,43 @@ func stopped(stop <-chan struct{}) bool {
 	}
 }
 
-func evaluate(m Model, cfg Config, heldOut data.Source, res *Result, prog *progress, final bool) error {
+// evalKind says which evaluation evaluate runs.
+type evalKind int
+
+const (
+	evalPeriodic evalKind = iota // every EvalEvery steps
+	evalFinal                    // at the end
+	evalHurdle                   // the hurdle (Config.Hurdle): sets Result.Hurdle and Hurdled
+)
+
+func evaluate(m Model, cfg Config, heldOut data.Source, res *Result, prog *progress, kind evalKind) error {
 	bpb, err := Evaluate(m, heldOut, cfg.Batch, cfg.Seq, cfg.EvalBatches)
 	if err != nil {
 		return err
 	}
 	res.HeldOutBPB = bpb
 	prog.eval(res)
+	if kind == evalHurdle {
+		res.Hurdle = &HurdleEval{Step: res.Steps, Elapsed: res.Elapsed, BPB: bpb}
+		// A NaN is above any bar.
+		res.Hurdled = cfg.HurdleBPB > 0 && !(bpb <= cfg.HurdleBPB)
+		if res.Hurdled {
+			prog.note(fmt.Sprintf("hurdle: held-out %.3f bits per byte after %s of training is above %g; stopping",
+				bpb, res.Elapsed.Round(time.Millisecond), cfg.HurdleBPB))
+		}
+	}
 	if cfg.Log != nil {
 		rec := map[string]any{
 			"step": res.Steps, "tokens": res.Tokens, "elapsed_s": res.Elapsed.Seconds(),
 			"train_loss": res.TrainLoss, "train_bpb": res.TrainLoss / math.Ln2,
-			"heldout_bpb": bpb, "final": final,
+			"heldout_bpb": bpb, "final": kind == evalFinal,
+		}
+		if kind == evalHurdle {
+			rec["hurdle"] = true
+			if cfg.HurdleBPB > 0 {
+				rec["hurdle_max_bpb"] = cfg.HurdleBPB
+				rec["hurdle_passed"] = !res.Hurdled
+			}
 		}
 		if res.AuxLoss != 0 {
 			rec["aux_loss"] = res.AuxLoss
@@ -395,6 +438,37 @@ func Evaluate(m Model, c data.Source, batch, seq, batches int) (float64, error) 
 }
 
 func (cfg *Config) validate(trainData, heldOut data.Source) error {
+	if err := cfg.validateTraining(trainData); err != nil {
+		return err
+	}
+	switch {
+	case heldOut == nil || heldOut.Size() < int64(cfg.Seq)+1:
+		return fmt.Errorf("held-out data is smaller than one sequence of %d bytes", cfg.Seq+1)
+	case cfg.CheckpointEvery < 0:
+		return fmt.Errorf("checkpoint interval %d must not be negative", cfg.CheckpointEvery)
+	case cfg.CheckpointEvery > 0 && cfg.Checkpoint == "":
+		return fmt.Errorf("checkpoint interval %d needs a checkpoint path", cfg.CheckpointEvery)
+	case cfg.LogEvery < 0:
+		return fmt.Errorf("log interval %d must not be negative", cfg.LogEvery)
+	case math.IsNaN(cfg.Hurdle) || cfg.Hurdle < 0 || cfg.Hurdle >= 1:
+		return fmt.Errorf("hurdle %v: want a fraction of the time budget between 0 and 1", cfg.Hurdle)
+	case cfg.Hurdle > 0 && cfg.Duration <= 0:
+		return fmt.Errorf("hurdle %v needs a time budget (Duration)", cfg.Hurdle)
+	case math.IsNaN(cfg.HurdleBPB) || cfg.HurdleBPB < 0:
+		return fmt.Errorf("hurdle bits per byte %v must be positive (0: no bar)", cfg.HurdleBPB)
+	case cfg.HurdleBPB > 0 && cfg.Hurdle == 0:
+		return fmt.Errorf("hurdle bits per byte %v needs a hurdle (Hurdle)", cfg.HurdleBPB)
+	}
+	for k := range cfg.Metadata {
+		if strings.HasPrefix(k, "bfc.train.") || strings.HasPrefix(k, "bfc.optim.") || k == "bfc.format" {
+			return fmt.Errorf("checkpoint metadata key %q is reserved for the training state", k)
+		}
+	}
+	return nil
+}
+
+// validateTraining checks what a training step needs (Run and Measure).
+func (cfg *Config) validateTraining(trainData data.Source) error {
 	switch {
 	case cfg.Batch < 1 || cfg.Seq < 1:
 		return fmt.Errorf("batch %d and seq %d must be at least 1", cfg.Batch, cfg.Seq)
@@ -404,25 +478,12 @@ func (cfg *Config) validate(trainData, heldOut data.Source) error {
 		return fmt.Errorf("learning rate %v must be positive", cfg.LR)
 	case trainData == nil || trainData.Size() < int64(cfg.Seq)+1:
 		return fmt.Errorf("training data is smaller than one sequence of %d bytes", cfg.Seq+1)
-	case heldOut == nil || heldOut.Size() < int64(cfg.Seq)+1:
-		return fmt.Errorf("held-out data is smaller than one sequence of %d bytes", cfg.Seq+1)
 	case cfg.NonFinite != "" && cfg.NonFinite != "stop" && cfg.NonFinite != "skip":
 		return fmt.Errorf("non-finite policy %q: want stop or skip", cfg.NonFinite)
 	case cfg.Schedule != "" && cfg.Schedule != "cosine" && cfg.Schedule != "invsqrt":
 		return fmt.Errorf("schedule %q: want cosine or invsqrt", cfg.Schedule)
 	case cfg.Optimizer != "" && cfg.Optimizer != "adamw" && cfg.Optimizer != "adafactor":
 		return fmt.Errorf("optimizer %q: want adamw or adafactor", cfg.Optimizer)
-	case cfg.CheckpointEvery < 0:
-		return fmt.Errorf("checkpoint interval %d must not be negative", cfg.CheckpointEvery)
-	case cfg.CheckpointEvery > 0 && cfg.Checkpoint == "":
-		return fmt.Errorf("checkpoint interval %d needs a checkpoint path", cfg.CheckpointEvery)
-	case cfg.LogEvery < 0:
-		return fmt.Errorf("log interval %d must not be negative", cfg.LogEvery)
-	}
-	for k := range cfg.Metadata {
-		if strings.HasPrefix(k, "bfc.train.") || strings.HasPrefix(k, "bfc.optim.") || k == "bfc.format" {
-			return fmt.Errorf("checkpoint metadata key %q is reserved for the training state", k)
-		}
 	}
 	return nil
 }

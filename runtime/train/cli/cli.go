@@ -3,7 +3,10 @@
 // (memory-mapped, split into training and held-out files), train.Run with a
 // progress line, a JSON-lines log and a PNG loss plot, Ctrl-C to stop with a
 // checkpoint, -resume, a sample at the end, and a "sample" mode that
-// generates text from a checkpoint.
+// generates text from a checkpoint. For tools that run it as a child
+// process: -result (a JSON report of how the run ended), -measure-steps
+// (time training steps instead of training) and -hurdle (an early held-out
+// evaluation that can stop the run).
 package cli
 
 import (
@@ -11,9 +14,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -97,6 +102,11 @@ type options struct {
 	prompt            string
 	paths             []string
 	fs                *flag.FlagSet
+	// For tools that run the trainer (bfc search): -result, -measure-steps
+	// and -measure-warmup (-hurdle and -hurdle-bpb are in cfg).
+	resultPath    string
+	measureSteps  int
+	measureWarmup int
 }
 
 // off turns the log or the plot off.
@@ -153,6 +163,11 @@ func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code in
 	fs.Float64Var(&o.topP, "top-p", 0.95, "nucleus sampling mass")
 	fs.StringVar(&o.prompt, "prompt", "func ", "text the sample starts from")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed for initialisation, batches and sampling")
+	fs.StringVar(&o.resultPath, "result", "", "when the run ends, write how (status, steps, held-out bits per byte, ...) as one JSON object to this file")
+	fs.IntVar(&o.measureSteps, "measure-steps", 0, "instead of training, time this many training steps and write them to -result (0: train)")
+	fs.IntVar(&o.measureWarmup, "measure-warmup", 3, "untimed training steps before -measure-steps")
+	fs.Float64Var(&c.Hurdle, "hurdle", 0, "evaluate held-out once when the training time reaches this fraction of -time (0: never)")
+	fs.Float64Var(&c.HurdleBPB, "hurdle-bpb", 0, "with -hurdle: stop there if held-out bits per byte are above this (default: go on)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, exitOK
@@ -163,6 +178,8 @@ func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code in
 		fmt.Fprintf(stderr, "%s: %s\n", p.Name, fmt.Sprintf(format, args...))
 		return nil, exitUsage
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for i := range p.Models {
 		if p.Models[i].Name == arch {
 			o.model = &p.Models[i]
@@ -204,6 +221,24 @@ func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code in
 		return bad("-sample %d: must be 0 (none) or a number of bytes", o.sampleLen)
 	case c.Checkpoint == "":
 		return bad("-ckpt: a checkpoint path is needed")
+	case set["hurdle"] && !(c.Hurdle > 0 && c.Hurdle < 1):
+		return bad("-hurdle %v: must be between 0 and 1 (a fraction of -time)", c.Hurdle)
+	case c.Hurdle > 0 && c.Duration <= 0:
+		return bad("-hurdle %v needs -time: it is a fraction of the time budget", c.Hurdle)
+	case set["hurdle-bpb"] && !(c.HurdleBPB > 0 && !math.IsInf(c.HurdleBPB, 0)):
+		return bad("-hurdle-bpb %v: must be a positive number of bits per byte", c.HurdleBPB)
+	case set["hurdle-bpb"] && c.Hurdle == 0:
+		return bad("-hurdle-bpb %v needs -hurdle: the fraction of -time at which to evaluate", c.HurdleBPB)
+	case o.measureSteps < 0:
+		return bad("-measure-steps %d: must be 0 (train) or a number of steps", o.measureSteps)
+	case o.measureWarmup < 0:
+		return bad("-measure-warmup %d: must be 0 or a number of steps", o.measureWarmup)
+	case set["measure-warmup"] && o.measureSteps == 0:
+		return bad("-measure-warmup %d needs -measure-steps", o.measureWarmup)
+	case o.measureSteps > 0 && c.Resume != "":
+		return bad("-measure-steps %d: not with -resume (a measurement times a fresh model)", o.measureSteps)
+	case o.measureSteps > 0 && c.Hurdle > 0:
+		return bad("-hurdle %v: not with -measure-steps (a measurement does not evaluate)", c.Hurdle)
 	}
 	if c.Resume != "" {
 		if _, err := os.Stat(c.Resume); err != nil {
@@ -228,14 +263,22 @@ func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code in
 	if o.logPath != "" && (o.logPath == c.Checkpoint || o.logPath == o.plotPath) || o.plotPath != "" && o.plotPath == c.Checkpoint {
 		return bad("-ckpt, -log and -plot must name different files")
 	}
-	if err := overwritable(c.Checkpoint, isSafetensors); err != nil {
-		return bad("-ckpt: %v", err)
+	if r := o.resultPath; r != "" && (r == c.Checkpoint || r == o.logPath || r == o.plotPath) {
+		return bad("-result %s: must name a file other than -ckpt, -log and -plot", r)
 	}
-	if err := overwritable(o.logPath, isLog); err != nil {
-		return bad("-log: %v", err)
+	if o.measureSteps == 0 { // a measurement writes none of them
+		if err := overwritable(c.Checkpoint, isSafetensors); err != nil {
+			return bad("-ckpt: %v", err)
+		}
+		if err := overwritable(o.logPath, isLog); err != nil {
+			return bad("-log: %v", err)
+		}
+		if err := overwritable(o.plotPath, isPNG); err != nil {
+			return bad("-plot: %v", err)
+		}
 	}
-	if err := overwritable(o.plotPath, isPNG); err != nil {
-		return bad("-plot: %v", err)
+	if err := overwritable(o.resultPath, isLog); err != nil { // a JSON object, as the log's lines
+		return bad("-result: %v", err)
 	}
 	c.Metadata = map[string]string{train.MetaModel: m.Name}
 	if m.Source != nil {
@@ -250,13 +293,53 @@ func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code in
 func Train(p Program, args []string, stdout, stderr io.Writer, stop <-chan struct{}, trained func()) int {
 	o, code := parseTrain(p, args, stderr)
 	if o == nil {
-		return code
-	}
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "%s: %s\n", p.Name, fmt.Sprintf(format, args...))
-		return exitError
+		return code // bad flags: no -result file
 	}
 	m, cfg := o.model, o.cfg
+	// -result: the report of how the run ended, written once.
+	reported := false
+	report := func(r *train.Report) int {
+		reported = true
+		if o.resultPath == "" {
+			return exitOK
+		}
+		if err := r.WriteFile(o.resultPath); err != nil {
+			fmt.Fprintf(stderr, "%s: -result: %v\n", p.Name, err)
+			return exitError
+		}
+		return exitOK
+	}
+	failed := func(err error) *train.Report {
+		if o.measureSteps > 0 {
+			return train.MeasureReport(nil, err, m.NumParams)
+		}
+		return train.NewReport(nil, err, m.NumParams)
+	}
+	fail := func(format string, args ...any) int {
+		msg := fmt.Sprintf(format, args...)
+		fmt.Fprintf(stderr, "%s: %s\n", p.Name, msg)
+		if !reported {
+			report(failed(errors.New(msg)))
+		}
+		return exitError
+	}
+	if o.resultPath != "" {
+		// A panic (in the model, say) is reported too, then goes on.
+		defer func() {
+			if r := recover(); r != nil {
+				if !reported {
+					report(failed(fmt.Errorf("panic: %v", r)))
+				}
+				panic(r)
+			}
+		}()
+		if err := os.MkdirAll(filepath.Dir(o.resultPath), 0o755); err != nil {
+			return fail("-result: %v", err)
+		}
+	}
+	if o.measureSteps > 0 {
+		return measure(p, o, stdout, stop, trained, report, fail)
+	}
 	var resumeStep int
 	if cfg.Resume != "" {
 		md, err := train.ReadMetadata(cfg.Resume)
@@ -327,11 +410,21 @@ func Train(p Program, args []string, stdout, stderr io.Writer, stop <-chan struc
 	model := m.New(cfg.Seed)
 	res, err := train.Run(model, cfg, trainData, heldOut)
 	trained()
+	// The result is written when training ends, before the sample.
+	if code := report(train.NewReport(res, err, m.NumParams)); err == nil && code != exitOK {
+		return code
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
 	plotted := drawPlot()
 	sampleCmd := sampleCommand(p)
+	if res.Hurdled {
+		h := res.Hurdle
+		fmt.Fprintf(stdout, "%s: stopped at the hurdle after step %d (%s of training): held-out %.3f bits per byte is above -hurdle-bpb %g; checkpoint saved to %s\n",
+			p.Name, h.Step, h.Elapsed.Round(time.Millisecond), h.BPB, cfg.HurdleBPB, cfg.Checkpoint)
+		return exitOK
+	}
 	if res.Stopped {
 		fmt.Fprintf(stdout, "%s: stopped after step %d; checkpoint saved to %s\n", p.Name, res.LastStep, cfg.Checkpoint)
 		if plotted {
@@ -356,6 +449,36 @@ func Train(p Program, args []string, stdout, stderr io.Writer, stop <-chan struc
 		fmt.Fprintf(stdout, "\n--- sample (temperature %.2f, top-p %.2f) ---\n%s\n", o.temp, o.topP, out)
 		fmt.Fprintf(stdout, "---\nmore samples: %s %s\n", sampleCmd, shellQuote(cfg.Checkpoint))
 	}
+	return exitOK
+}
+
+// measure runs -measure-steps: it times training steps of a fresh model on
+// the training corpus and reports them, without evaluation, checkpoint,
+// log, plot or sample.
+func measure(p Program, o *options, stdout io.Writer, stop <-chan struct{}, trained func(), report func(*train.Report) int, fail func(string, ...any) int) int {
+	m, cfg := o.model, o.cfg
+	trainData, heldOut, desc, err := corpus(o.paths, o.heldOut, o.maxBytes)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer trainData.Close()
+	defer heldOut.Close()
+	fmt.Fprintf(stdout, "%s: %s model, %d parameters; timing %d training steps after %d warm-up on %s, GOMAXPROCS %d\n",
+		p.Name, m.Name, m.NumParams, o.measureSteps, o.measureWarmup, desc, runtime.GOMAXPROCS(0))
+	cfg.Stop = stop
+	ms, err := train.Measure(m.New(cfg.Seed), cfg, trainData, o.measureWarmup, o.measureSteps)
+	trained()
+	if code := report(train.MeasureReport(ms, err, m.NumParams)); err == nil && code != exitOK {
+		return code
+	}
+	if err != nil {
+		return fail("%v", err)
+	}
+	if ms.Stopped {
+		fmt.Fprintf(stdout, "%s: stopped after %d timed steps\n", p.Name, len(ms.StepTimes))
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "%s: median %s per step over %d steps\n", p.Name, ms.Median, len(ms.StepTimes))
 	return exitOK
 }
 
