@@ -150,10 +150,12 @@ func (r *recogniser) file() {
 			r.block()
 		case is(t, "model"):
 			r.model()
+		case is(t, "search"):
+			r.search()
 		case is(t, "import"):
 			r.failAt(t, `unexpected "import": imports must come before all declarations`)
 		default:
-			r.fail("a declaration: constant (dim, int, real or bool), block or model")
+			r.fail("a declaration: constant (dim, int, real or bool), block, model or search")
 		}
 	}
 }
@@ -322,10 +324,16 @@ func (r *recogniser) modelStmt() {
 
 func (r *recogniser) repeat() {
 	r.next()
-	if !startsExpr(r.peek(0)) {
+	count := r.peek(0)
+	if !startsExpr(count) {
 		r.fail("repeat count")
 	}
 	r.expr()
+	if is(count, "[") && !is(r.peek(0), "[") && !isIdent(r.peek(0)) {
+		// repeat [A(...), B(...)]: the list parsed as the count, and no
+		// blocks follow it.
+		r.failAt(count, `unexpected "[", expected repeat count, as in repeat 4 [A(...), B(...)]`)
+	}
 	if is(r.peek(0), "[") {
 		lbrack := r.next()
 		for {
@@ -351,7 +359,7 @@ func (r *recogniser) repeat() {
 }
 
 func startsExpr(t *lexer.Token) bool {
-	return t.Type == tokInt || t.Type == tokFloat || isIdent(t) || is(t, "(") || is(t, "-")
+	return t.Type == tokInt || t.Type == tokFloat || isIdent(t) || is(t, "(") || is(t, "[") || is(t, "-")
 }
 
 // expr = term { ("+" | "-") term }
@@ -373,7 +381,7 @@ func (r *recogniser) term() {
 }
 
 // unary = [ "-" ] primary
-// primary = real | int | "true" | "false" | call | ident | "(" expr ")"
+// primary = real | int | "true" | "false" | call | ident | "(" expr ")" | list
 func (r *recogniser) unary() {
 	if is(r.peek(0), "-") {
 		r.next()
@@ -392,11 +400,75 @@ func (r *recogniser) unary() {
 		r.next()
 		r.expr()
 		r.expect(")", `")"`, r.opened("(", t))
+	case is(t, "["):
+		r.list()
 	default:
 		prev := r.toks[max(r.i-1, 0)]
 		if r.i > 0 && prev.Type == tokPunct && strings.Contains("+-*/%=:", prev.Value) {
 			r.fail(fmt.Sprintf("expression after %q", prev.Value))
 		}
 		r.fail("expression")
+	}
+}
+
+// list = "[" [ expr { "," expr } [","] ] "]"
+func (r *recogniser) list() {
+	lbrack := r.next()
+	for !is(r.peek(0), "]") {
+		if t := r.peek(0); !startsExpr(t) {
+			var notes []source.Note
+			if t.EOF() || is(t, ")") || is(t, "}") {
+				notes = append(notes, r.opened("[", lbrack))
+			}
+			r.fail(`a value or "]" in the list`, notes...)
+		}
+		r.expr()
+		if !is(r.peek(0), ",") {
+			if !is(r.peek(0), "]") {
+				r.fail(`"," or "]" in the list`, r.opened("[", lbrack))
+			}
+			break
+		}
+		r.next()
+	}
+	r.next()
+}
+
+// search = "search" ident "{" { searchstmt } "}"
+func (r *recogniser) search() {
+	r.next()
+	name := r.ident("search name")
+	lbrace := r.peek(0)
+	r.expect("{", fmt.Sprintf("\"{\" and the body of search %s", name))
+	for !is(r.peek(0), "}") {
+		if r.peek(0).EOF() {
+			r.fail(fmt.Sprintf("\"}\" to close search %s", name), r.opened("{", lbrace))
+		}
+		r.searchStmt()
+	}
+	r.next()
+}
+
+// searchstmt = "baseline" ident | ident ":" expr | call
+func (r *recogniser) searchStmt() {
+	t0, t1 := r.peek(0), r.peek(1)
+	switch {
+	case is(t0, "baseline") && isIdent(t1):
+		r.next()
+		r.next()
+	case isIdent(t0) && is(t1, ":"):
+		r.next()
+		r.next()
+		r.expr()
+	case isIdent(t0) && is(t1, "("):
+		r.call()
+	case is(t0, "baseline"):
+		r.failAt(t1, "unexpected "+describe(t1)+", expected the baseline model, as in baseline M")
+	case isIdent(t0) && is(t1, "="):
+		r.failAt(t1, fmt.Sprintf("unexpected \"=\" after %s: a choice is written name: value, as in %s: [a, b]", t0.Value, t0.Value))
+	case isIdent(t0):
+		r.failAt(t1, fmt.Sprintf("unexpected %s, expected \":\" or \"(\" after %s, as in %s: [a, b] or %s(attr: [a, b])", describe(t1), t0.Value, t0.Value, t0.Value))
+	default:
+		r.fail(`a search statement (baseline M, name: [choices] or primitive(attr: [choices])) or "}"`)
 	}
 }

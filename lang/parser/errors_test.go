@@ -131,6 +131,27 @@ func TestErrorNotes(t *testing.T) {
 	}
 }
 
+// TestListErrorNotes checks the notes that point at the bracket of an
+// unclosed list and the brace of an unclosed search declaration.
+func TestListErrorNotes(t *testing.T) {
+	for src, want := range map[string]string{
+		"search S {\n    d: [96, 128\n}\n":        "s.bf:3:1: unexpected \"}\", expected \",\" or \"]\" in the list\n\ts.bf:2:8: [ opened here",
+		"search S {\n    d: [96,\n}\n":            "s.bf:3:1: unexpected \"}\", expected a value or \"]\" in the list\n\ts.bf:2:8: [ opened here",
+		"search S {\n    ffn(hidden: [1, 2)\n}\n": "s.bf:2:22: unexpected \")\", expected \",\" or \"]\" in the list\n\ts.bf:2:17: [ opened here",
+		"search S {\n    baseline M\n":            "s.bf:3:1: unexpected end of file, expected \"}\" to close search S\n\ts.bf:1:10: { opened here",
+	} {
+		_, err := Parse("s.bf", []byte(src))
+		var list source.List
+		if !errors.As(err, &list) || len(list) != 1 {
+			t.Errorf("%q: want one diagnostic, got %v", src, err)
+			continue
+		}
+		if got := list[0].Error(); got != want {
+			t.Errorf("%q: got\n%s\nwant\n%s", src, got, want)
+		}
+	}
+}
+
 // TestErrorsAgree checks that the recogniser that words syntax errors finds
 // an error in exactly the error cases, and none in the valid files.
 func TestErrorsAgree(t *testing.T) {

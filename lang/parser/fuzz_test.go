@@ -114,6 +114,12 @@ func checkTreePositions(t *testing.T, src []byte, f *ast.File) {
 		case *ast.Model:
 			at("Model.LBrace", n.LBrace, '{')
 			at("Model.RBrace", n.RBrace, '}')
+		case *ast.Search:
+			at("Search.LBrace", n.LBrace, '{')
+			at("Search.RBrace", n.RBrace, '}')
+		case *ast.List:
+			at("List.LBrack", n.LBrack, '[')
+			at("List.RBrack", n.RBrack, ']')
 		case *ast.Call:
 			at("Call.LParen", n.LParen, '(')
 			at("Call.RParen", n.RParen, ')')

@@ -240,6 +240,9 @@ func fillBrackets(f *ast.File, toks []lexer.Token) {
 		case *ast.Model:
 			n.LBrace = next("{", n.Name.EndPos.Offset)
 			n.RBrace = closing(n.EndPos)
+		case *ast.Search:
+			n.LBrace = next("{", n.Name.EndPos.Offset)
+			n.RBrace = closing(n.EndPos)
 		case *ast.Call:
 			n.LParen = next("(", n.Func.EndPos.Offset)
 			n.RParen = closing(n.EndPos)
@@ -248,6 +251,9 @@ func fillBrackets(f *ast.File, toks []lexer.Token) {
 				n.LBrack = next("[", n.Count.EndPos.Offset)
 				n.RBrack = closing(n.EndPos)
 			}
+		case *ast.List:
+			n.LBrack = next("[", n.Pos.Offset)
+			n.RBrack = closing(n.EndPos)
 		}
 		return true
 	})
