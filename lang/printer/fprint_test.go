@@ -14,6 +14,10 @@ func num(s string) *ast.Expr {
 	return &ast.Expr{Left: &ast.Term{Left: &ast.Unary{Primary: &ast.Primary{Int: &s}}}}
 }
 
+func list(elems ...*ast.Expr) *ast.Expr {
+	return &ast.Expr{Left: &ast.Term{Left: &ast.Unary{Primary: &ast.Primary{List: &ast.List{Elems: elems}}}}}
+}
+
 func ref(s string) *ast.Expr {
 	return &ast.Expr{Left: &ast.Term{Left: &ast.Unary{Primary: &ast.Primary{Ident: ident(s)}}}}
 }
@@ -40,6 +44,18 @@ func TestFprintBuiltTree(t *testing.T) {
 				{Repeat: &ast.Repeat{Count: num("2"), List: true, Blocks: []*ast.Call{{Func: ident("B")}, {Func: ident("B"), Args: []*ast.Arg{{Name: ident("d"), Value: ref("d")}}}}}},
 				{Head: ident("tied")},
 			}}},
+			{Search: &ast.Search{Name: ident("S"), Body: []*ast.SearchStmt{
+				{Baseline: ident("M")},
+				{Choice: &ast.Arg{Name: ident("blocks"), Value: list(num("1"), num("2"))}},
+				{Choice: &ast.Arg{Name: ident("kinds"), Value: list()}},
+				{Kind: &ast.Call{Func: ident("moe"), Args: []*ast.Arg{
+					{Name: ident("route"), Value: list(
+						&ast.Expr{Left: &ast.Term{Left: &ast.Unary{Primary: &ast.Primary{Call: &ast.Call{Func: ident("top_k"),
+							Args: []*ast.Arg{{Name: ident("k"), Value: list(num("1"), list(ref("x")))}}}}}}},
+					)},
+				}}},
+			}}},
+			{Search: &ast.Search{Name: ident("Empty")}},
 		},
 		Comments: []*ast.Comment{{Text: "// no position"}},
 	}
@@ -61,6 +77,15 @@ model M {
     repeat 2 [B(), B(d: d)]
     head tied
 }
+
+search S {
+    baseline M
+    blocks: [1, 2]
+    kinds: []
+    moe(route: [top_k(k: [1, [x]])])
+}
+
+search Empty {}
 // no position
 `
 	if got := buf.String(); got != want {
@@ -79,6 +104,11 @@ func TestFprintInvalid(t *testing.T) {
 		{Decls: []*ast.Decl{{Model: &ast.Model{Name: ident("M"), Body: []*ast.ModelStmt{{Repeat: &ast.Repeat{Count: num("1")}}}}}}},
 		{Decls: []*ast.Decl{{Model: &ast.Model{Name: ident("M"), Body: []*ast.ModelStmt{{}}}}}},
 		{Decls: []*ast.Decl{{Const: &ast.Const{Type: "int", Name: ident("x"), Value: &ast.Expr{Left: &ast.Term{Left: &ast.Unary{Primary: &ast.Primary{}}}}}}}},
+		{Decls: []*ast.Decl{{Const: &ast.Const{Type: "int", Name: ident("x"), Value: list(num("1"), nil)}}}},
+		{Decls: []*ast.Decl{{Search: &ast.Search{Name: ident("S"), Body: []*ast.SearchStmt{{}}}}}},
+		{Decls: []*ast.Decl{{Search: &ast.Search{Name: ident("S"), Body: []*ast.SearchStmt{nil}}}}},
+		{Decls: []*ast.Decl{{Search: &ast.Search{Body: []*ast.SearchStmt{{Baseline: ident("M")}}}}}},
+		{Decls: []*ast.Decl{{Search: &ast.Search{Name: ident("S"), Body: []*ast.SearchStmt{{Baseline: ident("")}}}}}},
 	} {
 		err := Fprint(&bytes.Buffer{}, f)
 		if err == nil || !strings.Contains(err.Error(), "invalid syntax tree") {

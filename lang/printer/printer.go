@@ -266,6 +266,8 @@ func (p *printer) file(f *ast.File) {
 			p.block(d.Block)
 		case d.Model != nil:
 			p.model(d.Model)
+		case d.Search != nil:
+			p.search(d.Search)
 		default:
 			panic(invalidAST("empty declaration"))
 		}
@@ -408,6 +410,34 @@ func (p *printer) modelStmt(s *ast.ModelStmt) {
 	}
 }
 
+func (p *printer) search(s *ast.Search) {
+	p.text("search " + name(s.Name))
+	stmt := func(i int) *ast.SearchStmt {
+		if s.Body[i] == nil {
+			panic(invalidAST("nil statement"))
+		}
+		return s.Body[i]
+	}
+	p.body(len(s.Body), func(i int) lexer.Position { return stmt(i).Pos }, func(i int) lexer.Position { return stmt(i).EndPos },
+		s.LBrace, s.RBrace, func(i int) { p.searchStmt(stmt(i)) })
+}
+
+func (p *printer) searchStmt(s *ast.SearchStmt) {
+	if s == nil {
+		panic(invalidAST("nil statement"))
+	}
+	switch {
+	case s.Baseline != nil:
+		p.text("baseline " + name(s.Baseline))
+	case s.Choice != nil:
+		p.arg(s.Choice)
+	case s.Kind != nil:
+		p.call(s.Kind)
+	default:
+		panic(invalidAST("empty search statement"))
+	}
+}
+
 func (p *printer) repeat(r *ast.Repeat) {
 	p.text("repeat ")
 	p.expr(r.Count)
@@ -486,6 +516,46 @@ func (p *printer) call(c *ast.Call) {
 	p.text(")")
 }
 
+// list prints a list of values: on one line, or one element per line when
+// the first element starts on a line after the "[" or a comment falls
+// inside the brackets.
+func (p *printer) list(l *ast.List) {
+	p.text("[")
+	broken := len(l.Elems) > 0 && l.Elems[0] != nil && l.Elems[0].Pos.Line > l.LBrack.Line || p.hasComment(l.LBrack, l.RBrack)
+	if !broken {
+		for i, e := range l.Elems {
+			if i > 0 {
+				p.text(", ")
+			}
+			p.expr(e)
+		}
+		p.text("]")
+		return
+	}
+	elemPos := func(i int) lexer.Position {
+		if l.Elems[i] == nil {
+			panic(invalidAST("missing expression"))
+		}
+		return l.Elems[i].Pos
+	}
+	p.end(after(l.LBrack), firstPos(len(l.Elems), elemPos, l.RBrack))
+	p.opened()
+	for i, e := range l.Elems {
+		next := l.RBrack.Offset
+		if i+1 < len(l.Elems) {
+			next = elemPos(i + 1).Offset
+		}
+		p.start(elemPos(i))
+		p.expr(e)
+		p.text(",")
+		p.end(e.EndPos, next)
+	}
+	p.commentsBefore(l.RBrack.Offset, p.indent)
+	p.indent--
+	p.startClosing(l.RBrack)
+	p.text("]")
+}
+
 func (p *printer) arg(a *ast.Arg) {
 	if a == nil {
 		panic(invalidAST("nil argument"))
@@ -545,6 +615,8 @@ func (p *printer) unary(u *ast.Unary) {
 		p.text("(")
 		p.expr(x.Paren)
 		p.text(")")
+	case x.List != nil:
+		p.list(x.List)
 	default:
 		panic(invalidAST("empty operand"))
 	}

@@ -22,7 +22,7 @@ func (g *gen) pick(xs ...string) string { return xs[g.r.IntN(len(xs))] }
 func (g *gen) n(k int) int { return g.r.IntN(k) }
 
 func (g *gen) name() string {
-	return g.pick("d", "heads", "x", "gelu", "rms", "dim", "norm", "repeat", "model", "pre", "head", "loss", "act")
+	return g.pick("d", "heads", "x", "gelu", "rms", "dim", "norm", "repeat", "model", "pre", "head", "loss", "act", "search", "baseline")
 }
 
 func (g *gen) file() {
@@ -30,15 +30,68 @@ func (g *gen) file() {
 		g.emit("import", strconv.Quote(g.pick("std/transformer.bf", "a/b.bf", "é\t\"q\"")))
 	}
 	for range g.n(5) {
-		switch g.n(3) {
+		switch g.n(4) {
 		case 0:
 			g.constDecl()
 		case 1:
 			g.block()
 		case 2:
 			g.model()
+		case 3:
+			g.search()
 		}
 	}
+}
+
+func (g *gen) search() {
+	g.emit("search", g.name(), "{")
+	for range g.n(6) {
+		switch g.n(4) {
+		case 0:
+			g.emit("baseline", g.name())
+		case 1:
+			g.emit(g.pick("blocks", "d", "kinds", "baseline", "search", "norm"), ":")
+			g.expr(1)
+		case 2:
+			// A choice whose value is a list, lists nested in it.
+			g.emit(g.pick("blocks", "d", "act"), ":")
+			g.valueList(1)
+		default:
+			g.emit(g.pick("ffn", "attention", "moe", "baseline", "search"))
+			g.list(g.n(4), "(", ")", func() {
+				g.emit(g.name(), ":")
+				if g.n(2) == 0 {
+					g.valueList(2)
+				} else {
+					g.expr(2)
+				}
+			})
+		}
+	}
+	g.emit("}")
+}
+
+// valueList emits a list of values: expressions, routing-rule calls whose
+// arguments are lists, and lists.
+func (g *gen) valueList(depth int) {
+	g.list(g.n(4), "[", "]", func() {
+		switch {
+		case depth < 3 && g.n(3) == 0:
+			g.emit(g.pick("top_k", "expert_choice"))
+			g.list(g.n(3), "(", ")", func() {
+				g.emit(g.name(), ":")
+				if g.n(2) == 0 {
+					g.valueList(depth + 2)
+				} else {
+					g.expr(depth + 2)
+				}
+			})
+		case depth < 3 && g.n(4) == 0:
+			g.valueList(depth + 1)
+		default:
+			g.expr(depth + 1)
+		}
+	})
 }
 
 func (g *gen) constDecl() {
@@ -130,7 +183,7 @@ func (g *gen) unary(depth int) {
 	if g.n(4) == 0 {
 		g.emit("-")
 	}
-	k := g.n(6)
+	k := g.n(7)
 	if depth > 2 {
 		k = g.n(3)
 	}
@@ -147,6 +200,8 @@ func (g *gen) unary(depth int) {
 		g.emit("(")
 		g.expr(depth + 1)
 		g.emit(")")
+	case 6:
+		g.list(g.n(4), "[", "]", func() { g.expr(depth + 1) })
 	}
 }
 
