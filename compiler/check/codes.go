@@ -34,11 +34,11 @@ const (
 	UnknownName = "UnknownName"
 
 	// DuplicateDecl occurs when a name is declared twice in one namespace:
-	// file-level constants, blocks and models of all files together, the
-	// parameters and local constants of a block, the sub-layers of a block,
-	// the constants of a model; also when a block gives its default norm
-	// twice, a model repeats a singular statement (input, embed, norm,
-	// head, loss) or a call gives an argument twice.
+	// file-level constants, blocks, models and search declarations of all
+	// files together, the parameters and local constants of a block, the
+	// sub-layers of a block, the constants of a model; also when a block
+	// gives its default norm twice, a model repeats a singular statement
+	// (input, embed, norm, head, loss) or a call gives an argument twice.
 	//
 	// Example:
 	//
@@ -174,7 +174,8 @@ const (
 	// InvalidValue occurs when a value is of the right type but not one the
 	// language accepts: an unknown norm kind, activation or placement word,
 	// a non-positive eps, a constant defined in terms of itself, an integer
-	// that overflows.
+	// that overflows, a list of choices ([a, b]) outside a search
+	// declaration.
 	//
 	// Example:
 	//

@@ -282,8 +282,49 @@ func (ev *evaluator) primary(p *ast.Primary, want typ, what string) value {
 		return invalid
 	case p.Paren != nil:
 		return ev.expr(p.Paren, want, what)
+	case p.List != nil:
+		// A search declaration takes the elements of a list that is the
+		// whole value of a choice one at a time; any other list is an error.
+		if ev.c.inSearch(p.List.Pos) {
+			ev.errorf(pos, false, InvalidValue, "a list of choices must stand alone as the value of a choice; here %s needs %s", what, want.noun())
+		} else {
+			ev.errorf(pos, false, InvalidValue, listOutsideSearch)
+		}
+		return invalid
 	}
 	return invalid
+}
+
+// listOutsideSearch is the message for a list of choices outside a search
+// declaration.
+const listOutsideSearch = "a list of choices is only allowed in a search declaration"
+
+// listsOutsideSearch reports each outermost list of d, a declaration other
+// than a search declaration, at its "[": whether or not the list's value is
+// ever computed.
+func (c *checker) listsOutsideSearch(d *ast.Decl) {
+	ast.Inspect(d, func(n any) bool {
+		if l, ok := n.(*ast.List); ok {
+			c.errorf(parser.Pos(l.Pos), InvalidValue, listOutsideSearch)
+			return false
+		}
+		return true
+	})
+}
+
+// inSearch reports whether pos lies inside a search declaration.
+func (c *checker) inSearch(pos lexer.Position) bool {
+	for _, f := range c.order {
+		if f.ast.Name != pos.Filename {
+			continue
+		}
+		for _, d := range f.ast.Decls {
+			if d.Search != nil && d.Pos.Offset <= pos.Offset && pos.Offset < d.EndPos.Offset {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ident resolves a name: declared names first (innermost scope out), then
@@ -299,7 +340,7 @@ func (ev *evaluator) ident(id *ast.Ident, want typ, what string) value {
 	}
 	if obj != nil {
 		switch obj.kind {
-		case blockObj, modelObj:
+		case blockObj, modelObj, searchObj:
 			ev.errorf(pos, false, UnknownName, "%s is a %s, not a value; %s needs %s", name, obj.kind, what, want.noun())
 			return invalid
 		}

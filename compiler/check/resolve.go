@@ -14,6 +14,7 @@ const (
 	paramObj
 	blockObj
 	modelObj
+	searchObj
 )
 
 func (k objKind) String() string {
@@ -24,6 +25,8 @@ func (k objKind) String() string {
 		return "parameter"
 	case blockObj:
 		return "block"
+	case searchObj:
+		return "search"
 	}
 	return "model"
 }
@@ -47,6 +50,7 @@ type object struct {
 	index  int              // declaration order among file-level constants
 	block  *blockDef        // blocks
 	model  *ast.Model       // models
+	search *ast.Search      // search declarations
 }
 
 type evalState uint8
@@ -115,15 +119,19 @@ func (s *scope) namesOf(k objKind) []string {
 	return out
 }
 
-// collectObjects declares the file-level constants, blocks and models of
-// every parsed file in one namespace, imports before importers, so a clash
-// is reported at the declaration in the importing file.
+// collectObjects declares the file-level constants, blocks, models and
+// search declarations of every parsed file in one namespace, imports before
+// importers, so a clash is reported at the declaration in the importing
+// file. It also reports every list of choices outside a search declaration.
 func (c *checker) collectObjects() {
 	c.global = newScope(nil)
 	c.global.ev = &evaluator{c: c, scope: c.global}
 	n := 0
 	for _, f := range c.order {
 		for _, d := range f.ast.Decls {
+			if d.Search == nil {
+				c.listsOutsideSearch(d)
+			}
 			var obj *object
 			switch {
 			case d.Const != nil:
@@ -135,6 +143,8 @@ func (c *checker) collectObjects() {
 				obj = &object{kind: blockObj, name: d.Block.Name.Name, pos: parser.Pos(d.Block.Name.Pos), block: def}
 			case d.Model != nil:
 				obj = &object{kind: modelObj, name: d.Model.Name.Name, pos: parser.Pos(d.Model.Name.Pos), model: d.Model}
+			case d.Search != nil:
+				obj = &object{kind: searchObj, name: d.Search.Name.Name, pos: parser.Pos(d.Search.Name.Pos), search: d.Search}
 			default:
 				continue
 			}
