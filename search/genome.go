@@ -148,6 +148,62 @@ func Random(s *check.Space, rng *rand.Rand) *Genome {
 
 func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
 
+// Project returns g with everything outside the space's choices replaced by
+// a choice: the baseline when the space names other values than its own.
+func Project(s *check.Space, g *Genome, rng *rand.Rand) *Genome {
+	c := g.Clone()
+	if !slices.Contains(s.Blocks, c.Blocks) {
+		c.Blocks = pick(rng, s.Blocks)
+	}
+	if !slices.Contains(s.D, c.D) {
+		c.D = pick(rng, s.D)
+	}
+	for _, key := range check.SpaceKeys {
+		if !slices.Contains(s.Attrs[key], c.Attrs[key]) {
+			c.Attrs[key] = pick(rng, s.Attrs[key])
+		}
+	}
+	for i := range c.Layers {
+		l := &c.Layers[i]
+		if !slices.Contains(s.Kinds, l.Kind) {
+			*l = Layer{Kind: pick(rng, s.Kinds)}
+		}
+		for k, v := range l.Over {
+			if !s.PerLayer || !slices.Contains(s.Attrs[k], v) {
+				delete(l.Over, k)
+			}
+		}
+	}
+	for len(c.Layers) > s.MaxSub {
+		i := rng.IntN(len(c.Layers))
+		c.Layers = slices.Delete(c.Layers, i, i+1)
+	}
+	for len(c.Layers) < s.MinSub {
+		c.Layers = slices.Insert(c.Layers, rng.IntN(len(c.Layers)+1), Layer{Kind: pick(rng, s.Kinds)})
+	}
+	c.normalise()
+	return c
+}
+
+// Probe draws n random candidates and reports how many pass the checker
+// and, for the others, the refusals by count.
+func Probe(s *check.Space, n int, seed uint64) (ok int, refusals map[string]int) {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	refusals = map[string]int{}
+	for range n {
+		if _, msg := Check(Render(s, Random(s, rng))); msg != "" {
+			// Strip the position: the same refusal anywhere counts once.
+			if _, rest, ok := strings.Cut(msg, ": "); ok {
+				msg = rest
+			}
+			refusals[msg]++
+		} else {
+			ok++
+		}
+	}
+	return ok, refusals
+}
+
 // Mutation names, as the journal records them.
 const (
 	MutKind   = "kind"
@@ -222,16 +278,22 @@ func Mutate(s *check.Space, g *Genome, rng *rand.Rand) (*Genome, string) {
 	if len(s.D) > 1 {
 		attrs = append(attrs, attr{-1, "d"})
 	}
-	present := map[string]bool{}
+	inherits := map[string]bool{} // some sub-layer takes the block's value of the key
 	for _, l := range g.Layers {
-		present[l.Kind] = true
+		for _, key := range kindKeys(l.Kind) {
+			if _, ok := l.Over[key]; !ok {
+				inherits[key] = true
+			}
+		}
 	}
 	for _, key := range check.SpaceKeys {
 		kind, _, _ := strings.Cut(key, ".")
-		if !present[kind] || len(s.Attrs[key]) < 2 {
+		if len(s.Attrs[key]) < 2 {
 			continue
 		}
-		attrs = append(attrs, attr{-1, key})
+		if inherits[key] {
+			attrs = append(attrs, attr{-1, key})
+		}
 		if s.PerLayer {
 			for i, l := range g.Layers {
 				if l.Kind == kind {

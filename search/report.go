@@ -30,10 +30,10 @@ type TrialInfo struct {
 
 // Summary is a journal's trials and counts.
 type Summary struct {
-	Settings *Settings
-	Trials   []*TrialInfo // by trial number
+	Settings                                 *Settings
+	Trials                                   []*TrialInfo // by trial number
 	Done, Rejected, Failed, Hurdled, Running int
-	Elapsed  float64
+	Elapsed                                  float64
 }
 
 // Summarise reads the trials out of a journal's records.

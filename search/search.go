@@ -20,7 +20,7 @@ import (
 
 // Strategies.
 const (
-	Evolution = "evolution"
+	Evolution    = "evolution"
 	RandomSearch = "random"
 )
 
@@ -39,8 +39,9 @@ type Config struct {
 	MaxTrials  int           // stop after this many trials (0: the budget alone)
 	Settings   Settings      // recorded in the journal; the fields above are copied in
 	Progress   io.Writer     // a line per event (nil: none)
-	// Interrupted, when set, says how to continue after Ctrl-C (a command line).
-	ResumeHint string
+	// Ended, when set, is called after each trial's last record is
+	// written, with every record so far (to redraw reports).
+	Ended func(recs []*Record)
 }
 
 // Trial is one candidate being evaluated.
@@ -131,7 +132,7 @@ func (st *state) propose() (*Trial, error) {
 		case len(st.pop) < st.cfg.Population || len(st.pop) == 0:
 			// The initial population: the baseline changed by one to
 			// three mutations.
-			g = Baseline(st.space)
+			g = Project(st.space, Baseline(st.space), rng)
 			var descs []string
 			for range 1 + rng.IntN(3) {
 				var d string
@@ -153,7 +154,7 @@ func (st *state) propose() (*Trial, error) {
 			g, d = Mutate(st.space, best.genome, rng)
 			t.Origin, t.Parent = fmt.Sprintf("mutation of #%d: %s", best.trial, d), best.trial
 		}
-		if why := InSpace(st.space, g); why != "" {
+		if why := InSpace(st.space, g); why != "" && n != 0 {
 			return nil, fmt.Errorf("internal error: trial %d's candidate is outside the space: %s", n, why)
 		}
 		text := Render(st.space, g)
@@ -407,6 +408,9 @@ func Run(ctx context.Context, s *check.Space, cfg Config, path string, resume bo
 				cancel()
 			}
 			cfg.progress(st, recs, running, elapsed())
+			if cfg.Ended != nil {
+				cfg.Ended(recs)
+			}
 		}
 	}
 	if runErr != nil {

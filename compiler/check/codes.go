@@ -227,6 +227,34 @@ const (
 	//	    loss cross_entropy
 	//	}
 	RouteLeak = "RouteLeak"
+
+	// EmptySpace occurs when no candidate of a search declaration can pass
+	// the checker, for a reason visible without building candidates: no d
+	// of the space divides by any of its attention heads (with head_dim
+	// left to d / heads), or every routing rule of its moe layers gives an
+	// expert no token. bfc search also refuses a space none of whose
+	// randomly drawn candidates passes, naming the commonest refusals.
+	//
+	// Example:
+	//
+	//	model M {
+	//	    input(batch: 8, seq: 64)
+	//	    embed(vocab: 256, dim: 64)
+	//	    repeat 1 Transformer(d: 64, heads: 4)
+	//	    norm rms
+	//	    head tied
+	//	    loss cross_entropy
+	//	}
+	//	block Transformer(d: dim, heads: int) {
+	//	    attn = attention(heads: heads, causal: true)
+	//	    mlp = ffn(hidden: 4 * d)
+	//	}
+	//	search S {
+	//	    baseline M
+	//	    d: [63, 65]
+	//	    attention(heads: [4, 8])
+	//	}
+	EmptySpace = "EmptySpace"
 )
 
 // codes lists every code, in catalogue order.
@@ -234,7 +262,7 @@ var codes = []string{
 	BadSyntax, UnknownName, DuplicateDecl, UnknownAttr, InvalidAttrType,
 	MissingAttr, MissingStmt, InvalidDim, InvalidSize, WidthMismatch,
 	ImportCycle, ImportNotFound, InvalidOverride, UnsupportedLayer, InvalidValue,
-	InvalidRoute, RouteLeak,
+	InvalidRoute, RouteLeak, EmptySpace,
 }
 
 // Codes returns every diagnostic code of the checker, in catalogue order.

@@ -49,10 +49,6 @@ type Space struct {
 	Eps             float64
 }
 
-// EmptySpace is the code of a search space in which no candidate can pass
-// the checker.
-const EmptySpace = "EmptySpace"
-
 // SpaceKeys lists the attribute keys of a Space, in a fixed order.
 var SpaceKeys = []string{
 	"attention.heads", "attention.head_dim",
