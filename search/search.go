@@ -249,7 +249,7 @@ type event struct {
 // returns the journal's records when the budget is spent, ErrInterrupted
 // when ctx ends it.
 func Run(ctx context.Context, s *check.Space, cfg Config, path string, resume bool, ev Evaluator) ([]*Record, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	set := cfg.Settings
@@ -587,7 +587,8 @@ func sameSettings(old, now *Settings) error {
 	return nil
 }
 
-func (c *Config) validate() error {
+// Validate checks the settings, naming the flag of a bad one.
+func (c *Config) Validate() error {
 	switch {
 	case c.Strategy != Evolution && c.Strategy != RandomSearch:
 		return fmt.Errorf("-strategy %q: want evolution or random", c.Strategy)

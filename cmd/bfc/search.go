@@ -81,6 +81,12 @@ func runSearch(e *env, args []string) int {
 		}
 		return exitUsage
 	}
+	probe := search.Config{Strategy: *strategy, Population: *population, Sample: *sample, Trial: *trial, Budget: *budget,
+		Workers: *workers, Slack: *slack, Hurdle: *hurdle}
+	if err := probe.Validate(); err != nil {
+		fmt.Fprintf(e.stderr, "bfc search: %v\n", err)
+		return exitUsage
+	}
 	if ok, refusals := search.Probe(sp, 200, *seed); ok == 0 {
 		fmt.Fprintf(e.stderr, "%s: %s: no candidate of search %s passes bfc check (none of 200 drawn at random)\n", sp.Pos, check.EmptySpace, sp.Name)
 		type kv struct {

@@ -285,7 +285,12 @@ func (c *checker) space(f *file, sd *ast.Search) *Space {
 		kind, attr, _ := strings.Cut(key, ".")
 		l := first[kind]
 		if l == nil {
-			if slices.Contains(kinds, kind) {
+			if !slices.Contains(kinds, kind) {
+				// No candidate has such a sub-layer.
+				s.Attrs[key] = []string{""}
+				continue
+			}
+			{
 				switch key {
 				case "attention.head_dim":
 					s.Attrs[key] = []string{""}
