@@ -5,5 +5,7 @@
 //	if err := plot.LossPNG("train.jsonl", "loss.png"); err != nil { ... }
 //
 // ReadLog and WritePNG split the same work for callers that hold the log
-// or the image in memory.
+// or the image in memory. ParetoPNG and ParetoFile draw a block search's
+// trials, held-out bits per byte against step time, with their Pareto front
+// (ParetoFront), the baseline and the step-time limit marked.
 package plot
