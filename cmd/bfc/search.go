@@ -386,7 +386,7 @@ func (r *trialRunner) run(ctx context.Context, t *search.Trial, bin string, limi
 	}
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
-		return nil, fmt.Errorf("ran out of time: the trainer was still running after %s and was killed", limit.Round(time.Second))
+		return nil, fmt.Errorf("ran out of time: the trainer was still running after %s and was killed", limit)
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case rerr == nil && res.Status == "failed":
@@ -467,6 +467,11 @@ func (r *trialRunner) Train(ctx context.Context, t *search.Trial) (*search.Outco
 	if err != nil {
 		return nil, err
 	}
+	return outcome(res)
+}
+
+// outcome reads a trainer's result of a trial.
+func outcome(res *trialResult) (*search.Outcome, error) {
 	o := &search.Outcome{BPB: math.NaN(), HurdleBPB: math.NaN(), Steps: res.Steps, Tokens: res.Tokens, Seconds: res.Elapsed}
 	if res.HeldOut != nil {
 		o.BPB = *res.HeldOut
