@@ -529,3 +529,33 @@ func TestInterrupt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sum.Done+3, Summarise(recs).Done)
 }
+
+func TestWorkers(t *testing.T) {
+	s := loadSpace(t, false)
+	cfg := config(Evolution, 5, 40)
+	cfg.Workers = 3
+	ev := &synthetic{want: target(), delay: 5 * time.Millisecond}
+	recs, err := Run(context.Background(), s, cfg, filepath.Join(t.TempDir(), "j.jsonl"), false, ev)
+	require.NoError(t, err)
+	sum := Summarise(recs)
+	require.Equal(t, 40, sum.Done)
+	// Nothing starts before the baseline's step time is known, and then
+	// up to three trials run at once.
+	measured0, most, running := false, 0, 0
+	for _, r := range recs {
+		switch r.Event {
+		case EvMeasured:
+			measured0 = measured0 || r.Trial == 0
+		case EvStarted:
+			if r.Trial > 0 {
+				require.True(t, measured0, "trial %d started before the baseline was measured", r.Trial)
+			}
+			running++
+			most = max(most, running)
+		case EvFinished, EvRejected, EvFailed:
+			running--
+		}
+	}
+	require.Equal(t, 3, most)
+	require.Len(t, started(recs), 40)
+}
