@@ -99,6 +99,7 @@ type Settings struct {
 	Strategy   string   `json:"strategy"`
 	Seed       uint64   `json:"seed"`
 	Population int      `json:"population"`
+	Init       string   `json:"init,omitempty"`
 	Sample     int      `json:"sample"`
 	Trial      string   `json:"trial"` // wall clock per trial
 	Budget     string   `json:"budget"`

@@ -189,6 +189,9 @@ func (s *Summary) Markdown(top int) string {
 		set.Space, set.Strategy, set.Seed, set.Trial, set.Budget, set.Workers, set.Threads, set.Slack, set.Hurdle)
 	if set.Strategy == Evolution {
 		fmt.Fprintf(&b, ", population %d, tournament %d", set.Population, set.Sample)
+		if set.Init != "" {
+			fmt.Fprintf(&b, ", initial population %s", set.Init)
+		}
 	}
 	fmt.Fprintf(&b, ".")
 	if set.CPU != "" {

@@ -18,6 +18,13 @@ import (
 	"github.com/bfcdev/bfc/compiler/check"
 )
 
+// Initial populations of evolution: mutants of the baseline (as Primer
+// seeds its search) or random candidates (as Real et al.).
+const (
+	InitBaseline = "baseline"
+	InitRandom   = "random"
+)
+
 // Strategies.
 const (
 	Evolution    = "evolution"
@@ -29,6 +36,7 @@ type Config struct {
 	Strategy   string        // Evolution or RandomSearch
 	Seed       uint64        // proposals are a function of the seed and the results so far
 	Population int           // aging evolution's population size
+	Init       string        // evolution's initial population: InitBaseline or InitRandom
 	Sample     int           // tournament size
 	Budget     time.Duration // total wall clock; trials start while a whole trial still fits
 	Trial      time.Duration // training wall clock per trial
@@ -129,6 +137,8 @@ func (st *state) propose() (*Trial, error) {
 			g, t.Origin = Baseline(st.space), "baseline"
 		case attempt >= tryStrategy || st.cfg.Strategy == RandomSearch:
 			g, t.Origin = Random(st.space, rng), "random"
+		case (len(st.pop) < st.cfg.Population || len(st.pop) == 0) && st.cfg.Init == InitRandom:
+			g, t.Origin = Random(st.space, rng), "initial: random"
 		case len(st.pop) < st.cfg.Population || len(st.pop) == 0:
 			// The initial population: the baseline changed by one to
 			// three mutations.
@@ -255,6 +265,9 @@ func Run(ctx context.Context, s *check.Space, cfg Config, path string, resume bo
 	set := cfg.Settings
 	set.SpaceName, set.SpaceHash = s.Name, SpaceHash(s)
 	set.Strategy, set.Seed, set.Population, set.Sample = cfg.Strategy, cfg.Seed, cfg.Population, cfg.Sample
+	if cfg.Strategy == Evolution {
+		set.Init = cfg.Init
+	}
 	set.Trial, set.Budget, set.Slack, set.Hurdle = cfg.Trial.String(), cfg.Budget.String(), cfg.Slack, cfg.Hurdle
 	set.Workers, set.Threads = cfg.Workers, cfg.Threads
 
@@ -575,6 +588,7 @@ func sameSettings(old, now *Settings) error {
 	cmp("-strategy", old.Strategy, now.Strategy)
 	cmp("-seed", old.Seed, now.Seed)
 	cmp("-population", old.Population, now.Population)
+	cmp("-init", old.Init, now.Init)
 	cmp("-sample", old.Sample, now.Sample)
 	cmp("-trial", old.Trial, now.Trial)
 	cmp("-slack", old.Slack, now.Slack)
@@ -592,6 +606,11 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Strategy != Evolution && c.Strategy != RandomSearch:
 		return fmt.Errorf("-strategy %q: want evolution or random", c.Strategy)
+	case c.Init == "":
+		c.Init = InitBaseline
+		return c.Validate()
+	case c.Init != InitBaseline && c.Init != InitRandom:
+		return fmt.Errorf("-init %q: want baseline or random", c.Init)
 	case c.Population < 2:
 		return fmt.Errorf("-population %d: must be at least 2", c.Population)
 	case c.Sample < 1 || c.Sample > c.Population:

@@ -559,3 +559,27 @@ func TestWorkers(t *testing.T) {
 	require.Equal(t, 3, most)
 	require.Len(t, started(recs), 40)
 }
+
+func TestInitRandom(t *testing.T) {
+	s := loadSpace(t, false)
+	cfg := config(Evolution, 6, 40)
+	cfg.Init = InitRandom
+	recs, err := Run(context.Background(), s, cfg, filepath.Join(t.TempDir(), "j.jsonl"), false, &synthetic{want: target()})
+	require.NoError(t, err)
+	for _, r := range recs {
+		if r.Event != EvStarted {
+			continue
+		}
+		switch {
+		case r.Trial == 0:
+			require.Equal(t, "baseline", r.Origin)
+		case r.Trial < cfg.Population:
+			require.Equal(t, "initial: random", r.Origin)
+		default:
+			require.True(t, strings.HasPrefix(r.Origin, "mutation of #"), "trial %d: %s", r.Trial, r.Origin)
+		}
+	}
+	cfg.Init = "seeded"
+	_, err = Run(context.Background(), s, cfg, filepath.Join(t.TempDir(), "k.jsonl"), false, &synthetic{want: target()})
+	require.ErrorContains(t, err, `-init "seeded": want baseline or random`)
+}

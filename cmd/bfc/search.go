@@ -39,6 +39,7 @@ func runSearch(e *env, args []string) int {
 	hurdle := fs.Float64("hurdle", 0.25, "at this fraction of a trial, stop a trial whose held-out bpb is above the population's median there (0: off)")
 	population := fs.Int("population", 8, "aging evolution's population")
 	sample := fs.Int("sample", 4, "aging evolution's tournament size")
+	initPop := fs.String("init", search.InitBaseline, "evolution's initial population: baseline (mutants of the baseline) or random (random candidates)")
 	maxTrials := fs.Int("max-trials", 0, "stop after this many trials (0: the budget decides)")
 	measure := fs.Int("measure-steps", 8, "timed training steps per candidate (after 3 warm-up steps); the median is its step time")
 	spaceName := fs.String("space", "", "the search declaration to run when the file has several")
@@ -81,7 +82,7 @@ func runSearch(e *env, args []string) int {
 		}
 		return exitUsage
 	}
-	probe := search.Config{Strategy: *strategy, Population: *population, Sample: *sample, Trial: *trial, Budget: *budget,
+	probe := search.Config{Strategy: *strategy, Init: *initPop, Population: *population, Sample: *sample, Trial: *trial, Budget: *budget,
 		Workers: *workers, Slack: *slack, Hurdle: *hurdle}
 	if err := probe.Validate(); err != nil {
 		fmt.Fprintf(e.stderr, "bfc search: %v\n", err)
@@ -151,7 +152,7 @@ func runSearch(e *env, args []string) int {
 		abs[i], _ = filepath.Abs(c)
 	}
 	cfg := search.Config{
-		Strategy: *strategy, Seed: *seed, Population: *population, Sample: *sample,
+		Strategy: *strategy, Init: *initPop, Seed: *seed, Population: *population, Sample: *sample,
 		Budget: *budget, Trial: *trial, Workers: *workers, Threads: threads,
 		Slack: *slack, Hurdle: *hurdle, MaxTrials: *maxTrials, Progress: e.stdout,
 		Settings: search.Settings{Space: file, Corpus: abs, CPU: cpuName(), Extra: extra},
