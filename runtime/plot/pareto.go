@@ -262,7 +262,8 @@ func ParetoPNG(trials []Trial, limit float64, title string, w io.Writer) error {
 		p.Add(labels)
 	}
 
-	// Below the front's staircase, at the lower left, is where no trial is.
+	// Below the front's staircase, at the lower left, is where no trial is;
+	// the y axis reaches lower still, so that the legend covers no point.
 	p.Legend.Top, p.Legend.Left = false, true
 	p.Legend.Padding = vg.Points(3)
 	xspan := xmax - xmin
@@ -270,7 +271,7 @@ func ParetoPNG(trials []Trial, limit float64, title string, w io.Writer) error {
 		xspan = math.Max(math.Abs(xmax)*0.1, 1)
 	}
 	p.X.Min, p.X.Max = xmin-0.05*xspan, xmax+0.05*xspan
-	p.Y.Min, p.Y.Max = ymin-0.05*yspan, ymax+0.05*yspan
+	p.Y.Min, p.Y.Max = ymin-0.35*yspan, ymax+0.05*yspan
 	if len(rejected)+len(failed) > 0 {
 		p.Y.Max = topY + 0.03*yspan
 	}
