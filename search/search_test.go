@@ -583,3 +583,25 @@ func TestInitRandom(t *testing.T) {
 	_, err = Run(context.Background(), s, cfg, filepath.Join(t.TempDir(), "k.jsonl"), false, &synthetic{want: target()})
 	require.ErrorContains(t, err, `-init "seeded": want baseline or random`)
 }
+
+// TestExampleSpace checks examples/search/space.bf: it passes the checker,
+// its baseline written as a candidate is examples/charlm's model, and
+// most random candidates pass.
+func TestExampleSpace(t *testing.T) {
+	res, diags := check.Check(check.Config{}, "../examples/search/space.bf")
+	require.Empty(t, diags)
+	require.Len(t, res.Spaces, 1)
+	s := res.Spaces[0]
+	charlm, diags := check.Check(check.Config{}, "../examples/charlm/charlm.bf")
+	require.Empty(t, diags)
+	ch, msg := Check(Render(s, Baseline(s)))
+	require.Empty(t, msg)
+	want := stats.Compute(charlm.Models[0])
+	require.Equal(t, want.Params, ch.Params)
+	require.Equal(t, want.Activated, ch.Activated)
+	ok, refusals := Probe(s, 100, 1)
+	require.Greater(t, ok, 50, "refusals: %v", refusals)
+	require.Equal(t, []int{1, 2, 3, 4}, s.Blocks)
+	require.Equal(t, 2, s.MinSub)
+	require.Equal(t, 8, s.MaxSub)
+}
