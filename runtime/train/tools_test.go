@@ -466,3 +466,67 @@ func TestReportWriteFileIsAtomic(t *testing.T) {
 		t.Fatal("WriteFile into a missing directory succeeded")
 	}
 }
+
+// TestEvalInterval: evaluations every EvalInterval of training time, each
+// slower than the interval, are left off the clock: the run still trains
+// for its whole budget, evaluates at each multiple of the interval, and
+// logs each with its training time.
+func TestEvalInterval(t *testing.T) {
+	const pause = 60 * time.Millisecond
+	m := &counted{bigram: newBigram(), delay: every(2 * time.Millisecond)}
+	var log bytes.Buffer
+	cfg := bigramConfig()
+	cfg.Steps, cfg.Warmup, cfg.Duration, cfg.EvalInterval = 100000, 0, 400*time.Millisecond, 50*time.Millisecond
+	cfg.Log, cfg.LogEvery = &log, 0
+	evals := 0
+	cfg.Evaluated = func(r *Result) { evals++; time.Sleep(pause) }
+	wall := time.Now()
+	res, err := Run(m, cfg, bigramCorpus(), bigramCorpus())
+	wallTime := time.Since(wall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 7 timed evaluations (50 ms … 350 ms) and the final one.
+	if evals != 8 {
+		t.Fatalf("%d evaluations, want 7 timed ones and the final one", evals)
+	}
+	if res.Elapsed < cfg.Duration || res.Elapsed > cfg.Duration+pause || wallTime < res.Elapsed+7*pause {
+		t.Fatalf("%v of training in %v of wall time; want about %v of training and 7 pauses of %v beside it", res.Elapsed, wallTime, cfg.Duration, pause)
+	}
+	k := 0
+	for _, rec := range logLines(t, log.Bytes()) {
+		if rec["heldout_bpb"] == nil || rec["final"] == true {
+			continue
+		}
+		k++
+		el := rec["elapsed_s"].(float64)
+		at := float64(k) * cfg.EvalInterval.Seconds()
+		if el < at || el > at+0.03 {
+			t.Fatalf("timed evaluation %d logged at %vs of training, want just after %vs", k, el, at)
+		}
+	}
+	if k != 7 {
+		t.Fatalf("%d timed evaluations logged, want 7", k)
+	}
+}
+
+// TestEvalIntervalChangesNothing: timed evaluations leave a step-capped
+// run's training as it was.
+func TestEvalIntervalChangesNothing(t *testing.T) {
+	cfg := bigramConfig()
+	cfg.Steps, cfg.Schedule = 40, "invsqrt"
+	plain := &counted{bigram: newBigram(), delay: every(time.Millisecond)}
+	if _, err := Run(plain, cfg, bigramCorpus(), bigramCorpus()); err != nil {
+		t.Fatal(err)
+	}
+	cfg.EvalInterval = 5 * time.Millisecond
+	evals := 0
+	cfg.Evaluated = func(*Result) { evals++ }
+	timed := &counted{bigram: newBigram(), delay: every(time.Millisecond)}
+	if _, err := Run(timed, cfg, bigramCorpus(), bigramCorpus()); err != nil {
+		t.Fatal(err)
+	}
+	if evals < 3 || !slices.Equal(plain.w, timed.w) {
+		t.Fatalf("%d evaluations; the training changed: %v", evals, !slices.Equal(plain.w, timed.w))
+	}
+}

@@ -51,6 +51,11 @@ type Config struct {
 	Clip        float64 // global gradient-norm clip (0: off)
 	EvalEvery   int     // evaluate held-out loss every this many steps (0: only at the end)
 	EvalBatches int     // batches per evaluation
+	// EvalInterval evaluates held-out loss each time the training time
+	// passes a multiple of it (0: never), for curves against wall clock.
+	// Unlike EvalEvery's, these evaluations do not count as training
+	// time, so that models of different speeds are timed alike.
+	EvalInterval time.Duration
 	Seed        uint64
 
 	// Checkpoint is where the training state (parameters, optimizer,
@@ -180,6 +185,12 @@ func Run(m Model, cfg Config, trainData, heldOut data.Source) (*Result, error) {
 	// The hurdle comes once, when the training time first reaches it; a run
 	// resumed past it (the run before passed it) has none.
 	hurdleAt := time.Duration(cfg.Hurdle * float64(cfg.Duration))
+	nextEval := cfg.EvalInterval
+	if nextEval > 0 {
+		for nextEval <= res.Elapsed {
+			nextEval += cfg.EvalInterval
+		}
+	}
 	hurdlePending := cfg.Hurdle > 0 && res.Elapsed < hurdleAt
 
 	start := time.Now().Add(-res.Elapsed)
@@ -260,6 +271,16 @@ func Run(m Model, cfg Config, trainData, heldOut data.Source) (*Result, error) {
 				break
 			}
 		}
+		if cfg.EvalInterval > 0 && res.Elapsed >= nextEval && (cfg.Duration <= 0 || res.Elapsed < cfg.Duration) {
+			for nextEval <= res.Elapsed {
+				nextEval += cfg.EvalInterval
+			}
+			paused := time.Now()
+			if err := evaluate(m, cfg, heldOut, res, prog, evalTimed); err != nil {
+				return end(err)
+			}
+			start = start.Add(time.Since(paused))
+		}
 		if !saved && cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step != cfg.Steps {
 			if err := evaluate(m, cfg, heldOut, res, prog, evalPeriodic); err != nil {
 				return end(err)
@@ -308,6 +329,7 @@ const (
 	evalPeriodic evalKind = iota // every EvalEvery steps
 	evalFinal                    // at the end
 	evalHurdle                   // the hurdle (Config.Hurdle): sets Result.Hurdle and Hurdled
+	evalTimed                    // every EvalInterval of training time
 )
 
 func evaluate(m Model, cfg Config, heldOut data.Source, res *Result, prog *progress, kind evalKind) error {
@@ -450,6 +472,8 @@ func (cfg *Config) validate(trainData, heldOut data.Source) error {
 		return fmt.Errorf("checkpoint interval %d needs a checkpoint path", cfg.CheckpointEvery)
 	case cfg.LogEvery < 0:
 		return fmt.Errorf("log interval %d must not be negative", cfg.LogEvery)
+	case cfg.EvalInterval < 0:
+		return fmt.Errorf("evaluation interval %v must not be negative", cfg.EvalInterval)
 	case math.IsNaN(cfg.Hurdle) || cfg.Hurdle < 0 || cfg.Hurdle >= 1:
 		return fmt.Errorf("hurdle %v: want a fraction of the time budget between 0 and 1", cfg.Hurdle)
 	case cfg.Hurdle > 0 && cfg.Duration <= 0:

@@ -148,6 +148,7 @@ func parseTrain(p Program, args []string, stderr io.Writer) (o *options, code in
 	fs.Float64Var(&c.WeightDecay, "wd", 0.1, "decoupled weight decay")
 	fs.Float64Var(&c.Clip, "clip", 1.0, "global gradient-norm clip (0: off)")
 	fs.IntVar(&c.EvalEvery, "eval-every", 500, "held-out evaluation interval in steps")
+	fs.DurationVar(&c.EvalInterval, "eval-time", 0, "also evaluate held-out each time this much training time has passed, off the clock (0: never)")
 	fs.IntVar(&c.EvalBatches, "eval-batches", 16, "batches per held-out evaluation")
 	fs.Float64Var(&o.heldOut, "heldout", 0.05, "fraction of files held out for evaluation (of bytes, for a single file)")
 	fs.Int64Var(&o.maxBytes, "max-bytes", 32<<20, "train on at most this many bytes of the corpus (0: all)")
