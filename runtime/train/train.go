@@ -56,7 +56,7 @@ type Config struct {
 	// Unlike EvalEvery's, these evaluations do not count as training
 	// time, so that models of different speeds are timed alike.
 	EvalInterval time.Duration
-	Seed        uint64
+	Seed         uint64
 
 	// Checkpoint is where the training state (parameters, optimizer,
 	// step, sampler RNG) is saved, atomically, at each evaluation, every
