@@ -230,7 +230,7 @@ func Markdown(s Settings, rows []Row) string {
 			runs += fmt.Sprintf(" (%d failed)", r.Failed)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.Model, count(float64(r.Params)), count(float64(r.Activated)), ms(r.StepTime), count(r.Steps), count(r.Tokens),
+			r.Model, count(float64(r.Params)), count(float64(r.Activated)), ms(r.StepTime), steps(r.Steps), count(r.Tokens),
 			meanSD(r.BPB, r.SD), minMax(r.Min, r.Max), vs, share(r.NoExpert), share(r.Dropped), runs)
 	}
 	return b.String()
@@ -244,6 +244,13 @@ func count(v float64) string {
 		return fmt.Sprintf("%.2fM", v/1e6)
 	case v >= 1e3:
 		return fmt.Sprintf("%.0fK", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func steps(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
 	}
 	return fmt.Sprintf("%.0f", v)
 }
