@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -28,8 +27,8 @@ var palette = []color.RGBA{
 }
 
 // CurvesPNG draws every finished run's held-out bits per byte against its
-// training time, one colour per model, to path.
-func CurvesPNG(runs []Run, path string) error {
+// training time, one colour per model, as a PNG to w.
+func CurvesPNG(runs []Run, w io.Writer) error {
 	p := gplot.New()
 	p.Title.Text = "held-out bits per byte against training time"
 	p.X.Label.Text = "training time (s)"
@@ -71,12 +70,12 @@ func CurvesPNG(runs []Run, path string) error {
 		return errors.New("no finished run has held-out evaluations to plot")
 	}
 	p.Legend.Top = true
-	return save(p, path)
+	return writePNG(p, w)
 }
 
 // StepPNG draws each model's mean held-out bits per byte against its mean
-// step time, with bars from the lowest to the highest seed, to path.
-func StepPNG(rows []Row, path string) error {
+// step time, with bars from the lowest to the highest seed, as a PNG to w.
+func StepPNG(rows []Row, w io.Writer) error {
 	p := gplot.New()
 	p.Title.Text = "held-out bits per byte against step time (bars: lowest to highest seed)"
 	p.X.Label.Text = "step time (ms)"
@@ -107,28 +106,15 @@ func StepPNG(rows []Row, path string) error {
 		return errors.New("no model has a finished run to plot")
 	}
 	p.Legend.Top = true
-	return save(p, path)
+	return writePNG(p, w)
 }
 
-// save writes the plot as a PNG, atomically.
-func save(p *gplot.Plot, path string) error {
+// writePNG draws the plot as a width×height PNG to w.
+func writePNG(p *gplot.Plot, w io.Writer) error {
 	px := func(n int) vg.Length { return vg.Length(n) * vg.Inch / dpi }
 	img := vgimg.NewWith(vgimg.UseWH(px(width), px(height)), vgimg.UseDPI(dpi))
 	m := px(12)
 	p.Draw(draw.Crop(draw.New(img), m, -m, m, -m))
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".plot-*")
-	if err != nil {
-		return err
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(tmp); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	os.Chmod(tmp.Name(), 0o644)
-	return os.Rename(tmp.Name(), path)
+	_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -317,10 +318,17 @@ func writeCompareOutputs(e *env, dir string, s compare.Settings, runs []compare.
 	} else if err := writeFileAtomic(filepath.Join(dir, "compare.json"), b); err != nil {
 		warn("JSON", err)
 	}
-	if err := compare.CurvesPNG(runs, filepath.Join(dir, "curves.png")); err != nil {
-		warn("curves.png", err)
-	}
-	if err := compare.StepPNG(rows, filepath.Join(dir, "step.png")); err != nil {
-		warn("step.png", err)
+	for name, draw := range map[string]func(io.Writer) error{
+		"curves.png": func(w io.Writer) error { return compare.CurvesPNG(runs, w) },
+		"step.png":   func(w io.Writer) error { return compare.StepPNG(rows, w) },
+	} {
+		var b bytes.Buffer
+		err := draw(&b)
+		if err == nil {
+			err = writeFileAtomic(filepath.Join(dir, name), b.Bytes())
+		}
+		if err != nil {
+			warn(name, err)
+		}
 	}
 }
