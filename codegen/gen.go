@@ -472,6 +472,9 @@ func (g *gen) moeLayers(f *jen.File) {
 		if a.Rule == ir.RuleTopK {
 			fields = append(fields, jen.Id("K").Op(":").Lit(a.K))
 		}
+		if a.Fill {
+			fields = append(fields, jen.Id("Fill").Op(":").True())
+		}
 		if a.AuxWeight != 0 {
 			fields = append(fields, jen.Id("AuxWeight").Op(":").Lit(a.AuxWeight))
 		}

@@ -95,6 +95,9 @@ type Route struct {
 	// expert choice, or top_k with K >= 2, over a group that spans the time
 	// axis (batch or sequence).
 	AllowLeak bool
+	// Fill (expert_choice, fill: top1): a token no expert took in its group
+	// goes to its expert of highest probability as well.
+	Fill bool
 
 	// Positions of the capacity and group attributes' values (the rule's
 	// position where the attribute takes its default), for diagnostics that

@@ -34,6 +34,7 @@ var routeRules = map[string]*ruleSpec{
 			{name: "capacity", typ: tReal, required: true, example: "1"},
 			{name: "group", typ: tGroup, required: true, example: "position"},
 			{name: "zloss", typ: tReal},
+			{name: "fill", typ: tFill},
 			{name: "leak", typ: tLeak},
 		},
 	},
@@ -68,7 +69,7 @@ type routeVal struct {
 	args *boundArgs
 	// The attributes, defaults filled in; invalid where evaluation failed,
 	// unknown in a block's generic pass.
-	k, capacity, group, aux, zloss, drop, leak value
+	k, capacity, group, aux, zloss, drop, leak, fill value
 }
 
 // argPos is the position of attribute name's value, or of the rule if the
@@ -113,6 +114,17 @@ func (ev *evaluator) routeRule(call *ast.Call) value {
 			args = append(args, a)
 		}
 	}
+	if name == "top_k" {
+		args = nil
+		for _, a := range call.Args {
+			if a.Name.Name == "fill" {
+				ev.errorf(parser.Pos(a.Name.Pos), false, InvalidRoute,
+					"fill is an expert_choice attribute: under top_k every token already picks its k experts; raise capacity if choices are dropped")
+				continue
+			}
+			args = append(args, a)
+		}
+	}
 	filtered := *call
 	filtered.Args = args
 	b := ev.c.bindArgs(ev, &filtered, spec.attrs, "attribute", name)
@@ -128,6 +140,7 @@ func (ev *evaluator) routeRule(call *ast.Call) value {
 	r.group = get("group", wordVal("batch"))
 	r.zloss = get("zloss", realVal(0))
 	r.leak = get("leak", invalid)
+	r.fill = get("fill", wordVal("none"))
 	if name == "top_k" {
 		r.k = get("k", intVal(topKDefaultK))
 		r.aux = get("aux", realVal(topKDefaultAux))
@@ -220,6 +233,7 @@ func buildMoE(x *layerCtx) value {
 		rt.Drop = r.drop.w
 	}
 	rt.AllowLeak = r.leak.ok() && r.leak.w == "allow"
+	rt.Fill = r.fill.ok() && r.fill.w == "top1"
 
 	if r.rule == "expert_choice" && r.capacity.ok() && experts.ok() && r.capacity.r > float64(experts.i) {
 		x.ev.errorf(r.argPos("capacity"), r.capacity.dep || experts.dep, InvalidRoute,

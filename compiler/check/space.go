@@ -557,6 +557,7 @@ func (r *routeVal) route() *Route {
 	}
 	out.Capacity, out.Group, out.ZWeight = r.capacity.r, r.group.w, r.zloss.r
 	out.AllowLeak = r.leak.ok() && r.leak.w == "allow"
+	out.Fill = r.fill.ok() && r.fill.w == "top1"
 	if r.rule == "top_k" {
 		if !r.k.ok() || !r.aux.ok() {
 			return nil
@@ -583,6 +584,9 @@ func (r Route) Text() string {
 	}
 	if r.ZWeight != 0 {
 		fmt.Fprintf(&b, ", zloss: %s", f(r.ZWeight))
+	}
+	if r.Fill {
+		b.WriteString(", fill: top1")
 	}
 	if r.AllowLeak {
 		b.WriteString(", leak: allow")
@@ -683,6 +687,8 @@ func parseRouteText(text string) (Route, error) {
 			r.ZWeight, _ = strconv.ParseFloat(v, 64)
 		case "leak":
 			r.AllowLeak = v == "allow"
+		case "fill":
+			r.Fill = v == "top1"
 		}
 	}
 	return r, nil

@@ -15,10 +15,11 @@ var words = map[typ][]string{
 	tGroup:     {"batch", "sequence", "position"},
 	tDrop:      {"overflow"},
 	tLeak:      {"allow"},
+	tFill:      {"none", "top1"},
 }
 
 // wordTypes lists the word sets in a fixed order for messages.
-var wordTypes = []typ{tAct, tNorm, tPlacement, tPos, tHead, tLoss, tGroup, tDrop, tLeak}
+var wordTypes = []typ{tAct, tNorm, tPlacement, tPos, tHead, tLoss, tGroup, tDrop, tLeak, tFill}
 
 // isWord reports whether w is a word of type t.
 func isWord(t typ, w string) bool {

@@ -25,6 +25,7 @@ const (
 	tGroup     typ = "group" // a routing group: batch, sequence or position
 	tDrop      typ = "drop"  // top_k's overflow policy
 	tLeak      typ = "leak"  // a routing rule's acceptance of a causal leak
+	tFill      typ = "fill"  // expert choice's policy for tokens no expert took
 )
 
 // class is how a type computes: integer and real arithmetic, bools, words.
@@ -87,6 +88,8 @@ func (t typ) noun() string {
 		return "a drop policy"
 	case tLeak:
 		return "a leak policy"
+	case tFill:
+		return "a fill policy"
 	}
 	return string(t)
 }

@@ -222,6 +222,7 @@ type MoEAttrs struct {
 	Capacity float64 // capacity factor: expert choice, the mean experts per token; top_k, the buffer slack
 	Group    string  // one of Groups
 	K        int     // top_k only: experts per token
+	Fill     bool    // expert_choice only: a token no expert took goes to its top-1 expert
 
 	AuxWeight float64 // top_k only: weight of the load-balancing loss
 	ZWeight   float64 // weight of the router z-loss (0: off)

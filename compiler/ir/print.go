@@ -248,6 +248,9 @@ func (m *MoEAttrs) String() string {
 		fmt.Fprintf(&b, "k=%d, ", m.K)
 	}
 	fmt.Fprintf(&b, "capacity=%s, group=%s", fmtFloat(m.Capacity), m.Group)
+	if m.Fill {
+		b.WriteString(", fill=top1")
+	}
 	if m.AuxWeight != 0 {
 		b.WriteString(", aux=" + fmtFloat(m.AuxWeight))
 	}

@@ -44,6 +44,13 @@ func routingMargin(c Config, probs [][]float64, batch, seq int) float64 {
 				m = math.Min(m, v[k-1]-v[k])
 			}
 		}
+		if c.Fill { // the top-1 expert of a token left out
+			for _, p := range probs {
+				v := append([]float64(nil), p...)
+				sort.Sort(sort.Reverse(sort.Float64Slice(v)))
+				m = math.Min(m, v[0]-v[1])
+			}
+		}
 		return m
 	}
 	for _, p := range probs {
@@ -199,26 +206,29 @@ func TestBackwardFiniteDifferences(t *testing.T) {
 		act   kernels.Act
 		k     int
 		c     float64
+		fill  bool
 	}
 	cases := []tc{
-		{ExpertChoice, GroupBatch, false, kernels.ActGELU, 0, 1.5},
-		{ExpertChoice, GroupSequence, true, kernels.ActSiLU, 0, 2},
-		{ExpertChoice, GroupPosition, false, kernels.ActReLU, 0, 2},
-		{ExpertChoice, GroupBatch, true, kernels.ActGELUTanh, 0, 1},
-		{TopK, GroupBatch, false, kernels.ActGELU, 2, 0.75}, // capacity-limited: drops
-		{TopK, GroupSequence, true, kernels.ActSiLU, 2, 1},
-		{TopK, GroupPosition, false, kernels.ActSqReLU, 1, 1}, // Switch: raw gate
-		{TopK, GroupBatch, true, kernels.ActGELU, 3, 0.5},     // heavy dropping, K = 3
-		{TopK, GroupSequence, false, kernels.ActReLU, 2, 2},   // no drops
+		{ExpertChoice, GroupSequence, true, kernels.ActSqReLU, 0, 1, true},
+		{ExpertChoice, GroupBatch, false, kernels.ActGELU, 0, 0.5, true},
+		{ExpertChoice, GroupBatch, false, kernels.ActGELU, 0, 1.5, false},
+		{ExpertChoice, GroupSequence, true, kernels.ActSiLU, 0, 2, false},
+		{ExpertChoice, GroupPosition, false, kernels.ActReLU, 0, 2, false},
+		{ExpertChoice, GroupBatch, true, kernels.ActGELUTanh, 0, 1, false},
+		{TopK, GroupBatch, false, kernels.ActGELU, 2, 0.75, false}, // capacity-limited: drops
+		{TopK, GroupSequence, true, kernels.ActSiLU, 2, 1, false},
+		{TopK, GroupPosition, false, kernels.ActSqReLU, 1, 1, false}, // Switch: raw gate
+		{TopK, GroupBatch, true, kernels.ActGELU, 3, 0.5, false},     // heavy dropping, K = 3
+		{TopK, GroupSequence, false, kernels.ActReLU, 2, 2, false},   // no drops
 	}
 	drops := 0
 	for i, cs := range cases {
-		c := Config{Experts: 4, D: 5, Hidden: 4, Act: cs.act, Gated: cs.gated, Rule: cs.rule, Capacity: cs.c, Group: cs.group, K: cs.k,
+		c := Config{Experts: 4, D: 5, Hidden: 4, Act: cs.act, Gated: cs.gated, Rule: cs.rule, Capacity: cs.c, Group: cs.group, K: cs.k, Fill: cs.fill,
 			ZWeight: 0.05, MaxBatch: 2, MaxSeq: 5}
 		if cs.rule == TopK {
 			c.AuxWeight = 0.1
 		}
-		name := fmt.Sprintf("%v/%v/gated=%v/%v/K=%d/c=%g", cs.rule, cs.group, cs.gated, cs.act, cs.k, cs.c)
+		name := fmt.Sprintf("%v/%v/gated=%v/%v/K=%d/c=%g/fill=%v", cs.rule, cs.group, cs.gated, cs.act, cs.k, cs.c, cs.fill)
 		t.Run(name, func(t *testing.T) {
 			g := newGradCase(t, c, 2, 5, uint64(i+20))
 			d := g.grads(t)

@@ -75,6 +75,9 @@ type Config struct {
 	Capacity           float64 // capacity factor c
 	Group              Group
 	K                  int // TopK: experts per token (ignored by ExpertChoice)
+	// Fill (ExpertChoice): a token no expert took in its group goes to its
+	// expert of highest probability as well, so every token gets one.
+	Fill bool
 	// AuxWeight weighs the TopK load-balancing loss (must be 0 for
 	// ExpertChoice); ZWeight the router z-loss (either rule). 0 is off.
 	AuxWeight, ZWeight float64
@@ -124,6 +127,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w (at the maximum shape, so no shape can work)", err)
 		}
 	case TopK:
+		if c.Fill {
+			return errors.New("moe: fill is an expert choice option; top_k gives every token its k choices already")
+		}
 		if c.K < 1 || c.K > c.Experts {
 			return fmt.Errorf("moe: top_k needs 1 <= k <= experts, got k = %d with %d experts", c.K, c.Experts)
 		}
@@ -191,6 +197,10 @@ func (c Config) maxSlots() int {
 	if c.Rule == TopK {
 		return c.K * t
 	}
-	// groups·E·floor(n·c/E) <= T·c, and c <= E.
-	return int(math.Ceil(float64(t) * c.Capacity))
+	// groups·E·floor(n·c/E) <= T·c, and c <= E; Fill adds at most T.
+	s := int(math.Ceil(float64(t) * c.Capacity))
+	if c.Fill {
+		s += t
+	}
+	return s
 }

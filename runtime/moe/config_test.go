@@ -66,6 +66,7 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.Rule, c.K = ExpertChoice, 0 }, "expert choice is balanced by construction and has no load-balancing loss"},
 		{func(c *Config) { c.Rule, c.AuxWeight, c.Capacity = ExpertChoice, 0, 9 }, "capacity factor 9 is the mean number of experts per token and cannot exceed the 8 experts"},
 		{func(c *Config) { *c = ec }, "k must be at least 1"},
+		{func(c *Config) { c.Fill = true }, "fill is an expert choice option"},
 	}
 	for _, cs := range cases {
 		c := goodConfig()

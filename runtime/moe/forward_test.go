@@ -38,19 +38,23 @@ func TestForwardMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ran := 0
 	for si, sh := range forwardShapes {
-		for _, rule := range []Rule{ExpertChoice, TopK} {
+		for _, rf := range []struct {
+			rule Rule
+			fill bool
+		}{{ExpertChoice, false}, {ExpertChoice, true}, {TopK, false}} {
+			rule := rf.rule
 			for _, group := range []Group{GroupBatch, GroupSequence, GroupPosition} {
 				for gi, gated := range []bool{false, true} {
 					for _, ties := range []bool{false, true} {
 						c := Config{
 							Experts: sh.experts, D: 5, Hidden: 4, Act: allActs[(si+gi)%len(allActs)], Gated: gated,
-							Rule: rule, Capacity: sh.c, Group: group, K: sh.k,
+							Rule: rule, Capacity: sh.c, Group: group, K: sh.k, Fill: rf.fill,
 							ZWeight: 0.01, MaxBatch: max(sh.batch, sh.maxB), MaxSeq: max(sh.seq, sh.maxS),
 						}
 						if rule == TopK {
 							c.AuxWeight = 0.05
 						}
-						name := fmt.Sprintf("%v/%v/%+v/gated=%v/ties=%v", rule, group, sh, gated, ties)
+						name := fmt.Sprintf("%v/fill=%v/%v/%+v/gated=%v/ties=%v", rule, rf.fill, group, sh, gated, ties)
 						if err := c.Validate(); err != nil {
 							// Only expert choice over too small groups may fail.
 							require.Equal(t, ExpertChoice, rule, name)
@@ -96,7 +100,7 @@ func TestForwardMatchesReference(t *testing.T) {
 			}
 		}
 	}
-	require.Greater(t, ran, 150)
+	require.Greater(t, ran, 220)
 }
 
 func equalRouting(a, b [][]refAssign) bool {
@@ -383,6 +387,13 @@ func TestGroupCausality(t *testing.T) {
 	check(ec, false)
 	ec.Group = GroupBatch
 	check(ec, false)
+	// Fill decides within the group too: causal by position only.
+	ec.Fill = true
+	ec.Group = GroupPosition
+	check(ec, true)
+	ec.Group = GroupSequence
+	check(ec, false)
+	ec.Fill = false
 	tk := base
 	tk.Rule, tk.K, tk.Capacity = TopK, 1, 0.5
 	tk.Group = GroupPosition
@@ -417,4 +428,46 @@ func TestDeterministicAcrossCores(t *testing.T) {
 	require.Equal(t, y1, y2)
 	require.Equal(t, g1, g2)
 	require.Equal(t, a1, a2)
+}
+
+// TestFillGivesEveryTokenAnExpert: with Fill, the tokens plain expert
+// choice leaves out each get exactly their top-1 expert, and nothing else
+// changes.
+func TestFillGivesEveryTokenAnExpert(t *testing.T) {
+	const batch, seq = 8, 6
+	c := Config{Experts: 4, D: 6, Hidden: 5, Act: kernels.ActSqReLU, Rule: ExpertChoice, Capacity: 1, Group: GroupPosition, MaxBatch: batch, MaxSeq: seq}
+	p := newParams(rand.New(rand.NewPCG(21, 22)), c, batch, seq)
+	plain, _, _ := forwardAs[float64](t, c, p, batch, seq)
+	c.Fill = true
+	filled, _, _ := forwardAs[float64](t, c, p, batch, seq)
+	ps, fs := plain.Stats(), filled.Stats()
+	require.Positive(t, ps.PerToken[0], "plain expert choice leaves some tokens out")
+	require.Zero(t, fs.PerToken[0])
+	pa, fa := plain.assignments(), filled.assignments()
+	left := 0
+	for tok := range batch * seq {
+		if len(pa[tok]) > 0 {
+			require.Equal(t, pa[tok], fa[tok], "token %d was taken already", tok)
+			continue
+		}
+		left++
+		require.Len(t, fa[tok], 1, "token %d", tok)
+		probs := filled.probs[tok*c.Experts : (tok+1)*c.Experts]
+		best := 0
+		for e, v := range probs {
+			if v > probs[best] {
+				best = e
+			}
+		}
+		require.Equal(t, best, fa[tok][0].expert, "token %d", tok)
+		require.Equal(t, probs[best], fa[tok][0].gate, "token %d: the gate is the raw probability", tok)
+	}
+	sum := func(l []int) (n int) {
+		for _, v := range l {
+			n += v
+		}
+		return n
+	}
+	require.Equal(t, ps.PerToken[0], left)
+	require.Equal(t, sum(ps.Load)+left, sum(fs.Load))
 }

@@ -41,6 +41,7 @@ type Workspace[F kernels.Float] struct {
 	goff   []int32 // [groups, E] first slot of each group's block in its expert
 	expOff []int32 // [E+1] expert e owns slots expOff[e]:expOff[e+1]
 	order  []int32 // [E] experts by decreasing load (parallel claim order)
+	extra  []int32 // [E] Fill: untaken tokens given to each expert
 
 	slotTok  []int32 // [slots] token of each slot
 	slotExp  []int32 // [slots] expert of each slot
@@ -81,7 +82,7 @@ func NewWorkspace[F kernels.Float](c Config) *Workspace[F] {
 		logits: make([]F, maxT*e), probs: make([]F, maxT*e), lse: make([]float64, maxT),
 		frac: make([]float64, e),
 		cnt:  make([]int32, maxGroups*e), goff: make([]int32, maxGroups*e),
-		expOff: make([]int32, e+1), order: make([]int32, e),
+		expOff: make([]int32, e+1), order: make([]int32, e), extra: make([]int32, e),
 		slotTok: make([]int32, slots), slotExp: make([]int32, slots), slotGate: make([]F, slots),
 		tokPtr: make([]int32, maxT+1), tokSlot: make([]int32, slots), tokCur: make([]int32, maxT),
 		xg: make([]F, slots*c.D), hpre: make([]F, slots*c.H1()), act: make([]F, slots*c.Hidden), out: make([]F, slots*c.D),
@@ -160,6 +161,9 @@ func Forward[F kernels.Float](ws *Workspace[F], y, x, wg, w1, w2 []F, batch, seq
 		ws.slots = e * ws.groups * k
 		units := ws.groups * e
 		ws.run(jobSelect, units, max(1, ceilDiv(units, 256)))
+		if c.Fill {
+			ws.fillUntaken()
+		}
 	} else {
 		ws.run(jobPlace, ws.groups, 1)
 		var acc int32

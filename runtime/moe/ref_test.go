@@ -122,6 +122,20 @@ func refForward(c Config, x, wg, w1, w2 []float64, batch, seq int) refResult {
 					add(t, e, res.probs[t][e])
 				}
 			}
+			if c.Fill {
+				for _, t := range mem {
+					if len(res.assign[t]) > 0 {
+						continue
+					}
+					best := 0
+					for e := 1; e < E; e++ {
+						if res.probs[t][e] > res.probs[t][best] {
+							best = e
+						}
+					}
+					add(t, best, res.probs[t][best])
+				}
+			}
 			continue
 		}
 		K := c.K

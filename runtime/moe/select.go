@@ -178,3 +178,77 @@ func (ws *Workspace[F]) selectTokens(g, ex int) {
 		panic(fmt.Sprintf("moe: internal error: expert %d took %d tokens of group %d, want %d", ex, j, g, k))
 	}
 }
+
+// fillUntaken gives every token no expert took to its expert of highest
+// probability (ties to the lower expert; NaN below every number): after
+// each expert's selected slots come its extra tokens, in token order.
+func (ws *Workspace[F]) fillUntaken() {
+	t, e := ws.t, ws.e
+	taken := ws.tokCur[:t]
+	clear(taken)
+	for _, tok := range ws.slotTok[:ws.slots] {
+		taken[tok] = 1
+	}
+	extra := ws.extra
+	clear(extra)
+	for tok := range t {
+		if taken[tok] != 0 {
+			taken[tok] = -1
+			continue
+		}
+		ex := bestExpert(ws.probs[tok*e : (tok+1)*e])
+		taken[tok] = int32(ex)
+		extra[ex]++
+	}
+	// Move each expert's selected block right by the extras before it,
+	// last expert first, then append its extra tokens.
+	var total int32
+	for _, n := range extra {
+		total += n
+	}
+	if total == 0 {
+		return
+	}
+	sel := ws.expOff[1] - ws.expOff[0]
+	shift := total
+	for ex := e - 1; ex >= 0; ex-- {
+		shift -= extra[ex]
+		from := ws.expOff[ex]
+		to := from + shift
+		if shift > 0 {
+			copy(ws.slotTok[to:to+sel], ws.slotTok[from:from+sel])
+			copy(ws.slotGate[to:to+sel], ws.slotGate[from:from+sel])
+			copy(ws.slotExp[to:to+sel], ws.slotExp[from:from+sel])
+		}
+		ws.expOff[ex] = to
+	}
+	ws.slots += int(total)
+	ws.expOff[e] = int32(ws.slots)
+	cur := ws.extra // reused as the fill cursor of each expert
+	for ex := range e {
+		cur[ex] = ws.expOff[ex] + sel
+	}
+	for tok := range t {
+		ex := taken[tok]
+		if ex < 0 {
+			continue
+		}
+		s := cur[ex]
+		ws.slotTok[s] = int32(tok)
+		ws.slotGate[s] = ws.probs[tok*e+int(ex)]
+		ws.slotExp[s] = ex
+		cur[ex]++
+	}
+}
+
+// bestExpert returns the index of the largest probability, ties to the
+// lower index, NaN below every number.
+func bestExpert[F kernels.Float](p []F) int {
+	best, bv := 0, probKey(p[0])
+	for i := 1; i < len(p); i++ {
+		if k := probKey(p[i]); k > bv {
+			best, bv = i, k
+		}
+	}
+	return best
+}

@@ -16,7 +16,7 @@ import (
 // top-2 alike, within 2e-5 (float32).
 func TestDecodeMatchesInfer(t *testing.T) {
 	m := model()
-	for _, batch := range []int{MaxBatch, 2} {
+	for _, batch := range []int{MaxBatch, 4} {
 		d, err := m.NewDecoder(batch)
 		if err != nil {
 			t.Fatal(err)

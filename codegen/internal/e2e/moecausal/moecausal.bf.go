@@ -21,37 +21,43 @@ import (
 const (
 	Vocab     = 13
 	D         = 8
-	MaxBatch  = 4
+	MaxBatch  = 8
 	MaxSeq    = 8
 	MaxTokens = MaxBatch * MaxSeq
 	// NumParams is the number of trainable parameters.
-	NumParams = 5080
+	NumParams = 6184
 )
 
 // Arena sizes in elements, planned at compile time.
 const (
 	modelName = "MoECausal"
-	paramSize = 5168  // parameters, in declaration order
-	gradSize  = 5168  // their gradients
-	trainSize = 10064 // Forward's activations and Backward's activation gradients
-	inferSize = 1344  // Infer's activations
+	paramSize = 6288  // parameters, in declaration order
+	gradSize  = 6288  // their gradients
+	trainSize = 22256 // Forward's activations and Backward's activation gradients
+	inferSize = 2688  // Infer's activations
 )
 
 // The moe layers, in order: their names and routing configurations.
 var (
 	moeNames = [...]string{
 		"blocks.0.ec",
+		"blocks.0.fill",
 		"blocks.0.top2",
 		"blocks.1.ec",
+		"blocks.1.fill",
 		"blocks.1.top2",
 	}
 	moeConfigs = [...]moe.Config{
 		// blocks.0.ec: experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
 		{Experts: 4, D: 8, Hidden: 16, Act: kernels.ActGELU, Rule: moe.ExpertChoice, Capacity: 2.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.0.fill: experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, Fill: true, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 		// blocks.0.top2: experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
 		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActSiLU, Gated: true, Rule: moe.TopK, Capacity: 1.0, Group: moe.GroupPosition, K: 2, AuxWeight: 0.01, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 		// blocks.1.ec: experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
 		{Experts: 4, D: 8, Hidden: 16, Act: kernels.ActGELU, Rule: moe.ExpertChoice, Capacity: 2.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.1.fill: experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, Fill: true, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 		// blocks.1.top2: experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
 		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActSiLU, Gated: true, Rule: moe.TopK, Capacity: 1.0, Group: moe.GroupPosition, K: 2, AuxWeight: 0.01, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 	}
@@ -141,26 +147,34 @@ func newModel() *Model {
 		{Name: "blocks.0.ffn.norm.scale", Shape: []int{8}, Data: m.params[1520:1528:1528], Grad: m.grads[1520:1528:1528], Decay: false},
 		{Name: "blocks.0.ffn.up", Shape: []int{8, 16}, Data: m.params[1536:1664:1664], Grad: m.grads[1536:1664:1664], Decay: true},
 		{Name: "blocks.0.ffn.down", Shape: []int{16, 8}, Data: m.params[1664:1792:1792], Grad: m.grads[1664:1792:1792], Decay: true},
-		{Name: "blocks.0.top2.norm.scale", Shape: []int{8}, Data: m.params[1792:1800:1800], Grad: m.grads[1792:1800:1800], Decay: false},
-		{Name: "blocks.0.top2.router", Shape: []int{8, 4}, Data: m.params[1808:1840:1840], Grad: m.grads[1808:1840:1840], Decay: false},
-		{Name: "blocks.0.top2.experts.up", Shape: []int{4, 8, 16}, Data: m.params[1840:2352:2352], Grad: m.grads[1840:2352:2352], Decay: true},
-		{Name: "blocks.0.top2.experts.down", Shape: []int{4, 8, 8}, Data: m.params[2352:2608:2608], Grad: m.grads[2352:2608:2608], Decay: true},
-		{Name: "blocks.1.attn.norm.scale", Shape: []int{8}, Data: m.params[2608:2616:2616], Grad: m.grads[2608:2616:2616], Decay: false},
-		{Name: "blocks.1.attn.qkv", Shape: []int{8, 24}, Data: m.params[2624:2816:2816], Grad: m.grads[2624:2816:2816], Decay: true},
-		{Name: "blocks.1.attn.out", Shape: []int{8, 8}, Data: m.params[2816:2880:2880], Grad: m.grads[2816:2880:2880], Decay: true},
-		{Name: "blocks.1.ec.norm.scale", Shape: []int{8}, Data: m.params[2880:2888:2888], Grad: m.grads[2880:2888:2888], Decay: false},
-		{Name: "blocks.1.ec.router", Shape: []int{8, 4}, Data: m.params[2896:2928:2928], Grad: m.grads[2896:2928:2928], Decay: false},
-		{Name: "blocks.1.ec.experts.up", Shape: []int{4, 8, 16}, Data: m.params[2928:3440:3440], Grad: m.grads[2928:3440:3440], Decay: true},
-		{Name: "blocks.1.ec.experts.down", Shape: []int{4, 16, 8}, Data: m.params[3440:3952:3952], Grad: m.grads[3440:3952:3952], Decay: true},
-		{Name: "blocks.1.ffn.norm.scale", Shape: []int{8}, Data: m.params[3952:3960:3960], Grad: m.grads[3952:3960:3960], Decay: false},
-		{Name: "blocks.1.ffn.up", Shape: []int{8, 16}, Data: m.params[3968:4096:4096], Grad: m.grads[3968:4096:4096], Decay: true},
-		{Name: "blocks.1.ffn.down", Shape: []int{16, 8}, Data: m.params[4096:4224:4224], Grad: m.grads[4096:4224:4224], Decay: true},
-		{Name: "blocks.1.top2.norm.scale", Shape: []int{8}, Data: m.params[4224:4232:4232], Grad: m.grads[4224:4232:4232], Decay: false},
-		{Name: "blocks.1.top2.router", Shape: []int{8, 4}, Data: m.params[4240:4272:4272], Grad: m.grads[4240:4272:4272], Decay: false},
-		{Name: "blocks.1.top2.experts.up", Shape: []int{4, 8, 16}, Data: m.params[4272:4784:4784], Grad: m.grads[4272:4784:4784], Decay: true},
-		{Name: "blocks.1.top2.experts.down", Shape: []int{4, 8, 8}, Data: m.params[4784:5040:5040], Grad: m.grads[4784:5040:5040], Decay: true},
-		{Name: "norm.scale", Shape: []int{8}, Data: m.params[5040:5048:5048], Grad: m.grads[5040:5048:5048], Decay: false},
-		{Name: "head.weight", Shape: []int{8, 13}, Data: m.params[5056:5160:5160], Grad: m.grads[5056:5160:5160], Decay: true},
+		{Name: "blocks.0.fill.norm.scale", Shape: []int{8}, Data: m.params[1792:1800:1800], Grad: m.grads[1792:1800:1800], Decay: false},
+		{Name: "blocks.0.fill.router", Shape: []int{8, 4}, Data: m.params[1808:1840:1840], Grad: m.grads[1808:1840:1840], Decay: false},
+		{Name: "blocks.0.fill.experts.up", Shape: []int{4, 8, 8}, Data: m.params[1840:2096:2096], Grad: m.grads[1840:2096:2096], Decay: true},
+		{Name: "blocks.0.fill.experts.down", Shape: []int{4, 8, 8}, Data: m.params[2096:2352:2352], Grad: m.grads[2096:2352:2352], Decay: true},
+		{Name: "blocks.0.top2.norm.scale", Shape: []int{8}, Data: m.params[2352:2360:2360], Grad: m.grads[2352:2360:2360], Decay: false},
+		{Name: "blocks.0.top2.router", Shape: []int{8, 4}, Data: m.params[2368:2400:2400], Grad: m.grads[2368:2400:2400], Decay: false},
+		{Name: "blocks.0.top2.experts.up", Shape: []int{4, 8, 16}, Data: m.params[2400:2912:2912], Grad: m.grads[2400:2912:2912], Decay: true},
+		{Name: "blocks.0.top2.experts.down", Shape: []int{4, 8, 8}, Data: m.params[2912:3168:3168], Grad: m.grads[2912:3168:3168], Decay: true},
+		{Name: "blocks.1.attn.norm.scale", Shape: []int{8}, Data: m.params[3168:3176:3176], Grad: m.grads[3168:3176:3176], Decay: false},
+		{Name: "blocks.1.attn.qkv", Shape: []int{8, 24}, Data: m.params[3184:3376:3376], Grad: m.grads[3184:3376:3376], Decay: true},
+		{Name: "blocks.1.attn.out", Shape: []int{8, 8}, Data: m.params[3376:3440:3440], Grad: m.grads[3376:3440:3440], Decay: true},
+		{Name: "blocks.1.ec.norm.scale", Shape: []int{8}, Data: m.params[3440:3448:3448], Grad: m.grads[3440:3448:3448], Decay: false},
+		{Name: "blocks.1.ec.router", Shape: []int{8, 4}, Data: m.params[3456:3488:3488], Grad: m.grads[3456:3488:3488], Decay: false},
+		{Name: "blocks.1.ec.experts.up", Shape: []int{4, 8, 16}, Data: m.params[3488:4000:4000], Grad: m.grads[3488:4000:4000], Decay: true},
+		{Name: "blocks.1.ec.experts.down", Shape: []int{4, 16, 8}, Data: m.params[4000:4512:4512], Grad: m.grads[4000:4512:4512], Decay: true},
+		{Name: "blocks.1.ffn.norm.scale", Shape: []int{8}, Data: m.params[4512:4520:4520], Grad: m.grads[4512:4520:4520], Decay: false},
+		{Name: "blocks.1.ffn.up", Shape: []int{8, 16}, Data: m.params[4528:4656:4656], Grad: m.grads[4528:4656:4656], Decay: true},
+		{Name: "blocks.1.ffn.down", Shape: []int{16, 8}, Data: m.params[4656:4784:4784], Grad: m.grads[4656:4784:4784], Decay: true},
+		{Name: "blocks.1.fill.norm.scale", Shape: []int{8}, Data: m.params[4784:4792:4792], Grad: m.grads[4784:4792:4792], Decay: false},
+		{Name: "blocks.1.fill.router", Shape: []int{8, 4}, Data: m.params[4800:4832:4832], Grad: m.grads[4800:4832:4832], Decay: false},
+		{Name: "blocks.1.fill.experts.up", Shape: []int{4, 8, 8}, Data: m.params[4832:5088:5088], Grad: m.grads[4832:5088:5088], Decay: true},
+		{Name: "blocks.1.fill.experts.down", Shape: []int{4, 8, 8}, Data: m.params[5088:5344:5344], Grad: m.grads[5088:5344:5344], Decay: true},
+		{Name: "blocks.1.top2.norm.scale", Shape: []int{8}, Data: m.params[5344:5352:5352], Grad: m.grads[5344:5352:5352], Decay: false},
+		{Name: "blocks.1.top2.router", Shape: []int{8, 4}, Data: m.params[5360:5392:5392], Grad: m.grads[5360:5392:5392], Decay: false},
+		{Name: "blocks.1.top2.experts.up", Shape: []int{4, 8, 16}, Data: m.params[5392:5904:5904], Grad: m.grads[5392:5904:5904], Decay: true},
+		{Name: "blocks.1.top2.experts.down", Shape: []int{4, 8, 8}, Data: m.params[5904:6160:6160], Grad: m.grads[5904:6160:6160], Decay: true},
+		{Name: "norm.scale", Shape: []int{8}, Data: m.params[6160:6168:6168], Grad: m.grads[6160:6168:6168], Decay: false},
+		{Name: "head.weight", Shape: []int{8, 13}, Data: m.params[6176:6280:6280], Grad: m.grads[6176:6280:6280], Decay: true},
 	}
 	return m
 }
@@ -181,26 +195,34 @@ func (m *Model) init(seed uint64) {
 	tensor.InitOnes(w[1520:1528])            // blocks.0.ffn.norm.scale
 	tensor.InitNormal(w[1536:1664], 0.02, r) // blocks.0.ffn.up
 	tensor.InitNormal(w[1664:1792], 0.01, r) // blocks.0.ffn.down
-	tensor.InitOnes(w[1792:1800])            // blocks.0.top2.norm.scale
-	tensor.InitNormal(w[1808:1840], 0.02, r) // blocks.0.top2.router
-	tensor.InitNormal(w[1840:2352], 0.02, r) // blocks.0.top2.experts.up
-	tensor.InitNormal(w[2352:2608], 0.01, r) // blocks.0.top2.experts.down
-	tensor.InitOnes(w[2608:2616])            // blocks.1.attn.norm.scale
-	tensor.InitNormal(w[2624:2816], 0.02, r) // blocks.1.attn.qkv
-	tensor.InitNormal(w[2816:2880], 0.01, r) // blocks.1.attn.out
-	tensor.InitOnes(w[2880:2888])            // blocks.1.ec.norm.scale
-	tensor.InitNormal(w[2896:2928], 0.02, r) // blocks.1.ec.router
-	tensor.InitNormal(w[2928:3440], 0.02, r) // blocks.1.ec.experts.up
-	tensor.InitNormal(w[3440:3952], 0.01, r) // blocks.1.ec.experts.down
-	tensor.InitOnes(w[3952:3960])            // blocks.1.ffn.norm.scale
-	tensor.InitNormal(w[3968:4096], 0.02, r) // blocks.1.ffn.up
-	tensor.InitNormal(w[4096:4224], 0.01, r) // blocks.1.ffn.down
-	tensor.InitOnes(w[4224:4232])            // blocks.1.top2.norm.scale
-	tensor.InitNormal(w[4240:4272], 0.02, r) // blocks.1.top2.router
-	tensor.InitNormal(w[4272:4784], 0.02, r) // blocks.1.top2.experts.up
-	tensor.InitNormal(w[4784:5040], 0.01, r) // blocks.1.top2.experts.down
-	tensor.InitOnes(w[5040:5048])            // norm.scale
-	tensor.InitNormal(w[5056:5160], 0.02, r) // head.weight
+	tensor.InitOnes(w[1792:1800])            // blocks.0.fill.norm.scale
+	tensor.InitNormal(w[1808:1840], 0.02, r) // blocks.0.fill.router
+	tensor.InitNormal(w[1840:2096], 0.02, r) // blocks.0.fill.experts.up
+	tensor.InitNormal(w[2096:2352], 0.01, r) // blocks.0.fill.experts.down
+	tensor.InitOnes(w[2352:2360])            // blocks.0.top2.norm.scale
+	tensor.InitNormal(w[2368:2400], 0.02, r) // blocks.0.top2.router
+	tensor.InitNormal(w[2400:2912], 0.02, r) // blocks.0.top2.experts.up
+	tensor.InitNormal(w[2912:3168], 0.01, r) // blocks.0.top2.experts.down
+	tensor.InitOnes(w[3168:3176])            // blocks.1.attn.norm.scale
+	tensor.InitNormal(w[3184:3376], 0.02, r) // blocks.1.attn.qkv
+	tensor.InitNormal(w[3376:3440], 0.01, r) // blocks.1.attn.out
+	tensor.InitOnes(w[3440:3448])            // blocks.1.ec.norm.scale
+	tensor.InitNormal(w[3456:3488], 0.02, r) // blocks.1.ec.router
+	tensor.InitNormal(w[3488:4000], 0.02, r) // blocks.1.ec.experts.up
+	tensor.InitNormal(w[4000:4512], 0.01, r) // blocks.1.ec.experts.down
+	tensor.InitOnes(w[4512:4520])            // blocks.1.ffn.norm.scale
+	tensor.InitNormal(w[4528:4656], 0.02, r) // blocks.1.ffn.up
+	tensor.InitNormal(w[4656:4784], 0.01, r) // blocks.1.ffn.down
+	tensor.InitOnes(w[4784:4792])            // blocks.1.fill.norm.scale
+	tensor.InitNormal(w[4800:4832], 0.02, r) // blocks.1.fill.router
+	tensor.InitNormal(w[4832:5088], 0.02, r) // blocks.1.fill.experts.up
+	tensor.InitNormal(w[5088:5344], 0.01, r) // blocks.1.fill.experts.down
+	tensor.InitOnes(w[5344:5352])            // blocks.1.top2.norm.scale
+	tensor.InitNormal(w[5360:5392], 0.02, r) // blocks.1.top2.router
+	tensor.InitNormal(w[5392:5904], 0.02, r) // blocks.1.top2.experts.up
+	tensor.InitNormal(w[5904:6160], 0.01, r) // blocks.1.top2.experts.down
+	tensor.InitOnes(w[6160:6168])            // norm.scale
+	tensor.InitNormal(w[6176:6280], 0.02, r) // head.weight
 }
 
 // Forward runs the model on batch sequences of seq tokens (tokens and targets
@@ -236,99 +258,123 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// embed: embed = embed(tokens, @embed.tokens)
 	kernels.Embed(a[0:T*8], w[0:104], tok, 8)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[4672:4672+T*8], a[0:T*8], w[112:112+seq*8], batch, seq, 8)
+	kernels.AddPosEmbed(a[9344:9344+T*8], a[0:T*8], w[112:112+seq*8], batch, seq, 8)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[4928:4928+T*8], a[9664:9664+T], a[4672:4672+T*8], w[176:184], T, 8, 1e-06)
+	kernels.RMSNorm(a[9856:9856+T*8], a[21376:21376+T], a[9344:9344+T*8], w[176:184], T, 8, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.Gemm(false, false, T, 24, 8, 1, a[4928:4928+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[9856:9856+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
 	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=4 causal
-	kernels.Attention(a[5184:5184+T*8], a[9536:9536+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.Attention(a[10368:10368+T*8], a[21120:21120+T*2], a[0:T*24], batch, seq, 2, 4, true)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.Gemm(false, false, T, 8, 8, 1, a[5184:5184+T*8], 8, w[384:448], 8, 0, a[768:768+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[10368:10368+T*8], 8, w[384:448], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[5440:5440+T*8], a[5696:5696+T*8], a[9696:9696+T], a[4672:4672+T*8], a[768:768+T*8], w[448:456], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[10880:10880+T*8], a[11392:11392+T*8], a[21440:21440+T], a[9344:9344+T*8], a[1536:1536+T*8], w[448:456], T, 8, 1e-06)
 	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moe[0], a[768:768+T*8], a[5696:5696+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
+	aux, err = moe.Forward(m.moe[0], a[1536:1536+T*8], a[11392:11392+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("moecausal: blocks.0.ec: %w", err)
 	}
-	a[4256] = float32(aux)
-	m.aux += a[4256]
+	a[8512] = float32(aux)
+	m.aux += a[8512]
 	// blocks.0.ec: blocks.0.ec/residual = add(blocks.0.attn/residual, blocks.0.ec/moe)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.ec/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[5952:5952+T*8], a[6208:6208+T*8], a[9728:9728+T], a[5440:5440+T*8], a[768:768+T*8], w[1520:1528], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[11904:11904+T*8], a[12416:12416+T*8], a[21504:21504+T], a[10880:10880+T*8], a[1536:1536+T*8], w[1520:1528], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[6208:6208+T*8], 8, w[1536:1664], 16, 0, a[2304:2304+T*16], 16, a[2816:2816+T*16], 16)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[12416:12416+T*8], 8, w[1536:1664], 16, 0, a[4608:4608+T*16], 16, a[5632:5632+T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[2816:2816+T*16], 16, w[1664:1792], 8, 0, a[3328:3328+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[5632:5632+T*16], 16, w[1664:1792], 8, 0, a[6656:6656+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.ec/residual, blocks.0.ffn/down)
-	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[6464:6464+T*8], a[6720:6720+T*8], a[9760:9760+T], a[5952:5952+T*8], a[3328:3328+T*8], w[1792:1800], T, 8, 1e-06)
+	// blocks.0.fill: blocks.0.fill.norm, blocks.0.fill.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.fill.norm.scale) (fused)
+	kernels.AddRMSNorm(a[12928:12928+T*8], a[13440:13440+T*8], a[21568:21568+T], a[11904:11904+T*8], a[6656:6656+T*8], w[1792:1800], T, 8, 1e-06)
+	// blocks.0.fill: blocks.0.fill/moe, blocks.0.fill/moe/1 = moe(blocks.0.fill.norm, @blocks.0.fill.router, @blocks.0.fill.experts.up, @blocks.0.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	aux, err = moe.Forward(m.moe[1], a[6656:6656+T*8], a[13440:13440+T*8], w[1808:1840], w[1840:2096], w[2096:2352], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("moecausal: blocks.0.fill: %w", err)
+	}
+	a[8528] = float32(aux)
+	m.aux += a[8528]
+	// blocks.0.fill: blocks.0.fill/residual = add(blocks.0.ffn/residual, blocks.0.fill/moe)
+	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[13952:13952+T*8], a[14464:14464+T*8], a[21632:21632+T], a[12928:12928+T*8], a[6656:6656+T*8], w[2352:2360], T, 8, 1e-06)
 	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moe[1], a[3328:3328+T*8], a[6720:6720+T*8], w[1808:1840], w[1840:2352], w[2352:2608], batch, seq)
+	aux, err = moe.Forward(m.moe[2], a[6656:6656+T*8], a[14464:14464+T*8], w[2368:2400], w[2400:2912], w[2912:3168], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
 	}
-	a[4272] = float32(aux)
-	m.aux += a[4272]
-	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.ffn/residual, blocks.0.top2/moe)
+	a[8544] = float32(aux)
+	m.aux += a[8544]
+	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.fill/residual, blocks.0.top2/moe)
 	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[6976:6976+T*8], a[7232:7232+T*8], a[9792:9792+T], a[6464:6464+T*8], a[3328:3328+T*8], w[2608:2616], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[14976:14976+T*8], a[15488:15488+T*8], a[21696:21696+T], a[13952:13952+T*8], a[6656:6656+T*8], w[3168:3176], T, 8, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 24, 8, 1, a[7232:7232+T*8], 8, w[2624:2816], 24, 0, a[768:768+T*24], 24)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[15488:15488+T*8], 8, w[3184:3376], 24, 0, a[1536:1536+T*24], 24)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
-	kernels.Attention(a[7488:7488+T*8], a[9600:9600+T*2], a[768:768+T*24], batch, seq, 2, 4, true)
+	kernels.Attention(a[16000:16000+T*8], a[21248:21248+T*2], a[1536:1536+T*24], batch, seq, 2, 4, true)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 8, 8, 1, a[7488:7488+T*8], 8, w[2816:2880], 8, 0, a[1536:1536+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[16000:16000+T*8], 8, w[3376:3440], 8, 0, a[3072:3072+T*8], 8)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
 	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[2048:2048+T*8], a[7744:7744+T*8], a[9824:9824+T], a[6976:6976+T*8], a[1536:1536+T*8], w[2880:2888], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[4096:4096+T*8], a[16512:16512+T*8], a[21760:21760+T], a[14976:14976+T*8], a[3072:3072+T*8], w[3440:3448], T, 8, 1e-06)
 	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moe[2], a[1536:1536+T*8], a[7744:7744+T*8], w[2896:2928], w[2928:3440], w[3440:3952], batch, seq)
+	aux, err = moe.Forward(m.moe[3], a[3072:3072+T*8], a[16512:16512+T*8], w[3456:3488], w[3488:4000], w[4000:4512], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
 	}
-	a[4288] = float32(aux)
-	m.aux += a[4288]
+	a[8560] = float32(aux)
+	m.aux += a[8560]
 	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[8000:8000+T*8], a[8256:8256+T*8], a[9856:9856+T], a[2048:2048+T*8], a[1536:1536+T*8], w[3952:3960], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[17024:17024+T*8], a[17536:17536+T*8], a[21824:21824+T], a[4096:4096+T*8], a[3072:3072+T*8], w[4512:4520], T, 8, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
 	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[8256:8256+T*8], 8, w[3968:4096], 16, 0, a[1536:1536+T*16], 16, a[3328:3328+T*16], 16)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[17536:17536+T*8], 8, w[4528:4656], 16, 0, a[3072:3072+T*16], 16, a[6656:6656+T*16], 16)
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[3328:3328+T*16], 16, w[4096:4224], 8, 0, a[3840:3840+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[6656:6656+T*16], 16, w[4656:4784], 8, 0, a[7680:7680+T*8], 8)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
-	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[8512:8512+T*8], a[8768:8768+T*8], a[9888:9888+T], a[8000:8000+T*8], a[3840:3840+T*8], w[4224:4232], T, 8, 1e-06)
+	// blocks.1.fill: blocks.1.fill.norm, blocks.1.fill.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.fill.norm.scale) (fused)
+	kernels.AddRMSNorm(a[18048:18048+T*8], a[18560:18560+T*8], a[21888:21888+T], a[17024:17024+T*8], a[7680:7680+T*8], w[4784:4792], T, 8, 1e-06)
+	// blocks.1.fill: blocks.1.fill/moe, blocks.1.fill/moe/1 = moe(blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	aux, err = moe.Forward(m.moe[4], a[7680:7680+T*8], a[18560:18560+T*8], w[4800:4832], w[4832:5088], w[5088:5344], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("moecausal: blocks.1.fill: %w", err)
+	}
+	a[8576] = float32(aux)
+	m.aux += a[8576]
+	// blocks.1.fill: blocks.1.fill/residual = add(blocks.1.ffn/residual, blocks.1.fill/moe)
+	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[19072:19072+T*8], a[19584:19584+T*8], a[21952:21952+T], a[18048:18048+T*8], a[7680:7680+T*8], w[5344:5352], T, 8, 1e-06)
 	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moe[3], a[3840:3840+T*8], a[8768:8768+T*8], w[4240:4272], w[4272:4784], w[4784:5040], batch, seq)
+	aux, err = moe.Forward(m.moe[5], a[7680:7680+T*8], a[19584:19584+T*8], w[5360:5392], w[5392:5904], w[5904:6160], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
 	}
-	a[4304] = float32(aux)
-	m.aux += a[4304]
-	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.ffn/residual, blocks.1.top2/moe)
+	a[8592] = float32(aux)
+	m.aux += a[8592]
+	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.fill/residual, blocks.1.top2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.1.top2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[9024:9024+T*8], a[9280:9280+T*8], a[9920:9920+T], a[8512:8512+T*8], a[3840:3840+T*8], w[5040:5048], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[20096:20096+T*8], a[20608:20608+T*8], a[22016:22016+T], a[19072:19072+T*8], a[7680:7680+T*8], w[6160:6168], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.Gemm(false, false, T, 13, 8, 1, a[9280:9280+T*8], 8, w[5056:5160], 13, 0, a[3840:3840+T*13], 13)
+	kernels.Gemm(false, false, T, 13, 8, 1, a[20608:20608+T*8], 8, w[6176:6280], 13, 0, a[7680:7680+T*13], 13)
 	// loss: loss/ce, loss/ce/1 = cross_entropy(logits, targets)
-	a[4320] = float32(kernels.CrossEntropy(a[9952:9952+T], a[3840:3840+T*13], tgt, T, 13))
-	m.ce = a[4320]
+	a[8608] = float32(kernels.CrossEntropy(a[22080:22080+T], a[7680:7680+T*13], tgt, T, 13))
+	m.ce = a[8608]
 	// loss: loss = add(loss/ce, blocks.0.ec/moe/1)
-	kernels.Add(a[4336:4337], a[4320:4321], a[4256:4257])
+	kernels.Add(a[8624:8625], a[8608:8609], a[8512:8513])
+	// loss: loss = add(loss, blocks.0.fill/moe/1)
+	kernels.Add(a[8512:8513], a[8624:8625], a[8528:8529])
 	// loss: loss = add(loss, blocks.0.top2/moe/1)
-	kernels.Add(a[4256:4257], a[4336:4337], a[4272:4273])
+	kernels.Add(a[8528:8529], a[8512:8513], a[8544:8545])
 	// loss: loss = add(loss, blocks.1.ec/moe/1)
-	kernels.Add(a[4272:4273], a[4256:4257], a[4288:4289])
+	kernels.Add(a[8512:8513], a[8528:8529], a[8560:8561])
+	// loss: loss = add(loss, blocks.1.fill/moe/1)
+	kernels.Add(a[8528:8529], a[8512:8513], a[8576:8577])
 	// loss: loss = add(loss, blocks.1.top2/moe/1)
-	kernels.Add(a[4256:4257], a[4272:4273], a[4304:4305])
+	kernels.Add(a[8512:8513], a[8528:8529], a[8592:8593])
 
 	m.batch, m.seq, m.ready = batch, seq, true
-	return a[4256], nil
+	return a[8512], nil
 }
 
 // Backward sets the Grad of every parameter to the gradient of the loss of the
@@ -344,11 +390,13 @@ func (m *Model) Backward() {
 	kernels.Zero(m.grads[448:464])
 	kernels.Zero(m.grads[1520:1536])
 	kernels.Zero(m.grads[1792:1808])
-	kernels.Zero(m.grads[2608:2624])
-	kernels.Zero(m.grads[2880:2896])
-	kernels.Zero(m.grads[3952:3968])
-	kernels.Zero(m.grads[4224:4240])
-	kernels.Zero(m.grads[5040:5056])
+	kernels.Zero(m.grads[2352:2368])
+	kernels.Zero(m.grads[3168:3184])
+	kernels.Zero(m.grads[3440:3456])
+	kernels.Zero(m.grads[4512:4528])
+	kernels.Zero(m.grads[4784:4800])
+	kernels.Zero(m.grads[5344:5360])
+	kernels.Zero(m.grads[6160:6176])
 	T := m.batch * m.seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -357,141 +405,167 @@ func (m *Model) Backward() {
 	g := m.grads
 
 	// The loss seed.
-	a[4256] = 1
+	a[8512] = 1
 	// loss: grad/loss += accum(grad/loss)
-	copy(a[4272:4273], a[4256:4257])
+	copy(a[8528:8529], a[8512:8513])
 	// loss: grad/blocks.1.top2/moe/1 += accum(grad/loss)
-	copy(a[9984:9985], a[4256:4257])
+	copy(a[22144:22145], a[8512:8513])
 	// loss: grad/loss += accum(grad/loss)
-	copy(a[4256:4257], a[4272:4273])
+	copy(a[8512:8513], a[8528:8529])
+	// loss: grad/blocks.1.fill/moe/1 += accum(grad/loss)
+	copy(a[22160:22161], a[8528:8529])
+	// loss: grad/loss += accum(grad/loss)
+	copy(a[8528:8529], a[8512:8513])
 	// loss: grad/blocks.1.ec/moe/1 += accum(grad/loss)
-	copy(a[10000:10001], a[4272:4273])
+	copy(a[22176:22177], a[8512:8513])
 	// loss: grad/loss += accum(grad/loss)
-	copy(a[4272:4273], a[4256:4257])
+	copy(a[8512:8513], a[8528:8529])
 	// loss: grad/blocks.0.top2/moe/1 += accum(grad/loss)
-	copy(a[10016:10017], a[4256:4257])
+	copy(a[22192:22193], a[8528:8529])
+	// loss: grad/loss += accum(grad/loss)
+	copy(a[8528:8529], a[8512:8513])
+	// loss: grad/blocks.0.fill/moe/1 += accum(grad/loss)
+	copy(a[22208:22209], a[8512:8513])
 	// loss: grad/loss/ce += accum(grad/loss)
-	copy(a[10032:10033], a[4272:4273])
+	copy(a[22224:22225], a[8528:8529])
 	// loss: grad/blocks.0.ec/moe/1 += accum(grad/loss)
-	copy(a[10048:10049], a[4272:4273])
+	copy(a[22240:22241], a[8528:8529])
 	// loss: grad/logits += cross_entropy_grad(grad/loss/ce, logits, loss/ce/1, targets)
-	kernels.Zero(a[4256 : 4256+T*13])
-	kernels.CrossEntropyBackward(a[4256:4256+T*13], a[3840:3840+T*13], a[9952:9952+T], tgt, T, 13, a[10032])
+	kernels.Zero(a[8512 : 8512+T*13])
+	kernels.CrossEntropyBackward(a[8512:8512+T*13], a[7680:7680+T*13], a[22080:22080+T], tgt, T, 13, a[22224])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)
-	kernels.Gemm(true, false, 8, 13, T, 1, a[9280:9280+T*8], 8, a[4256:4256+T*13], 13, 0, g[5056:5160], 13)
+	kernels.Gemm(true, false, 8, 13, T, 1, a[20608:20608+T*8], 8, a[8512:8512+T*13], 13, 0, g[6176:6280], 13)
 	// head: grad/norm += matmul(grad/logits, @head.weightᵀ)
-	kernels.Gemm(false, true, T, 8, 13, 1, a[4256:4256+T*13], 13, w[5056:5160], 13, 0, a[3840:3840+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 13, 1, a[8512:8512+T*13], 13, w[6176:6280], 13, 0, a[7680:7680+T*8], 8)
 	// norm: grad/blocks.1.top2/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.1.top2/residual, @norm.scale, norm/1)
-	kernels.Zero(a[4096 : 4096+T*8])
-	kernels.RMSNormBackward(a[4096:4096+T*8], g[5040:5048], a[3840:3840+T*8], a[9024:9024+T*8], w[5040:5048], a[9920:9920+T], T, 8)
-	// blocks.1.top2: grad/blocks.1.ffn/residual += accum(grad/blocks.1.top2/residual)
-	copy(a[3840:3840+T*8], a[4096:4096+T*8])
+	kernels.Zero(a[8192 : 8192+T*8])
+	kernels.RMSNormBackward(a[8192:8192+T*8], g[6160:6168], a[7680:7680+T*8], a[20096:20096+T*8], w[6160:6168], a[22016:22016+T], T, 8)
+	// blocks.1.top2: grad/blocks.1.fill/residual += accum(grad/blocks.1.top2/residual)
+	copy(a[7680:7680+T*8], a[8192:8192+T*8])
 	// blocks.1.top2: grad/blocks.1.top2/moe += accum(grad/blocks.1.top2/residual)
-	copy(a[4352:4352+T*8], a[4096:4096+T*8])
+	copy(a[8704:8704+T*8], a[8192:8192+T*8])
 	// blocks.1.top2: grad/blocks.1.top2.norm, @grad/blocks.1.top2.router, @grad/blocks.1.top2.experts.up, @grad/blocks.1.top2.experts.down += moe_grad(grad/blocks.1.top2/moe, grad/blocks.1.top2/moe/1, blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	kernels.Zero(a[4096 : 4096+T*8])
-	moe.BackwardSet(m.moe[3], a[4096:4096+T*8], g[4240:4272], g[4272:4784], g[4784:5040], a[4352:4352+T*8], a[9984], a[8768:8768+T*8], w[4240:4272], w[4272:4784], w[4784:5040])
-	// blocks.1.top2: grad/blocks.1.ffn/residual, @grad/blocks.1.top2.norm.scale += rmsnorm_grad(grad/blocks.1.top2.norm, blocks.1.ffn/residual, @blocks.1.top2.norm.scale, blocks.1.top2.norm/1)
-	kernels.RMSNormBackward(a[3840:3840+T*8], g[4224:4232], a[4096:4096+T*8], a[8512:8512+T*8], w[4224:4232], a[9888:9888+T], T, 8)
+	kernels.Zero(a[8192 : 8192+T*8])
+	moe.BackwardSet(m.moe[5], a[8192:8192+T*8], g[5360:5392], g[5392:5904], g[5904:6160], a[8704:8704+T*8], a[22144], a[19584:19584+T*8], w[5360:5392], w[5392:5904], w[5904:6160])
+	// blocks.1.top2: grad/blocks.1.fill/residual, @grad/blocks.1.top2.norm.scale += rmsnorm_grad(grad/blocks.1.top2.norm, blocks.1.fill/residual, @blocks.1.top2.norm.scale, blocks.1.top2.norm/1)
+	kernels.RMSNormBackward(a[7680:7680+T*8], g[5344:5352], a[8192:8192+T*8], a[19072:19072+T*8], w[5344:5352], a[21952:21952+T], T, 8)
+	// blocks.1.fill: grad/blocks.1.ffn/residual += accum(grad/blocks.1.fill/residual)
+	copy(a[8192:8192+T*8], a[7680:7680+T*8])
+	// blocks.1.fill: grad/blocks.1.fill/moe += accum(grad/blocks.1.fill/residual)
+	copy(a[8704:8704+T*8], a[7680:7680+T*8])
+	// blocks.1.fill: grad/blocks.1.fill.norm, @grad/blocks.1.fill.router, @grad/blocks.1.fill.experts.up, @grad/blocks.1.fill.experts.down += moe_grad(grad/blocks.1.fill/moe, grad/blocks.1.fill/moe/1, blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	kernels.Zero(a[7680 : 7680+T*8])
+	moe.BackwardSet(m.moe[4], a[7680:7680+T*8], g[4800:4832], g[4832:5088], g[5088:5344], a[8704:8704+T*8], a[22160], a[18560:18560+T*8], w[4800:4832], w[4832:5088], w[5088:5344])
+	// blocks.1.fill: grad/blocks.1.ffn/residual, @grad/blocks.1.fill.norm.scale += rmsnorm_grad(grad/blocks.1.fill.norm, blocks.1.ffn/residual, @blocks.1.fill.norm.scale, blocks.1.fill.norm/1)
+	kernels.RMSNormBackward(a[8192:8192+T*8], g[4784:4792], a[7680:7680+T*8], a[18048:18048+T*8], w[4784:4792], a[21888:21888+T], T, 8)
 	// blocks.1.ffn: grad/blocks.1.ec/residual += accum(grad/blocks.1.ffn/residual)
-	copy(a[4352:4352+T*8], a[3840:3840+T*8])
+	copy(a[8704:8704+T*8], a[8192:8192+T*8])
 	// blocks.1.ffn: grad/blocks.1.ffn/down += accum(grad/blocks.1.ffn/residual)
-	copy(a[4096:4096+T*8], a[3840:3840+T*8])
+	copy(a[7680:7680+T*8], a[8192:8192+T*8])
 	// blocks.1.ffn: @grad/blocks.1.ffn.down += matmul(blocks.1.ffn/actᵀ, grad/blocks.1.ffn/down)
-	kernels.Gemm(true, false, 16, 8, T, 1, a[3328:3328+T*16], 16, a[4096:4096+T*8], 8, 0, g[4096:4224], 8)
+	kernels.Gemm(true, false, 16, 8, T, 1, a[6656:6656+T*16], 16, a[7680:7680+T*8], 8, 0, g[4656:4784], 8)
 	// blocks.1.ffn: grad/blocks.1.ffn/act += matmul(grad/blocks.1.ffn/down, @blocks.1.ffn.downᵀ)
-	kernels.Gemm(false, true, T, 16, 8, 1, a[4096:4096+T*8], 8, w[4096:4224], 8, 0, a[3328:3328+T*16], 16)
+	kernels.Gemm(false, true, T, 16, 8, 1, a[7680:7680+T*8], 8, w[4656:4784], 8, 0, a[6656:6656+T*16], 16)
 	// blocks.1.ffn: grad/blocks.1.ffn/up += act_grad(grad/blocks.1.ffn/act, blocks.1.ffn/up) gelu
-	kernels.Zero(a[3840 : 3840+T*16])
-	kernels.ActivateBackward(kernels.ActGELU, a[3840:3840+T*16], a[3328:3328+T*16], a[1536:1536+T*16])
+	kernels.Zero(a[7680 : 7680+T*16])
+	kernels.ActivateBackward(kernels.ActGELU, a[7680:7680+T*16], a[6656:6656+T*16], a[3072:3072+T*16])
 	// blocks.1.ffn: @grad/blocks.1.ffn.up += matmul(blocks.1.ffn.normᵀ, grad/blocks.1.ffn/up)
-	kernels.Gemm(true, false, 8, 16, T, 1, a[8256:8256+T*8], 8, a[3840:3840+T*16], 16, 0, g[3968:4096], 16)
+	kernels.Gemm(true, false, 8, 16, T, 1, a[17536:17536+T*8], 8, a[7680:7680+T*16], 16, 0, g[4528:4656], 16)
 	// blocks.1.ffn: grad/blocks.1.ffn.norm += matmul(grad/blocks.1.ffn/up, @blocks.1.ffn.upᵀ)
-	kernels.Gemm(false, true, T, 8, 16, 1, a[3840:3840+T*16], 16, w[3968:4096], 16, 0, a[1536:1536+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 16, 1, a[7680:7680+T*16], 16, w[4528:4656], 16, 0, a[3072:3072+T*8], 8)
 	// blocks.1.ffn: grad/blocks.1.ec/residual, @grad/blocks.1.ffn.norm.scale += rmsnorm_grad(grad/blocks.1.ffn.norm, blocks.1.ec/residual, @blocks.1.ffn.norm.scale, blocks.1.ffn.norm/1)
-	kernels.RMSNormBackward(a[4352:4352+T*8], g[3952:3960], a[1536:1536+T*8], a[8000:8000+T*8], w[3952:3960], a[9856:9856+T], T, 8)
+	kernels.RMSNormBackward(a[8704:8704+T*8], g[4512:4520], a[3072:3072+T*8], a[17024:17024+T*8], w[4512:4520], a[21824:21824+T], T, 8)
 	// blocks.1.ec: grad/blocks.1.attn/residual += accum(grad/blocks.1.ec/residual)
-	copy(a[1536:1536+T*8], a[4352:4352+T*8])
+	copy(a[3072:3072+T*8], a[8704:8704+T*8])
 	// blocks.1.ec: grad/blocks.1.ec/moe += accum(grad/blocks.1.ec/residual)
-	copy(a[1792:1792+T*8], a[4352:4352+T*8])
+	copy(a[3584:3584+T*8], a[8704:8704+T*8])
 	// blocks.1.ec: grad/blocks.1.ec.norm, @grad/blocks.1.ec.router, @grad/blocks.1.ec.experts.up, @grad/blocks.1.ec.experts.down += moe_grad(grad/blocks.1.ec/moe, grad/blocks.1.ec/moe/1, blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	kernels.Zero(a[3328 : 3328+T*8])
-	moe.BackwardSet(m.moe[2], a[3328:3328+T*8], g[2896:2928], g[2928:3440], g[3440:3952], a[1792:1792+T*8], a[10000], a[7744:7744+T*8], w[2896:2928], w[2928:3440], w[3440:3952])
+	kernels.Zero(a[6656 : 6656+T*8])
+	moe.BackwardSet(m.moe[3], a[6656:6656+T*8], g[3456:3488], g[3488:4000], g[4000:4512], a[3584:3584+T*8], a[22176], a[16512:16512+T*8], w[3456:3488], w[3488:4000], w[4000:4512])
 	// blocks.1.ec: grad/blocks.1.attn/residual, @grad/blocks.1.ec.norm.scale += rmsnorm_grad(grad/blocks.1.ec.norm, blocks.1.attn/residual, @blocks.1.ec.norm.scale, blocks.1.ec.norm/1)
-	kernels.RMSNormBackward(a[1536:1536+T*8], g[2880:2888], a[3328:3328+T*8], a[2048:2048+T*8], w[2880:2888], a[9824:9824+T], T, 8)
+	kernels.RMSNormBackward(a[3072:3072+T*8], g[3440:3448], a[6656:6656+T*8], a[4096:4096+T*8], w[3440:3448], a[21760:21760+T], T, 8)
 	// blocks.1.attn: grad/blocks.0.top2/residual += accum(grad/blocks.1.attn/residual)
-	copy(a[3328:3328+T*8], a[1536:1536+T*8])
+	copy(a[6656:6656+T*8], a[3072:3072+T*8])
 	// blocks.1.attn: grad/blocks.1.attn/out += accum(grad/blocks.1.attn/residual)
-	copy(a[1792:1792+T*8], a[1536:1536+T*8])
+	copy(a[3584:3584+T*8], a[3072:3072+T*8])
 	// blocks.1.attn: @grad/blocks.1.attn.out += matmul(blocks.1.attn/attnᵀ, grad/blocks.1.attn/out)
-	kernels.Gemm(true, false, 8, 8, T, 1, a[7488:7488+T*8], 8, a[1792:1792+T*8], 8, 0, g[2816:2880], 8)
+	kernels.Gemm(true, false, 8, 8, T, 1, a[16000:16000+T*8], 8, a[3584:3584+T*8], 8, 0, g[3376:3440], 8)
 	// blocks.1.attn: grad/blocks.1.attn/attn += matmul(grad/blocks.1.attn/out, @blocks.1.attn.outᵀ)
-	kernels.Gemm(false, true, T, 8, 8, 1, a[1792:1792+T*8], 8, w[2816:2880], 8, 0, a[3584:3584+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 8, 1, a[3584:3584+T*8], 8, w[3376:3440], 8, 0, a[7168:7168+T*8], 8)
 	// blocks.1.attn: grad/blocks.1.attn/qkv += attention_grad(grad/blocks.1.attn/attn, blocks.1.attn/qkv, blocks.1.attn/attn, blocks.1.attn/attn/1) heads=2 head_dim=4 causal
-	kernels.Zero(a[1536 : 1536+T*24])
-	kernels.AttentionBackward(a[1536:1536+T*24], a[3584:3584+T*8], a[768:768+T*24], a[7488:7488+T*8], a[9600:9600+T*2], m.batch, m.seq, 2, 4, true)
+	kernels.Zero(a[3072 : 3072+T*24])
+	kernels.AttentionBackward(a[3072:3072+T*24], a[7168:7168+T*8], a[1536:1536+T*24], a[16000:16000+T*8], a[21248:21248+T*2], m.batch, m.seq, 2, 4, true)
 	// blocks.1.attn: @grad/blocks.1.attn.qkv += matmul(blocks.1.attn.normᵀ, grad/blocks.1.attn/qkv)
-	kernels.Gemm(true, false, 8, 24, T, 1, a[7232:7232+T*8], 8, a[1536:1536+T*24], 24, 0, g[2624:2816], 24)
+	kernels.Gemm(true, false, 8, 24, T, 1, a[15488:15488+T*8], 8, a[3072:3072+T*24], 24, 0, g[3184:3376], 24)
 	// blocks.1.attn: grad/blocks.1.attn.norm += matmul(grad/blocks.1.attn/qkv, @blocks.1.attn.qkvᵀ)
-	kernels.Gemm(false, true, T, 8, 24, 1, a[1536:1536+T*24], 24, w[2624:2816], 24, 0, a[768:768+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 24, 1, a[3072:3072+T*24], 24, w[3184:3376], 24, 0, a[1536:1536+T*8], 8)
 	// blocks.1.attn: grad/blocks.0.top2/residual, @grad/blocks.1.attn.norm.scale += rmsnorm_grad(grad/blocks.1.attn.norm, blocks.0.top2/residual, @blocks.1.attn.norm.scale, blocks.1.attn.norm/1)
-	kernels.RMSNormBackward(a[3328:3328+T*8], g[2608:2616], a[768:768+T*8], a[6976:6976+T*8], w[2608:2616], a[9792:9792+T], T, 8)
-	// blocks.0.top2: grad/blocks.0.ffn/residual += accum(grad/blocks.0.top2/residual)
-	copy(a[3584:3584+T*8], a[3328:3328+T*8])
+	kernels.RMSNormBackward(a[6656:6656+T*8], g[3168:3176], a[1536:1536+T*8], a[14976:14976+T*8], w[3168:3176], a[21696:21696+T], T, 8)
+	// blocks.0.top2: grad/blocks.0.fill/residual += accum(grad/blocks.0.top2/residual)
+	copy(a[7168:7168+T*8], a[6656:6656+T*8])
 	// blocks.0.top2: grad/blocks.0.top2/moe += accum(grad/blocks.0.top2/residual)
-	copy(a[3840:3840+T*8], a[3328:3328+T*8])
+	copy(a[7680:7680+T*8], a[6656:6656+T*8])
 	// blocks.0.top2: grad/blocks.0.top2.norm, @grad/blocks.0.top2.router, @grad/blocks.0.top2.experts.up, @grad/blocks.0.top2.experts.down += moe_grad(grad/blocks.0.top2/moe, grad/blocks.0.top2/moe/1, blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	kernels.Zero(a[3328 : 3328+T*8])
-	moe.BackwardSet(m.moe[1], a[3328:3328+T*8], g[1808:1840], g[1840:2352], g[2352:2608], a[3840:3840+T*8], a[10016], a[6720:6720+T*8], w[1808:1840], w[1840:2352], w[2352:2608])
-	// blocks.0.top2: grad/blocks.0.ffn/residual, @grad/blocks.0.top2.norm.scale += rmsnorm_grad(grad/blocks.0.top2.norm, blocks.0.ffn/residual, @blocks.0.top2.norm.scale, blocks.0.top2.norm/1)
-	kernels.RMSNormBackward(a[3584:3584+T*8], g[1792:1800], a[3328:3328+T*8], a[6464:6464+T*8], w[1792:1800], a[9760:9760+T], T, 8)
+	kernels.Zero(a[6656 : 6656+T*8])
+	moe.BackwardSet(m.moe[2], a[6656:6656+T*8], g[2368:2400], g[2400:2912], g[2912:3168], a[7680:7680+T*8], a[22192], a[14464:14464+T*8], w[2368:2400], w[2400:2912], w[2912:3168])
+	// blocks.0.top2: grad/blocks.0.fill/residual, @grad/blocks.0.top2.norm.scale += rmsnorm_grad(grad/blocks.0.top2.norm, blocks.0.fill/residual, @blocks.0.top2.norm.scale, blocks.0.top2.norm/1)
+	kernels.RMSNormBackward(a[7168:7168+T*8], g[2352:2360], a[6656:6656+T*8], a[13952:13952+T*8], w[2352:2360], a[21632:21632+T], T, 8)
+	// blocks.0.fill: grad/blocks.0.ffn/residual += accum(grad/blocks.0.fill/residual)
+	copy(a[6656:6656+T*8], a[7168:7168+T*8])
+	// blocks.0.fill: grad/blocks.0.fill/moe += accum(grad/blocks.0.fill/residual)
+	copy(a[7680:7680+T*8], a[7168:7168+T*8])
+	// blocks.0.fill: grad/blocks.0.fill.norm, @grad/blocks.0.fill.router, @grad/blocks.0.fill.experts.up, @grad/blocks.0.fill.experts.down += moe_grad(grad/blocks.0.fill/moe, grad/blocks.0.fill/moe/1, blocks.0.fill.norm, @blocks.0.fill.router, @blocks.0.fill.experts.up, @blocks.0.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	kernels.Zero(a[7168 : 7168+T*8])
+	moe.BackwardSet(m.moe[1], a[7168:7168+T*8], g[1808:1840], g[1840:2096], g[2096:2352], a[7680:7680+T*8], a[22208], a[13440:13440+T*8], w[1808:1840], w[1840:2096], w[2096:2352])
+	// blocks.0.fill: grad/blocks.0.ffn/residual, @grad/blocks.0.fill.norm.scale += rmsnorm_grad(grad/blocks.0.fill.norm, blocks.0.ffn/residual, @blocks.0.fill.norm.scale, blocks.0.fill.norm/1)
+	kernels.RMSNormBackward(a[6656:6656+T*8], g[1792:1800], a[7168:7168+T*8], a[12928:12928+T*8], w[1792:1800], a[21568:21568+T], T, 8)
 	// blocks.0.ffn: grad/blocks.0.ec/residual += accum(grad/blocks.0.ffn/residual)
-	copy(a[3328:3328+T*8], a[3584:3584+T*8])
+	copy(a[3584:3584+T*8], a[6656:6656+T*8])
 	// blocks.0.ffn: grad/blocks.0.ffn/down += accum(grad/blocks.0.ffn/residual)
-	copy(a[3840:3840+T*8], a[3584:3584+T*8])
+	copy(a[4096:4096+T*8], a[6656:6656+T*8])
 	// blocks.0.ffn: @grad/blocks.0.ffn.down += matmul(blocks.0.ffn/actᵀ, grad/blocks.0.ffn/down)
-	kernels.Gemm(true, false, 16, 8, T, 1, a[2816:2816+T*16], 16, a[3840:3840+T*8], 8, 0, g[1664:1792], 8)
+	kernels.Gemm(true, false, 16, 8, T, 1, a[5632:5632+T*16], 16, a[4096:4096+T*8], 8, 0, g[1664:1792], 8)
 	// blocks.0.ffn: grad/blocks.0.ffn/act += matmul(grad/blocks.0.ffn/down, @blocks.0.ffn.downᵀ)
-	kernels.Gemm(false, true, T, 16, 8, 1, a[3840:3840+T*8], 8, w[1664:1792], 8, 0, a[768:768+T*16], 16)
+	kernels.Gemm(false, true, T, 16, 8, 1, a[4096:4096+T*8], 8, w[1664:1792], 8, 0, a[1536:1536+T*16], 16)
 	// blocks.0.ffn: grad/blocks.0.ffn/up += act_grad(grad/blocks.0.ffn/act, blocks.0.ffn/up) gelu
-	kernels.Zero(a[1280 : 1280+T*16])
-	kernels.ActivateBackward(kernels.ActGELU, a[1280:1280+T*16], a[768:768+T*16], a[2304:2304+T*16])
+	kernels.Zero(a[2560 : 2560+T*16])
+	kernels.ActivateBackward(kernels.ActGELU, a[2560:2560+T*16], a[1536:1536+T*16], a[4608:4608+T*16])
 	// blocks.0.ffn: @grad/blocks.0.ffn.up += matmul(blocks.0.ffn.normᵀ, grad/blocks.0.ffn/up)
-	kernels.Gemm(true, false, 8, 16, T, 1, a[6208:6208+T*8], 8, a[1280:1280+T*16], 16, 0, g[1536:1664], 16)
+	kernels.Gemm(true, false, 8, 16, T, 1, a[12416:12416+T*8], 8, a[2560:2560+T*16], 16, 0, g[1536:1664], 16)
 	// blocks.0.ffn: grad/blocks.0.ffn.norm += matmul(grad/blocks.0.ffn/up, @blocks.0.ffn.upᵀ)
-	kernels.Gemm(false, true, T, 8, 16, 1, a[1280:1280+T*16], 16, w[1536:1664], 16, 0, a[768:768+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 16, 1, a[2560:2560+T*16], 16, w[1536:1664], 16, 0, a[1536:1536+T*8], 8)
 	// blocks.0.ffn: grad/blocks.0.ec/residual, @grad/blocks.0.ffn.norm.scale += rmsnorm_grad(grad/blocks.0.ffn.norm, blocks.0.ec/residual, @blocks.0.ffn.norm.scale, blocks.0.ffn.norm/1)
-	kernels.RMSNormBackward(a[3328:3328+T*8], g[1520:1528], a[768:768+T*8], a[5952:5952+T*8], w[1520:1528], a[9728:9728+T], T, 8)
+	kernels.RMSNormBackward(a[3584:3584+T*8], g[1520:1528], a[1536:1536+T*8], a[11904:11904+T*8], w[1520:1528], a[21504:21504+T], T, 8)
 	// blocks.0.ec: grad/blocks.0.attn/residual += accum(grad/blocks.0.ec/residual)
-	copy(a[3584:3584+T*8], a[3328:3328+T*8])
+	copy(a[1536:1536+T*8], a[3584:3584+T*8])
 	// blocks.0.ec: grad/blocks.0.ec/moe += accum(grad/blocks.0.ec/residual)
-	copy(a[3840:3840+T*8], a[3328:3328+T*8])
+	copy(a[2048:2048+T*8], a[3584:3584+T*8])
 	// blocks.0.ec: grad/blocks.0.ec.norm, @grad/blocks.0.ec.router, @grad/blocks.0.ec.experts.up, @grad/blocks.0.ec.experts.down += moe_grad(grad/blocks.0.ec/moe, grad/blocks.0.ec/moe/1, blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	kernels.Zero(a[4096 : 4096+T*8])
-	moe.BackwardSet(m.moe[0], a[4096:4096+T*8], g[464:496], g[496:1008], g[1008:1520], a[3840:3840+T*8], a[10048], a[5696:5696+T*8], w[464:496], w[496:1008], w[1008:1520])
+	kernels.Zero(a[2560 : 2560+T*8])
+	moe.BackwardSet(m.moe[0], a[2560:2560+T*8], g[464:496], g[496:1008], g[1008:1520], a[2048:2048+T*8], a[22240], a[11392:11392+T*8], w[464:496], w[496:1008], w[1008:1520])
 	// blocks.0.ec: grad/blocks.0.attn/residual, @grad/blocks.0.ec.norm.scale += rmsnorm_grad(grad/blocks.0.ec.norm, blocks.0.attn/residual, @blocks.0.ec.norm.scale, blocks.0.ec.norm/1)
-	kernels.RMSNormBackward(a[3584:3584+T*8], g[448:456], a[4096:4096+T*8], a[5440:5440+T*8], w[448:456], a[9696:9696+T], T, 8)
+	kernels.RMSNormBackward(a[1536:1536+T*8], g[448:456], a[2560:2560+T*8], a[10880:10880+T*8], w[448:456], a[21440:21440+T], T, 8)
 	// blocks.0.attn: grad/embed/pos += accum(grad/blocks.0.attn/residual)
-	copy(a[3840:3840+T*8], a[3584:3584+T*8])
+	copy(a[3072:3072+T*8], a[1536:1536+T*8])
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
-	copy(a[4096:4096+T*8], a[3584:3584+T*8])
+	copy(a[2048:2048+T*8], a[1536:1536+T*8])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 8, 8, T, 1, a[5184:5184+T*8], 8, a[4096:4096+T*8], 8, 0, g[384:448], 8)
+	kernels.Gemm(true, false, 8, 8, T, 1, a[10368:10368+T*8], 8, a[2048:2048+T*8], 8, 0, g[384:448], 8)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
-	kernels.Gemm(false, true, T, 8, 8, 1, a[4096:4096+T*8], 8, w[384:448], 8, 0, a[4352:4352+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 8, 1, a[2048:2048+T*8], 8, w[384:448], 8, 0, a[3584:3584+T*8], 8)
 	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=2 head_dim=4 causal
-	kernels.Zero(a[768 : 768+T*24])
-	kernels.AttentionBackward(a[768:768+T*24], a[4352:4352+T*8], a[0:T*24], a[5184:5184+T*8], a[9536:9536+T*2], m.batch, m.seq, 2, 4, true)
+	kernels.Zero(a[1536 : 1536+T*24])
+	kernels.AttentionBackward(a[1536:1536+T*24], a[3584:3584+T*8], a[0:T*24], a[10368:10368+T*8], a[21120:21120+T*2], m.batch, m.seq, 2, 4, true)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(blocks.0.attn.normᵀ, grad/blocks.0.attn/qkv)
-	kernels.Gemm(true, false, 8, 24, T, 1, a[4928:4928+T*8], 8, a[768:768+T*24], 24, 0, g[192:384], 24)
+	kernels.Gemm(true, false, 8, 24, T, 1, a[9856:9856+T*8], 8, a[1536:1536+T*24], 24, 0, g[192:384], 24)
 	// blocks.0.attn: grad/blocks.0.attn.norm += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
-	kernels.Gemm(false, true, T, 8, 24, 1, a[768:768+T*24], 24, w[192:384], 24, 0, a[4096:4096+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 24, 1, a[1536:1536+T*24], 24, w[192:384], 24, 0, a[0:T*8], 8)
 	// blocks.0.attn: grad/embed/pos, @grad/blocks.0.attn.norm.scale += rmsnorm_grad(grad/blocks.0.attn.norm, embed/pos, @blocks.0.attn.norm.scale, blocks.0.attn.norm/1)
-	kernels.RMSNormBackward(a[3840:3840+T*8], g[176:184], a[4096:4096+T*8], a[4672:4672+T*8], w[176:184], a[9664:9664+T], T, 8)
+	kernels.RMSNormBackward(a[3072:3072+T*8], g[176:184], a[0:T*8], a[9344:9344+T*8], w[176:184], a[21376:21376+T], T, 8)
 	// embed: @grad/embed.pos += addpos_grad(grad/embed/pos)
-	kernels.AddPosEmbedBackward(g[112:112+m.seq*8], a[3840:3840+T*8], m.batch, m.seq, 8)
+	kernels.AddPosEmbedBackward(g[112:112+m.seq*8], a[3072:3072+T*8], m.batch, m.seq, 8)
 	// embed: grad/embed += accum(grad/embed/pos)
-	copy(a[0:T*8], a[3840:3840+T*8])
+	copy(a[0:T*8], a[3072:3072+T*8])
 	// embed: @grad/embed.tokens += embed_grad(grad/embed, tokens)
 	kernels.EmbedBackward(g[0:104], a[0:T*8], tok, 8)
 }
@@ -515,81 +589,99 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	// embed: embed = embed(tokens, @embed.tokens)
 	kernels.Embed(a[0:T*8], w[0:104], tokens, 8)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[768:768+T*8], a[0:T*8], w[112:112+seq*8], batch, seq, 8)
+	kernels.AddPosEmbed(a[1536:1536+T*8], a[0:T*8], w[112:112+seq*8], batch, seq, 8)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[1024:1024+T*8], a[0:T], a[768:768+T*8], w[176:184], T, 8, 1e-06)
+	kernels.RMSNorm(a[2048:2048+T*8], a[0:T], a[1536:1536+T*8], w[176:184], T, 8, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.Gemm(false, false, T, 24, 8, 1, a[1024:1024+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
 	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=4 causal
-	kernels.Attention(a[1024:1024+T*8], a[1280:1280+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.Attention(a[2048:2048+T*8], a[2560:2560+T*2], a[0:T*24], batch, seq, 2, 4, true)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[384:448], 8, 0, a[0:T*8], 8)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[384:448], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[1024:1024+T], a[768:768+T*8], a[0:T*8], w[448:456], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[448:456], T, 8, 1e-06)
 	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moeInfer[0], a[0:T*8], a[512:512+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*8], a[1024:1024+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.0.ec: %w", err)
 	}
-	a[768] = float32(aux)
+	a[1536] = float32(aux)
 	// blocks.0.ec: blocks.0.ec/residual = add(blocks.0.attn/residual, blocks.0.ec/moe)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.ec/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[768:768+T*8], a[1024:1024+T], a[256:256+T*8], a[0:T*8], w[1520:1528], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[1520:1528], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[768:768+T*8], 8, w[1536:1664], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[1536:1664], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[1664:1792], 8, 0, a[768:768+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[1664:1792], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.ec/residual, blocks.0.ffn/down)
-	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*8], a[256:256+T*8], a[1024:1024+T], a[512:512+T*8], a[768:768+T*8], w[1792:1800], T, 8, 1e-06)
+	// blocks.0.fill: blocks.0.fill.norm, blocks.0.fill.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.fill.norm.scale) (fused)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[1792:1800], T, 8, 1e-06)
+	// blocks.0.fill: blocks.0.fill/moe, blocks.0.fill/moe/1 = moe(blocks.0.fill.norm, @blocks.0.fill.router, @blocks.0.fill.experts.up, @blocks.0.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	aux, err = moe.Forward(m.moeInfer[1], a[1024:1024+T*8], a[512:512+T*8], w[1808:1840], w[1840:2096], w[2096:2352], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.0.fill: %w", err)
+	}
+	a[1536] = float32(aux)
+	// blocks.0.fill: blocks.0.fill/residual = add(blocks.0.ffn/residual, blocks.0.fill/moe)
+	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[2352:2360], T, 8, 1e-06)
 	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[1], a[512:512+T*8], a[256:256+T*8], w[1808:1840], w[1840:2352], w[2352:2608], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[1536:1536+T*8], w[2368:2400], w[2400:2912], w[2912:3168], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
 	}
-	a[768] = float32(aux)
-	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.ffn/residual, blocks.0.top2/moe)
+	a[1024] = float32(aux)
+	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.fill/residual, blocks.0.top2/moe)
 	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[768:768+T*8], a[1024:1024+T*8], a[256:256+T], a[0:T*8], a[512:512+T*8], w[2608:2616], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1536:1536+T*8], a[2048:2048+T*8], a[1024:1024+T], a[512:512+T*8], a[0:T*8], w[3168:3176], T, 8, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 24, 8, 1, a[1024:1024+T*8], 8, w[2624:2816], 24, 0, a[0:T*24], 24)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[3184:3376], 24, 0, a[0:T*24], 24)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
-	kernels.Attention(a[1024:1024+T*8], a[1280:1280+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.Attention(a[2048:2048+T*8], a[2560:2560+T*2], a[0:T*24], batch, seq, 2, 4, true)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[2816:2880], 8, 0, a[0:T*8], 8)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[3376:3440], 8, 0, a[0:T*8], 8)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
 	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[1024:1024+T], a[768:768+T*8], a[0:T*8], w[2880:2888], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[3440:3448], T, 8, 1e-06)
 	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[512:512+T*8], w[2896:2928], w[2928:3440], w[3440:3952], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[1024:1024+T*8], w[3456:3488], w[3488:4000], w[4000:4512], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
 	}
-	a[768] = float32(aux)
+	a[1536] = float32(aux)
 	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[768:768+T*8], a[1024:1024+T], a[256:256+T*8], a[0:T*8], w[3952:3960], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[4512:4520], T, 8, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
 	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[768:768+T*8], 8, w[3968:4096], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[4528:4656], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[4096:4224], 8, 0, a[768:768+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[4656:4784], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
-	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*8], a[256:256+T*8], a[1024:1024+T], a[512:512+T*8], a[768:768+T*8], w[4224:4232], T, 8, 1e-06)
+	// blocks.1.fill: blocks.1.fill.norm, blocks.1.fill.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.fill.norm.scale) (fused)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[4784:4792], T, 8, 1e-06)
+	// blocks.1.fill: blocks.1.fill/moe, blocks.1.fill/moe/1 = moe(blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	aux, err = moe.Forward(m.moeInfer[4], a[1024:1024+T*8], a[512:512+T*8], w[4800:4832], w[4832:5088], w[5088:5344], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.1.fill: %w", err)
+	}
+	a[1536] = float32(aux)
+	// blocks.1.fill: blocks.1.fill/residual = add(blocks.1.ffn/residual, blocks.1.fill/moe)
+	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[5344:5352], T, 8, 1e-06)
 	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[3], a[512:512+T*8], a[256:256+T*8], w[4240:4272], w[4272:4784], w[4784:5040], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[5], a[0:T*8], a[1536:1536+T*8], w[5360:5392], w[5392:5904], w[5904:6160], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
 	}
-	a[768] = float32(aux)
-	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.ffn/residual, blocks.1.top2/moe)
+	a[1024] = float32(aux)
+	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.fill/residual, blocks.1.top2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.1.top2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[768:768+T*8], a[1024:1024+T], a[0:T*8], a[512:512+T*8], w[5040:5048], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[6160:6168], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.Gemm(false, false, T, 13, 8, 1, a[768:768+T*8], 8, w[5056:5160], 13, 0, a[0:T*13], 13)
+	kernels.Gemm(false, false, T, 13, 8, 1, a[1536:1536+T*8], 8, w[6176:6280], 13, 0, a[0:T*13], 13)
 
 	return a[0 : T*Vocab : T*Vocab], nil
 }
@@ -681,83 +773,101 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	// embed: embed = embed(tokens, @embed.tokens)
 	kernels.Embed(a[0:T*8], w[0:104], tokens, 8)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[768:768+T*8], a[0:T*8], w[112+d.pos*8:120+d.pos*8], T, 1, 8)
+	kernels.AddPosEmbed(a[1536:1536+T*8], a[0:T*8], w[112+d.pos*8:120+d.pos*8], T, 1, 8)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[1024:1024+T*8], a[0:T], a[768:768+T*8], w[176:184], T, 8, 1e-06)
+	kernels.RMSNorm(a[2048:2048+T*8], a[0:T], a[1536:1536+T*8], w[176:184], T, 8, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.GemmStreamB(false, false, T, 24, 8, 1, a[1024:1024+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
+	kernels.GemmStreamB(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
 	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=4 causal
-	kernels.AttentionDecode(a[1024:1024+T*8], a[0:T*24], d.k[0], d.v[0], d.scores, T, MaxSeq, d.pos, 2, 4)
+	kernels.AttentionDecode(a[2048:2048+T*8], a[0:T*24], d.k[0], d.v[0], d.scores, T, MaxSeq, d.pos, 2, 4)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.GemmStreamB(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[384:448], 8, 0, a[0:T*8], 8)
+	kernels.GemmStreamB(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[384:448], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[1024:1024+T], a[768:768+T*8], a[0:T*8], w[448:456], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[448:456], T, 8, 1e-06)
 	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moeInfer[0], a[0:T*8], a[512:512+T*8], w[464:496], w[496:1008], w[1008:1520], T, 1)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*8], a[1024:1024+T*8], w[464:496], w[496:1008], w[1008:1520], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.0.ec: %w", err)
 	}
-	a[768] = float32(aux)
+	a[1536] = float32(aux)
 	// blocks.0.ec: blocks.0.ec/residual = add(blocks.0.attn/residual, blocks.0.ec/moe)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.ec/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[768:768+T*8], a[1024:1024+T], a[256:256+T*8], a[0:T*8], w[1520:1528], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[1520:1528], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
-	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[768:768+T*8], 8, w[1536:1664], 16, 0, a[0:T*16], 16)
+	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[1536:1664], 16, 0, a[0:T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu
 	kernels.Activate(kernels.ActGELU, a[0:T*16], a[0:T*16])
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.GemmStreamB(false, false, T, 8, 16, 1, a[0:T*16], 16, w[1664:1792], 8, 0, a[768:768+T*8], 8)
+	kernels.GemmStreamB(false, false, T, 8, 16, 1, a[0:T*16], 16, w[1664:1792], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.ec/residual, blocks.0.ffn/down)
-	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*8], a[256:256+T*8], a[1024:1024+T], a[512:512+T*8], a[768:768+T*8], w[1792:1800], T, 8, 1e-06)
+	// blocks.0.fill: blocks.0.fill.norm, blocks.0.fill.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.fill.norm.scale) (fused)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[1792:1800], T, 8, 1e-06)
+	// blocks.0.fill: blocks.0.fill/moe, blocks.0.fill/moe/1 = moe(blocks.0.fill.norm, @blocks.0.fill.router, @blocks.0.fill.experts.up, @blocks.0.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	aux, err = moe.Forward(m.moeInfer[1], a[1024:1024+T*8], a[512:512+T*8], w[1808:1840], w[1840:2096], w[2096:2352], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.0.fill: %w", err)
+	}
+	a[1536] = float32(aux)
+	// blocks.0.fill: blocks.0.fill/residual = add(blocks.0.ffn/residual, blocks.0.fill/moe)
+	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[2352:2360], T, 8, 1e-06)
 	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[1], a[512:512+T*8], a[256:256+T*8], w[1808:1840], w[1840:2352], w[2352:2608], T, 1)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[1536:1536+T*8], w[2368:2400], w[2400:2912], w[2912:3168], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
 	}
-	a[768] = float32(aux)
-	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.ffn/residual, blocks.0.top2/moe)
+	a[1024] = float32(aux)
+	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.fill/residual, blocks.0.top2/moe)
 	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[768:768+T*8], a[1024:1024+T*8], a[256:256+T], a[0:T*8], a[512:512+T*8], w[2608:2616], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1536:1536+T*8], a[2048:2048+T*8], a[1024:1024+T], a[512:512+T*8], a[0:T*8], w[3168:3176], T, 8, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.GemmStreamB(false, false, T, 24, 8, 1, a[1024:1024+T*8], 8, w[2624:2816], 24, 0, a[0:T*24], 24)
+	kernels.GemmStreamB(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[3184:3376], 24, 0, a[0:T*24], 24)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
-	kernels.AttentionDecode(a[1024:1024+T*8], a[0:T*24], d.k[1], d.v[1], d.scores, T, MaxSeq, d.pos, 2, 4)
+	kernels.AttentionDecode(a[2048:2048+T*8], a[0:T*24], d.k[1], d.v[1], d.scores, T, MaxSeq, d.pos, 2, 4)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.GemmStreamB(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[2816:2880], 8, 0, a[0:T*8], 8)
+	kernels.GemmStreamB(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[3376:3440], 8, 0, a[0:T*8], 8)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
 	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[1024:1024+T], a[768:768+T*8], a[0:T*8], w[2880:2888], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[3440:3448], T, 8, 1e-06)
 	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[512:512+T*8], w[2896:2928], w[2928:3440], w[3440:3952], T, 1)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[1024:1024+T*8], w[3456:3488], w[3488:4000], w[4000:4512], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
 	}
-	a[768] = float32(aux)
+	a[1536] = float32(aux)
 	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[768:768+T*8], a[1024:1024+T], a[256:256+T*8], a[0:T*8], w[3952:3960], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[4512:4520], T, 8, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
-	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[768:768+T*8], 8, w[3968:4096], 16, 0, a[0:T*16], 16)
+	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[4528:4656], 16, 0, a[0:T*16], 16)
 	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
 	kernels.Activate(kernels.ActGELU, a[0:T*16], a[0:T*16])
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.GemmStreamB(false, false, T, 8, 16, 1, a[0:T*16], 16, w[4096:4224], 8, 0, a[768:768+T*8], 8)
+	kernels.GemmStreamB(false, false, T, 8, 16, 1, a[0:T*16], 16, w[4656:4784], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
-	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*8], a[256:256+T*8], a[1024:1024+T], a[512:512+T*8], a[768:768+T*8], w[4224:4232], T, 8, 1e-06)
+	// blocks.1.fill: blocks.1.fill.norm, blocks.1.fill.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.fill.norm.scale) (fused)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[4784:4792], T, 8, 1e-06)
+	// blocks.1.fill: blocks.1.fill/moe, blocks.1.fill/moe/1 = moe(blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	aux, err = moe.Forward(m.moeInfer[4], a[1024:1024+T*8], a[512:512+T*8], w[4800:4832], w[4832:5088], w[5088:5344], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.1.fill: %w", err)
+	}
+	a[1536] = float32(aux)
+	// blocks.1.fill: blocks.1.fill/residual = add(blocks.1.ffn/residual, blocks.1.fill/moe)
+	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[5344:5352], T, 8, 1e-06)
 	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[3], a[512:512+T*8], a[256:256+T*8], w[4240:4272], w[4272:4784], w[4784:5040], T, 1)
+	aux, err = moe.Forward(m.moeInfer[5], a[0:T*8], a[1536:1536+T*8], w[5360:5392], w[5392:5904], w[5904:6160], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
 	}
-	a[768] = float32(aux)
-	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.ffn/residual, blocks.1.top2/moe)
+	a[1024] = float32(aux)
+	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.fill/residual, blocks.1.top2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.1.top2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[768:768+T*8], a[1024:1024+T], a[0:T*8], a[512:512+T*8], w[5040:5048], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[6160:6168], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.GemmStreamB(false, false, T, 13, 8, 1, a[768:768+T*8], 8, w[5056:5160], 13, 0, a[0:T*13], 13)
+	kernels.GemmStreamB(false, false, T, 13, 8, 1, a[1536:1536+T*8], 8, w[6176:6280], 13, 0, a[0:T*13], 13)
 
 	d.pos++
 	return a[0 : T*Vocab : T*Vocab], nil
@@ -790,83 +900,101 @@ func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error)
 	// embed: embed = embed(tokens, @embed.tokens)
 	kernels.Embed(a[0:T*8], w[0:104], tokens, 8)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[768:768+T*8], a[0:T*8], w[112:112+seq*8], batch, seq, 8)
+	kernels.AddPosEmbed(a[1536:1536+T*8], a[0:T*8], w[112:112+seq*8], batch, seq, 8)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[1024:1024+T*8], a[0:T], a[768:768+T*8], w[176:184], T, 8, 1e-06)
+	kernels.RMSNorm(a[2048:2048+T*8], a[0:T], a[1536:1536+T*8], w[176:184], T, 8, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.Gemm(false, false, T, 24, 8, 1, a[1024:1024+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
 	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=4 causal
-	kernels.Attention(a[1024:1024+T*8], a[1280:1280+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.Attention(a[2048:2048+T*8], a[2560:2560+T*2], a[0:T*24], batch, seq, 2, 4, true)
 	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*24], batch, seq, MaxSeq, 2, 4)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[384:448], 8, 0, a[0:T*8], 8)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[384:448], 8, 0, a[0:T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[1024:1024+T], a[768:768+T*8], a[0:T*8], w[448:456], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[448:456], T, 8, 1e-06)
 	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moeInfer[0], a[0:T*8], a[512:512+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*8], a[1024:1024+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.0.ec: %w", err)
 	}
-	a[768] = float32(aux)
+	a[1536] = float32(aux)
 	// blocks.0.ec: blocks.0.ec/residual = add(blocks.0.attn/residual, blocks.0.ec/moe)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.ec/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[768:768+T*8], a[1024:1024+T], a[256:256+T*8], a[0:T*8], w[1520:1528], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[1520:1528], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[768:768+T*8], 8, w[1536:1664], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[1536:1664], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
 	// blocks.0.ffn: blocks.0.ffn/down = matmul(blocks.0.ffn/act, @blocks.0.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[1664:1792], 8, 0, a[768:768+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[1664:1792], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.ec/residual, blocks.0.ffn/down)
-	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*8], a[256:256+T*8], a[1024:1024+T], a[512:512+T*8], a[768:768+T*8], w[1792:1800], T, 8, 1e-06)
+	// blocks.0.fill: blocks.0.fill.norm, blocks.0.fill.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.fill.norm.scale) (fused)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[1792:1800], T, 8, 1e-06)
+	// blocks.0.fill: blocks.0.fill/moe, blocks.0.fill/moe/1 = moe(blocks.0.fill.norm, @blocks.0.fill.router, @blocks.0.fill.experts.up, @blocks.0.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	aux, err = moe.Forward(m.moeInfer[1], a[1024:1024+T*8], a[512:512+T*8], w[1808:1840], w[1840:2096], w[2096:2352], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.0.fill: %w", err)
+	}
+	a[1536] = float32(aux)
+	// blocks.0.fill: blocks.0.fill/residual = add(blocks.0.ffn/residual, blocks.0.fill/moe)
+	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[2352:2360], T, 8, 1e-06)
 	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[1], a[512:512+T*8], a[256:256+T*8], w[1808:1840], w[1840:2352], w[2352:2608], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[1536:1536+T*8], w[2368:2400], w[2400:2912], w[2912:3168], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
 	}
-	a[768] = float32(aux)
-	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.ffn/residual, blocks.0.top2/moe)
+	a[1024] = float32(aux)
+	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.fill/residual, blocks.0.top2/moe)
 	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[768:768+T*8], a[1024:1024+T*8], a[256:256+T], a[0:T*8], a[512:512+T*8], w[2608:2616], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1536:1536+T*8], a[2048:2048+T*8], a[1024:1024+T], a[512:512+T*8], a[0:T*8], w[3168:3176], T, 8, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 24, 8, 1, a[1024:1024+T*8], 8, w[2624:2816], 24, 0, a[0:T*24], 24)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[3184:3376], 24, 0, a[0:T*24], 24)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
-	kernels.Attention(a[1024:1024+T*8], a[1280:1280+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.Attention(a[2048:2048+T*8], a[2560:2560+T*2], a[0:T*24], batch, seq, 2, 4, true)
 	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*24], batch, seq, MaxSeq, 2, 4)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 8, 8, 1, a[1024:1024+T*8], 8, w[2816:2880], 8, 0, a[0:T*8], 8)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[3376:3440], 8, 0, a[0:T*8], 8)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
 	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[512:512+T*8], a[1024:1024+T], a[768:768+T*8], a[0:T*8], w[2880:2888], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[3440:3448], T, 8, 1e-06)
 	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[512:512+T*8], w[2896:2928], w[2928:3440], w[3440:3952], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[1024:1024+T*8], w[3456:3488], w[3488:4000], w[4000:4512], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
 	}
-	a[768] = float32(aux)
+	a[1536] = float32(aux)
 	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[768:768+T*8], a[1024:1024+T], a[256:256+T*8], a[0:T*8], w[3952:3960], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[4512:4520], T, 8, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
 	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[768:768+T*8], 8, w[3968:4096], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[4528:4656], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[4096:4224], 8, 0, a[768:768+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[4656:4784], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
-	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*8], a[256:256+T*8], a[1024:1024+T], a[512:512+T*8], a[768:768+T*8], w[4224:4232], T, 8, 1e-06)
+	// blocks.1.fill: blocks.1.fill.norm, blocks.1.fill.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.fill.norm.scale) (fused)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[4784:4792], T, 8, 1e-06)
+	// blocks.1.fill: blocks.1.fill/moe, blocks.1.fill/moe/1 = moe(blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	aux, err = moe.Forward(m.moeInfer[4], a[1024:1024+T*8], a[512:512+T*8], w[4800:4832], w[4832:5088], w[5088:5344], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.1.fill: %w", err)
+	}
+	a[1536] = float32(aux)
+	// blocks.1.fill: blocks.1.fill/residual = add(blocks.1.ffn/residual, blocks.1.fill/moe)
+	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[5344:5352], T, 8, 1e-06)
 	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[3], a[512:512+T*8], a[256:256+T*8], w[4240:4272], w[4272:4784], w[4784:5040], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[5], a[0:T*8], a[1536:1536+T*8], w[5360:5392], w[5392:5904], w[5904:6160], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
 	}
-	a[768] = float32(aux)
-	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.ffn/residual, blocks.1.top2/moe)
+	a[1024] = float32(aux)
+	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.fill/residual, blocks.1.top2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.1.top2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[256:256+T*8], a[768:768+T*8], a[1024:1024+T], a[0:T*8], a[512:512+T*8], w[5040:5048], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[6160:6168], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.Gemm(false, false, T, 13, 8, 1, a[768:768+T*8], 8, w[5056:5160], 13, 0, a[0:T*13], 13)
+	kernels.Gemm(false, false, T, 13, 8, 1, a[1536:1536+T*8], 8, w[6176:6280], 13, 0, a[0:T*13], 13)
 
 	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil

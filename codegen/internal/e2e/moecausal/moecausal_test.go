@@ -19,7 +19,7 @@ func model() *Model {
 // position's logits, in every sequence of the batch, bit-identical.
 func TestFutureIndependent(t *testing.T) {
 	m := model()
-	for _, c := range []struct{ batch, seq int }{{MaxBatch, MaxSeq}, {2, 5}} {
+	for _, c := range []struct{ batch, seq int }{{MaxBatch, MaxSeq}, {4, 5}} {
 		tokens, _ := e2etest.Batch(3, Vocab, c.batch, c.seq, false)
 		e2etest.FutureIndependent(t, m, tokens, c.batch, c.seq, Vocab)
 	}
@@ -30,7 +30,7 @@ func TestFutureIndependent(t *testing.T) {
 // full-sequence Infer, within 1e-6.
 func TestLockstep(t *testing.T) {
 	m := model()
-	for _, batch := range []int{MaxBatch, 2} {
+	for _, batch := range []int{MaxBatch, 4} {
 		tokens, _ := e2etest.Batch(4, Vocab, batch, MaxSeq, false)
 		e2etest.Lockstep(t, m, tokens, batch, MaxSeq, Vocab, 1e-6)
 	}
@@ -56,6 +56,17 @@ func TestRoutingVaries(t *testing.T) {
 		}
 		if strings.HasSuffix(s.Name, ".ec") && kinds < 2 {
 			t.Errorf("%s: every token got the same number of experts: %+v", s.Name, s.Stats)
+		}
+		if strings.HasSuffix(s.Name, ".fill") {
+			// 4 experts at capacity 1 take 2 of the 8 tokens of a position
+			// each; fill gives every token left out its top-1 expert.
+			plain, load := 4*2*MaxSeq, 0
+			for _, n := range s.Load {
+				load += n
+			}
+			if s.PerToken[0] != 0 || load <= plain {
+				t.Errorf("%s: fill left %d tokens without an expert, load %d (plain expert choice: %d): %+v", s.Name, s.PerToken[0], load, plain, s.Stats)
+			}
 		}
 		if strings.HasSuffix(s.Name, ".top2") && s.Dropped == 0 {
 			t.Errorf("%s: nothing dropped: %+v", s.Name, s.Stats)
