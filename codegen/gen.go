@@ -475,6 +475,9 @@ func (g *gen) moeLayers(f *jen.File) {
 		if a.Fill {
 			fields = append(fields, jen.Id("Fill").Op(":").True())
 		}
+		if a.Causal {
+			fields = append(fields, jen.Id("Causal").Op(":").True())
+		}
 		if a.AuxWeight != 0 {
 			fields = append(fields, jen.Id("AuxWeight").Op(":").Lit(a.AuxWeight))
 		}

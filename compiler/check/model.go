@@ -98,6 +98,9 @@ type Route struct {
 	// Fill (expert_choice, fill: top1): a token no expert took in its group
 	// goes to its expert of highest probability as well.
 	Fill bool
+	// Causal (expert_choice, causal: true): each expert decides on a
+	// group's members in order, from the members before.
+	Causal bool
 
 	// Positions of the capacity and group attributes' values (the rule's
 	// position where the attribute takes its default), for diagnostics that

@@ -35,6 +35,7 @@ var routeRules = map[string]*ruleSpec{
 			{name: "group", typ: tGroup, required: true, example: "position"},
 			{name: "zloss", typ: tReal},
 			{name: "fill", typ: tFill},
+			{name: "causal", typ: tBool},
 			{name: "leak", typ: tLeak},
 		},
 	},
@@ -69,7 +70,7 @@ type routeVal struct {
 	args *boundArgs
 	// The attributes, defaults filled in; invalid where evaluation failed,
 	// unknown in a block's generic pass.
-	k, capacity, group, aux, zloss, drop, leak, fill value
+	k, capacity, group, aux, zloss, drop, leak, fill, causal value
 }
 
 // argPos is the position of attribute name's value, or of the rule if the
@@ -117,9 +118,14 @@ func (ev *evaluator) routeRule(call *ast.Call) value {
 	if name == "top_k" {
 		args = nil
 		for _, a := range call.Args {
-			if a.Name.Name == "fill" {
+			switch a.Name.Name {
+			case "fill":
 				ev.errorf(parser.Pos(a.Name.Pos), false, InvalidRoute,
 					"fill is an expert_choice attribute: under top_k every token already picks its k experts; raise capacity if choices are dropped")
+				continue
+			case "causal":
+				ev.errorf(parser.Pos(a.Name.Pos), false, InvalidRoute,
+					"causal is an expert_choice attribute: top_k with k = 1 is causal over every group, and with k >= 2 over group: position")
 				continue
 			}
 			args = append(args, a)
@@ -141,6 +147,7 @@ func (ev *evaluator) routeRule(call *ast.Call) value {
 	r.zloss = get("zloss", realVal(0))
 	r.leak = get("leak", invalid)
 	r.fill = get("fill", wordVal("none"))
+	r.causal = get("causal", invalid)
 	if name == "top_k" {
 		r.k = get("k", intVal(topKDefaultK))
 		r.aux = get("aux", realVal(topKDefaultAux))
@@ -234,6 +241,7 @@ func buildMoE(x *layerCtx) value {
 	}
 	rt.AllowLeak = r.leak.ok() && r.leak.w == "allow"
 	rt.Fill = r.fill.ok() && r.fill.w == "top1"
+	rt.Causal = r.causal.ok() && r.causal.b
 
 	if r.rule == "expert_choice" && r.capacity.ok() && experts.ok() && r.capacity.r > float64(experts.i) {
 		x.ev.errorf(r.argPos("capacity"), r.capacity.dep || experts.dep, InvalidRoute,
@@ -336,10 +344,11 @@ func (c *checker) checkRoutes(m *Model, input *ast.Call, repeatAt []source.Pos) 
 // choices. top_k with k = 1 places choices in group order, in which a
 // sequence's positions come in order, so nothing of a later position
 // decides an earlier one. Group position holds one position only and is
-// causal under both rules.
+// causal under both rules; causal expert choice decides on each member from
+// the members before it, and is causal over every group.
 func (c *checker) routeLeak(l *Layer, model string) *source.Diagnostic {
 	r := &l.Route
-	if r.Group != "batch" && r.Group != "sequence" {
+	if r.Group != "batch" && r.Group != "sequence" || r.Causal {
 		return nil
 	}
 	switch {

@@ -558,6 +558,7 @@ func (r *routeVal) route() *Route {
 	out.Capacity, out.Group, out.ZWeight = r.capacity.r, r.group.w, r.zloss.r
 	out.AllowLeak = r.leak.ok() && r.leak.w == "allow"
 	out.Fill = r.fill.ok() && r.fill.w == "top1"
+	out.Causal = r.causal.ok() && r.causal.b
 	if r.rule == "top_k" {
 		if !r.k.ok() || !r.aux.ok() {
 			return nil
@@ -587,6 +588,9 @@ func (r Route) Text() string {
 	}
 	if r.Fill {
 		b.WriteString(", fill: top1")
+	}
+	if r.Causal {
+		b.WriteString(", causal: true")
 	}
 	if r.AllowLeak {
 		b.WriteString(", leak: allow")
@@ -689,6 +693,8 @@ func parseRouteText(text string) (Route, error) {
 			r.AllowLeak = v == "allow"
 		case "fill":
 			r.Fill = v == "top1"
+		case "causal":
+			r.Causal = v == "true"
 		}
 	}
 	return r, nil

@@ -47,7 +47,7 @@ func MoEConfig(a *ir.MoEAttrs, d, maxBatch, maxSeq int) (moe.Config, error) {
 	c := moe.Config{
 		Experts: a.Experts, D: d, Hidden: a.Hidden, Act: act, Gated: a.Gated,
 		Rule: rule, Capacity: a.Capacity, Group: group, K: a.K,
-		AuxWeight: a.AuxWeight, ZWeight: a.ZWeight, Fill: a.Fill,
+		AuxWeight: a.AuxWeight, ZWeight: a.ZWeight, Fill: a.Fill, Causal: a.Causal,
 		MaxBatch: maxBatch, MaxSeq: maxSeq,
 	}
 	if err := c.Validate(); err != nil {

@@ -223,6 +223,7 @@ type MoEAttrs struct {
 	Group    string  // one of Groups
 	K        int     // top_k only: experts per token
 	Fill     bool    // expert_choice only: a token no expert took goes to its top-1 expert
+	Causal   bool    // expert_choice only: each expert decides on a member from the members before
 
 	AuxWeight float64 // top_k only: weight of the load-balancing loss
 	ZWeight   float64 // weight of the router z-loss (0: off)

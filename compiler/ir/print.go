@@ -251,6 +251,9 @@ func (m *MoEAttrs) String() string {
 	if m.Fill {
 		b.WriteString(", fill=top1")
 	}
+	if m.Causal {
+		b.WriteString(", causal")
+	}
 	if m.AuxWeight != 0 {
 		b.WriteString(", aux=" + fmtFloat(m.AuxWeight))
 	}

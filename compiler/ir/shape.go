@@ -439,8 +439,8 @@ func wantMoE(a Attrs) error {
 		return fmt.Errorf("aux=%v z=%v, want weights >= 0", m.AuxWeight, m.ZWeight)
 	case m.Workspace < 0:
 		return fmt.Errorf("workspace %d, want >= 0", m.Workspace)
-	case m.Fill && m.Rule != RuleExpertChoice:
-		return fmt.Errorf("fill under %s, want expert_choice", m.Rule)
+	case (m.Fill || m.Causal) && m.Rule != RuleExpertChoice:
+		return fmt.Errorf("fill or causal under %s, want expert_choice", m.Rule)
 	}
 	switch m.Rule {
 	case RuleTopK:

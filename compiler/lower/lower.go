@@ -252,7 +252,7 @@ func (l *lowerer) moe(ly *check.Layer, h *ir.Value) (*ir.Value, error) {
 	a := &ir.MoEAttrs{
 		Name: ly.Name, Workspace: len(l.aux),
 		Experts: ly.Experts, Hidden: ly.Hidden, Act: gate, Gated: gated,
-		Rule: r.Rule, Capacity: r.Capacity, Group: r.Group, ZWeight: r.ZWeight, Fill: r.Fill,
+		Rule: r.Rule, Capacity: r.Capacity, Group: r.Group, ZWeight: r.ZWeight, Fill: r.Fill, Causal: r.Causal,
 	}
 	if r.Rule == ir.RuleTopK {
 		a.K, a.AuxWeight = r.K, r.AuxWeight

@@ -29,6 +29,18 @@ const (
 // that placement follows, and the first choice counted in f_e).
 func routingMargin(c Config, probs [][]float64, batch, seq int) float64 {
 	m := math.Inf(1)
+	if c.Rule == ExpertChoice && c.Causal {
+		// Every pair of a group's probabilities is compared.
+		for _, mem := range refGroups(c.Group, batch, seq) {
+			for e := range c.Experts {
+				for i, t := range mem {
+					for _, u := range mem[:i] {
+						m = math.Min(m, math.Abs(probs[t][e]-probs[u][e]))
+					}
+				}
+			}
+		}
+	}
 	if c.Rule == ExpertChoice {
 		for _, mem := range refGroups(c.Group, batch, seq) {
 			k := c.ExpertCapacity(len(mem))
@@ -200,35 +212,38 @@ func (g *gradCase) checkDirection(t *testing.T, d params) {
 // z-losses on.
 func TestBackwardFiniteDifferences(t *testing.T) {
 	type tc struct {
-		rule  Rule
-		group Group
-		gated bool
-		act   kernels.Act
-		k     int
-		c     float64
-		fill  bool
+		rule   Rule
+		group  Group
+		gated  bool
+		act    kernels.Act
+		k      int
+		c      float64
+		fill   bool
+		causal bool
 	}
 	cases := []tc{
-		{ExpertChoice, GroupSequence, true, kernels.ActSqReLU, 0, 1, true},
-		{ExpertChoice, GroupBatch, false, kernels.ActGELU, 0, 0.5, true},
-		{ExpertChoice, GroupBatch, false, kernels.ActGELU, 0, 1.5, false},
-		{ExpertChoice, GroupSequence, true, kernels.ActSiLU, 0, 2, false},
-		{ExpertChoice, GroupPosition, false, kernels.ActReLU, 0, 2, false},
-		{ExpertChoice, GroupBatch, true, kernels.ActGELUTanh, 0, 1, false},
-		{TopK, GroupBatch, false, kernels.ActGELU, 2, 0.75, false}, // capacity-limited: drops
-		{TopK, GroupSequence, true, kernels.ActSiLU, 2, 1, false},
-		{TopK, GroupPosition, false, kernels.ActSqReLU, 1, 1, false}, // Switch: raw gate
-		{TopK, GroupBatch, true, kernels.ActGELU, 3, 0.5, false},     // heavy dropping, K = 3
-		{TopK, GroupSequence, false, kernels.ActReLU, 2, 2, false},   // no drops
+		{ExpertChoice, GroupSequence, false, kernels.ActGELU, 0, 2, false, true},
+		{ExpertChoice, GroupPosition, true, kernels.ActSqReLU, 0, 2, true, true},
+		{ExpertChoice, GroupSequence, true, kernels.ActSqReLU, 0, 1, true, false},
+		{ExpertChoice, GroupBatch, false, kernels.ActGELU, 0, 0.5, true, false},
+		{ExpertChoice, GroupBatch, false, kernels.ActGELU, 0, 1.5, false, false},
+		{ExpertChoice, GroupSequence, true, kernels.ActSiLU, 0, 2, false, false},
+		{ExpertChoice, GroupPosition, false, kernels.ActReLU, 0, 2, false, false},
+		{ExpertChoice, GroupBatch, true, kernels.ActGELUTanh, 0, 1, false, false},
+		{TopK, GroupBatch, false, kernels.ActGELU, 2, 0.75, false, false}, // capacity-limited: drops
+		{TopK, GroupSequence, true, kernels.ActSiLU, 2, 1, false, false},
+		{TopK, GroupPosition, false, kernels.ActSqReLU, 1, 1, false, false}, // Switch: raw gate
+		{TopK, GroupBatch, true, kernels.ActGELU, 3, 0.5, false, false},     // heavy dropping, K = 3
+		{TopK, GroupSequence, false, kernels.ActReLU, 2, 2, false, false},   // no drops
 	}
 	drops := 0
 	for i, cs := range cases {
-		c := Config{Experts: 4, D: 5, Hidden: 4, Act: cs.act, Gated: cs.gated, Rule: cs.rule, Capacity: cs.c, Group: cs.group, K: cs.k, Fill: cs.fill,
+		c := Config{Experts: 4, D: 5, Hidden: 4, Act: cs.act, Gated: cs.gated, Rule: cs.rule, Capacity: cs.c, Group: cs.group, K: cs.k, Fill: cs.fill, Causal: cs.causal,
 			ZWeight: 0.05, MaxBatch: 2, MaxSeq: 5}
 		if cs.rule == TopK {
 			c.AuxWeight = 0.1
 		}
-		name := fmt.Sprintf("%v/%v/gated=%v/%v/K=%d/c=%g/fill=%v", cs.rule, cs.group, cs.gated, cs.act, cs.k, cs.c, cs.fill)
+		name := fmt.Sprintf("%v/%v/gated=%v/%v/K=%d/c=%g/fill=%v/causal=%v", cs.rule, cs.group, cs.gated, cs.act, cs.k, cs.c, cs.fill, cs.causal)
 		t.Run(name, func(t *testing.T) {
 			g := newGradCase(t, c, 2, 5, uint64(i+20))
 			d := g.grads(t)
@@ -391,8 +406,9 @@ func TestNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts mean nothing under -race")
 	}
-	for _, rule := range []Rule{ExpertChoice, TopK} {
+	for i, rule := range []Rule{ExpertChoice, TopK, ExpertChoice} {
 		c := Config{Experts: 8, D: 32, Hidden: 48, Act: kernels.ActGELU, Gated: true, Rule: rule, K: 2, Capacity: 1.5, Group: GroupSequence, ZWeight: 0.01, MaxBatch: 4, MaxSeq: 64}
+		c.Causal, c.Fill = i == 2, i == 2
 		if rule == TopK {
 			c.AuxWeight = 0.01
 		}

@@ -78,6 +78,11 @@ type Config struct {
 	// Fill (ExpertChoice): a token no expert took in its group goes to its
 	// expert of highest probability as well, so every token gets one.
 	Fill bool
+	// Causal (ExpertChoice): each expert decides on a group's members in
+	// member order, from the members before: it takes member i when fewer
+	// than floor((i+1)·c/E) earlier members have a higher probability
+	// (ties to the earlier), so no member's routing depends on later ones.
+	Causal bool
 	// AuxWeight weighs the TopK load-balancing loss (must be 0 for
 	// ExpertChoice); ZWeight the router z-loss (either rule). 0 is off.
 	AuxWeight, ZWeight float64
@@ -123,12 +128,12 @@ func (c Config) Validate() error {
 		if c.Capacity > float64(c.Experts) {
 			return fmt.Errorf("moe: expert choice capacity factor %v is the mean number of experts per token and cannot exceed the %d experts", c.Capacity, c.Experts)
 		}
-		if err := c.CheckShape(c.MaxBatch, c.MaxSeq); err != nil {
+		if err := c.checkK(c.MaxBatch, c.MaxSeq); err != nil {
 			return fmt.Errorf("%w (at the maximum shape, so no shape can work)", err)
 		}
 	case TopK:
-		if c.Fill {
-			return errors.New("moe: fill is an expert choice option; top_k gives every token its k choices already")
+		if c.Fill || c.Causal {
+			return errors.New("moe: fill and causal are expert choice options; top_k gives every token its k choices already, in group order")
 		}
 		if c.K < 1 || c.K > c.Experts {
 			return fmt.Errorf("moe: top_k needs 1 <= k <= experts, got k = %d with %d experts", c.K, c.Experts)
@@ -175,9 +180,17 @@ func (c Config) CheckShape(batch, seq int) error {
 	if batch > c.MaxBatch || seq > c.MaxSeq {
 		return fmt.Errorf("moe: batch %d × seq %d exceeds the layer's maximum %d × %d; raise the maxima the model was compiled for or run smaller batches", batch, seq, c.MaxBatch, c.MaxSeq)
 	}
-	if c.Rule != ExpertChoice {
+	if c.Rule != ExpertChoice || c.Causal {
+		// Causal expert choice takes member i by a quota that depends on
+		// i alone, so any group size works (a small one takes little).
 		return nil
 	}
+	return c.checkK(batch, seq)
+}
+
+// checkK reports an expert-choice shape whose k = floor(n·c/E) is not
+// between 1 and n.
+func (c Config) checkK(batch, seq int) error {
 	groups, n := c.GroupShape(batch, seq)
 	k := c.ExpertCapacity(n)
 	if k < 1 {
@@ -196,6 +209,9 @@ func (c Config) maxSlots() int {
 	t := c.MaxBatch * c.MaxSeq
 	if c.Rule == TopK {
 		return c.K * t
+	}
+	if c.Causal {
+		return t * c.Experts // an expert may take every member
 	}
 	// groups·E·floor(n·c/E) <= T·c, and c <= E; Fill adds at most T.
 	s := int(math.Ceil(float64(t) * c.Capacity))

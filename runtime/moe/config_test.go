@@ -66,7 +66,8 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.Rule, c.K = ExpertChoice, 0 }, "expert choice is balanced by construction and has no load-balancing loss"},
 		{func(c *Config) { c.Rule, c.AuxWeight, c.Capacity = ExpertChoice, 0, 9 }, "capacity factor 9 is the mean number of experts per token and cannot exceed the 8 experts"},
 		{func(c *Config) { *c = ec }, "k must be at least 1"},
-		{func(c *Config) { c.Fill = true }, "fill is an expert choice option"},
+		{func(c *Config) { c.Fill = true }, "fill and causal are expert choice options"},
+		{func(c *Config) { c.Causal = true }, "fill and causal are expert choice options"},
 	}
 	for _, cs := range cases {
 		c := goodConfig()

@@ -39,22 +39,22 @@ func TestForwardMatchesReference(t *testing.T) {
 	ran := 0
 	for si, sh := range forwardShapes {
 		for _, rf := range []struct {
-			rule Rule
-			fill bool
-		}{{ExpertChoice, false}, {ExpertChoice, true}, {TopK, false}} {
+			rule         Rule
+			fill, causal bool
+		}{{ExpertChoice, false, false}, {ExpertChoice, true, false}, {ExpertChoice, false, true}, {ExpertChoice, true, true}, {TopK, false, false}} {
 			rule := rf.rule
 			for _, group := range []Group{GroupBatch, GroupSequence, GroupPosition} {
 				for gi, gated := range []bool{false, true} {
 					for _, ties := range []bool{false, true} {
 						c := Config{
 							Experts: sh.experts, D: 5, Hidden: 4, Act: allActs[(si+gi)%len(allActs)], Gated: gated,
-							Rule: rule, Capacity: sh.c, Group: group, K: sh.k, Fill: rf.fill,
+							Rule: rule, Capacity: sh.c, Group: group, K: sh.k, Fill: rf.fill, Causal: rf.causal,
 							ZWeight: 0.01, MaxBatch: max(sh.batch, sh.maxB), MaxSeq: max(sh.seq, sh.maxS),
 						}
 						if rule == TopK {
 							c.AuxWeight = 0.05
 						}
-						name := fmt.Sprintf("%v/fill=%v/%v/%+v/gated=%v/ties=%v", rule, rf.fill, group, sh, gated, ties)
+						name := fmt.Sprintf("%v/fill=%v/causal=%v/%v/%+v/gated=%v/ties=%v", rule, rf.fill, rf.causal, group, sh, gated, ties)
 						if err := c.Validate(); err != nil {
 							// Only expert choice over too small groups may fail.
 							require.Equal(t, ExpertChoice, rule, name)
@@ -100,7 +100,7 @@ func TestForwardMatchesReference(t *testing.T) {
 			}
 		}
 	}
-	require.Greater(t, ran, 220)
+	require.Greater(t, ran, 360)
 }
 
 func equalRouting(a, b [][]refAssign) bool {
@@ -393,7 +393,17 @@ func TestGroupCausality(t *testing.T) {
 	check(ec, true)
 	ec.Group = GroupSequence
 	check(ec, false)
+	// Causal expert choice decides on each member from the ones before:
+	// causal over sequence too, with fill or without.
+	ec.Causal = true
+	check(ec, true)
+	ec.Group = GroupPosition
+	check(ec, true)
 	ec.Fill = false
+	check(ec, true)
+	ec.Group = GroupSequence
+	check(ec, true)
+	ec.Causal = false
 	tk := base
 	tk.Rule, tk.K, tk.Capacity = TopK, 1, 0.5
 	tk.Group = GroupPosition

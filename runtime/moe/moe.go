@@ -42,6 +42,14 @@ type Workspace[F kernels.Float] struct {
 	expOff []int32 // [E+1] expert e owns slots expOff[e]:expOff[e+1]
 	order  []int32 // [E] experts by decreasing load (parallel claim order)
 	extra  []int32 // [E] Fill: untaken tokens given to each expert
+	sizes  []int32 // [E] Fill: each expert's slots before filling
+
+	// Causal: per group and expert the members taken ([T·E], n per unit),
+	// and per-group scratch of the selection, n per group.
+	ctok        []int32
+	cidx, crank []int32 // [T]
+	cbit        []int32 // [T+groups] Fenwick trees, n+1 per group
+	ckey        []uint64
 
 	slotTok  []int32 // [slots] token of each slot
 	slotExp  []int32 // [slots] expert of each slot
@@ -82,12 +90,17 @@ func NewWorkspace[F kernels.Float](c Config) *Workspace[F] {
 		logits: make([]F, maxT*e), probs: make([]F, maxT*e), lse: make([]float64, maxT),
 		frac: make([]float64, e),
 		cnt:  make([]int32, maxGroups*e), goff: make([]int32, maxGroups*e),
-		expOff: make([]int32, e+1), order: make([]int32, e), extra: make([]int32, e),
+		expOff: make([]int32, e+1), order: make([]int32, e), extra: make([]int32, e), sizes: make([]int32, e),
 		slotTok: make([]int32, slots), slotExp: make([]int32, slots), slotGate: make([]F, slots),
 		tokPtr: make([]int32, maxT+1), tokSlot: make([]int32, slots), tokCur: make([]int32, maxT),
 		xg: make([]F, slots*c.D), hpre: make([]F, slots*c.H1()), act: make([]F, slots*c.Hidden), out: make([]F, slots*c.D),
 		scr: make([]float64, chunks*e), pPart: make([]float64, chunks*e), zPart: make([]float64, chunks),
 		stats: Stats{Load: make([]int, e)},
+	}
+	if c.Causal {
+		ws.ctok = make([]int32, maxT*e)
+		ws.cidx, ws.crank, ws.ckey = make([]int32, maxT), make([]int32, maxT), make([]uint64, maxT)
+		ws.cbit = make([]int32, maxT+maxGroups)
 	}
 	if c.Rule == TopK {
 		ws.chExp, ws.chSlot = make([]int32, maxT*c.K), make([]int32, maxT*c.K)
@@ -153,7 +166,23 @@ func Forward[F kernels.Float](ws *Workspace[F], y, x, wg, w1, w2 []F, batch, seq
 	ws.aux = ws.auxLoss()
 
 	// Routing: fill the slots.
-	if c.Rule == ExpertChoice {
+	if c.Rule == ExpertChoice && c.Causal {
+		ws.run(jobSelectCausal, ws.groups, 1)
+		var acc int32
+		for ex := range e {
+			ws.expOff[ex] = acc
+			for g := range ws.groups {
+				ws.goff[g*e+ex] = acc
+				acc += ws.cnt[g*e+ex]
+			}
+		}
+		ws.expOff[e] = acc
+		ws.slots = int(acc)
+		ws.run(jobFillCausal, ws.groups, 1)
+		if c.Fill {
+			ws.fillUntaken()
+		}
+	} else if c.Rule == ExpertChoice {
 		k := ws.capac
 		for i := range e + 1 {
 			ws.expOff[i] = int32(i * ws.groups * k)
@@ -352,6 +381,8 @@ type jobKind int
 const (
 	jobRouter jobKind = iota
 	jobSelect
+	jobSelectCausal
+	jobFillCausal
 	jobPlace
 	jobFill
 	jobExpertsForward
@@ -378,6 +409,14 @@ func (j *job[F]) Chunk(c int) {
 	case jobSelect:
 		for u := lo; u < hi; u++ {
 			ws.selectTokens(u/ws.e, u%ws.e)
+		}
+	case jobSelectCausal:
+		for g := lo; g < hi; g++ {
+			ws.selectCausal(g)
+		}
+	case jobFillCausal:
+		for g := lo; g < hi; g++ {
+			ws.fillCausal(g)
 		}
 	case jobPlace:
 		for g := lo; g < hi; g++ {

@@ -116,6 +116,22 @@ func refForward(c Config, x, wg, w1, w2 []float64, batch, seq int) refResult {
 		if c.Rule == ExpertChoice {
 			k := int(math.Floor(float64(n) * c.Capacity / float64(E)))
 			for e := range E {
+				if c.Causal {
+					// Member i is taken when fewer than floor((i+1)·c/E)
+					// earlier members have a probability at least its own.
+					for i, t := range mem {
+						above := 0
+						for _, u := range mem[:i] {
+							if res.probs[u][e] >= res.probs[t][e] {
+								above++
+							}
+						}
+						if above < int(math.Floor(float64(i+1)*c.Capacity/float64(E)+1e-9)) {
+							add(t, e, res.probs[t][e])
+						}
+					}
+					continue
+				}
 				idx := append([]int(nil), mem...)
 				sort.SliceStable(idx, func(i, j int) bool { return res.probs[idx[i]][e] > res.probs[idx[j]][e] })
 				for _, t := range idx[:k] {

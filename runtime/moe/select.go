@@ -3,6 +3,7 @@ package moe
 import (
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/bfcdev/bfc/runtime/kernels"
@@ -209,11 +210,14 @@ func (ws *Workspace[F]) fillUntaken() {
 	if total == 0 {
 		return
 	}
-	sel := ws.expOff[1] - ws.expOff[0]
+	sizes := ws.sizes
+	for ex := range e {
+		sizes[ex] = ws.expOff[ex+1] - ws.expOff[ex]
+	}
 	shift := total
 	for ex := e - 1; ex >= 0; ex-- {
 		shift -= extra[ex]
-		from := ws.expOff[ex]
+		from, sel := ws.expOff[ex], sizes[ex]
 		to := from + shift
 		if shift > 0 {
 			copy(ws.slotTok[to:to+sel], ws.slotTok[from:from+sel])
@@ -226,7 +230,7 @@ func (ws *Workspace[F]) fillUntaken() {
 	ws.expOff[e] = int32(ws.slots)
 	cur := ws.extra // reused as the fill cursor of each expert
 	for ex := range e {
-		cur[ex] = ws.expOff[ex] + sel
+		cur[ex] = ws.expOff[ex] + sizes[ex]
 	}
 	for tok := range t {
 		ex := taken[tok]
@@ -251,4 +255,69 @@ func bestExpert[F kernels.Float](p []F) int {
 		}
 	}
 	return best
+}
+
+// selectCausal runs causal expert choice on group g for every expert: the
+// members ranked by probability (best first, ties to the lower member),
+// then, in member order, a Fenwick tree over ranks counts the earlier
+// members ranked above member i; the expert takes i when that count is
+// below floor((i+1)·c/E). The members taken go to ctok, their count to cnt.
+func (ws *Workspace[F]) selectCausal(g int) {
+	e, n := ws.e, ws.n
+	first, step := ws.memberSpan(g)
+	idx := ws.cidx[g*n : (g+1)*n]
+	rank := ws.crank[g*n : (g+1)*n]
+	key := ws.ckey[g*n : (g+1)*n]
+	bit := ws.cbit[g*(n+1) : (g+1)*(n+1)]
+	ce := ws.cfg.Capacity / float64(e)
+	for ex := range e {
+		for i := range n {
+			key[i] = probKey(ws.probs[(first+i*step)*e+ex])
+			idx[i] = int32(i)
+		}
+		slices.SortFunc(idx, func(a, b int32) int {
+			if key[a] != key[b] {
+				if key[a] > key[b] {
+					return -1
+				}
+				return 1
+			}
+			return int(a - b)
+		})
+		for r, i := range idx {
+			rank[i] = int32(r)
+		}
+		clear(bit)
+		out := ws.ctok[(g*e+ex)*n : (g*e+ex+1)*n]
+		taken := 0
+		for i := range n {
+			r := int(rank[i])
+			above := 0 // earlier members ranked above: ranks 0 … r-1
+			for j := r; j > 0; j -= j & -j {
+				above += int(bit[j])
+			}
+			if above < int(math.Floor(float64(i+1)*ce+capEps)) {
+				out[taken] = int32(first + i*step)
+				taken++
+			}
+			for j := r + 1; j <= n; j += j & -j {
+				bit[j]++
+			}
+		}
+		ws.cnt[g*e+ex] = int32(taken)
+	}
+}
+
+// fillCausal writes group g's causal selections into their slots.
+func (ws *Workspace[F]) fillCausal(g int) {
+	e, n := ws.e, ws.n
+	for ex := range e {
+		s := ws.goff[g*e+ex]
+		for _, tok := range ws.ctok[(g*e+ex)*n : (g*e+ex)*n+int(ws.cnt[g*e+ex])] {
+			ws.slotTok[s] = tok
+			ws.slotGate[s] = ws.probs[int(tok)*e+ex]
+			ws.slotExp[s] = int32(ex)
+			s++
+		}
+	}
 }

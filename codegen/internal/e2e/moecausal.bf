@@ -1,5 +1,5 @@
 // MoECausal is a causal sparse model for the decoding-policy checks: expert
-// choice (plain, and with fill: top1) and top-2 all routed over group position (the tokens of every
+// choice (plain, with fill: top1, and causal) and top-2 all routed over group position (the tokens of every
 // sequence at one position), so a position's output depends on no later
 // token and decoding all sequences of a batch in lockstep, one position at
 // a time, gives the full-sequence logits.
@@ -10,6 +10,7 @@ block Causal(d: dim) {
     ec = moe(experts: 4, hidden: 16, act: gelu, route: expert_choice(capacity: 2, group: position))
     ffn = ffn(hidden: 16, act: gelu)
     fill = moe(experts: 4, hidden: 8, act: sqrelu, route: expert_choice(capacity: 1, group: position, fill: top1))
+    cpos = moe(experts: 4, hidden: 8, act: gelu, route: expert_choice(capacity: 2, group: position, causal: true))
     top2 = moe(experts: 4, hidden: 8, act: swiglu, route: top_k(k: 2, capacity: 1, group: position, aux: 0.01))
 }
 

@@ -12,6 +12,10 @@ block Mix(d: dim) {
     s = moe(experts: 4, hidden: d, route: expert_choice(capacity: 1, group: sequence)) // ERROR "RouteLeak: expert choice over group: sequence leaks future tokens in causal model Leaky"
     p = moe(experts: 4, hidden: d, route: expert_choice(capacity: 1, group: position))
     a = moe(experts: 4, hidden: d, route: expert_choice(capacity: 1, group: sequence, leak: allow))
+    cs = moe(experts: 4, hidden: d, route: expert_choice(capacity: 1, group: sequence, causal: true)) // decides from earlier members: causal
+    cb = moe(experts: 4, hidden: d, route: expert_choice(capacity: 1, group: batch, causal: true, fill: top1))
+    fs = moe(experts: 4, hidden: d, route: expert_choice(capacity: 1, group: sequence, fill: top1)) // ERROR "RouteLeak: expert choice over group: sequence leaks"
+    cf = moe(experts: 4, hidden: d, route: expert_choice(capacity: 1, group: sequence, causal: false)) // ERROR "RouteLeak: expert choice over group: sequence leaks"
 }
 
 // Top-k places every first choice of a group before any second choice, so

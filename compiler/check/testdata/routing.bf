@@ -11,7 +11,7 @@ block R(d: dim, e: int) {
     i = moe(experts: 1, hidden: d, route: top_k())                                                 // ERROR "InvalidRoute: top_k picks k = 2 \(the default\) experts per token but the layer has 1"
     j = moe(experts: e, hidden: d, route: top_k(aux: -1))                                          // ERROR "InvalidRoute: aux is a loss weight and must not be negative, got -1"
     k = moe(experts: e, hidden: d, route: expert_choice(capacity: 1, group: position, zloss: -1)) // ERROR "InvalidRoute: zloss is a loss weight and must not be negative"
-    l = moe(experts: e, hidden: d, route: expert_choice(capcity: 1, group: position))             // ERROR "UnknownAttr: unknown attribute capcity for expert_choice \(did you mean capacity\?\); valid: capacity, group, zloss, fill, leak"
+    l = moe(experts: e, hidden: d, route: expert_choice(capcity: 1, group: position))             // ERROR "UnknownAttr: unknown attribute capcity for expert_choice \(did you mean capacity\?\); valid: capacity, group, zloss, fill, causal, leak"
     m = moe(experts: e, hidden: d, route: top_k(z_loss: 0.1))                                      // ERROR "UnknownAttr: unknown attribute z_loss for top_k \(did you mean zloss\?\); valid: k, capacity, group, aux, zloss, drop, leak"
     n = moe(experts: e, hidden: d, route: top_k(leak: yes))                                        // ERROR "InvalidValue: unknown leak policy yes; want allow"
     o = moe(experts: e, hidden: d, route: expert_choise(capacity: 1, group: position))            // ERROR "UnknownName: unknown routing rule expert_choise \(did you mean expert_choice\?\)"
@@ -29,6 +29,8 @@ block R(d: dim, e: int) {
     aa = moe(experts: e, hidden: d, route: top_k(fill: top1))                                      // ERROR "InvalidRoute: fill is an expert_choice attribute: under top_k every token already picks its k experts"
     ab = moe(experts: e, hidden: d, route: expert_choice(capacity: 1, group: position, fill: all)) // ERROR "InvalidValue: unknown fill policy all; want none or top1"
     ac = moe(experts: e, hidden: d, route: expert_choice(capacity: 1, group: position, fill: top1))
+    ad = moe(experts: e, hidden: d, route: top_k(k: 1, causal: true))                              // ERROR "InvalidRoute: causal is an expert_choice attribute: top_k with k = 1 is causal over every group"
+    ae = moe(experts: e, hidden: d, route: expert_choice(capacity: 1, group: sequence, causal: 1)) // ERROR "causal needs a bool"
 }
 
 // Argument-dependent values are reported per instance.

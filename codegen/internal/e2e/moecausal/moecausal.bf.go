@@ -25,15 +25,15 @@ const (
 	MaxSeq    = 8
 	MaxTokens = MaxBatch * MaxSeq
 	// NumParams is the number of trainable parameters.
-	NumParams = 6184
+	NumParams = 7288
 )
 
 // Arena sizes in elements, planned at compile time.
 const (
 	modelName = "MoECausal"
-	paramSize = 6288  // parameters, in declaration order
-	gradSize  = 6288  // their gradients
-	trainSize = 22256 // Forward's activations and Backward's activation gradients
+	paramSize = 7408  // parameters, in declaration order
+	gradSize  = 7408  // their gradients
+	trainSize = 24464 // Forward's activations and Backward's activation gradients
 	inferSize = 2688  // Infer's activations
 )
 
@@ -42,9 +42,11 @@ var (
 	moeNames = [...]string{
 		"blocks.0.ec",
 		"blocks.0.fill",
+		"blocks.0.cpos",
 		"blocks.0.top2",
 		"blocks.1.ec",
 		"blocks.1.fill",
+		"blocks.1.cpos",
 		"blocks.1.top2",
 	}
 	moeConfigs = [...]moe.Config{
@@ -52,12 +54,16 @@ var (
 		{Experts: 4, D: 8, Hidden: 16, Act: kernels.ActGELU, Rule: moe.ExpertChoice, Capacity: 2.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 		// blocks.0.fill: experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
 		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, Fill: true, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.0.cpos: experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActGELU, Rule: moe.ExpertChoice, Capacity: 2.0, Group: moe.GroupPosition, Causal: true, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 		// blocks.0.top2: experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
 		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActSiLU, Gated: true, Rule: moe.TopK, Capacity: 1.0, Group: moe.GroupPosition, K: 2, AuxWeight: 0.01, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 		// blocks.1.ec: experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
 		{Experts: 4, D: 8, Hidden: 16, Act: kernels.ActGELU, Rule: moe.ExpertChoice, Capacity: 2.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 		// blocks.1.fill: experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
 		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, Fill: true, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.1.cpos: experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActGELU, Rule: moe.ExpertChoice, Capacity: 2.0, Group: moe.GroupPosition, Causal: true, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 		// blocks.1.top2: experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
 		{Experts: 4, D: 8, Hidden: 8, Act: kernels.ActSiLU, Gated: true, Rule: moe.TopK, Capacity: 1.0, Group: moe.GroupPosition, K: 2, AuxWeight: 0.01, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 	}
@@ -151,30 +157,38 @@ func newModel() *Model {
 		{Name: "blocks.0.fill.router", Shape: []int{8, 4}, Data: m.params[1808:1840:1840], Grad: m.grads[1808:1840:1840], Decay: false},
 		{Name: "blocks.0.fill.experts.up", Shape: []int{4, 8, 8}, Data: m.params[1840:2096:2096], Grad: m.grads[1840:2096:2096], Decay: true},
 		{Name: "blocks.0.fill.experts.down", Shape: []int{4, 8, 8}, Data: m.params[2096:2352:2352], Grad: m.grads[2096:2352:2352], Decay: true},
-		{Name: "blocks.0.top2.norm.scale", Shape: []int{8}, Data: m.params[2352:2360:2360], Grad: m.grads[2352:2360:2360], Decay: false},
-		{Name: "blocks.0.top2.router", Shape: []int{8, 4}, Data: m.params[2368:2400:2400], Grad: m.grads[2368:2400:2400], Decay: false},
-		{Name: "blocks.0.top2.experts.up", Shape: []int{4, 8, 16}, Data: m.params[2400:2912:2912], Grad: m.grads[2400:2912:2912], Decay: true},
-		{Name: "blocks.0.top2.experts.down", Shape: []int{4, 8, 8}, Data: m.params[2912:3168:3168], Grad: m.grads[2912:3168:3168], Decay: true},
-		{Name: "blocks.1.attn.norm.scale", Shape: []int{8}, Data: m.params[3168:3176:3176], Grad: m.grads[3168:3176:3176], Decay: false},
-		{Name: "blocks.1.attn.qkv", Shape: []int{8, 24}, Data: m.params[3184:3376:3376], Grad: m.grads[3184:3376:3376], Decay: true},
-		{Name: "blocks.1.attn.out", Shape: []int{8, 8}, Data: m.params[3376:3440:3440], Grad: m.grads[3376:3440:3440], Decay: true},
-		{Name: "blocks.1.ec.norm.scale", Shape: []int{8}, Data: m.params[3440:3448:3448], Grad: m.grads[3440:3448:3448], Decay: false},
-		{Name: "blocks.1.ec.router", Shape: []int{8, 4}, Data: m.params[3456:3488:3488], Grad: m.grads[3456:3488:3488], Decay: false},
-		{Name: "blocks.1.ec.experts.up", Shape: []int{4, 8, 16}, Data: m.params[3488:4000:4000], Grad: m.grads[3488:4000:4000], Decay: true},
-		{Name: "blocks.1.ec.experts.down", Shape: []int{4, 16, 8}, Data: m.params[4000:4512:4512], Grad: m.grads[4000:4512:4512], Decay: true},
-		{Name: "blocks.1.ffn.norm.scale", Shape: []int{8}, Data: m.params[4512:4520:4520], Grad: m.grads[4512:4520:4520], Decay: false},
-		{Name: "blocks.1.ffn.up", Shape: []int{8, 16}, Data: m.params[4528:4656:4656], Grad: m.grads[4528:4656:4656], Decay: true},
-		{Name: "blocks.1.ffn.down", Shape: []int{16, 8}, Data: m.params[4656:4784:4784], Grad: m.grads[4656:4784:4784], Decay: true},
-		{Name: "blocks.1.fill.norm.scale", Shape: []int{8}, Data: m.params[4784:4792:4792], Grad: m.grads[4784:4792:4792], Decay: false},
-		{Name: "blocks.1.fill.router", Shape: []int{8, 4}, Data: m.params[4800:4832:4832], Grad: m.grads[4800:4832:4832], Decay: false},
-		{Name: "blocks.1.fill.experts.up", Shape: []int{4, 8, 8}, Data: m.params[4832:5088:5088], Grad: m.grads[4832:5088:5088], Decay: true},
-		{Name: "blocks.1.fill.experts.down", Shape: []int{4, 8, 8}, Data: m.params[5088:5344:5344], Grad: m.grads[5088:5344:5344], Decay: true},
-		{Name: "blocks.1.top2.norm.scale", Shape: []int{8}, Data: m.params[5344:5352:5352], Grad: m.grads[5344:5352:5352], Decay: false},
-		{Name: "blocks.1.top2.router", Shape: []int{8, 4}, Data: m.params[5360:5392:5392], Grad: m.grads[5360:5392:5392], Decay: false},
-		{Name: "blocks.1.top2.experts.up", Shape: []int{4, 8, 16}, Data: m.params[5392:5904:5904], Grad: m.grads[5392:5904:5904], Decay: true},
-		{Name: "blocks.1.top2.experts.down", Shape: []int{4, 8, 8}, Data: m.params[5904:6160:6160], Grad: m.grads[5904:6160:6160], Decay: true},
-		{Name: "norm.scale", Shape: []int{8}, Data: m.params[6160:6168:6168], Grad: m.grads[6160:6168:6168], Decay: false},
-		{Name: "head.weight", Shape: []int{8, 13}, Data: m.params[6176:6280:6280], Grad: m.grads[6176:6280:6280], Decay: true},
+		{Name: "blocks.0.cpos.norm.scale", Shape: []int{8}, Data: m.params[2352:2360:2360], Grad: m.grads[2352:2360:2360], Decay: false},
+		{Name: "blocks.0.cpos.router", Shape: []int{8, 4}, Data: m.params[2368:2400:2400], Grad: m.grads[2368:2400:2400], Decay: false},
+		{Name: "blocks.0.cpos.experts.up", Shape: []int{4, 8, 8}, Data: m.params[2400:2656:2656], Grad: m.grads[2400:2656:2656], Decay: true},
+		{Name: "blocks.0.cpos.experts.down", Shape: []int{4, 8, 8}, Data: m.params[2656:2912:2912], Grad: m.grads[2656:2912:2912], Decay: true},
+		{Name: "blocks.0.top2.norm.scale", Shape: []int{8}, Data: m.params[2912:2920:2920], Grad: m.grads[2912:2920:2920], Decay: false},
+		{Name: "blocks.0.top2.router", Shape: []int{8, 4}, Data: m.params[2928:2960:2960], Grad: m.grads[2928:2960:2960], Decay: false},
+		{Name: "blocks.0.top2.experts.up", Shape: []int{4, 8, 16}, Data: m.params[2960:3472:3472], Grad: m.grads[2960:3472:3472], Decay: true},
+		{Name: "blocks.0.top2.experts.down", Shape: []int{4, 8, 8}, Data: m.params[3472:3728:3728], Grad: m.grads[3472:3728:3728], Decay: true},
+		{Name: "blocks.1.attn.norm.scale", Shape: []int{8}, Data: m.params[3728:3736:3736], Grad: m.grads[3728:3736:3736], Decay: false},
+		{Name: "blocks.1.attn.qkv", Shape: []int{8, 24}, Data: m.params[3744:3936:3936], Grad: m.grads[3744:3936:3936], Decay: true},
+		{Name: "blocks.1.attn.out", Shape: []int{8, 8}, Data: m.params[3936:4000:4000], Grad: m.grads[3936:4000:4000], Decay: true},
+		{Name: "blocks.1.ec.norm.scale", Shape: []int{8}, Data: m.params[4000:4008:4008], Grad: m.grads[4000:4008:4008], Decay: false},
+		{Name: "blocks.1.ec.router", Shape: []int{8, 4}, Data: m.params[4016:4048:4048], Grad: m.grads[4016:4048:4048], Decay: false},
+		{Name: "blocks.1.ec.experts.up", Shape: []int{4, 8, 16}, Data: m.params[4048:4560:4560], Grad: m.grads[4048:4560:4560], Decay: true},
+		{Name: "blocks.1.ec.experts.down", Shape: []int{4, 16, 8}, Data: m.params[4560:5072:5072], Grad: m.grads[4560:5072:5072], Decay: true},
+		{Name: "blocks.1.ffn.norm.scale", Shape: []int{8}, Data: m.params[5072:5080:5080], Grad: m.grads[5072:5080:5080], Decay: false},
+		{Name: "blocks.1.ffn.up", Shape: []int{8, 16}, Data: m.params[5088:5216:5216], Grad: m.grads[5088:5216:5216], Decay: true},
+		{Name: "blocks.1.ffn.down", Shape: []int{16, 8}, Data: m.params[5216:5344:5344], Grad: m.grads[5216:5344:5344], Decay: true},
+		{Name: "blocks.1.fill.norm.scale", Shape: []int{8}, Data: m.params[5344:5352:5352], Grad: m.grads[5344:5352:5352], Decay: false},
+		{Name: "blocks.1.fill.router", Shape: []int{8, 4}, Data: m.params[5360:5392:5392], Grad: m.grads[5360:5392:5392], Decay: false},
+		{Name: "blocks.1.fill.experts.up", Shape: []int{4, 8, 8}, Data: m.params[5392:5648:5648], Grad: m.grads[5392:5648:5648], Decay: true},
+		{Name: "blocks.1.fill.experts.down", Shape: []int{4, 8, 8}, Data: m.params[5648:5904:5904], Grad: m.grads[5648:5904:5904], Decay: true},
+		{Name: "blocks.1.cpos.norm.scale", Shape: []int{8}, Data: m.params[5904:5912:5912], Grad: m.grads[5904:5912:5912], Decay: false},
+		{Name: "blocks.1.cpos.router", Shape: []int{8, 4}, Data: m.params[5920:5952:5952], Grad: m.grads[5920:5952:5952], Decay: false},
+		{Name: "blocks.1.cpos.experts.up", Shape: []int{4, 8, 8}, Data: m.params[5952:6208:6208], Grad: m.grads[5952:6208:6208], Decay: true},
+		{Name: "blocks.1.cpos.experts.down", Shape: []int{4, 8, 8}, Data: m.params[6208:6464:6464], Grad: m.grads[6208:6464:6464], Decay: true},
+		{Name: "blocks.1.top2.norm.scale", Shape: []int{8}, Data: m.params[6464:6472:6472], Grad: m.grads[6464:6472:6472], Decay: false},
+		{Name: "blocks.1.top2.router", Shape: []int{8, 4}, Data: m.params[6480:6512:6512], Grad: m.grads[6480:6512:6512], Decay: false},
+		{Name: "blocks.1.top2.experts.up", Shape: []int{4, 8, 16}, Data: m.params[6512:7024:7024], Grad: m.grads[6512:7024:7024], Decay: true},
+		{Name: "blocks.1.top2.experts.down", Shape: []int{4, 8, 8}, Data: m.params[7024:7280:7280], Grad: m.grads[7024:7280:7280], Decay: true},
+		{Name: "norm.scale", Shape: []int{8}, Data: m.params[7280:7288:7288], Grad: m.grads[7280:7288:7288], Decay: false},
+		{Name: "head.weight", Shape: []int{8, 13}, Data: m.params[7296:7400:7400], Grad: m.grads[7296:7400:7400], Decay: true},
 	}
 	return m
 }
@@ -199,30 +213,38 @@ func (m *Model) init(seed uint64) {
 	tensor.InitNormal(w[1808:1840], 0.02, r) // blocks.0.fill.router
 	tensor.InitNormal(w[1840:2096], 0.02, r) // blocks.0.fill.experts.up
 	tensor.InitNormal(w[2096:2352], 0.01, r) // blocks.0.fill.experts.down
-	tensor.InitOnes(w[2352:2360])            // blocks.0.top2.norm.scale
-	tensor.InitNormal(w[2368:2400], 0.02, r) // blocks.0.top2.router
-	tensor.InitNormal(w[2400:2912], 0.02, r) // blocks.0.top2.experts.up
-	tensor.InitNormal(w[2912:3168], 0.01, r) // blocks.0.top2.experts.down
-	tensor.InitOnes(w[3168:3176])            // blocks.1.attn.norm.scale
-	tensor.InitNormal(w[3184:3376], 0.02, r) // blocks.1.attn.qkv
-	tensor.InitNormal(w[3376:3440], 0.01, r) // blocks.1.attn.out
-	tensor.InitOnes(w[3440:3448])            // blocks.1.ec.norm.scale
-	tensor.InitNormal(w[3456:3488], 0.02, r) // blocks.1.ec.router
-	tensor.InitNormal(w[3488:4000], 0.02, r) // blocks.1.ec.experts.up
-	tensor.InitNormal(w[4000:4512], 0.01, r) // blocks.1.ec.experts.down
-	tensor.InitOnes(w[4512:4520])            // blocks.1.ffn.norm.scale
-	tensor.InitNormal(w[4528:4656], 0.02, r) // blocks.1.ffn.up
-	tensor.InitNormal(w[4656:4784], 0.01, r) // blocks.1.ffn.down
-	tensor.InitOnes(w[4784:4792])            // blocks.1.fill.norm.scale
-	tensor.InitNormal(w[4800:4832], 0.02, r) // blocks.1.fill.router
-	tensor.InitNormal(w[4832:5088], 0.02, r) // blocks.1.fill.experts.up
-	tensor.InitNormal(w[5088:5344], 0.01, r) // blocks.1.fill.experts.down
-	tensor.InitOnes(w[5344:5352])            // blocks.1.top2.norm.scale
-	tensor.InitNormal(w[5360:5392], 0.02, r) // blocks.1.top2.router
-	tensor.InitNormal(w[5392:5904], 0.02, r) // blocks.1.top2.experts.up
-	tensor.InitNormal(w[5904:6160], 0.01, r) // blocks.1.top2.experts.down
-	tensor.InitOnes(w[6160:6168])            // norm.scale
-	tensor.InitNormal(w[6176:6280], 0.02, r) // head.weight
+	tensor.InitOnes(w[2352:2360])            // blocks.0.cpos.norm.scale
+	tensor.InitNormal(w[2368:2400], 0.02, r) // blocks.0.cpos.router
+	tensor.InitNormal(w[2400:2656], 0.02, r) // blocks.0.cpos.experts.up
+	tensor.InitNormal(w[2656:2912], 0.01, r) // blocks.0.cpos.experts.down
+	tensor.InitOnes(w[2912:2920])            // blocks.0.top2.norm.scale
+	tensor.InitNormal(w[2928:2960], 0.02, r) // blocks.0.top2.router
+	tensor.InitNormal(w[2960:3472], 0.02, r) // blocks.0.top2.experts.up
+	tensor.InitNormal(w[3472:3728], 0.01, r) // blocks.0.top2.experts.down
+	tensor.InitOnes(w[3728:3736])            // blocks.1.attn.norm.scale
+	tensor.InitNormal(w[3744:3936], 0.02, r) // blocks.1.attn.qkv
+	tensor.InitNormal(w[3936:4000], 0.01, r) // blocks.1.attn.out
+	tensor.InitOnes(w[4000:4008])            // blocks.1.ec.norm.scale
+	tensor.InitNormal(w[4016:4048], 0.02, r) // blocks.1.ec.router
+	tensor.InitNormal(w[4048:4560], 0.02, r) // blocks.1.ec.experts.up
+	tensor.InitNormal(w[4560:5072], 0.01, r) // blocks.1.ec.experts.down
+	tensor.InitOnes(w[5072:5080])            // blocks.1.ffn.norm.scale
+	tensor.InitNormal(w[5088:5216], 0.02, r) // blocks.1.ffn.up
+	tensor.InitNormal(w[5216:5344], 0.01, r) // blocks.1.ffn.down
+	tensor.InitOnes(w[5344:5352])            // blocks.1.fill.norm.scale
+	tensor.InitNormal(w[5360:5392], 0.02, r) // blocks.1.fill.router
+	tensor.InitNormal(w[5392:5648], 0.02, r) // blocks.1.fill.experts.up
+	tensor.InitNormal(w[5648:5904], 0.01, r) // blocks.1.fill.experts.down
+	tensor.InitOnes(w[5904:5912])            // blocks.1.cpos.norm.scale
+	tensor.InitNormal(w[5920:5952], 0.02, r) // blocks.1.cpos.router
+	tensor.InitNormal(w[5952:6208], 0.02, r) // blocks.1.cpos.experts.up
+	tensor.InitNormal(w[6208:6464], 0.01, r) // blocks.1.cpos.experts.down
+	tensor.InitOnes(w[6464:6472])            // blocks.1.top2.norm.scale
+	tensor.InitNormal(w[6480:6512], 0.02, r) // blocks.1.top2.router
+	tensor.InitNormal(w[6512:7024], 0.02, r) // blocks.1.top2.experts.up
+	tensor.InitNormal(w[7024:7280], 0.01, r) // blocks.1.top2.experts.down
+	tensor.InitOnes(w[7280:7288])            // norm.scale
+	tensor.InitNormal(w[7296:7400], 0.02, r) // head.weight
 }
 
 // Forward runs the model on batch sequences of seq tokens (tokens and targets
@@ -260,16 +282,16 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	// embed: embed/pos = addpos(embed, @embed.pos)
 	kernels.AddPosEmbed(a[9344:9344+T*8], a[0:T*8], w[112:112+seq*8], batch, seq, 8)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[9856:9856+T*8], a[21376:21376+T], a[9344:9344+T*8], w[176:184], T, 8, 1e-06)
+	kernels.RMSNorm(a[9856:9856+T*8], a[23424:23424+T], a[9344:9344+T*8], w[176:184], T, 8, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
 	kernels.Gemm(false, false, T, 24, 8, 1, a[9856:9856+T*8], 8, w[192:384], 24, 0, a[0:T*24], 24)
 	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=2 head_dim=4 causal
-	kernels.Attention(a[10368:10368+T*8], a[21120:21120+T*2], a[0:T*24], batch, seq, 2, 4, true)
+	kernels.Attention(a[10368:10368+T*8], a[23168:23168+T*2], a[0:T*24], batch, seq, 2, 4, true)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
 	kernels.Gemm(false, false, T, 8, 8, 1, a[10368:10368+T*8], 8, w[384:448], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.ec: blocks.0.ec.norm, blocks.0.ec.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[10880:10880+T*8], a[11392:11392+T*8], a[21440:21440+T], a[9344:9344+T*8], a[1536:1536+T*8], w[448:456], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[10880:10880+T*8], a[11392:11392+T*8], a[23488:23488+T], a[9344:9344+T*8], a[1536:1536+T*8], w[448:456], T, 8, 1e-06)
 	// blocks.0.ec: blocks.0.ec/moe, blocks.0.ec/moe/1 = moe(blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
 	aux, err = moe.Forward(m.moe[0], a[1536:1536+T*8], a[11392:11392+T*8], w[464:496], w[496:1008], w[1008:1520], batch, seq)
 	if err != nil {
@@ -279,7 +301,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	m.aux += a[8512]
 	// blocks.0.ec: blocks.0.ec/residual = add(blocks.0.attn/residual, blocks.0.ec/moe)
 	// blocks.0.ffn: blocks.0.ffn.norm, blocks.0.ffn.norm/1 = rmsnorm(blocks.0.ec/residual, @blocks.0.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[11904:11904+T*8], a[12416:12416+T*8], a[21504:21504+T], a[10880:10880+T*8], a[1536:1536+T*8], w[1520:1528], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[11904:11904+T*8], a[12416:12416+T*8], a[23552:23552+T], a[10880:10880+T*8], a[1536:1536+T*8], w[1520:1528], T, 8, 1e-06)
 	// blocks.0.ffn: blocks.0.ffn/up = matmul(blocks.0.ffn.norm, @blocks.0.ffn.up)
 	// blocks.0.ffn: blocks.0.ffn/act = act(blocks.0.ffn/up) gelu (fused)
 	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[12416:12416+T*8], 8, w[1536:1664], 16, 0, a[4608:4608+T*16], 16, a[5632:5632+T*16], 16)
@@ -287,7 +309,7 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	kernels.Gemm(false, false, T, 8, 16, 1, a[5632:5632+T*16], 16, w[1664:1792], 8, 0, a[6656:6656+T*8], 8)
 	// blocks.0.ffn: blocks.0.ffn/residual = add(blocks.0.ec/residual, blocks.0.ffn/down)
 	// blocks.0.fill: blocks.0.fill.norm, blocks.0.fill.norm/1 = rmsnorm(blocks.0.ffn/residual, @blocks.0.fill.norm.scale) (fused)
-	kernels.AddRMSNorm(a[12928:12928+T*8], a[13440:13440+T*8], a[21568:21568+T], a[11904:11904+T*8], a[6656:6656+T*8], w[1792:1800], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[12928:12928+T*8], a[13440:13440+T*8], a[23616:23616+T], a[11904:11904+T*8], a[6656:6656+T*8], w[1792:1800], T, 8, 1e-06)
 	// blocks.0.fill: blocks.0.fill/moe, blocks.0.fill/moe/1 = moe(blocks.0.fill.norm, @blocks.0.fill.router, @blocks.0.fill.experts.up, @blocks.0.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
 	aux, err = moe.Forward(m.moe[1], a[6656:6656+T*8], a[13440:13440+T*8], w[1808:1840], w[1840:2096], w[2096:2352], batch, seq)
 	if err != nil {
@@ -296,82 +318,106 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	a[8528] = float32(aux)
 	m.aux += a[8528]
 	// blocks.0.fill: blocks.0.fill/residual = add(blocks.0.ffn/residual, blocks.0.fill/moe)
-	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[13952:13952+T*8], a[14464:14464+T*8], a[21632:21632+T], a[12928:12928+T*8], a[6656:6656+T*8], w[2352:2360], T, 8, 1e-06)
-	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moe[2], a[6656:6656+T*8], a[14464:14464+T*8], w[2368:2400], w[2400:2912], w[2912:3168], batch, seq)
+	// blocks.0.cpos: blocks.0.cpos.norm, blocks.0.cpos.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.cpos.norm.scale) (fused)
+	kernels.AddRMSNorm(a[13952:13952+T*8], a[14464:14464+T*8], a[23680:23680+T], a[12928:12928+T*8], a[6656:6656+T*8], w[2352:2360], T, 8, 1e-06)
+	// blocks.0.cpos: blocks.0.cpos/moe, blocks.0.cpos/moe/1 = moe(blocks.0.cpos.norm, @blocks.0.cpos.router, @blocks.0.cpos.experts.up, @blocks.0.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+	aux, err = moe.Forward(m.moe[2], a[6656:6656+T*8], a[14464:14464+T*8], w[2368:2400], w[2400:2656], w[2656:2912], batch, seq)
 	if err != nil {
-		return 0, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
+		return 0, fmt.Errorf("moecausal: blocks.0.cpos: %w", err)
 	}
 	a[8544] = float32(aux)
 	m.aux += a[8544]
-	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.fill/residual, blocks.0.top2/moe)
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[14976:14976+T*8], a[15488:15488+T*8], a[21696:21696+T], a[13952:13952+T*8], a[6656:6656+T*8], w[3168:3176], T, 8, 1e-06)
-	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 24, 8, 1, a[15488:15488+T*8], 8, w[3184:3376], 24, 0, a[1536:1536+T*24], 24)
-	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
-	kernels.Attention(a[16000:16000+T*8], a[21248:21248+T*2], a[1536:1536+T*24], batch, seq, 2, 4, true)
-	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 8, 8, 1, a[16000:16000+T*8], 8, w[3376:3440], 8, 0, a[3072:3072+T*8], 8)
-	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
-	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[4096:4096+T*8], a[16512:16512+T*8], a[21760:21760+T], a[14976:14976+T*8], a[3072:3072+T*8], w[3440:3448], T, 8, 1e-06)
-	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moe[3], a[3072:3072+T*8], a[16512:16512+T*8], w[3456:3488], w[3488:4000], w[4000:4512], batch, seq)
+	// blocks.0.cpos: blocks.0.cpos/residual = add(blocks.0.fill/residual, blocks.0.cpos/moe)
+	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.cpos/residual, @blocks.0.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[14976:14976+T*8], a[15488:15488+T*8], a[23744:23744+T], a[13952:13952+T*8], a[6656:6656+T*8], w[2912:2920], T, 8, 1e-06)
+	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moe[3], a[6656:6656+T*8], a[15488:15488+T*8], w[2928:2960], w[2960:3472], w[3472:3728], batch, seq)
 	if err != nil {
-		return 0, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
+		return 0, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
 	}
 	a[8560] = float32(aux)
 	m.aux += a[8560]
-	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
-	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[17024:17024+T*8], a[17536:17536+T*8], a[21824:21824+T], a[4096:4096+T*8], a[3072:3072+T*8], w[4512:4520], T, 8, 1e-06)
-	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
-	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[17536:17536+T*8], 8, w[4528:4656], 16, 0, a[3072:3072+T*16], 16, a[6656:6656+T*16], 16)
-	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[6656:6656+T*16], 16, w[4656:4784], 8, 0, a[7680:7680+T*8], 8)
-	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
-	// blocks.1.fill: blocks.1.fill.norm, blocks.1.fill.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.fill.norm.scale) (fused)
-	kernels.AddRMSNorm(a[18048:18048+T*8], a[18560:18560+T*8], a[21888:21888+T], a[17024:17024+T*8], a[7680:7680+T*8], w[4784:4792], T, 8, 1e-06)
-	// blocks.1.fill: blocks.1.fill/moe, blocks.1.fill/moe/1 = moe(blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
-	aux, err = moe.Forward(m.moe[4], a[7680:7680+T*8], a[18560:18560+T*8], w[4800:4832], w[4832:5088], w[5088:5344], batch, seq)
+	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.cpos/residual, blocks.0.top2/moe)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[16000:16000+T*8], a[16512:16512+T*8], a[23808:23808+T], a[14976:14976+T*8], a[6656:6656+T*8], w[3728:3736], T, 8, 1e-06)
+	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[16512:16512+T*8], 8, w[3744:3936], 24, 0, a[1536:1536+T*24], 24)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
+	kernels.Attention(a[17024:17024+T*8], a[23296:23296+T*2], a[1536:1536+T*24], batch, seq, 2, 4, true)
+	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[17024:17024+T*8], 8, w[3936:4000], 8, 0, a[3072:3072+T*8], 8)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
+	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
+	kernels.AddRMSNorm(a[4096:4096+T*8], a[17536:17536+T*8], a[23872:23872+T], a[16000:16000+T*8], a[3072:3072+T*8], w[4000:4008], T, 8, 1e-06)
+	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
+	aux, err = moe.Forward(m.moe[4], a[3072:3072+T*8], a[17536:17536+T*8], w[4016:4048], w[4048:4560], w[4560:5072], batch, seq)
 	if err != nil {
-		return 0, fmt.Errorf("moecausal: blocks.1.fill: %w", err)
+		return 0, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
 	}
 	a[8576] = float32(aux)
 	m.aux += a[8576]
-	// blocks.1.fill: blocks.1.fill/residual = add(blocks.1.ffn/residual, blocks.1.fill/moe)
-	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[19072:19072+T*8], a[19584:19584+T*8], a[21952:21952+T], a[18048:18048+T*8], a[7680:7680+T*8], w[5344:5352], T, 8, 1e-06)
-	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moe[5], a[7680:7680+T*8], a[19584:19584+T*8], w[5360:5392], w[5392:5904], w[5904:6160], batch, seq)
+	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
+	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[18048:18048+T*8], a[18560:18560+T*8], a[23936:23936+T], a[4096:4096+T*8], a[3072:3072+T*8], w[5072:5080], T, 8, 1e-06)
+	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
+	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu (fused)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[18560:18560+T*8], 8, w[5088:5216], 16, 0, a[3072:3072+T*16], 16, a[6656:6656+T*16], 16)
+	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[6656:6656+T*16], 16, w[5216:5344], 8, 0, a[7680:7680+T*8], 8)
+	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
+	// blocks.1.fill: blocks.1.fill.norm, blocks.1.fill.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.fill.norm.scale) (fused)
+	kernels.AddRMSNorm(a[19072:19072+T*8], a[19584:19584+T*8], a[24000:24000+T], a[18048:18048+T*8], a[7680:7680+T*8], w[5344:5352], T, 8, 1e-06)
+	// blocks.1.fill: blocks.1.fill/moe, blocks.1.fill/moe/1 = moe(blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	aux, err = moe.Forward(m.moe[5], a[7680:7680+T*8], a[19584:19584+T*8], w[5360:5392], w[5392:5648], w[5648:5904], batch, seq)
 	if err != nil {
-		return 0, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
+		return 0, fmt.Errorf("moecausal: blocks.1.fill: %w", err)
 	}
 	a[8592] = float32(aux)
 	m.aux += a[8592]
-	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.fill/residual, blocks.1.top2/moe)
+	// blocks.1.fill: blocks.1.fill/residual = add(blocks.1.ffn/residual, blocks.1.fill/moe)
+	// blocks.1.cpos: blocks.1.cpos.norm, blocks.1.cpos.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.cpos.norm.scale) (fused)
+	kernels.AddRMSNorm(a[20096:20096+T*8], a[20608:20608+T*8], a[24064:24064+T], a[19072:19072+T*8], a[7680:7680+T*8], w[5904:5912], T, 8, 1e-06)
+	// blocks.1.cpos: blocks.1.cpos/moe, blocks.1.cpos/moe/1 = moe(blocks.1.cpos.norm, @blocks.1.cpos.router, @blocks.1.cpos.experts.up, @blocks.1.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+	aux, err = moe.Forward(m.moe[6], a[7680:7680+T*8], a[20608:20608+T*8], w[5920:5952], w[5952:6208], w[6208:6464], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("moecausal: blocks.1.cpos: %w", err)
+	}
+	a[8608] = float32(aux)
+	m.aux += a[8608]
+	// blocks.1.cpos: blocks.1.cpos/residual = add(blocks.1.fill/residual, blocks.1.cpos/moe)
+	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.cpos/residual, @blocks.1.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[21120:21120+T*8], a[21632:21632+T*8], a[24128:24128+T], a[20096:20096+T*8], a[7680:7680+T*8], w[6464:6472], T, 8, 1e-06)
+	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moe[7], a[7680:7680+T*8], a[21632:21632+T*8], w[6480:6512], w[6512:7024], w[7024:7280], batch, seq)
+	if err != nil {
+		return 0, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
+	}
+	a[8624] = float32(aux)
+	m.aux += a[8624]
+	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.cpos/residual, blocks.1.top2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.1.top2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[20096:20096+T*8], a[20608:20608+T*8], a[22016:22016+T], a[19072:19072+T*8], a[7680:7680+T*8], w[6160:6168], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[22144:22144+T*8], a[22656:22656+T*8], a[24192:24192+T], a[21120:21120+T*8], a[7680:7680+T*8], w[7280:7288], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.Gemm(false, false, T, 13, 8, 1, a[20608:20608+T*8], 8, w[6176:6280], 13, 0, a[7680:7680+T*13], 13)
+	kernels.Gemm(false, false, T, 13, 8, 1, a[22656:22656+T*8], 8, w[7296:7400], 13, 0, a[7680:7680+T*13], 13)
 	// loss: loss/ce, loss/ce/1 = cross_entropy(logits, targets)
-	a[8608] = float32(kernels.CrossEntropy(a[22080:22080+T], a[7680:7680+T*13], tgt, T, 13))
-	m.ce = a[8608]
+	a[8640] = float32(kernels.CrossEntropy(a[24256:24256+T], a[7680:7680+T*13], tgt, T, 13))
+	m.ce = a[8640]
 	// loss: loss = add(loss/ce, blocks.0.ec/moe/1)
-	kernels.Add(a[8624:8625], a[8608:8609], a[8512:8513])
+	kernels.Add(a[8656:8657], a[8640:8641], a[8512:8513])
 	// loss: loss = add(loss, blocks.0.fill/moe/1)
-	kernels.Add(a[8512:8513], a[8624:8625], a[8528:8529])
-	// loss: loss = add(loss, blocks.0.top2/moe/1)
+	kernels.Add(a[8512:8513], a[8656:8657], a[8528:8529])
+	// loss: loss = add(loss, blocks.0.cpos/moe/1)
 	kernels.Add(a[8528:8529], a[8512:8513], a[8544:8545])
-	// loss: loss = add(loss, blocks.1.ec/moe/1)
+	// loss: loss = add(loss, blocks.0.top2/moe/1)
 	kernels.Add(a[8512:8513], a[8528:8529], a[8560:8561])
-	// loss: loss = add(loss, blocks.1.fill/moe/1)
+	// loss: loss = add(loss, blocks.1.ec/moe/1)
 	kernels.Add(a[8528:8529], a[8512:8513], a[8576:8577])
-	// loss: loss = add(loss, blocks.1.top2/moe/1)
+	// loss: loss = add(loss, blocks.1.fill/moe/1)
 	kernels.Add(a[8512:8513], a[8528:8529], a[8592:8593])
+	// loss: loss = add(loss, blocks.1.cpos/moe/1)
+	kernels.Add(a[8528:8529], a[8512:8513], a[8608:8609])
+	// loss: loss = add(loss, blocks.1.top2/moe/1)
+	kernels.Add(a[8512:8513], a[8528:8529], a[8624:8625])
 
 	m.batch, m.seq, m.ready = batch, seq, true
 	return a[8512], nil
@@ -391,12 +437,14 @@ func (m *Model) Backward() {
 	kernels.Zero(m.grads[1520:1536])
 	kernels.Zero(m.grads[1792:1808])
 	kernels.Zero(m.grads[2352:2368])
-	kernels.Zero(m.grads[3168:3184])
-	kernels.Zero(m.grads[3440:3456])
-	kernels.Zero(m.grads[4512:4528])
-	kernels.Zero(m.grads[4784:4800])
+	kernels.Zero(m.grads[2912:2928])
+	kernels.Zero(m.grads[3728:3744])
+	kernels.Zero(m.grads[4000:4016])
+	kernels.Zero(m.grads[5072:5088])
 	kernels.Zero(m.grads[5344:5360])
-	kernels.Zero(m.grads[6160:6176])
+	kernels.Zero(m.grads[5904:5920])
+	kernels.Zero(m.grads[6464:6480])
+	kernels.Zero(m.grads[7280:7296])
 	T := m.batch * m.seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -409,124 +457,150 @@ func (m *Model) Backward() {
 	// loss: grad/loss += accum(grad/loss)
 	copy(a[8528:8529], a[8512:8513])
 	// loss: grad/blocks.1.top2/moe/1 += accum(grad/loss)
-	copy(a[22144:22145], a[8512:8513])
+	copy(a[24320:24321], a[8512:8513])
 	// loss: grad/loss += accum(grad/loss)
 	copy(a[8512:8513], a[8528:8529])
-	// loss: grad/blocks.1.fill/moe/1 += accum(grad/loss)
-	copy(a[22160:22161], a[8528:8529])
+	// loss: grad/blocks.1.cpos/moe/1 += accum(grad/loss)
+	copy(a[24336:24337], a[8528:8529])
 	// loss: grad/loss += accum(grad/loss)
 	copy(a[8528:8529], a[8512:8513])
-	// loss: grad/blocks.1.ec/moe/1 += accum(grad/loss)
-	copy(a[22176:22177], a[8512:8513])
+	// loss: grad/blocks.1.fill/moe/1 += accum(grad/loss)
+	copy(a[24352:24353], a[8512:8513])
 	// loss: grad/loss += accum(grad/loss)
 	copy(a[8512:8513], a[8528:8529])
+	// loss: grad/blocks.1.ec/moe/1 += accum(grad/loss)
+	copy(a[24368:24369], a[8528:8529])
+	// loss: grad/loss += accum(grad/loss)
+	copy(a[8528:8529], a[8512:8513])
 	// loss: grad/blocks.0.top2/moe/1 += accum(grad/loss)
-	copy(a[22192:22193], a[8528:8529])
+	copy(a[24384:24385], a[8512:8513])
+	// loss: grad/loss += accum(grad/loss)
+	copy(a[8512:8513], a[8528:8529])
+	// loss: grad/blocks.0.cpos/moe/1 += accum(grad/loss)
+	copy(a[24400:24401], a[8528:8529])
 	// loss: grad/loss += accum(grad/loss)
 	copy(a[8528:8529], a[8512:8513])
 	// loss: grad/blocks.0.fill/moe/1 += accum(grad/loss)
-	copy(a[22208:22209], a[8512:8513])
+	copy(a[24416:24417], a[8512:8513])
 	// loss: grad/loss/ce += accum(grad/loss)
-	copy(a[22224:22225], a[8528:8529])
+	copy(a[24432:24433], a[8528:8529])
 	// loss: grad/blocks.0.ec/moe/1 += accum(grad/loss)
-	copy(a[22240:22241], a[8528:8529])
+	copy(a[24448:24449], a[8528:8529])
 	// loss: grad/logits += cross_entropy_grad(grad/loss/ce, logits, loss/ce/1, targets)
 	kernels.Zero(a[8512 : 8512+T*13])
-	kernels.CrossEntropyBackward(a[8512:8512+T*13], a[7680:7680+T*13], a[22080:22080+T], tgt, T, 13, a[22224])
+	kernels.CrossEntropyBackward(a[8512:8512+T*13], a[7680:7680+T*13], a[24256:24256+T], tgt, T, 13, a[24432])
 	// head: @grad/head.weight += matmul(normᵀ, grad/logits)
-	kernels.Gemm(true, false, 8, 13, T, 1, a[20608:20608+T*8], 8, a[8512:8512+T*13], 13, 0, g[6176:6280], 13)
+	kernels.Gemm(true, false, 8, 13, T, 1, a[22656:22656+T*8], 8, a[8512:8512+T*13], 13, 0, g[7296:7400], 13)
 	// head: grad/norm += matmul(grad/logits, @head.weightᵀ)
-	kernels.Gemm(false, true, T, 8, 13, 1, a[8512:8512+T*13], 13, w[6176:6280], 13, 0, a[7680:7680+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 13, 1, a[8512:8512+T*13], 13, w[7296:7400], 13, 0, a[7680:7680+T*8], 8)
 	// norm: grad/blocks.1.top2/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.1.top2/residual, @norm.scale, norm/1)
 	kernels.Zero(a[8192 : 8192+T*8])
-	kernels.RMSNormBackward(a[8192:8192+T*8], g[6160:6168], a[7680:7680+T*8], a[20096:20096+T*8], w[6160:6168], a[22016:22016+T], T, 8)
-	// blocks.1.top2: grad/blocks.1.fill/residual += accum(grad/blocks.1.top2/residual)
+	kernels.RMSNormBackward(a[8192:8192+T*8], g[7280:7288], a[7680:7680+T*8], a[22144:22144+T*8], w[7280:7288], a[24192:24192+T], T, 8)
+	// blocks.1.top2: grad/blocks.1.cpos/residual += accum(grad/blocks.1.top2/residual)
 	copy(a[7680:7680+T*8], a[8192:8192+T*8])
 	// blocks.1.top2: grad/blocks.1.top2/moe += accum(grad/blocks.1.top2/residual)
 	copy(a[8704:8704+T*8], a[8192:8192+T*8])
 	// blocks.1.top2: grad/blocks.1.top2.norm, @grad/blocks.1.top2.router, @grad/blocks.1.top2.experts.up, @grad/blocks.1.top2.experts.down += moe_grad(grad/blocks.1.top2/moe, grad/blocks.1.top2/moe/1, blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
 	kernels.Zero(a[8192 : 8192+T*8])
-	moe.BackwardSet(m.moe[5], a[8192:8192+T*8], g[5360:5392], g[5392:5904], g[5904:6160], a[8704:8704+T*8], a[22144], a[19584:19584+T*8], w[5360:5392], w[5392:5904], w[5904:6160])
-	// blocks.1.top2: grad/blocks.1.fill/residual, @grad/blocks.1.top2.norm.scale += rmsnorm_grad(grad/blocks.1.top2.norm, blocks.1.fill/residual, @blocks.1.top2.norm.scale, blocks.1.top2.norm/1)
-	kernels.RMSNormBackward(a[7680:7680+T*8], g[5344:5352], a[8192:8192+T*8], a[19072:19072+T*8], w[5344:5352], a[21952:21952+T], T, 8)
-	// blocks.1.fill: grad/blocks.1.ffn/residual += accum(grad/blocks.1.fill/residual)
+	moe.BackwardSet(m.moe[7], a[8192:8192+T*8], g[6480:6512], g[6512:7024], g[7024:7280], a[8704:8704+T*8], a[24320], a[21632:21632+T*8], w[6480:6512], w[6512:7024], w[7024:7280])
+	// blocks.1.top2: grad/blocks.1.cpos/residual, @grad/blocks.1.top2.norm.scale += rmsnorm_grad(grad/blocks.1.top2.norm, blocks.1.cpos/residual, @blocks.1.top2.norm.scale, blocks.1.top2.norm/1)
+	kernels.RMSNormBackward(a[7680:7680+T*8], g[6464:6472], a[8192:8192+T*8], a[21120:21120+T*8], w[6464:6472], a[24128:24128+T], T, 8)
+	// blocks.1.cpos: grad/blocks.1.fill/residual += accum(grad/blocks.1.cpos/residual)
 	copy(a[8192:8192+T*8], a[7680:7680+T*8])
-	// blocks.1.fill: grad/blocks.1.fill/moe += accum(grad/blocks.1.fill/residual)
+	// blocks.1.cpos: grad/blocks.1.cpos/moe += accum(grad/blocks.1.cpos/residual)
 	copy(a[8704:8704+T*8], a[7680:7680+T*8])
-	// blocks.1.fill: grad/blocks.1.fill.norm, @grad/blocks.1.fill.router, @grad/blocks.1.fill.experts.up, @grad/blocks.1.fill.experts.down += moe_grad(grad/blocks.1.fill/moe, grad/blocks.1.fill/moe/1, blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	// blocks.1.cpos: grad/blocks.1.cpos.norm, @grad/blocks.1.cpos.router, @grad/blocks.1.cpos.experts.up, @grad/blocks.1.cpos.experts.down += moe_grad(grad/blocks.1.cpos/moe, grad/blocks.1.cpos/moe/1, blocks.1.cpos.norm, @blocks.1.cpos.router, @blocks.1.cpos.experts.up, @blocks.1.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
 	kernels.Zero(a[7680 : 7680+T*8])
-	moe.BackwardSet(m.moe[4], a[7680:7680+T*8], g[4800:4832], g[4832:5088], g[5088:5344], a[8704:8704+T*8], a[22160], a[18560:18560+T*8], w[4800:4832], w[4832:5088], w[5088:5344])
-	// blocks.1.fill: grad/blocks.1.ffn/residual, @grad/blocks.1.fill.norm.scale += rmsnorm_grad(grad/blocks.1.fill.norm, blocks.1.ffn/residual, @blocks.1.fill.norm.scale, blocks.1.fill.norm/1)
-	kernels.RMSNormBackward(a[8192:8192+T*8], g[4784:4792], a[7680:7680+T*8], a[18048:18048+T*8], w[4784:4792], a[21888:21888+T], T, 8)
-	// blocks.1.ffn: grad/blocks.1.ec/residual += accum(grad/blocks.1.ffn/residual)
-	copy(a[8704:8704+T*8], a[8192:8192+T*8])
-	// blocks.1.ffn: grad/blocks.1.ffn/down += accum(grad/blocks.1.ffn/residual)
+	moe.BackwardSet(m.moe[6], a[7680:7680+T*8], g[5920:5952], g[5952:6208], g[6208:6464], a[8704:8704+T*8], a[24336], a[20608:20608+T*8], w[5920:5952], w[5952:6208], w[6208:6464])
+	// blocks.1.cpos: grad/blocks.1.fill/residual, @grad/blocks.1.cpos.norm.scale += rmsnorm_grad(grad/blocks.1.cpos.norm, blocks.1.fill/residual, @blocks.1.cpos.norm.scale, blocks.1.cpos.norm/1)
+	kernels.RMSNormBackward(a[8192:8192+T*8], g[5904:5912], a[7680:7680+T*8], a[20096:20096+T*8], w[5904:5912], a[24064:24064+T], T, 8)
+	// blocks.1.fill: grad/blocks.1.ffn/residual += accum(grad/blocks.1.fill/residual)
 	copy(a[7680:7680+T*8], a[8192:8192+T*8])
+	// blocks.1.fill: grad/blocks.1.fill/moe += accum(grad/blocks.1.fill/residual)
+	copy(a[8704:8704+T*8], a[8192:8192+T*8])
+	// blocks.1.fill: grad/blocks.1.fill.norm, @grad/blocks.1.fill.router, @grad/blocks.1.fill.experts.up, @grad/blocks.1.fill.experts.down += moe_grad(grad/blocks.1.fill/moe, grad/blocks.1.fill/moe/1, blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	kernels.Zero(a[8192 : 8192+T*8])
+	moe.BackwardSet(m.moe[5], a[8192:8192+T*8], g[5360:5392], g[5392:5648], g[5648:5904], a[8704:8704+T*8], a[24352], a[19584:19584+T*8], w[5360:5392], w[5392:5648], w[5648:5904])
+	// blocks.1.fill: grad/blocks.1.ffn/residual, @grad/blocks.1.fill.norm.scale += rmsnorm_grad(grad/blocks.1.fill.norm, blocks.1.ffn/residual, @blocks.1.fill.norm.scale, blocks.1.fill.norm/1)
+	kernels.RMSNormBackward(a[7680:7680+T*8], g[5344:5352], a[8192:8192+T*8], a[19072:19072+T*8], w[5344:5352], a[24000:24000+T], T, 8)
+	// blocks.1.ffn: grad/blocks.1.ec/residual += accum(grad/blocks.1.ffn/residual)
+	copy(a[8704:8704+T*8], a[7680:7680+T*8])
+	// blocks.1.ffn: grad/blocks.1.ffn/down += accum(grad/blocks.1.ffn/residual)
+	copy(a[8192:8192+T*8], a[7680:7680+T*8])
 	// blocks.1.ffn: @grad/blocks.1.ffn.down += matmul(blocks.1.ffn/actᵀ, grad/blocks.1.ffn/down)
-	kernels.Gemm(true, false, 16, 8, T, 1, a[6656:6656+T*16], 16, a[7680:7680+T*8], 8, 0, g[4656:4784], 8)
+	kernels.Gemm(true, false, 16, 8, T, 1, a[6656:6656+T*16], 16, a[8192:8192+T*8], 8, 0, g[5216:5344], 8)
 	// blocks.1.ffn: grad/blocks.1.ffn/act += matmul(grad/blocks.1.ffn/down, @blocks.1.ffn.downᵀ)
-	kernels.Gemm(false, true, T, 16, 8, 1, a[7680:7680+T*8], 8, w[4656:4784], 8, 0, a[6656:6656+T*16], 16)
+	kernels.Gemm(false, true, T, 16, 8, 1, a[8192:8192+T*8], 8, w[5216:5344], 8, 0, a[6656:6656+T*16], 16)
 	// blocks.1.ffn: grad/blocks.1.ffn/up += act_grad(grad/blocks.1.ffn/act, blocks.1.ffn/up) gelu
 	kernels.Zero(a[7680 : 7680+T*16])
 	kernels.ActivateBackward(kernels.ActGELU, a[7680:7680+T*16], a[6656:6656+T*16], a[3072:3072+T*16])
 	// blocks.1.ffn: @grad/blocks.1.ffn.up += matmul(blocks.1.ffn.normᵀ, grad/blocks.1.ffn/up)
-	kernels.Gemm(true, false, 8, 16, T, 1, a[17536:17536+T*8], 8, a[7680:7680+T*16], 16, 0, g[4528:4656], 16)
+	kernels.Gemm(true, false, 8, 16, T, 1, a[18560:18560+T*8], 8, a[7680:7680+T*16], 16, 0, g[5088:5216], 16)
 	// blocks.1.ffn: grad/blocks.1.ffn.norm += matmul(grad/blocks.1.ffn/up, @blocks.1.ffn.upᵀ)
-	kernels.Gemm(false, true, T, 8, 16, 1, a[7680:7680+T*16], 16, w[4528:4656], 16, 0, a[3072:3072+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 16, 1, a[7680:7680+T*16], 16, w[5088:5216], 16, 0, a[3072:3072+T*8], 8)
 	// blocks.1.ffn: grad/blocks.1.ec/residual, @grad/blocks.1.ffn.norm.scale += rmsnorm_grad(grad/blocks.1.ffn.norm, blocks.1.ec/residual, @blocks.1.ffn.norm.scale, blocks.1.ffn.norm/1)
-	kernels.RMSNormBackward(a[8704:8704+T*8], g[4512:4520], a[3072:3072+T*8], a[17024:17024+T*8], w[4512:4520], a[21824:21824+T], T, 8)
+	kernels.RMSNormBackward(a[8704:8704+T*8], g[5072:5080], a[3072:3072+T*8], a[18048:18048+T*8], w[5072:5080], a[23936:23936+T], T, 8)
 	// blocks.1.ec: grad/blocks.1.attn/residual += accum(grad/blocks.1.ec/residual)
 	copy(a[3072:3072+T*8], a[8704:8704+T*8])
 	// blocks.1.ec: grad/blocks.1.ec/moe += accum(grad/blocks.1.ec/residual)
 	copy(a[3584:3584+T*8], a[8704:8704+T*8])
 	// blocks.1.ec: grad/blocks.1.ec.norm, @grad/blocks.1.ec.router, @grad/blocks.1.ec.experts.up, @grad/blocks.1.ec.experts.down += moe_grad(grad/blocks.1.ec/moe, grad/blocks.1.ec/moe/1, blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
 	kernels.Zero(a[6656 : 6656+T*8])
-	moe.BackwardSet(m.moe[3], a[6656:6656+T*8], g[3456:3488], g[3488:4000], g[4000:4512], a[3584:3584+T*8], a[22176], a[16512:16512+T*8], w[3456:3488], w[3488:4000], w[4000:4512])
+	moe.BackwardSet(m.moe[4], a[6656:6656+T*8], g[4016:4048], g[4048:4560], g[4560:5072], a[3584:3584+T*8], a[24368], a[17536:17536+T*8], w[4016:4048], w[4048:4560], w[4560:5072])
 	// blocks.1.ec: grad/blocks.1.attn/residual, @grad/blocks.1.ec.norm.scale += rmsnorm_grad(grad/blocks.1.ec.norm, blocks.1.attn/residual, @blocks.1.ec.norm.scale, blocks.1.ec.norm/1)
-	kernels.RMSNormBackward(a[3072:3072+T*8], g[3440:3448], a[6656:6656+T*8], a[4096:4096+T*8], w[3440:3448], a[21760:21760+T], T, 8)
+	kernels.RMSNormBackward(a[3072:3072+T*8], g[4000:4008], a[6656:6656+T*8], a[4096:4096+T*8], w[4000:4008], a[23872:23872+T], T, 8)
 	// blocks.1.attn: grad/blocks.0.top2/residual += accum(grad/blocks.1.attn/residual)
 	copy(a[6656:6656+T*8], a[3072:3072+T*8])
 	// blocks.1.attn: grad/blocks.1.attn/out += accum(grad/blocks.1.attn/residual)
 	copy(a[3584:3584+T*8], a[3072:3072+T*8])
 	// blocks.1.attn: @grad/blocks.1.attn.out += matmul(blocks.1.attn/attnᵀ, grad/blocks.1.attn/out)
-	kernels.Gemm(true, false, 8, 8, T, 1, a[16000:16000+T*8], 8, a[3584:3584+T*8], 8, 0, g[3376:3440], 8)
+	kernels.Gemm(true, false, 8, 8, T, 1, a[17024:17024+T*8], 8, a[3584:3584+T*8], 8, 0, g[3936:4000], 8)
 	// blocks.1.attn: grad/blocks.1.attn/attn += matmul(grad/blocks.1.attn/out, @blocks.1.attn.outᵀ)
-	kernels.Gemm(false, true, T, 8, 8, 1, a[3584:3584+T*8], 8, w[3376:3440], 8, 0, a[7168:7168+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 8, 1, a[3584:3584+T*8], 8, w[3936:4000], 8, 0, a[7168:7168+T*8], 8)
 	// blocks.1.attn: grad/blocks.1.attn/qkv += attention_grad(grad/blocks.1.attn/attn, blocks.1.attn/qkv, blocks.1.attn/attn, blocks.1.attn/attn/1) heads=2 head_dim=4 causal
 	kernels.Zero(a[3072 : 3072+T*24])
-	kernels.AttentionBackward(a[3072:3072+T*24], a[7168:7168+T*8], a[1536:1536+T*24], a[16000:16000+T*8], a[21248:21248+T*2], m.batch, m.seq, 2, 4, true)
+	kernels.AttentionBackward(a[3072:3072+T*24], a[7168:7168+T*8], a[1536:1536+T*24], a[17024:17024+T*8], a[23296:23296+T*2], m.batch, m.seq, 2, 4, true)
 	// blocks.1.attn: @grad/blocks.1.attn.qkv += matmul(blocks.1.attn.normᵀ, grad/blocks.1.attn/qkv)
-	kernels.Gemm(true, false, 8, 24, T, 1, a[15488:15488+T*8], 8, a[3072:3072+T*24], 24, 0, g[3184:3376], 24)
+	kernels.Gemm(true, false, 8, 24, T, 1, a[16512:16512+T*8], 8, a[3072:3072+T*24], 24, 0, g[3744:3936], 24)
 	// blocks.1.attn: grad/blocks.1.attn.norm += matmul(grad/blocks.1.attn/qkv, @blocks.1.attn.qkvᵀ)
-	kernels.Gemm(false, true, T, 8, 24, 1, a[3072:3072+T*24], 24, w[3184:3376], 24, 0, a[1536:1536+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 24, 1, a[3072:3072+T*24], 24, w[3744:3936], 24, 0, a[1536:1536+T*8], 8)
 	// blocks.1.attn: grad/blocks.0.top2/residual, @grad/blocks.1.attn.norm.scale += rmsnorm_grad(grad/blocks.1.attn.norm, blocks.0.top2/residual, @blocks.1.attn.norm.scale, blocks.1.attn.norm/1)
-	kernels.RMSNormBackward(a[6656:6656+T*8], g[3168:3176], a[1536:1536+T*8], a[14976:14976+T*8], w[3168:3176], a[21696:21696+T], T, 8)
-	// blocks.0.top2: grad/blocks.0.fill/residual += accum(grad/blocks.0.top2/residual)
+	kernels.RMSNormBackward(a[6656:6656+T*8], g[3728:3736], a[1536:1536+T*8], a[16000:16000+T*8], w[3728:3736], a[23808:23808+T], T, 8)
+	// blocks.0.top2: grad/blocks.0.cpos/residual += accum(grad/blocks.0.top2/residual)
 	copy(a[7168:7168+T*8], a[6656:6656+T*8])
 	// blocks.0.top2: grad/blocks.0.top2/moe += accum(grad/blocks.0.top2/residual)
 	copy(a[7680:7680+T*8], a[6656:6656+T*8])
 	// blocks.0.top2: grad/blocks.0.top2.norm, @grad/blocks.0.top2.router, @grad/blocks.0.top2.experts.up, @grad/blocks.0.top2.experts.down += moe_grad(grad/blocks.0.top2/moe, grad/blocks.0.top2/moe/1, blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
 	kernels.Zero(a[6656 : 6656+T*8])
-	moe.BackwardSet(m.moe[2], a[6656:6656+T*8], g[2368:2400], g[2400:2912], g[2912:3168], a[7680:7680+T*8], a[22192], a[14464:14464+T*8], w[2368:2400], w[2400:2912], w[2912:3168])
-	// blocks.0.top2: grad/blocks.0.fill/residual, @grad/blocks.0.top2.norm.scale += rmsnorm_grad(grad/blocks.0.top2.norm, blocks.0.fill/residual, @blocks.0.top2.norm.scale, blocks.0.top2.norm/1)
-	kernels.RMSNormBackward(a[7168:7168+T*8], g[2352:2360], a[6656:6656+T*8], a[13952:13952+T*8], w[2352:2360], a[21632:21632+T], T, 8)
-	// blocks.0.fill: grad/blocks.0.ffn/residual += accum(grad/blocks.0.fill/residual)
+	moe.BackwardSet(m.moe[3], a[6656:6656+T*8], g[2928:2960], g[2960:3472], g[3472:3728], a[7680:7680+T*8], a[24384], a[15488:15488+T*8], w[2928:2960], w[2960:3472], w[3472:3728])
+	// blocks.0.top2: grad/blocks.0.cpos/residual, @grad/blocks.0.top2.norm.scale += rmsnorm_grad(grad/blocks.0.top2.norm, blocks.0.cpos/residual, @blocks.0.top2.norm.scale, blocks.0.top2.norm/1)
+	kernels.RMSNormBackward(a[7168:7168+T*8], g[2912:2920], a[6656:6656+T*8], a[14976:14976+T*8], w[2912:2920], a[23744:23744+T], T, 8)
+	// blocks.0.cpos: grad/blocks.0.fill/residual += accum(grad/blocks.0.cpos/residual)
 	copy(a[6656:6656+T*8], a[7168:7168+T*8])
-	// blocks.0.fill: grad/blocks.0.fill/moe += accum(grad/blocks.0.fill/residual)
+	// blocks.0.cpos: grad/blocks.0.cpos/moe += accum(grad/blocks.0.cpos/residual)
 	copy(a[7680:7680+T*8], a[7168:7168+T*8])
-	// blocks.0.fill: grad/blocks.0.fill.norm, @grad/blocks.0.fill.router, @grad/blocks.0.fill.experts.up, @grad/blocks.0.fill.experts.down += moe_grad(grad/blocks.0.fill/moe, grad/blocks.0.fill/moe/1, blocks.0.fill.norm, @blocks.0.fill.router, @blocks.0.fill.experts.up, @blocks.0.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	// blocks.0.cpos: grad/blocks.0.cpos.norm, @grad/blocks.0.cpos.router, @grad/blocks.0.cpos.experts.up, @grad/blocks.0.cpos.experts.down += moe_grad(grad/blocks.0.cpos/moe, grad/blocks.0.cpos/moe/1, blocks.0.cpos.norm, @blocks.0.cpos.router, @blocks.0.cpos.experts.up, @blocks.0.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
 	kernels.Zero(a[7168 : 7168+T*8])
-	moe.BackwardSet(m.moe[1], a[7168:7168+T*8], g[1808:1840], g[1840:2096], g[2096:2352], a[7680:7680+T*8], a[22208], a[13440:13440+T*8], w[1808:1840], w[1840:2096], w[2096:2352])
+	moe.BackwardSet(m.moe[2], a[7168:7168+T*8], g[2368:2400], g[2400:2656], g[2656:2912], a[7680:7680+T*8], a[24400], a[14464:14464+T*8], w[2368:2400], w[2400:2656], w[2656:2912])
+	// blocks.0.cpos: grad/blocks.0.fill/residual, @grad/blocks.0.cpos.norm.scale += rmsnorm_grad(grad/blocks.0.cpos.norm, blocks.0.fill/residual, @blocks.0.cpos.norm.scale, blocks.0.cpos.norm/1)
+	kernels.RMSNormBackward(a[6656:6656+T*8], g[2352:2360], a[7168:7168+T*8], a[13952:13952+T*8], w[2352:2360], a[23680:23680+T], T, 8)
+	// blocks.0.fill: grad/blocks.0.ffn/residual += accum(grad/blocks.0.fill/residual)
+	copy(a[7168:7168+T*8], a[6656:6656+T*8])
+	// blocks.0.fill: grad/blocks.0.fill/moe += accum(grad/blocks.0.fill/residual)
+	copy(a[7680:7680+T*8], a[6656:6656+T*8])
+	// blocks.0.fill: grad/blocks.0.fill.norm, @grad/blocks.0.fill.router, @grad/blocks.0.fill.experts.up, @grad/blocks.0.fill.experts.down += moe_grad(grad/blocks.0.fill/moe, grad/blocks.0.fill/moe/1, blocks.0.fill.norm, @blocks.0.fill.router, @blocks.0.fill.experts.up, @blocks.0.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
+	kernels.Zero(a[6656 : 6656+T*8])
+	moe.BackwardSet(m.moe[1], a[6656:6656+T*8], g[1808:1840], g[1840:2096], g[2096:2352], a[7680:7680+T*8], a[24416], a[13440:13440+T*8], w[1808:1840], w[1840:2096], w[2096:2352])
 	// blocks.0.fill: grad/blocks.0.ffn/residual, @grad/blocks.0.fill.norm.scale += rmsnorm_grad(grad/blocks.0.fill.norm, blocks.0.ffn/residual, @blocks.0.fill.norm.scale, blocks.0.fill.norm/1)
-	kernels.RMSNormBackward(a[6656:6656+T*8], g[1792:1800], a[7168:7168+T*8], a[12928:12928+T*8], w[1792:1800], a[21568:21568+T], T, 8)
+	kernels.RMSNormBackward(a[7168:7168+T*8], g[1792:1800], a[6656:6656+T*8], a[12928:12928+T*8], w[1792:1800], a[23616:23616+T], T, 8)
 	// blocks.0.ffn: grad/blocks.0.ec/residual += accum(grad/blocks.0.ffn/residual)
-	copy(a[3584:3584+T*8], a[6656:6656+T*8])
+	copy(a[6656:6656+T*8], a[7168:7168+T*8])
 	// blocks.0.ffn: grad/blocks.0.ffn/down += accum(grad/blocks.0.ffn/residual)
-	copy(a[4096:4096+T*8], a[6656:6656+T*8])
+	copy(a[7680:7680+T*8], a[7168:7168+T*8])
 	// blocks.0.ffn: @grad/blocks.0.ffn.down += matmul(blocks.0.ffn/actᵀ, grad/blocks.0.ffn/down)
-	kernels.Gemm(true, false, 16, 8, T, 1, a[5632:5632+T*16], 16, a[4096:4096+T*8], 8, 0, g[1664:1792], 8)
+	kernels.Gemm(true, false, 16, 8, T, 1, a[5632:5632+T*16], 16, a[7680:7680+T*8], 8, 0, g[1664:1792], 8)
 	// blocks.0.ffn: grad/blocks.0.ffn/act += matmul(grad/blocks.0.ffn/down, @blocks.0.ffn.downᵀ)
-	kernels.Gemm(false, true, T, 16, 8, 1, a[4096:4096+T*8], 8, w[1664:1792], 8, 0, a[1536:1536+T*16], 16)
+	kernels.Gemm(false, true, T, 16, 8, 1, a[7680:7680+T*8], 8, w[1664:1792], 8, 0, a[1536:1536+T*16], 16)
 	// blocks.0.ffn: grad/blocks.0.ffn/up += act_grad(grad/blocks.0.ffn/act, blocks.0.ffn/up) gelu
 	kernels.Zero(a[2560 : 2560+T*16])
 	kernels.ActivateBackward(kernels.ActGELU, a[2560:2560+T*16], a[1536:1536+T*16], a[4608:4608+T*16])
@@ -535,37 +609,37 @@ func (m *Model) Backward() {
 	// blocks.0.ffn: grad/blocks.0.ffn.norm += matmul(grad/blocks.0.ffn/up, @blocks.0.ffn.upᵀ)
 	kernels.Gemm(false, true, T, 8, 16, 1, a[2560:2560+T*16], 16, w[1536:1664], 16, 0, a[1536:1536+T*8], 8)
 	// blocks.0.ffn: grad/blocks.0.ec/residual, @grad/blocks.0.ffn.norm.scale += rmsnorm_grad(grad/blocks.0.ffn.norm, blocks.0.ec/residual, @blocks.0.ffn.norm.scale, blocks.0.ffn.norm/1)
-	kernels.RMSNormBackward(a[3584:3584+T*8], g[1520:1528], a[1536:1536+T*8], a[11904:11904+T*8], w[1520:1528], a[21504:21504+T], T, 8)
+	kernels.RMSNormBackward(a[6656:6656+T*8], g[1520:1528], a[1536:1536+T*8], a[11904:11904+T*8], w[1520:1528], a[23552:23552+T], T, 8)
 	// blocks.0.ec: grad/blocks.0.attn/residual += accum(grad/blocks.0.ec/residual)
-	copy(a[1536:1536+T*8], a[3584:3584+T*8])
+	copy(a[7168:7168+T*8], a[6656:6656+T*8])
 	// blocks.0.ec: grad/blocks.0.ec/moe += accum(grad/blocks.0.ec/residual)
-	copy(a[2048:2048+T*8], a[3584:3584+T*8])
+	copy(a[7680:7680+T*8], a[6656:6656+T*8])
 	// blocks.0.ec: grad/blocks.0.ec.norm, @grad/blocks.0.ec.router, @grad/blocks.0.ec.experts.up, @grad/blocks.0.ec.experts.down += moe_grad(grad/blocks.0.ec/moe, grad/blocks.0.ec/moe/1, blocks.0.ec.norm, @blocks.0.ec.router, @blocks.0.ec.experts.up, @blocks.0.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	kernels.Zero(a[2560 : 2560+T*8])
-	moe.BackwardSet(m.moe[0], a[2560:2560+T*8], g[464:496], g[496:1008], g[1008:1520], a[2048:2048+T*8], a[22240], a[11392:11392+T*8], w[464:496], w[496:1008], w[1008:1520])
+	kernels.Zero(a[8192 : 8192+T*8])
+	moe.BackwardSet(m.moe[0], a[8192:8192+T*8], g[464:496], g[496:1008], g[1008:1520], a[7680:7680+T*8], a[24448], a[11392:11392+T*8], w[464:496], w[496:1008], w[1008:1520])
 	// blocks.0.ec: grad/blocks.0.attn/residual, @grad/blocks.0.ec.norm.scale += rmsnorm_grad(grad/blocks.0.ec.norm, blocks.0.attn/residual, @blocks.0.ec.norm.scale, blocks.0.ec.norm/1)
-	kernels.RMSNormBackward(a[1536:1536+T*8], g[448:456], a[2560:2560+T*8], a[10880:10880+T*8], w[448:456], a[21440:21440+T], T, 8)
+	kernels.RMSNormBackward(a[7168:7168+T*8], g[448:456], a[8192:8192+T*8], a[10880:10880+T*8], w[448:456], a[23488:23488+T], T, 8)
 	// blocks.0.attn: grad/embed/pos += accum(grad/blocks.0.attn/residual)
-	copy(a[3072:3072+T*8], a[1536:1536+T*8])
+	copy(a[7680:7680+T*8], a[7168:7168+T*8])
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
-	copy(a[2048:2048+T*8], a[1536:1536+T*8])
+	copy(a[8192:8192+T*8], a[7168:7168+T*8])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 8, 8, T, 1, a[10368:10368+T*8], 8, a[2048:2048+T*8], 8, 0, g[384:448], 8)
+	kernels.Gemm(true, false, 8, 8, T, 1, a[10368:10368+T*8], 8, a[8192:8192+T*8], 8, 0, g[384:448], 8)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
-	kernels.Gemm(false, true, T, 8, 8, 1, a[2048:2048+T*8], 8, w[384:448], 8, 0, a[3584:3584+T*8], 8)
+	kernels.Gemm(false, true, T, 8, 8, 1, a[8192:8192+T*8], 8, w[384:448], 8, 0, a[8704:8704+T*8], 8)
 	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=2 head_dim=4 causal
 	kernels.Zero(a[1536 : 1536+T*24])
-	kernels.AttentionBackward(a[1536:1536+T*24], a[3584:3584+T*8], a[0:T*24], a[10368:10368+T*8], a[21120:21120+T*2], m.batch, m.seq, 2, 4, true)
+	kernels.AttentionBackward(a[1536:1536+T*24], a[8704:8704+T*8], a[0:T*24], a[10368:10368+T*8], a[23168:23168+T*2], m.batch, m.seq, 2, 4, true)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(blocks.0.attn.normᵀ, grad/blocks.0.attn/qkv)
 	kernels.Gemm(true, false, 8, 24, T, 1, a[9856:9856+T*8], 8, a[1536:1536+T*24], 24, 0, g[192:384], 24)
 	// blocks.0.attn: grad/blocks.0.attn.norm += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
-	kernels.Gemm(false, true, T, 8, 24, 1, a[1536:1536+T*24], 24, w[192:384], 24, 0, a[0:T*8], 8)
+	kernels.Gemm(false, true, T, 8, 24, 1, a[1536:1536+T*24], 24, w[192:384], 24, 0, a[8192:8192+T*8], 8)
 	// blocks.0.attn: grad/embed/pos, @grad/blocks.0.attn.norm.scale += rmsnorm_grad(grad/blocks.0.attn.norm, embed/pos, @blocks.0.attn.norm.scale, blocks.0.attn.norm/1)
-	kernels.RMSNormBackward(a[3072:3072+T*8], g[176:184], a[0:T*8], a[9344:9344+T*8], w[176:184], a[21376:21376+T], T, 8)
+	kernels.RMSNormBackward(a[7680:7680+T*8], g[176:184], a[8192:8192+T*8], a[9344:9344+T*8], w[176:184], a[23424:23424+T], T, 8)
 	// embed: @grad/embed.pos += addpos_grad(grad/embed/pos)
-	kernels.AddPosEmbedBackward(g[112:112+m.seq*8], a[3072:3072+T*8], m.batch, m.seq, 8)
+	kernels.AddPosEmbedBackward(g[112:112+m.seq*8], a[7680:7680+T*8], m.batch, m.seq, 8)
 	// embed: grad/embed += accum(grad/embed/pos)
-	copy(a[0:T*8], a[3072:3072+T*8])
+	copy(a[0:T*8], a[7680:7680+T*8])
 	// embed: @grad/embed.tokens += embed_grad(grad/embed, tokens)
 	kernels.EmbedBackward(g[0:104], a[0:T*8], tok, 8)
 }
@@ -625,63 +699,81 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	}
 	a[1536] = float32(aux)
 	// blocks.0.fill: blocks.0.fill/residual = add(blocks.0.ffn/residual, blocks.0.fill/moe)
-	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.top2.norm.scale) (fused)
+	// blocks.0.cpos: blocks.0.cpos.norm, blocks.0.cpos.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.cpos.norm.scale) (fused)
 	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[2352:2360], T, 8, 1e-06)
+	// blocks.0.cpos: blocks.0.cpos/moe, blocks.0.cpos/moe/1 = moe(blocks.0.cpos.norm, @blocks.0.cpos.router, @blocks.0.cpos.experts.up, @blocks.0.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[1536:1536+T*8], w[2368:2400], w[2400:2656], w[2656:2912], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.0.cpos: %w", err)
+	}
+	a[1024] = float32(aux)
+	// blocks.0.cpos: blocks.0.cpos/residual = add(blocks.0.fill/residual, blocks.0.cpos/moe)
+	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.cpos/residual, @blocks.0.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[2912:2920], T, 8, 1e-06)
 	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[1536:1536+T*8], w[2368:2400], w[2400:2912], w[2912:3168], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[1536:1536+T*8], w[2928:2960], w[2960:3472], w[3472:3728], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
 	}
-	a[1024] = float32(aux)
-	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.fill/residual, blocks.0.top2/moe)
+	a[512] = float32(aux)
+	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.cpos/residual, blocks.0.top2/moe)
 	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1536:1536+T*8], a[2048:2048+T*8], a[1024:1024+T], a[512:512+T*8], a[0:T*8], w[3168:3176], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1536:1536+T*8], a[2048:2048+T*8], a[512:512+T], a[1024:1024+T*8], a[0:T*8], w[3728:3736], T, 8, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[3184:3376], 24, 0, a[0:T*24], 24)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[3744:3936], 24, 0, a[0:T*24], 24)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
 	kernels.Attention(a[2048:2048+T*8], a[2560:2560+T*2], a[0:T*24], batch, seq, 2, 4, true)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[3376:3440], 8, 0, a[0:T*8], 8)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[3936:4000], 8, 0, a[0:T*8], 8)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
 	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[3440:3448], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[4000:4008], T, 8, 1e-06)
 	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[1024:1024+T*8], w[3456:3488], w[3488:4000], w[4000:4512], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[4], a[0:T*8], a[1024:1024+T*8], w[4016:4048], w[4048:4560], w[4560:5072], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
 	}
 	a[1536] = float32(aux)
 	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[4512:4520], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[5072:5080], T, 8, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
 	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[4528:4656], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[5088:5216], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[4656:4784], 8, 0, a[1536:1536+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[5216:5344], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
 	// blocks.1.fill: blocks.1.fill.norm, blocks.1.fill.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.fill.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[4784:4792], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[5344:5352], T, 8, 1e-06)
 	// blocks.1.fill: blocks.1.fill/moe, blocks.1.fill/moe/1 = moe(blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
-	aux, err = moe.Forward(m.moeInfer[4], a[1024:1024+T*8], a[512:512+T*8], w[4800:4832], w[4832:5088], w[5088:5344], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[5], a[1024:1024+T*8], a[512:512+T*8], w[5360:5392], w[5392:5648], w[5648:5904], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.fill: %w", err)
 	}
 	a[1536] = float32(aux)
 	// blocks.1.fill: blocks.1.fill/residual = add(blocks.1.ffn/residual, blocks.1.fill/moe)
-	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[5344:5352], T, 8, 1e-06)
+	// blocks.1.cpos: blocks.1.cpos.norm, blocks.1.cpos.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.cpos.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[5904:5912], T, 8, 1e-06)
+	// blocks.1.cpos: blocks.1.cpos/moe, blocks.1.cpos/moe/1 = moe(blocks.1.cpos.norm, @blocks.1.cpos.router, @blocks.1.cpos.experts.up, @blocks.1.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+	aux, err = moe.Forward(m.moeInfer[6], a[0:T*8], a[1536:1536+T*8], w[5920:5952], w[5952:6208], w[6208:6464], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.1.cpos: %w", err)
+	}
+	a[1024] = float32(aux)
+	// blocks.1.cpos: blocks.1.cpos/residual = add(blocks.1.fill/residual, blocks.1.cpos/moe)
+	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.cpos/residual, @blocks.1.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[6464:6472], T, 8, 1e-06)
 	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[5], a[0:T*8], a[1536:1536+T*8], w[5360:5392], w[5392:5904], w[5904:6160], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[7], a[0:T*8], a[1536:1536+T*8], w[6480:6512], w[6512:7024], w[7024:7280], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
 	}
-	a[1024] = float32(aux)
-	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.fill/residual, blocks.1.top2/moe)
+	a[512] = float32(aux)
+	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.cpos/residual, blocks.1.top2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.1.top2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[6160:6168], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[1024:1024+T*8], a[0:T*8], w[7280:7288], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.Gemm(false, false, T, 13, 8, 1, a[1536:1536+T*8], 8, w[6176:6280], 13, 0, a[0:T*13], 13)
+	kernels.Gemm(false, false, T, 13, 8, 1, a[1536:1536+T*8], 8, w[7296:7400], 13, 0, a[0:T*13], 13)
 
 	return a[0 : T*Vocab : T*Vocab], nil
 }
@@ -810,64 +902,82 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	}
 	a[1536] = float32(aux)
 	// blocks.0.fill: blocks.0.fill/residual = add(blocks.0.ffn/residual, blocks.0.fill/moe)
-	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.top2.norm.scale) (fused)
+	// blocks.0.cpos: blocks.0.cpos.norm, blocks.0.cpos.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.cpos.norm.scale) (fused)
 	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[2352:2360], T, 8, 1e-06)
+	// blocks.0.cpos: blocks.0.cpos/moe, blocks.0.cpos/moe/1 = moe(blocks.0.cpos.norm, @blocks.0.cpos.router, @blocks.0.cpos.experts.up, @blocks.0.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[1536:1536+T*8], w[2368:2400], w[2400:2656], w[2656:2912], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.0.cpos: %w", err)
+	}
+	a[1024] = float32(aux)
+	// blocks.0.cpos: blocks.0.cpos/residual = add(blocks.0.fill/residual, blocks.0.cpos/moe)
+	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.cpos/residual, @blocks.0.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[2912:2920], T, 8, 1e-06)
 	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[1536:1536+T*8], w[2368:2400], w[2400:2912], w[2912:3168], T, 1)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[1536:1536+T*8], w[2928:2960], w[2960:3472], w[3472:3728], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
 	}
-	a[1024] = float32(aux)
-	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.fill/residual, blocks.0.top2/moe)
+	a[512] = float32(aux)
+	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.cpos/residual, blocks.0.top2/moe)
 	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1536:1536+T*8], a[2048:2048+T*8], a[1024:1024+T], a[512:512+T*8], a[0:T*8], w[3168:3176], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1536:1536+T*8], a[2048:2048+T*8], a[512:512+T], a[1024:1024+T*8], a[0:T*8], w[3728:3736], T, 8, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.GemmStreamB(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[3184:3376], 24, 0, a[0:T*24], 24)
+	kernels.GemmStreamB(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[3744:3936], 24, 0, a[0:T*24], 24)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
 	kernels.AttentionDecode(a[2048:2048+T*8], a[0:T*24], d.k[1], d.v[1], d.scores, T, MaxSeq, d.pos, 2, 4)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.GemmStreamB(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[3376:3440], 8, 0, a[0:T*8], 8)
+	kernels.GemmStreamB(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[3936:4000], 8, 0, a[0:T*8], 8)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
 	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[3440:3448], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[4000:4008], T, 8, 1e-06)
 	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[1024:1024+T*8], w[3456:3488], w[3488:4000], w[4000:4512], T, 1)
+	aux, err = moe.Forward(m.moeInfer[4], a[0:T*8], a[1024:1024+T*8], w[4016:4048], w[4048:4560], w[4560:5072], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
 	}
 	a[1536] = float32(aux)
 	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[4512:4520], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[5072:5080], T, 8, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
-	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[4528:4656], 16, 0, a[0:T*16], 16)
+	kernels.GemmStreamB(false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[5088:5216], 16, 0, a[0:T*16], 16)
 	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu
 	kernels.Activate(kernels.ActGELU, a[0:T*16], a[0:T*16])
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.GemmStreamB(false, false, T, 8, 16, 1, a[0:T*16], 16, w[4656:4784], 8, 0, a[1536:1536+T*8], 8)
+	kernels.GemmStreamB(false, false, T, 8, 16, 1, a[0:T*16], 16, w[5216:5344], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
 	// blocks.1.fill: blocks.1.fill.norm, blocks.1.fill.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.fill.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[4784:4792], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[5344:5352], T, 8, 1e-06)
 	// blocks.1.fill: blocks.1.fill/moe, blocks.1.fill/moe/1 = moe(blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
-	aux, err = moe.Forward(m.moeInfer[4], a[1024:1024+T*8], a[512:512+T*8], w[4800:4832], w[4832:5088], w[5088:5344], T, 1)
+	aux, err = moe.Forward(m.moeInfer[5], a[1024:1024+T*8], a[512:512+T*8], w[5360:5392], w[5392:5648], w[5648:5904], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.fill: %w", err)
 	}
 	a[1536] = float32(aux)
 	// blocks.1.fill: blocks.1.fill/residual = add(blocks.1.ffn/residual, blocks.1.fill/moe)
-	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[5344:5352], T, 8, 1e-06)
+	// blocks.1.cpos: blocks.1.cpos.norm, blocks.1.cpos.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.cpos.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[5904:5912], T, 8, 1e-06)
+	// blocks.1.cpos: blocks.1.cpos/moe, blocks.1.cpos/moe/1 = moe(blocks.1.cpos.norm, @blocks.1.cpos.router, @blocks.1.cpos.experts.up, @blocks.1.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+	aux, err = moe.Forward(m.moeInfer[6], a[0:T*8], a[1536:1536+T*8], w[5920:5952], w[5952:6208], w[6208:6464], T, 1)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.1.cpos: %w", err)
+	}
+	a[1024] = float32(aux)
+	// blocks.1.cpos: blocks.1.cpos/residual = add(blocks.1.fill/residual, blocks.1.cpos/moe)
+	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.cpos/residual, @blocks.1.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[6464:6472], T, 8, 1e-06)
 	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[5], a[0:T*8], a[1536:1536+T*8], w[5360:5392], w[5392:5904], w[5904:6160], T, 1)
+	aux, err = moe.Forward(m.moeInfer[7], a[0:T*8], a[1536:1536+T*8], w[6480:6512], w[6512:7024], w[7024:7280], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
 	}
-	a[1024] = float32(aux)
-	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.fill/residual, blocks.1.top2/moe)
+	a[512] = float32(aux)
+	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.cpos/residual, blocks.1.top2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.1.top2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[6160:6168], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[1024:1024+T*8], a[0:T*8], w[7280:7288], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.GemmStreamB(false, false, T, 13, 8, 1, a[1536:1536+T*8], 8, w[6176:6280], 13, 0, a[0:T*13], 13)
+	kernels.GemmStreamB(false, false, T, 13, 8, 1, a[1536:1536+T*8], 8, w[7296:7400], 13, 0, a[0:T*13], 13)
 
 	d.pos++
 	return a[0 : T*Vocab : T*Vocab], nil
@@ -937,64 +1047,82 @@ func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error)
 	}
 	a[1536] = float32(aux)
 	// blocks.0.fill: blocks.0.fill/residual = add(blocks.0.ffn/residual, blocks.0.fill/moe)
-	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.top2.norm.scale) (fused)
+	// blocks.0.cpos: blocks.0.cpos.norm, blocks.0.cpos.norm/1 = rmsnorm(blocks.0.fill/residual, @blocks.0.cpos.norm.scale) (fused)
 	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[2352:2360], T, 8, 1e-06)
+	// blocks.0.cpos: blocks.0.cpos/moe, blocks.0.cpos/moe/1 = moe(blocks.0.cpos.norm, @blocks.0.cpos.router, @blocks.0.cpos.experts.up, @blocks.0.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[1536:1536+T*8], w[2368:2400], w[2400:2656], w[2656:2912], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.0.cpos: %w", err)
+	}
+	a[1024] = float32(aux)
+	// blocks.0.cpos: blocks.0.cpos/residual = add(blocks.0.fill/residual, blocks.0.cpos/moe)
+	// blocks.0.top2: blocks.0.top2.norm, blocks.0.top2.norm/1 = rmsnorm(blocks.0.cpos/residual, @blocks.0.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[2912:2920], T, 8, 1e-06)
 	// blocks.0.top2: blocks.0.top2/moe, blocks.0.top2/moe/1 = moe(blocks.0.top2.norm, @blocks.0.top2.router, @blocks.0.top2.experts.up, @blocks.0.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[2], a[0:T*8], a[1536:1536+T*8], w[2368:2400], w[2400:2912], w[2912:3168], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[1536:1536+T*8], w[2928:2960], w[2960:3472], w[3472:3728], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.0.top2: %w", err)
 	}
-	a[1024] = float32(aux)
-	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.fill/residual, blocks.0.top2/moe)
+	a[512] = float32(aux)
+	// blocks.0.top2: blocks.0.top2/residual = add(blocks.0.cpos/residual, blocks.0.top2/moe)
 	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.top2/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1536:1536+T*8], a[2048:2048+T*8], a[1024:1024+T], a[512:512+T*8], a[0:T*8], w[3168:3176], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1536:1536+T*8], a[2048:2048+T*8], a[512:512+T], a[1024:1024+T*8], a[0:T*8], w[3728:3736], T, 8, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[3184:3376], 24, 0, a[0:T*24], 24)
+	kernels.Gemm(false, false, T, 24, 8, 1, a[2048:2048+T*8], 8, w[3744:3936], 24, 0, a[0:T*24], 24)
 	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=2 head_dim=4 causal
 	kernels.Attention(a[2048:2048+T*8], a[2560:2560+T*2], a[0:T*24], batch, seq, 2, 4, true)
 	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*24], batch, seq, MaxSeq, 2, 4)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[3376:3440], 8, 0, a[0:T*8], 8)
+	kernels.Gemm(false, false, T, 8, 8, 1, a[2048:2048+T*8], 8, w[3936:4000], 8, 0, a[0:T*8], 8)
 	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.top2/residual, blocks.1.attn/out)
 	// blocks.1.ec: blocks.1.ec.norm, blocks.1.ec.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.ec.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[3440:3448], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1024:1024+T*8], a[2048:2048+T], a[1536:1536+T*8], a[0:T*8], w[4000:4008], T, 8, 1e-06)
 	// blocks.1.ec: blocks.1.ec/moe, blocks.1.ec/moe/1 = moe(blocks.1.ec.norm, @blocks.1.ec.router, @blocks.1.ec.experts.up, @blocks.1.ec.experts.down) experts=4 hidden=16 act=gelu route=expert_choice(capacity=2, group=position)
-	aux, err = moe.Forward(m.moeInfer[3], a[0:T*8], a[1024:1024+T*8], w[3456:3488], w[3488:4000], w[4000:4512], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[4], a[0:T*8], a[1024:1024+T*8], w[4016:4048], w[4048:4560], w[4560:5072], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.ec: %w", err)
 	}
 	a[1536] = float32(aux)
 	// blocks.1.ec: blocks.1.ec/residual = add(blocks.1.attn/residual, blocks.1.ec/moe)
 	// blocks.1.ffn: blocks.1.ffn.norm, blocks.1.ffn.norm/1 = rmsnorm(blocks.1.ec/residual, @blocks.1.ffn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[4512:4520], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[5072:5080], T, 8, 1e-06)
 	// blocks.1.ffn: blocks.1.ffn/up = matmul(blocks.1.ffn.norm, @blocks.1.ffn.up)
 	// blocks.1.ffn: blocks.1.ffn/act = act(blocks.1.ffn/up) gelu (fused)
-	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[4528:4656], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
+	kernels.GemmAct(kernels.ActGELU, false, false, T, 16, 8, 1, a[1536:1536+T*8], 8, w[5088:5216], 16, 0, a[0:T*16], 16, a[0:T*16], 16)
 	// blocks.1.ffn: blocks.1.ffn/down = matmul(blocks.1.ffn/act, @blocks.1.ffn.down)
-	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[4656:4784], 8, 0, a[1536:1536+T*8], 8)
+	kernels.Gemm(false, false, T, 8, 16, 1, a[0:T*16], 16, w[5216:5344], 8, 0, a[1536:1536+T*8], 8)
 	// blocks.1.ffn: blocks.1.ffn/residual = add(blocks.1.ec/residual, blocks.1.ffn/down)
 	// blocks.1.fill: blocks.1.fill.norm, blocks.1.fill.norm/1 = rmsnorm(blocks.1.ffn/residual, @blocks.1.fill.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[4784:4792], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[0:T*8], a[512:512+T*8], a[2048:2048+T], a[1024:1024+T*8], a[1536:1536+T*8], w[5344:5352], T, 8, 1e-06)
 	// blocks.1.fill: blocks.1.fill/moe, blocks.1.fill/moe/1 = moe(blocks.1.fill.norm, @blocks.1.fill.router, @blocks.1.fill.experts.up, @blocks.1.fill.experts.down) experts=4 hidden=8 act=sqrelu route=expert_choice(capacity=1, group=position, fill=top1)
-	aux, err = moe.Forward(m.moeInfer[4], a[1024:1024+T*8], a[512:512+T*8], w[4800:4832], w[4832:5088], w[5088:5344], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[5], a[1024:1024+T*8], a[512:512+T*8], w[5360:5392], w[5392:5648], w[5648:5904], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.fill: %w", err)
 	}
 	a[1536] = float32(aux)
 	// blocks.1.fill: blocks.1.fill/residual = add(blocks.1.ffn/residual, blocks.1.fill/moe)
-	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.top2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[5344:5352], T, 8, 1e-06)
+	// blocks.1.cpos: blocks.1.cpos.norm, blocks.1.cpos.norm/1 = rmsnorm(blocks.1.fill/residual, @blocks.1.cpos.norm.scale) (fused)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[0:T*8], a[1024:1024+T*8], w[5904:5912], T, 8, 1e-06)
+	// blocks.1.cpos: blocks.1.cpos/moe, blocks.1.cpos/moe/1 = moe(blocks.1.cpos.norm, @blocks.1.cpos.router, @blocks.1.cpos.experts.up, @blocks.1.cpos.experts.down) experts=4 hidden=8 act=gelu route=expert_choice(capacity=2, group=position, causal)
+	aux, err = moe.Forward(m.moeInfer[6], a[0:T*8], a[1536:1536+T*8], w[5920:5952], w[5952:6208], w[6208:6464], batch, seq)
+	if err != nil {
+		return nil, fmt.Errorf("moecausal: blocks.1.cpos: %w", err)
+	}
+	a[1024] = float32(aux)
+	// blocks.1.cpos: blocks.1.cpos/residual = add(blocks.1.fill/residual, blocks.1.cpos/moe)
+	// blocks.1.top2: blocks.1.top2.norm, blocks.1.top2.norm/1 = rmsnorm(blocks.1.cpos/residual, @blocks.1.top2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[6464:6472], T, 8, 1e-06)
 	// blocks.1.top2: blocks.1.top2/moe, blocks.1.top2/moe/1 = moe(blocks.1.top2.norm, @blocks.1.top2.router, @blocks.1.top2.experts.up, @blocks.1.top2.experts.down) experts=4 hidden=8 act=silu gated route=top_k(k=2, capacity=1, group=position, aux=0.01)
-	aux, err = moe.Forward(m.moeInfer[5], a[0:T*8], a[1536:1536+T*8], w[5360:5392], w[5392:5904], w[5904:6160], batch, seq)
+	aux, err = moe.Forward(m.moeInfer[7], a[0:T*8], a[1536:1536+T*8], w[6480:6512], w[6512:7024], w[7024:7280], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("moecausal: blocks.1.top2: %w", err)
 	}
-	a[1024] = float32(aux)
-	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.fill/residual, blocks.1.top2/moe)
+	a[512] = float32(aux)
+	// blocks.1.top2: blocks.1.top2/residual = add(blocks.1.cpos/residual, blocks.1.top2/moe)
 	// norm: norm, norm/1 = rmsnorm(blocks.1.top2/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[1024:1024+T*8], a[1536:1536+T*8], a[2048:2048+T], a[512:512+T*8], a[0:T*8], w[6160:6168], T, 8, 1e-06)
+	kernels.AddRMSNorm(a[512:512+T*8], a[1536:1536+T*8], a[2048:2048+T], a[1024:1024+T*8], a[0:T*8], w[7280:7288], T, 8, 1e-06)
 	// head: logits = matmul(norm, @head.weight)
-	kernels.Gemm(false, false, T, 13, 8, 1, a[1536:1536+T*8], 8, w[6176:6280], 13, 0, a[0:T*13], 13)
+	kernels.Gemm(false, false, T, 13, 8, 1, a[1536:1536+T*8], 8, w[7296:7400], 13, 0, a[0:T*13], 13)
 
 	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil
