@@ -13,7 +13,7 @@ import (
 
 // asFound are the models kept at the size a search found them, outside the
 // matching.
-var asFound = map[string]bool{"searched_found.bf": true}
+var asFound = map[string]bool{"searched_found.bf": true, "dense_small.bf": true}
 
 // TestSuiteMatched: every model checks, is formatted, has the dense
 // baseline's input, embedding and head, and activates within 10 % of the
