@@ -585,14 +585,14 @@ func TestInitRandom(t *testing.T) {
 }
 
 // TestExampleSpace checks examples/search/space.bf: it passes the checker,
-// its baseline written as a candidate is examples/charlm's model, and
+// its baseline written as a candidate is examples/charlm/brainformer.bf, and
 // most random candidates pass.
 func TestExampleSpace(t *testing.T) {
 	res, diags := check.Check(check.Config{}, "../examples/search/space.bf")
 	require.Empty(t, diags)
 	require.Len(t, res.Spaces, 1)
 	s := res.Spaces[0]
-	charlm, diags := check.Check(check.Config{}, "../examples/charlm/charlm.bf")
+	charlm, diags := check.Check(check.Config{}, "../examples/charlm/brainformer.bf")
 	require.Empty(t, diags)
 	ch, msg := Check(Render(s, Baseline(s)))
 	require.Empty(t, msg)

@@ -54,16 +54,16 @@ func TestDenseShortRun(t *testing.T) {
 	}
 }
 
-// TestBrainformerReportsRouting checks that the default model's progress
-// shows routing statistics.
-func TestBrainformerReportsRouting(t *testing.T) {
+// TestDefaultReportsRouting checks that the default model's progress
+// shows routing statistics, top-k drops included.
+func TestDefaultReportsRouting(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run([]string{"-steps", "2", "-batch", "16", "-seq", "8", "-eval-batches", "1",
 		"-heldout", "0.5", "-sample", "0", "-ckpt", filepath.Join(t.TempDir(), "b.safetensors"), "."}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, errb.String())
 	}
-	for _, want := range []string{"brainformer model", "moe: 0 experts", "blocks.0.moe1: load min/max"} {
+	for _, want := range []string{"searched model", "moe: 0 experts", "blocks.0.moe1: load min/max", "dropped"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

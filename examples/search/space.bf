@@ -1,13 +1,13 @@
-// space.bf: a search space around examples/charlm's model, for bfc search.
+// space.bf: a search space around examples/charlm's Brainformer model, for bfc search.
 //
-// The baseline is CharLM (charlm.bf): two Brainformer6 blocks of d 128
+// The baseline is CharLM (../charlm/brainformer.bf): two Brainformer6 blocks of d 128
 // with expert-choice routing. Every candidate keeps its input (batch 16 of
 // 64 bytes), byte embedding, final RMSNorm, tied head and loss, and
 // stacks one candidate block. What may vary follows the Brainformer
 // paper's Table 1, scaled to what two cores train in minutes:
 //
 //     bfc search examples/search/space.bf -budget 60m -trial 2m
-import "../charlm/charlm.bf"
+import "../charlm/brainformer.bf"
 
 search CharLMBlocks {
     baseline CharLM

@@ -20,28 +20,26 @@ import (
 // MaxBatch and MaxSeq.
 const (
 	Vocab     = 256
-	D         = 128
+	D         = 96
 	MaxBatch  = 16
 	MaxSeq    = 64
 	MaxTokens = MaxBatch * MaxSeq
 	// NumParams is the number of trainable parameters.
-	NumParams = 3587712
+	NumParams = 844704
 )
 
 // Constants of CharLM, as built.
 const (
-	Heads   = 4 // heads int
-	Experts = 8 // experts int
-	Layers  = 2 // layers int
+	Layers = 2 // layers int
 )
 
 // Arena sizes in elements, planned at compile time.
 const (
 	modelName = "CharLM"
-	paramSize = 3587712 // parameters, in declaration order
-	gradSize  = 3587712 // their gradients
-	trainSize = 7100528 // Forward's activations and Backward's activation gradients
-	inferSize = 659456  // Infer's activations
+	paramSize = 844704  // parameters, in declaration order
+	gradSize  = 844704  // their gradients
+	trainSize = 2711632 // Forward's activations and Backward's activation gradients
+	inferSize = 499712  // Infer's activations
 )
 
 // The moe layers, in order: their names and routing configurations.
@@ -49,24 +47,18 @@ var (
 	moeNames = [...]string{
 		"blocks.0.moe1",
 		"blocks.0.moe2",
-		"blocks.0.moe3",
 		"blocks.1.moe1",
 		"blocks.1.moe2",
-		"blocks.1.moe3",
 	}
 	moeConfigs = [...]moe.Config{
-		// blocks.0.moe1: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
-		// blocks.0.moe2: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
-		// blocks.0.moe3: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
-		// blocks.1.moe1: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
-		// blocks.1.moe2: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
-		// blocks.1.moe3: experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-		{Experts: 8, D: 128, Hidden: 256, Act: kernels.ActSqReLU, Rule: moe.ExpertChoice, Capacity: 1.0, Group: moe.GroupPosition, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.0.moe1: experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+		{Experts: 4, D: 96, Hidden: 96, Act: kernels.ActSqReLU, Rule: moe.TopK, Capacity: 2.0, Group: moe.GroupPosition, K: 2, AuxWeight: 0.01, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.0.moe2: experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+		{Experts: 8, D: 96, Hidden: 192, Act: kernels.ActSqReLU, Rule: moe.TopK, Capacity: 2.0, Group: moe.GroupPosition, K: 2, AuxWeight: 0.01, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.1.moe1: experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+		{Experts: 4, D: 96, Hidden: 96, Act: kernels.ActSqReLU, Rule: moe.TopK, Capacity: 2.0, Group: moe.GroupPosition, K: 2, AuxWeight: 0.01, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
+		// blocks.1.moe2: experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+		{Experts: 8, D: 96, Hidden: 192, Act: kernels.ActSqReLU, Rule: moe.TopK, Capacity: 2.0, Group: moe.GroupPosition, K: 2, AuxWeight: 0.01, MaxBatch: MaxBatch, MaxSeq: MaxSeq},
 	}
 )
 
@@ -142,51 +134,31 @@ func newModel() *Model {
 		moeInfer: newWorkspaces(),
 	}
 	m.list = []tensor.Param[float32]{
-		{Name: "embed.tokens", Shape: []int{256, 128}, Data: m.params[0:32768:32768], Grad: m.grads[0:32768:32768], Decay: true},
-		{Name: "embed.pos", Shape: []int{64, 128}, Data: m.params[32768:40960:40960], Grad: m.grads[32768:40960:40960], Decay: true},
-		{Name: "blocks.0.attn.norm.scale", Shape: []int{128}, Data: m.params[40960:41088:41088], Grad: m.grads[40960:41088:41088], Decay: false},
-		{Name: "blocks.0.attn.qkv", Shape: []int{128, 384}, Data: m.params[41088:90240:90240], Grad: m.grads[41088:90240:90240], Decay: true},
-		{Name: "blocks.0.attn.out", Shape: []int{128, 128}, Data: m.params[90240:106624:106624], Grad: m.grads[90240:106624:106624], Decay: true},
-		{Name: "blocks.0.moe1.norm.scale", Shape: []int{128}, Data: m.params[106624:106752:106752], Grad: m.grads[106624:106752:106752], Decay: false},
-		{Name: "blocks.0.moe1.router", Shape: []int{128, 8}, Data: m.params[106752:107776:107776], Grad: m.grads[106752:107776:107776], Decay: false},
-		{Name: "blocks.0.moe1.experts.up", Shape: []int{8, 128, 256}, Data: m.params[107776:369920:369920], Grad: m.grads[107776:369920:369920], Decay: true},
-		{Name: "blocks.0.moe1.experts.down", Shape: []int{8, 256, 128}, Data: m.params[369920:632064:632064], Grad: m.grads[369920:632064:632064], Decay: true},
-		{Name: "blocks.0.ffn1.norm.scale", Shape: []int{128}, Data: m.params[632064:632192:632192], Grad: m.grads[632064:632192:632192], Decay: false},
-		{Name: "blocks.0.ffn1.up", Shape: []int{128, 256}, Data: m.params[632192:664960:664960], Grad: m.grads[632192:664960:664960], Decay: true},
-		{Name: "blocks.0.ffn1.down", Shape: []int{256, 128}, Data: m.params[664960:697728:697728], Grad: m.grads[664960:697728:697728], Decay: true},
-		{Name: "blocks.0.moe2.norm.scale", Shape: []int{128}, Data: m.params[697728:697856:697856], Grad: m.grads[697728:697856:697856], Decay: false},
-		{Name: "blocks.0.moe2.router", Shape: []int{128, 8}, Data: m.params[697856:698880:698880], Grad: m.grads[697856:698880:698880], Decay: false},
-		{Name: "blocks.0.moe2.experts.up", Shape: []int{8, 128, 256}, Data: m.params[698880:961024:961024], Grad: m.grads[698880:961024:961024], Decay: true},
-		{Name: "blocks.0.moe2.experts.down", Shape: []int{8, 256, 128}, Data: m.params[961024:1223168:1223168], Grad: m.grads[961024:1223168:1223168], Decay: true},
-		{Name: "blocks.0.ffn2.norm.scale", Shape: []int{128}, Data: m.params[1223168:1223296:1223296], Grad: m.grads[1223168:1223296:1223296], Decay: false},
-		{Name: "blocks.0.ffn2.up", Shape: []int{128, 256}, Data: m.params[1223296:1256064:1256064], Grad: m.grads[1223296:1256064:1256064], Decay: true},
-		{Name: "blocks.0.ffn2.down", Shape: []int{256, 128}, Data: m.params[1256064:1288832:1288832], Grad: m.grads[1256064:1288832:1288832], Decay: true},
-		{Name: "blocks.0.moe3.norm.scale", Shape: []int{128}, Data: m.params[1288832:1288960:1288960], Grad: m.grads[1288832:1288960:1288960], Decay: false},
-		{Name: "blocks.0.moe3.router", Shape: []int{128, 8}, Data: m.params[1288960:1289984:1289984], Grad: m.grads[1288960:1289984:1289984], Decay: false},
-		{Name: "blocks.0.moe3.experts.up", Shape: []int{8, 128, 256}, Data: m.params[1289984:1552128:1552128], Grad: m.grads[1289984:1552128:1552128], Decay: true},
-		{Name: "blocks.0.moe3.experts.down", Shape: []int{8, 256, 128}, Data: m.params[1552128:1814272:1814272], Grad: m.grads[1552128:1814272:1814272], Decay: true},
-		{Name: "blocks.1.attn.norm.scale", Shape: []int{128}, Data: m.params[1814272:1814400:1814400], Grad: m.grads[1814272:1814400:1814400], Decay: false},
-		{Name: "blocks.1.attn.qkv", Shape: []int{128, 384}, Data: m.params[1814400:1863552:1863552], Grad: m.grads[1814400:1863552:1863552], Decay: true},
-		{Name: "blocks.1.attn.out", Shape: []int{128, 128}, Data: m.params[1863552:1879936:1879936], Grad: m.grads[1863552:1879936:1879936], Decay: true},
-		{Name: "blocks.1.moe1.norm.scale", Shape: []int{128}, Data: m.params[1879936:1880064:1880064], Grad: m.grads[1879936:1880064:1880064], Decay: false},
-		{Name: "blocks.1.moe1.router", Shape: []int{128, 8}, Data: m.params[1880064:1881088:1881088], Grad: m.grads[1880064:1881088:1881088], Decay: false},
-		{Name: "blocks.1.moe1.experts.up", Shape: []int{8, 128, 256}, Data: m.params[1881088:2143232:2143232], Grad: m.grads[1881088:2143232:2143232], Decay: true},
-		{Name: "blocks.1.moe1.experts.down", Shape: []int{8, 256, 128}, Data: m.params[2143232:2405376:2405376], Grad: m.grads[2143232:2405376:2405376], Decay: true},
-		{Name: "blocks.1.ffn1.norm.scale", Shape: []int{128}, Data: m.params[2405376:2405504:2405504], Grad: m.grads[2405376:2405504:2405504], Decay: false},
-		{Name: "blocks.1.ffn1.up", Shape: []int{128, 256}, Data: m.params[2405504:2438272:2438272], Grad: m.grads[2405504:2438272:2438272], Decay: true},
-		{Name: "blocks.1.ffn1.down", Shape: []int{256, 128}, Data: m.params[2438272:2471040:2471040], Grad: m.grads[2438272:2471040:2471040], Decay: true},
-		{Name: "blocks.1.moe2.norm.scale", Shape: []int{128}, Data: m.params[2471040:2471168:2471168], Grad: m.grads[2471040:2471168:2471168], Decay: false},
-		{Name: "blocks.1.moe2.router", Shape: []int{128, 8}, Data: m.params[2471168:2472192:2472192], Grad: m.grads[2471168:2472192:2472192], Decay: false},
-		{Name: "blocks.1.moe2.experts.up", Shape: []int{8, 128, 256}, Data: m.params[2472192:2734336:2734336], Grad: m.grads[2472192:2734336:2734336], Decay: true},
-		{Name: "blocks.1.moe2.experts.down", Shape: []int{8, 256, 128}, Data: m.params[2734336:2996480:2996480], Grad: m.grads[2734336:2996480:2996480], Decay: true},
-		{Name: "blocks.1.ffn2.norm.scale", Shape: []int{128}, Data: m.params[2996480:2996608:2996608], Grad: m.grads[2996480:2996608:2996608], Decay: false},
-		{Name: "blocks.1.ffn2.up", Shape: []int{128, 256}, Data: m.params[2996608:3029376:3029376], Grad: m.grads[2996608:3029376:3029376], Decay: true},
-		{Name: "blocks.1.ffn2.down", Shape: []int{256, 128}, Data: m.params[3029376:3062144:3062144], Grad: m.grads[3029376:3062144:3062144], Decay: true},
-		{Name: "blocks.1.moe3.norm.scale", Shape: []int{128}, Data: m.params[3062144:3062272:3062272], Grad: m.grads[3062144:3062272:3062272], Decay: false},
-		{Name: "blocks.1.moe3.router", Shape: []int{128, 8}, Data: m.params[3062272:3063296:3063296], Grad: m.grads[3062272:3063296:3063296], Decay: false},
-		{Name: "blocks.1.moe3.experts.up", Shape: []int{8, 128, 256}, Data: m.params[3063296:3325440:3325440], Grad: m.grads[3063296:3325440:3325440], Decay: true},
-		{Name: "blocks.1.moe3.experts.down", Shape: []int{8, 256, 128}, Data: m.params[3325440:3587584:3587584], Grad: m.grads[3325440:3587584:3587584], Decay: true},
-		{Name: "norm.scale", Shape: []int{128}, Data: m.params[3587584:3587712:3587712], Grad: m.grads[3587584:3587712:3587712], Decay: false},
+		{Name: "embed.tokens", Shape: []int{256, 96}, Data: m.params[0:24576:24576], Grad: m.grads[0:24576:24576], Decay: true},
+		{Name: "embed.pos", Shape: []int{64, 96}, Data: m.params[24576:30720:30720], Grad: m.grads[24576:30720:30720], Decay: true},
+		{Name: "blocks.0.attn.norm.scale", Shape: []int{96}, Data: m.params[30720:30816:30816], Grad: m.grads[30720:30816:30816], Decay: false},
+		{Name: "blocks.0.attn.qkv", Shape: []int{96, 288}, Data: m.params[30816:58464:58464], Grad: m.grads[30816:58464:58464], Decay: true},
+		{Name: "blocks.0.attn.out", Shape: []int{96, 96}, Data: m.params[58464:67680:67680], Grad: m.grads[58464:67680:67680], Decay: true},
+		{Name: "blocks.0.moe1.norm.scale", Shape: []int{96}, Data: m.params[67680:67776:67776], Grad: m.grads[67680:67776:67776], Decay: false},
+		{Name: "blocks.0.moe1.router", Shape: []int{96, 4}, Data: m.params[67776:68160:68160], Grad: m.grads[67776:68160:68160], Decay: false},
+		{Name: "blocks.0.moe1.experts.up", Shape: []int{4, 96, 96}, Data: m.params[68160:105024:105024], Grad: m.grads[68160:105024:105024], Decay: true},
+		{Name: "blocks.0.moe1.experts.down", Shape: []int{4, 96, 96}, Data: m.params[105024:141888:141888], Grad: m.grads[105024:141888:141888], Decay: true},
+		{Name: "blocks.0.moe2.norm.scale", Shape: []int{96}, Data: m.params[141888:141984:141984], Grad: m.grads[141888:141984:141984], Decay: false},
+		{Name: "blocks.0.moe2.router", Shape: []int{96, 8}, Data: m.params[141984:142752:142752], Grad: m.grads[141984:142752:142752], Decay: false},
+		{Name: "blocks.0.moe2.experts.up", Shape: []int{8, 96, 192}, Data: m.params[142752:290208:290208], Grad: m.grads[142752:290208:290208], Decay: true},
+		{Name: "blocks.0.moe2.experts.down", Shape: []int{8, 192, 96}, Data: m.params[290208:437664:437664], Grad: m.grads[290208:437664:437664], Decay: true},
+		{Name: "blocks.1.attn.norm.scale", Shape: []int{96}, Data: m.params[437664:437760:437760], Grad: m.grads[437664:437760:437760], Decay: false},
+		{Name: "blocks.1.attn.qkv", Shape: []int{96, 288}, Data: m.params[437760:465408:465408], Grad: m.grads[437760:465408:465408], Decay: true},
+		{Name: "blocks.1.attn.out", Shape: []int{96, 96}, Data: m.params[465408:474624:474624], Grad: m.grads[465408:474624:474624], Decay: true},
+		{Name: "blocks.1.moe1.norm.scale", Shape: []int{96}, Data: m.params[474624:474720:474720], Grad: m.grads[474624:474720:474720], Decay: false},
+		{Name: "blocks.1.moe1.router", Shape: []int{96, 4}, Data: m.params[474720:475104:475104], Grad: m.grads[474720:475104:475104], Decay: false},
+		{Name: "blocks.1.moe1.experts.up", Shape: []int{4, 96, 96}, Data: m.params[475104:511968:511968], Grad: m.grads[475104:511968:511968], Decay: true},
+		{Name: "blocks.1.moe1.experts.down", Shape: []int{4, 96, 96}, Data: m.params[511968:548832:548832], Grad: m.grads[511968:548832:548832], Decay: true},
+		{Name: "blocks.1.moe2.norm.scale", Shape: []int{96}, Data: m.params[548832:548928:548928], Grad: m.grads[548832:548928:548928], Decay: false},
+		{Name: "blocks.1.moe2.router", Shape: []int{96, 8}, Data: m.params[548928:549696:549696], Grad: m.grads[548928:549696:549696], Decay: false},
+		{Name: "blocks.1.moe2.experts.up", Shape: []int{8, 96, 192}, Data: m.params[549696:697152:697152], Grad: m.grads[549696:697152:697152], Decay: true},
+		{Name: "blocks.1.moe2.experts.down", Shape: []int{8, 192, 96}, Data: m.params[697152:844608:844608], Grad: m.grads[697152:844608:844608], Decay: true},
+		{Name: "norm.scale", Shape: []int{96}, Data: m.params[844608:844704:844704], Grad: m.grads[844608:844704:844704], Decay: false},
 	}
 	return m
 }
@@ -195,51 +167,31 @@ func newModel() *Model {
 func (m *Model) init(seed uint64) {
 	w := m.params
 	r := tensor.NewRNG(seed)
-	tensor.InitNormal(w[0:32768], 0.02, r)         // embed.tokens
-	tensor.InitNormal(w[32768:40960], 0.01, r)     // embed.pos
-	tensor.InitOnes(w[40960:41088])                // blocks.0.attn.norm.scale
-	tensor.InitNormal(w[41088:90240], 0.02, r)     // blocks.0.attn.qkv
-	tensor.InitNormal(w[90240:106624], 0.01, r)    // blocks.0.attn.out
-	tensor.InitOnes(w[106624:106752])              // blocks.0.moe1.norm.scale
-	tensor.InitNormal(w[106752:107776], 0.02, r)   // blocks.0.moe1.router
-	tensor.InitNormal(w[107776:369920], 0.02, r)   // blocks.0.moe1.experts.up
-	tensor.InitNormal(w[369920:632064], 0.01, r)   // blocks.0.moe1.experts.down
-	tensor.InitOnes(w[632064:632192])              // blocks.0.ffn1.norm.scale
-	tensor.InitNormal(w[632192:664960], 0.02, r)   // blocks.0.ffn1.up
-	tensor.InitNormal(w[664960:697728], 0.01, r)   // blocks.0.ffn1.down
-	tensor.InitOnes(w[697728:697856])              // blocks.0.moe2.norm.scale
-	tensor.InitNormal(w[697856:698880], 0.02, r)   // blocks.0.moe2.router
-	tensor.InitNormal(w[698880:961024], 0.02, r)   // blocks.0.moe2.experts.up
-	tensor.InitNormal(w[961024:1223168], 0.01, r)  // blocks.0.moe2.experts.down
-	tensor.InitOnes(w[1223168:1223296])            // blocks.0.ffn2.norm.scale
-	tensor.InitNormal(w[1223296:1256064], 0.02, r) // blocks.0.ffn2.up
-	tensor.InitNormal(w[1256064:1288832], 0.01, r) // blocks.0.ffn2.down
-	tensor.InitOnes(w[1288832:1288960])            // blocks.0.moe3.norm.scale
-	tensor.InitNormal(w[1288960:1289984], 0.02, r) // blocks.0.moe3.router
-	tensor.InitNormal(w[1289984:1552128], 0.02, r) // blocks.0.moe3.experts.up
-	tensor.InitNormal(w[1552128:1814272], 0.01, r) // blocks.0.moe3.experts.down
-	tensor.InitOnes(w[1814272:1814400])            // blocks.1.attn.norm.scale
-	tensor.InitNormal(w[1814400:1863552], 0.02, r) // blocks.1.attn.qkv
-	tensor.InitNormal(w[1863552:1879936], 0.01, r) // blocks.1.attn.out
-	tensor.InitOnes(w[1879936:1880064])            // blocks.1.moe1.norm.scale
-	tensor.InitNormal(w[1880064:1881088], 0.02, r) // blocks.1.moe1.router
-	tensor.InitNormal(w[1881088:2143232], 0.02, r) // blocks.1.moe1.experts.up
-	tensor.InitNormal(w[2143232:2405376], 0.01, r) // blocks.1.moe1.experts.down
-	tensor.InitOnes(w[2405376:2405504])            // blocks.1.ffn1.norm.scale
-	tensor.InitNormal(w[2405504:2438272], 0.02, r) // blocks.1.ffn1.up
-	tensor.InitNormal(w[2438272:2471040], 0.01, r) // blocks.1.ffn1.down
-	tensor.InitOnes(w[2471040:2471168])            // blocks.1.moe2.norm.scale
-	tensor.InitNormal(w[2471168:2472192], 0.02, r) // blocks.1.moe2.router
-	tensor.InitNormal(w[2472192:2734336], 0.02, r) // blocks.1.moe2.experts.up
-	tensor.InitNormal(w[2734336:2996480], 0.01, r) // blocks.1.moe2.experts.down
-	tensor.InitOnes(w[2996480:2996608])            // blocks.1.ffn2.norm.scale
-	tensor.InitNormal(w[2996608:3029376], 0.02, r) // blocks.1.ffn2.up
-	tensor.InitNormal(w[3029376:3062144], 0.01, r) // blocks.1.ffn2.down
-	tensor.InitOnes(w[3062144:3062272])            // blocks.1.moe3.norm.scale
-	tensor.InitNormal(w[3062272:3063296], 0.02, r) // blocks.1.moe3.router
-	tensor.InitNormal(w[3063296:3325440], 0.02, r) // blocks.1.moe3.experts.up
-	tensor.InitNormal(w[3325440:3587584], 0.01, r) // blocks.1.moe3.experts.down
-	tensor.InitOnes(w[3587584:3587712])            // norm.scale
+	tensor.InitNormal(w[0:24576], 0.02, r)       // embed.tokens
+	tensor.InitNormal(w[24576:30720], 0.01, r)   // embed.pos
+	tensor.InitOnes(w[30720:30816])              // blocks.0.attn.norm.scale
+	tensor.InitNormal(w[30816:58464], 0.02, r)   // blocks.0.attn.qkv
+	tensor.InitNormal(w[58464:67680], 0.01, r)   // blocks.0.attn.out
+	tensor.InitOnes(w[67680:67776])              // blocks.0.moe1.norm.scale
+	tensor.InitNormal(w[67776:68160], 0.02, r)   // blocks.0.moe1.router
+	tensor.InitNormal(w[68160:105024], 0.02, r)  // blocks.0.moe1.experts.up
+	tensor.InitNormal(w[105024:141888], 0.01, r) // blocks.0.moe1.experts.down
+	tensor.InitOnes(w[141888:141984])            // blocks.0.moe2.norm.scale
+	tensor.InitNormal(w[141984:142752], 0.02, r) // blocks.0.moe2.router
+	tensor.InitNormal(w[142752:290208], 0.02, r) // blocks.0.moe2.experts.up
+	tensor.InitNormal(w[290208:437664], 0.01, r) // blocks.0.moe2.experts.down
+	tensor.InitOnes(w[437664:437760])            // blocks.1.attn.norm.scale
+	tensor.InitNormal(w[437760:465408], 0.02, r) // blocks.1.attn.qkv
+	tensor.InitNormal(w[465408:474624], 0.01, r) // blocks.1.attn.out
+	tensor.InitOnes(w[474624:474720])            // blocks.1.moe1.norm.scale
+	tensor.InitNormal(w[474720:475104], 0.02, r) // blocks.1.moe1.router
+	tensor.InitNormal(w[475104:511968], 0.02, r) // blocks.1.moe1.experts.up
+	tensor.InitNormal(w[511968:548832], 0.01, r) // blocks.1.moe1.experts.down
+	tensor.InitOnes(w[548832:548928])            // blocks.1.moe2.norm.scale
+	tensor.InitNormal(w[548928:549696], 0.02, r) // blocks.1.moe2.router
+	tensor.InitNormal(w[549696:697152], 0.02, r) // blocks.1.moe2.experts.up
+	tensor.InitNormal(w[697152:844608], 0.01, r) // blocks.1.moe2.experts.down
+	tensor.InitOnes(w[844608:844704])            // norm.scale
 }
 
 // Forward runs the model on batch sequences of seq tokens (tokens and targets
@@ -273,141 +225,85 @@ func (m *Model) Forward(tokens, targets []int32, batch, seq int) (loss float32, 
 	var aux float64 // a moe layer's router losses
 
 	// embed: embed = embed(tokens, @embed.tokens)
-	kernels.Embed(a[0:T*128], w[0:32768], tok, 128)
+	kernels.Embed(a[0:T*96], w[0:24576], tok, 96)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[3538944:3538944+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
+	kernels.AddPosEmbed(a[1114112:1114112+T*96], a[0:T*96], w[24576:24576+seq*96], batch, seq, 96)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[3670016:3670016+T*128], a[7086080:7086080+T], a[3538944:3538944+T*128], w[40960:41088], T, 128, 1e-06)
+	kernels.RMSNorm(a[1212416:1212416+T*96], a[2703360:2703360+T], a[1114112:1114112+T*96], w[30720:30816], T, 96, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[3670016:3670016+T*128], 128, w[41088:90240], 384, 0, a[0:T*384], 384)
-	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[3801088:3801088+T*128], a[7077888:7077888+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.Gemm(false, false, T, 288, 96, 1, a[1212416:1212416+T*96], 96, w[30816:58464], 288, 0, a[0:T*288], 288)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=8 head_dim=12 causal
+	kernels.Attention(a[1310720:1310720+T*96], a[2686976:2686976+T*8], a[0:T*288], batch, seq, 8, 12, true)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[3801088:3801088+T*128], 128, w[90240:106624], 128, 0, a[393216:393216+T*128], 128)
+	kernels.Gemm(false, false, T, 96, 96, 1, a[1310720:1310720+T*96], 96, w[58464:67680], 96, 0, a[294912:294912+T*96], 96)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.moe1: blocks.0.moe1.norm, blocks.0.moe1.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.moe1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[3932160:3932160+T*128], a[4063232:4063232+T*128], a[7087104:7087104+T], a[3538944:3538944+T*128], a[393216:393216+T*128], w[106624:106752], T, 128, 1e-06)
-	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moe[0], a[393216:393216+T*128], a[4063232:4063232+T*128], w[106752:107776], w[107776:369920], w[369920:632064], batch, seq)
+	kernels.AddRMSNorm(a[1409024:1409024+T*96], a[1507328:1507328+T*96], a[2704384:2704384+T], a[1114112:1114112+T*96], a[294912:294912+T*96], w[67680:67776], T, 96, 1e-06)
+	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moe[0], a[294912:294912+T*96], a[1507328:1507328+T*96], w[67776:68160], w[68160:105024], w[105024:141888], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("model: blocks.0.moe1: %w", err)
 	}
-	a[3276800] = float32(aux)
-	m.aux += a[3276800]
+	a[851968] = float32(aux)
+	m.aux += a[851968]
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
-	// blocks.0.ffn1: blocks.0.ffn1.norm, blocks.0.ffn1.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[4194304:4194304+T*128], a[4325376:4325376+T*128], a[7088128:7088128+T], a[3932160:3932160+T*128], a[393216:393216+T*128], w[632064:632192], T, 128, 1e-06)
-	// blocks.0.ffn1: blocks.0.ffn1/up = matmul(blocks.0.ffn1.norm, @blocks.0.ffn1.up)
-	// blocks.0.ffn1: blocks.0.ffn1/act = act(blocks.0.ffn1/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[4325376:4325376+T*128], 128, w[632192:664960], 256, 0, a[1179648:1179648+T*256], 256, a[1441792:1441792+T*256], 256)
-	// blocks.0.ffn1: blocks.0.ffn1/down = matmul(blocks.0.ffn1/act, @blocks.0.ffn1.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[1441792:1441792+T*256], 256, w[664960:697728], 128, 0, a[393216:393216+T*128], 128)
-	// blocks.0.ffn1: blocks.0.ffn1/residual = add(blocks.0.moe1/residual, blocks.0.ffn1/down)
-	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[4456448:4456448+T*128], a[4587520:4587520+T*128], a[7089152:7089152+T], a[4194304:4194304+T*128], a[393216:393216+T*128], w[697728:697856], T, 128, 1e-06)
-	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moe[1], a[393216:393216+T*128], a[4587520:4587520+T*128], w[697856:698880], w[698880:961024], w[961024:1223168], batch, seq)
+	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1605632:1605632+T*96], a[1703936:1703936+T*96], a[2705408:2705408+T], a[1409024:1409024+T*96], a[294912:294912+T*96], w[141888:141984], T, 96, 1e-06)
+	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moe[1], a[294912:294912+T*96], a[1703936:1703936+T*96], w[141984:142752], w[142752:290208], w[290208:437664], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("model: blocks.0.moe2: %w", err)
 	}
-	a[3276816] = float32(aux)
-	m.aux += a[3276816]
-	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn1/residual, blocks.0.moe2/moe)
-	// blocks.0.ffn2: blocks.0.ffn2.norm, blocks.0.ffn2.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[4718592:4718592+T*128], a[4849664:4849664+T*128], a[7090176:7090176+T], a[4456448:4456448+T*128], a[393216:393216+T*128], w[1223168:1223296], T, 128, 1e-06)
-	// blocks.0.ffn2: blocks.0.ffn2/up = matmul(blocks.0.ffn2.norm, @blocks.0.ffn2.up)
-	// blocks.0.ffn2: blocks.0.ffn2/act = act(blocks.0.ffn2/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[4849664:4849664+T*128], 128, w[1223296:1256064], 256, 0, a[1703936:1703936+T*256], 256, a[1966080:1966080+T*256], 256)
-	// blocks.0.ffn2: blocks.0.ffn2/down = matmul(blocks.0.ffn2/act, @blocks.0.ffn2.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[1966080:1966080+T*256], 256, w[1256064:1288832], 128, 0, a[393216:393216+T*128], 128)
-	// blocks.0.ffn2: blocks.0.ffn2/residual = add(blocks.0.moe2/residual, blocks.0.ffn2/down)
-	// blocks.0.moe3: blocks.0.moe3.norm, blocks.0.moe3.norm/1 = rmsnorm(blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale) (fused)
-	kernels.AddRMSNorm(a[4980736:4980736+T*128], a[5111808:5111808+T*128], a[7091200:7091200+T], a[4718592:4718592+T*128], a[393216:393216+T*128], w[1288832:1288960], T, 128, 1e-06)
-	// blocks.0.moe3: blocks.0.moe3/moe, blocks.0.moe3/moe/1 = moe(blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moe[2], a[393216:393216+T*128], a[5111808:5111808+T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272], batch, seq)
-	if err != nil {
-		return 0, fmt.Errorf("model: blocks.0.moe3: %w", err)
-	}
-	a[3276832] = float32(aux)
-	m.aux += a[3276832]
-	// blocks.0.moe3: blocks.0.moe3/residual = add(blocks.0.ffn2/residual, blocks.0.moe3/moe)
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe3/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[5242880:5242880+T*128], a[5373952:5373952+T*128], a[7092224:7092224+T], a[4980736:4980736+T*128], a[393216:393216+T*128], w[1814272:1814400], T, 128, 1e-06)
+	a[851984] = float32(aux)
+	m.aux += a[851984]
+	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.moe1/residual, blocks.0.moe2/moe)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[1802240:1802240+T*96], a[1900544:1900544+T*96], a[2706432:2706432+T], a[1605632:1605632+T*96], a[294912:294912+T*96], w[437664:437760], T, 96, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[5373952:5373952+T*128], 128, w[1814400:1863552], 384, 0, a[393216:393216+T*384], 384)
-	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[5505024:5505024+T*128], a[7081984:7081984+T*4], a[393216:393216+T*384], batch, seq, 4, 32, true)
+	kernels.Gemm(false, false, T, 288, 96, 1, a[1900544:1900544+T*96], 96, w[437760:465408], 288, 0, a[294912:294912+T*288], 288)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=8 head_dim=12 causal
+	kernels.Attention(a[1998848:1998848+T*96], a[2695168:2695168+T*8], a[294912:294912+T*288], batch, seq, 8, 12, true)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[5505024:5505024+T*128], 128, w[1863552:1879936], 128, 0, a[786432:786432+T*128], 128)
-	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe3/residual, blocks.1.attn/out)
+	kernels.Gemm(false, false, T, 96, 96, 1, a[1998848:1998848+T*96], 96, w[465408:474624], 96, 0, a[589824:589824+T*96], 96)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe2/residual, blocks.1.attn/out)
 	// blocks.1.moe1: blocks.1.moe1.norm, blocks.1.moe1.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.moe1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[1048576:1048576+T*128], a[5636096:5636096+T*128], a[7093248:7093248+T], a[5242880:5242880+T*128], a[786432:786432+T*128], w[1879936:1880064], T, 128, 1e-06)
-	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moe[3], a[786432:786432+T*128], a[5636096:5636096+T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376], batch, seq)
+	kernels.AddRMSNorm(a[2097152:2097152+T*96], a[2195456:2195456+T*96], a[2707456:2707456+T], a[1802240:1802240+T*96], a[589824:589824+T*96], w[474624:474720], T, 96, 1e-06)
+	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moe[2], a[589824:589824+T*96], a[2195456:2195456+T*96], w[474720:475104], w[475104:511968], w[511968:548832], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("model: blocks.1.moe1: %w", err)
 	}
-	a[3276848] = float32(aux)
-	m.aux += a[3276848]
+	a[852000] = float32(aux)
+	m.aux += a[852000]
 	// blocks.1.moe1: blocks.1.moe1/residual = add(blocks.1.attn/residual, blocks.1.moe1/moe)
-	// blocks.1.ffn1: blocks.1.ffn1.norm, blocks.1.ffn1.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[5767168:5767168+T*128], a[5898240:5898240+T*128], a[7094272:7094272+T], a[1048576:1048576+T*128], a[786432:786432+T*128], w[2405376:2405504], T, 128, 1e-06)
-	// blocks.1.ffn1: blocks.1.ffn1/up = matmul(blocks.1.ffn1.norm, @blocks.1.ffn1.up)
-	// blocks.1.ffn1: blocks.1.ffn1/act = act(blocks.1.ffn1/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[5898240:5898240+T*128], 128, w[2405504:2438272], 256, 0, a[786432:786432+T*256], 256, a[2228224:2228224+T*256], 256)
-	// blocks.1.ffn1: blocks.1.ffn1/down = matmul(blocks.1.ffn1/act, @blocks.1.ffn1.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[2228224:2228224+T*256], 256, w[2438272:2471040], 128, 0, a[2490368:2490368+T*128], 128)
-	// blocks.1.ffn1: blocks.1.ffn1/residual = add(blocks.1.moe1/residual, blocks.1.ffn1/down)
-	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[6029312:6029312+T*128], a[6160384:6160384+T*128], a[7095296:7095296+T], a[5767168:5767168+T*128], a[2490368:2490368+T*128], w[2471040:2471168], T, 128, 1e-06)
-	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moe[4], a[2490368:2490368+T*128], a[6160384:6160384+T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480], batch, seq)
+	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[2293760:2293760+T*96], a[2392064:2392064+T*96], a[2708480:2708480+T], a[2097152:2097152+T*96], a[589824:589824+T*96], w[548832:548928], T, 96, 1e-06)
+	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moe[3], a[589824:589824+T*96], a[2392064:2392064+T*96], w[548928:549696], w[549696:697152], w[697152:844608], batch, seq)
 	if err != nil {
 		return 0, fmt.Errorf("model: blocks.1.moe2: %w", err)
 	}
-	a[3276864] = float32(aux)
-	m.aux += a[3276864]
-	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.ffn1/residual, blocks.1.moe2/moe)
-	// blocks.1.ffn2: blocks.1.ffn2.norm, blocks.1.ffn2.norm/1 = rmsnorm(blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[6291456:6291456+T*128], a[6422528:6422528+T*128], a[7096320:7096320+T], a[6029312:6029312+T*128], a[2490368:2490368+T*128], w[2996480:2996608], T, 128, 1e-06)
-	// blocks.1.ffn2: blocks.1.ffn2/up = matmul(blocks.1.ffn2.norm, @blocks.1.ffn2.up)
-	// blocks.1.ffn2: blocks.1.ffn2/act = act(blocks.1.ffn2/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[6422528:6422528+T*128], 128, w[2996608:3029376], 256, 0, a[2490368:2490368+T*256], 256, a[2752512:2752512+T*256], 256)
-	// blocks.1.ffn2: blocks.1.ffn2/down = matmul(blocks.1.ffn2/act, @blocks.1.ffn2.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[2752512:2752512+T*256], 256, w[3029376:3062144], 128, 0, a[3014656:3014656+T*128], 128)
-	// blocks.1.ffn2: blocks.1.ffn2/residual = add(blocks.1.moe2/residual, blocks.1.ffn2/down)
-	// blocks.1.moe3: blocks.1.moe3.norm, blocks.1.moe3.norm/1 = rmsnorm(blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale) (fused)
-	kernels.AddRMSNorm(a[6553600:6553600+T*128], a[6684672:6684672+T*128], a[7097344:7097344+T], a[6291456:6291456+T*128], a[3014656:3014656+T*128], w[3062144:3062272], T, 128, 1e-06)
-	// blocks.1.moe3: blocks.1.moe3/moe, blocks.1.moe3/moe/1 = moe(blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moe[5], a[3014656:3014656+T*128], a[6684672:6684672+T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584], batch, seq)
-	if err != nil {
-		return 0, fmt.Errorf("model: blocks.1.moe3: %w", err)
-	}
-	a[3276880] = float32(aux)
-	m.aux += a[3276880]
-	// blocks.1.moe3: blocks.1.moe3/residual = add(blocks.1.ffn2/residual, blocks.1.moe3/moe)
-	// norm: norm, norm/1 = rmsnorm(blocks.1.moe3/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[6815744:6815744+T*128], a[6946816:6946816+T*128], a[7098368:7098368+T], a[6553600:6553600+T*128], a[3014656:3014656+T*128], w[3587584:3587712], T, 128, 1e-06)
+	a[852016] = float32(aux)
+	m.aux += a[852016]
+	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.moe1/residual, blocks.1.moe2/moe)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.moe2/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[2490368:2490368+T*96], a[2588672:2588672+T*96], a[2709504:2709504+T], a[2293760:2293760+T*96], a[589824:589824+T*96], w[844608:844704], T, 96, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[6946816:6946816+T*128], 128, w[0:32768], 128, 0, a[3014656:3014656+T*256], 256)
+	kernels.Gemm(false, true, T, 256, 96, 1, a[2588672:2588672+T*96], 96, w[0:24576], 96, 0, a[589824:589824+T*256], 256)
 	// loss: loss/ce, loss/ce/1 = cross_entropy(logits, targets)
-	a[3276896] = float32(kernels.CrossEntropy(a[7099392:7099392+T], a[3014656:3014656+T*256], tgt, T, 256))
-	m.ce = a[3276896]
+	a[852032] = float32(kernels.CrossEntropy(a[2710528:2710528+T], a[589824:589824+T*256], tgt, T, 256))
+	m.ce = a[852032]
 	// loss: loss = add(loss/ce, blocks.0.moe1/moe/1)
-	kernels.Add(a[3276912:3276913], a[3276896:3276897], a[3276800:3276801])
+	kernels.Add(a[852048:852049], a[852032:852033], a[851968:851969])
 	// loss: loss = add(loss, blocks.0.moe2/moe/1)
-	kernels.Add(a[3276800:3276801], a[3276912:3276913], a[3276816:3276817])
-	// loss: loss = add(loss, blocks.0.moe3/moe/1)
-	kernels.Add(a[3276816:3276817], a[3276800:3276801], a[3276832:3276833])
+	kernels.Add(a[851968:851969], a[852048:852049], a[851984:851985])
 	// loss: loss = add(loss, blocks.1.moe1/moe/1)
-	kernels.Add(a[3276800:3276801], a[3276816:3276817], a[3276848:3276849])
+	kernels.Add(a[851984:851985], a[851968:851969], a[852000:852001])
 	// loss: loss = add(loss, blocks.1.moe2/moe/1)
-	kernels.Add(a[3276816:3276817], a[3276800:3276801], a[3276864:3276865])
-	// loss: loss = add(loss, blocks.1.moe3/moe/1)
-	kernels.Add(a[3276800:3276801], a[3276816:3276817], a[3276880:3276881])
+	kernels.Add(a[851968:851969], a[851984:851985], a[852016:852017])
 
 	m.batch, m.seq, m.ready = batch, seq, true
-	return a[3276800], nil
+	return a[851968], nil
 }
 
 // Backward sets the Grad of every parameter to the gradient of the loss of the
@@ -419,19 +315,13 @@ func (m *Model) Backward() {
 		return
 	}
 	m.ready = false
-	kernels.Zero(m.grads[32768:41088])
-	kernels.Zero(m.grads[106624:106752])
-	kernels.Zero(m.grads[632064:632192])
-	kernels.Zero(m.grads[697728:697856])
-	kernels.Zero(m.grads[1223168:1223296])
-	kernels.Zero(m.grads[1288832:1288960])
-	kernels.Zero(m.grads[1814272:1814400])
-	kernels.Zero(m.grads[1879936:1880064])
-	kernels.Zero(m.grads[2405376:2405504])
-	kernels.Zero(m.grads[2471040:2471168])
-	kernels.Zero(m.grads[2996480:2996608])
-	kernels.Zero(m.grads[3062144:3062272])
-	kernels.Zero(m.grads[3587584:3587712])
+	kernels.Zero(m.grads[24576:30816])
+	kernels.Zero(m.grads[67680:67776])
+	kernels.Zero(m.grads[141888:141984])
+	kernels.Zero(m.grads[437664:437760])
+	kernels.Zero(m.grads[474624:474720])
+	kernels.Zero(m.grads[548832:548928])
+	kernels.Zero(m.grads[844608:844704])
 	T := m.batch * m.seq
 	tok := m.tokens[:T]
 	tgt := m.targets[:T]
@@ -440,203 +330,109 @@ func (m *Model) Backward() {
 	g := m.grads
 
 	// The loss seed.
-	a[3276800] = 1
+	a[851968] = 1
 	// loss: grad/loss += accum(grad/loss)
-	copy(a[3276816:3276817], a[3276800:3276801])
-	// loss: grad/blocks.1.moe3/moe/1 += accum(grad/loss)
-	copy(a[7100416:7100417], a[3276800:3276801])
-	// loss: grad/loss += accum(grad/loss)
-	copy(a[3276800:3276801], a[3276816:3276817])
+	copy(a[851984:851985], a[851968:851969])
 	// loss: grad/blocks.1.moe2/moe/1 += accum(grad/loss)
-	copy(a[7100432:7100433], a[3276816:3276817])
+	copy(a[2711552:2711553], a[851968:851969])
 	// loss: grad/loss += accum(grad/loss)
-	copy(a[3276816:3276817], a[3276800:3276801])
+	copy(a[851968:851969], a[851984:851985])
 	// loss: grad/blocks.1.moe1/moe/1 += accum(grad/loss)
-	copy(a[7100448:7100449], a[3276800:3276801])
+	copy(a[2711568:2711569], a[851984:851985])
 	// loss: grad/loss += accum(grad/loss)
-	copy(a[3276800:3276801], a[3276816:3276817])
-	// loss: grad/blocks.0.moe3/moe/1 += accum(grad/loss)
-	copy(a[7100464:7100465], a[3276816:3276817])
-	// loss: grad/loss += accum(grad/loss)
-	copy(a[3276816:3276817], a[3276800:3276801])
+	copy(a[851984:851985], a[851968:851969])
 	// loss: grad/blocks.0.moe2/moe/1 += accum(grad/loss)
-	copy(a[7100480:7100481], a[3276800:3276801])
+	copy(a[2711584:2711585], a[851968:851969])
 	// loss: grad/loss/ce += accum(grad/loss)
-	copy(a[7100496:7100497], a[3276816:3276817])
+	copy(a[2711600:2711601], a[851984:851985])
 	// loss: grad/blocks.0.moe1/moe/1 += accum(grad/loss)
-	copy(a[7100512:7100513], a[3276816:3276817])
+	copy(a[2711616:2711617], a[851984:851985])
 	// loss: grad/logits += cross_entropy_grad(grad/loss/ce, logits, loss/ce/1, targets)
-	kernels.Zero(a[3276800 : 3276800+T*256])
-	kernels.CrossEntropyBackward(a[3276800:3276800+T*256], a[3014656:3014656+T*256], a[7099392:7099392+T], tgt, T, 256, a[7100496])
+	kernels.Zero(a[851968 : 851968+T*256])
+	kernels.CrossEntropyBackward(a[851968:851968+T*256], a[589824:589824+T*256], a[2710528:2710528+T], tgt, T, 256, a[2711600])
 	// head: @grad/embed.tokens += matmul(grad/logitsᵀ, norm)
-	kernels.Gemm(true, false, 256, 128, T, 1, a[3276800:3276800+T*256], 256, a[6946816:6946816+T*128], 128, 0, g[0:32768], 128)
+	kernels.Gemm(true, false, 256, 96, T, 1, a[851968:851968+T*256], 256, a[2588672:2588672+T*96], 96, 0, g[0:24576], 96)
 	// head: grad/norm += matmul(grad/logits, @embed.tokens)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[3276800:3276800+T*256], 256, w[0:32768], 128, 0, a[3014656:3014656+T*128], 128)
-	// norm: grad/blocks.1.moe3/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.1.moe3/residual, @norm.scale, norm/1)
-	kernels.Zero(a[3145728 : 3145728+T*128])
-	kernels.RMSNormBackward(a[3145728:3145728+T*128], g[3587584:3587712], a[3014656:3014656+T*128], a[6815744:6815744+T*128], w[3587584:3587712], a[7098368:7098368+T], T, 128)
-	// blocks.1.moe3: grad/blocks.1.ffn2/residual += accum(grad/blocks.1.moe3/residual)
-	copy(a[3014656:3014656+T*128], a[3145728:3145728+T*128])
-	// blocks.1.moe3: grad/blocks.1.moe3/moe += accum(grad/blocks.1.moe3/residual)
-	copy(a[3276800:3276800+T*128], a[3145728:3145728+T*128])
-	// blocks.1.moe3: grad/blocks.1.moe3.norm, @grad/blocks.1.moe3.router, @grad/blocks.1.moe3.experts.up, @grad/blocks.1.moe3.experts.down += moe_grad(grad/blocks.1.moe3/moe, grad/blocks.1.moe3/moe/1, blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	kernels.Zero(a[3145728 : 3145728+T*128])
-	moe.BackwardSet(m.moe[5], a[3145728:3145728+T*128], g[3062272:3063296], g[3063296:3325440], g[3325440:3587584], a[3276800:3276800+T*128], a[7100416], a[6684672:6684672+T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584])
-	// blocks.1.moe3: grad/blocks.1.ffn2/residual, @grad/blocks.1.moe3.norm.scale += rmsnorm_grad(grad/blocks.1.moe3.norm, blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale, blocks.1.moe3.norm/1)
-	kernels.RMSNormBackward(a[3014656:3014656+T*128], g[3062144:3062272], a[3145728:3145728+T*128], a[6553600:6553600+T*128], w[3062144:3062272], a[7097344:7097344+T], T, 128)
-	// blocks.1.ffn2: grad/blocks.1.moe2/residual += accum(grad/blocks.1.ffn2/residual)
-	copy(a[3276800:3276800+T*128], a[3014656:3014656+T*128])
-	// blocks.1.ffn2: grad/blocks.1.ffn2/down += accum(grad/blocks.1.ffn2/residual)
-	copy(a[3145728:3145728+T*128], a[3014656:3014656+T*128])
-	// blocks.1.ffn2: @grad/blocks.1.ffn2.down += matmul(blocks.1.ffn2/actᵀ, grad/blocks.1.ffn2/down)
-	kernels.Gemm(true, false, 256, 128, T, 1, a[2752512:2752512+T*256], 256, a[3145728:3145728+T*128], 128, 0, g[3029376:3062144], 128)
-	// blocks.1.ffn2: grad/blocks.1.ffn2/act += matmul(grad/blocks.1.ffn2/down, @blocks.1.ffn2.downᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[3145728:3145728+T*128], 128, w[3029376:3062144], 128, 0, a[2752512:2752512+T*256], 256)
-	// blocks.1.ffn2: grad/blocks.1.ffn2/up += act_grad(grad/blocks.1.ffn2/act, blocks.1.ffn2/up) sqrelu
-	kernels.Zero(a[3014656 : 3014656+T*256])
-	kernels.ActivateBackward(kernels.ActSqReLU, a[3014656:3014656+T*256], a[2752512:2752512+T*256], a[2490368:2490368+T*256])
-	// blocks.1.ffn2: @grad/blocks.1.ffn2.up += matmul(blocks.1.ffn2.normᵀ, grad/blocks.1.ffn2/up)
-	kernels.Gemm(true, false, 128, 256, T, 1, a[6422528:6422528+T*128], 128, a[3014656:3014656+T*256], 256, 0, g[2996608:3029376], 256)
-	// blocks.1.ffn2: grad/blocks.1.ffn2.norm += matmul(grad/blocks.1.ffn2/up, @blocks.1.ffn2.upᵀ)
-	kernels.Gemm(false, true, T, 128, 256, 1, a[3014656:3014656+T*256], 256, w[2996608:3029376], 256, 0, a[3407872:3407872+T*128], 128)
-	// blocks.1.ffn2: grad/blocks.1.moe2/residual, @grad/blocks.1.ffn2.norm.scale += rmsnorm_grad(grad/blocks.1.ffn2.norm, blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale, blocks.1.ffn2.norm/1)
-	kernels.RMSNormBackward(a[3276800:3276800+T*128], g[2996480:2996608], a[3407872:3407872+T*128], a[6291456:6291456+T*128], w[2996480:2996608], a[7096320:7096320+T], T, 128)
-	// blocks.1.moe2: grad/blocks.1.ffn1/residual += accum(grad/blocks.1.moe2/residual)
-	copy(a[3407872:3407872+T*128], a[3276800:3276800+T*128])
+	kernels.Gemm(false, false, T, 96, 256, 1, a[851968:851968+T*256], 256, w[0:24576], 96, 0, a[589824:589824+T*96], 96)
+	// norm: grad/blocks.1.moe2/residual, @grad/norm.scale += rmsnorm_grad(grad/norm, blocks.1.moe2/residual, @norm.scale, norm/1)
+	kernels.Zero(a[688128 : 688128+T*96])
+	kernels.RMSNormBackward(a[688128:688128+T*96], g[844608:844704], a[589824:589824+T*96], a[2490368:2490368+T*96], w[844608:844704], a[2709504:2709504+T], T, 96)
+	// blocks.1.moe2: grad/blocks.1.moe1/residual += accum(grad/blocks.1.moe2/residual)
+	copy(a[589824:589824+T*96], a[688128:688128+T*96])
 	// blocks.1.moe2: grad/blocks.1.moe2/moe += accum(grad/blocks.1.moe2/residual)
-	copy(a[2490368:2490368+T*128], a[3276800:3276800+T*128])
-	// blocks.1.moe2: grad/blocks.1.moe2.norm, @grad/blocks.1.moe2.router, @grad/blocks.1.moe2.experts.up, @grad/blocks.1.moe2.experts.down += moe_grad(grad/blocks.1.moe2/moe, grad/blocks.1.moe2/moe/1, blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	kernels.Zero(a[2621440 : 2621440+T*128])
-	moe.BackwardSet(m.moe[4], a[2621440:2621440+T*128], g[2471168:2472192], g[2472192:2734336], g[2734336:2996480], a[2490368:2490368+T*128], a[7100432], a[6160384:6160384+T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480])
-	// blocks.1.moe2: grad/blocks.1.ffn1/residual, @grad/blocks.1.moe2.norm.scale += rmsnorm_grad(grad/blocks.1.moe2.norm, blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale, blocks.1.moe2.norm/1)
-	kernels.RMSNormBackward(a[3407872:3407872+T*128], g[2471040:2471168], a[2621440:2621440+T*128], a[6029312:6029312+T*128], w[2471040:2471168], a[7095296:7095296+T], T, 128)
-	// blocks.1.ffn1: grad/blocks.1.moe1/residual += accum(grad/blocks.1.ffn1/residual)
-	copy(a[2752512:2752512+T*128], a[3407872:3407872+T*128])
-	// blocks.1.ffn1: grad/blocks.1.ffn1/down += accum(grad/blocks.1.ffn1/residual)
-	copy(a[2490368:2490368+T*128], a[3407872:3407872+T*128])
-	// blocks.1.ffn1: @grad/blocks.1.ffn1.down += matmul(blocks.1.ffn1/actᵀ, grad/blocks.1.ffn1/down)
-	kernels.Gemm(true, false, 256, 128, T, 1, a[2228224:2228224+T*256], 256, a[2490368:2490368+T*128], 128, 0, g[2438272:2471040], 128)
-	// blocks.1.ffn1: grad/blocks.1.ffn1/act += matmul(grad/blocks.1.ffn1/down, @blocks.1.ffn1.downᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[2490368:2490368+T*128], 128, w[2438272:2471040], 128, 0, a[2228224:2228224+T*256], 256)
-	// blocks.1.ffn1: grad/blocks.1.ffn1/up += act_grad(grad/blocks.1.ffn1/act, blocks.1.ffn1/up) sqrelu
-	kernels.Zero(a[2490368 : 2490368+T*256])
-	kernels.ActivateBackward(kernels.ActSqReLU, a[2490368:2490368+T*256], a[2228224:2228224+T*256], a[786432:786432+T*256])
-	// blocks.1.ffn1: @grad/blocks.1.ffn1.up += matmul(blocks.1.ffn1.normᵀ, grad/blocks.1.ffn1/up)
-	kernels.Gemm(true, false, 128, 256, T, 1, a[5898240:5898240+T*128], 128, a[2490368:2490368+T*256], 256, 0, g[2405504:2438272], 256)
-	// blocks.1.ffn1: grad/blocks.1.ffn1.norm += matmul(grad/blocks.1.ffn1/up, @blocks.1.ffn1.upᵀ)
-	kernels.Gemm(false, true, T, 128, 256, 1, a[2490368:2490368+T*256], 256, w[2405504:2438272], 256, 0, a[786432:786432+T*128], 128)
-	// blocks.1.ffn1: grad/blocks.1.moe1/residual, @grad/blocks.1.ffn1.norm.scale += rmsnorm_grad(grad/blocks.1.ffn1.norm, blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale, blocks.1.ffn1.norm/1)
-	kernels.RMSNormBackward(a[2752512:2752512+T*128], g[2405376:2405504], a[786432:786432+T*128], a[5767168:5767168+T*128], w[2405376:2405504], a[7094272:7094272+T], T, 128)
+	copy(a[786432:786432+T*96], a[688128:688128+T*96])
+	// blocks.1.moe2: grad/blocks.1.moe2.norm, @grad/blocks.1.moe2.router, @grad/blocks.1.moe2.experts.up, @grad/blocks.1.moe2.experts.down += moe_grad(grad/blocks.1.moe2/moe, grad/blocks.1.moe2/moe/1, blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	kernels.Zero(a[688128 : 688128+T*96])
+	moe.BackwardSet(m.moe[3], a[688128:688128+T*96], g[548928:549696], g[549696:697152], g[697152:844608], a[786432:786432+T*96], a[2711552], a[2392064:2392064+T*96], w[548928:549696], w[549696:697152], w[697152:844608])
+	// blocks.1.moe2: grad/blocks.1.moe1/residual, @grad/blocks.1.moe2.norm.scale += rmsnorm_grad(grad/blocks.1.moe2.norm, blocks.1.moe1/residual, @blocks.1.moe2.norm.scale, blocks.1.moe2.norm/1)
+	kernels.RMSNormBackward(a[589824:589824+T*96], g[548832:548928], a[688128:688128+T*96], a[2293760:2293760+T*96], w[548832:548928], a[2708480:2708480+T], T, 96)
 	// blocks.1.moe1: grad/blocks.1.attn/residual += accum(grad/blocks.1.moe1/residual)
-	copy(a[786432:786432+T*128], a[2752512:2752512+T*128])
+	copy(a[688128:688128+T*96], a[589824:589824+T*96])
 	// blocks.1.moe1: grad/blocks.1.moe1/moe += accum(grad/blocks.1.moe1/residual)
-	copy(a[917504:917504+T*128], a[2752512:2752512+T*128])
-	// blocks.1.moe1: grad/blocks.1.moe1.norm, @grad/blocks.1.moe1.router, @grad/blocks.1.moe1.experts.up, @grad/blocks.1.moe1.experts.down += moe_grad(grad/blocks.1.moe1/moe, grad/blocks.1.moe1/moe/1, blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	kernels.Zero(a[2228224 : 2228224+T*128])
-	moe.BackwardSet(m.moe[3], a[2228224:2228224+T*128], g[1880064:1881088], g[1881088:2143232], g[2143232:2405376], a[917504:917504+T*128], a[7100448], a[5636096:5636096+T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376])
+	copy(a[786432:786432+T*96], a[589824:589824+T*96])
+	// blocks.1.moe1: grad/blocks.1.moe1.norm, @grad/blocks.1.moe1.router, @grad/blocks.1.moe1.experts.up, @grad/blocks.1.moe1.experts.down += moe_grad(grad/blocks.1.moe1/moe, grad/blocks.1.moe1/moe/1, blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	kernels.Zero(a[589824 : 589824+T*96])
+	moe.BackwardSet(m.moe[2], a[589824:589824+T*96], g[474720:475104], g[475104:511968], g[511968:548832], a[786432:786432+T*96], a[2711568], a[2195456:2195456+T*96], w[474720:475104], w[475104:511968], w[511968:548832])
 	// blocks.1.moe1: grad/blocks.1.attn/residual, @grad/blocks.1.moe1.norm.scale += rmsnorm_grad(grad/blocks.1.moe1.norm, blocks.1.attn/residual, @blocks.1.moe1.norm.scale, blocks.1.moe1.norm/1)
-	kernels.RMSNormBackward(a[786432:786432+T*128], g[1879936:1880064], a[2228224:2228224+T*128], a[1048576:1048576+T*128], w[1879936:1880064], a[7093248:7093248+T], T, 128)
-	// blocks.1.attn: grad/blocks.0.moe3/residual += accum(grad/blocks.1.attn/residual)
-	copy(a[2228224:2228224+T*128], a[786432:786432+T*128])
+	kernels.RMSNormBackward(a[688128:688128+T*96], g[474624:474720], a[589824:589824+T*96], a[2097152:2097152+T*96], w[474624:474720], a[2707456:2707456+T], T, 96)
+	// blocks.1.attn: grad/blocks.0.moe2/residual += accum(grad/blocks.1.attn/residual)
+	copy(a[884736:884736+T*96], a[688128:688128+T*96])
 	// blocks.1.attn: grad/blocks.1.attn/out += accum(grad/blocks.1.attn/residual)
-	copy(a[917504:917504+T*128], a[786432:786432+T*128])
+	copy(a[589824:589824+T*96], a[688128:688128+T*96])
 	// blocks.1.attn: @grad/blocks.1.attn.out += matmul(blocks.1.attn/attnᵀ, grad/blocks.1.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[5505024:5505024+T*128], 128, a[917504:917504+T*128], 128, 0, g[1863552:1879936], 128)
+	kernels.Gemm(true, false, 96, 96, T, 1, a[1998848:1998848+T*96], 96, a[589824:589824+T*96], 96, 0, g[465408:474624], 96)
 	// blocks.1.attn: grad/blocks.1.attn/attn += matmul(grad/blocks.1.attn/out, @blocks.1.attn.outᵀ)
-	kernels.Gemm(false, true, T, 128, 128, 1, a[917504:917504+T*128], 128, w[1863552:1879936], 128, 0, a[2359296:2359296+T*128], 128)
-	// blocks.1.attn: grad/blocks.1.attn/qkv += attention_grad(grad/blocks.1.attn/attn, blocks.1.attn/qkv, blocks.1.attn/attn, blocks.1.attn/attn/1) heads=4 head_dim=32 causal
-	kernels.Zero(a[786432 : 786432+T*384])
-	kernels.AttentionBackward(a[786432:786432+T*384], a[2359296:2359296+T*128], a[393216:393216+T*384], a[5505024:5505024+T*128], a[7081984:7081984+T*4], m.batch, m.seq, 4, 32, true)
+	kernels.Gemm(false, true, T, 96, 96, 1, a[589824:589824+T*96], 96, w[465408:474624], 96, 0, a[983040:983040+T*96], 96)
+	// blocks.1.attn: grad/blocks.1.attn/qkv += attention_grad(grad/blocks.1.attn/attn, blocks.1.attn/qkv, blocks.1.attn/attn, blocks.1.attn/attn/1) heads=8 head_dim=12 causal
+	kernels.Zero(a[589824 : 589824+T*288])
+	kernels.AttentionBackward(a[589824:589824+T*288], a[983040:983040+T*96], a[294912:294912+T*288], a[1998848:1998848+T*96], a[2695168:2695168+T*8], m.batch, m.seq, 8, 12, true)
 	// blocks.1.attn: @grad/blocks.1.attn.qkv += matmul(blocks.1.attn.normᵀ, grad/blocks.1.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[5373952:5373952+T*128], 128, a[786432:786432+T*384], 384, 0, g[1814400:1863552], 384)
+	kernels.Gemm(true, false, 96, 288, T, 1, a[1900544:1900544+T*96], 96, a[589824:589824+T*288], 288, 0, g[437760:465408], 288)
 	// blocks.1.attn: grad/blocks.1.attn.norm += matmul(grad/blocks.1.attn/qkv, @blocks.1.attn.qkvᵀ)
-	kernels.Gemm(false, true, T, 128, 384, 1, a[786432:786432+T*384], 384, w[1814400:1863552], 384, 0, a[393216:393216+T*128], 128)
-	// blocks.1.attn: grad/blocks.0.moe3/residual, @grad/blocks.1.attn.norm.scale += rmsnorm_grad(grad/blocks.1.attn.norm, blocks.0.moe3/residual, @blocks.1.attn.norm.scale, blocks.1.attn.norm/1)
-	kernels.RMSNormBackward(a[2228224:2228224+T*128], g[1814272:1814400], a[393216:393216+T*128], a[5242880:5242880+T*128], w[1814272:1814400], a[7092224:7092224+T], T, 128)
-	// blocks.0.moe3: grad/blocks.0.ffn2/residual += accum(grad/blocks.0.moe3/residual)
-	copy(a[393216:393216+T*128], a[2228224:2228224+T*128])
-	// blocks.0.moe3: grad/blocks.0.moe3/moe += accum(grad/blocks.0.moe3/residual)
-	copy(a[524288:524288+T*128], a[2228224:2228224+T*128])
-	// blocks.0.moe3: grad/blocks.0.moe3.norm, @grad/blocks.0.moe3.router, @grad/blocks.0.moe3.experts.up, @grad/blocks.0.moe3.experts.down += moe_grad(grad/blocks.0.moe3/moe, grad/blocks.0.moe3/moe/1, blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	kernels.Zero(a[655360 : 655360+T*128])
-	moe.BackwardSet(m.moe[2], a[655360:655360+T*128], g[1288960:1289984], g[1289984:1552128], g[1552128:1814272], a[524288:524288+T*128], a[7100464], a[5111808:5111808+T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272])
-	// blocks.0.moe3: grad/blocks.0.ffn2/residual, @grad/blocks.0.moe3.norm.scale += rmsnorm_grad(grad/blocks.0.moe3.norm, blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale, blocks.0.moe3.norm/1)
-	kernels.RMSNormBackward(a[393216:393216+T*128], g[1288832:1288960], a[655360:655360+T*128], a[4980736:4980736+T*128], w[1288832:1288960], a[7091200:7091200+T], T, 128)
-	// blocks.0.ffn2: grad/blocks.0.moe2/residual += accum(grad/blocks.0.ffn2/residual)
-	copy(a[917504:917504+T*128], a[393216:393216+T*128])
-	// blocks.0.ffn2: grad/blocks.0.ffn2/down += accum(grad/blocks.0.ffn2/residual)
-	copy(a[1048576:1048576+T*128], a[393216:393216+T*128])
-	// blocks.0.ffn2: @grad/blocks.0.ffn2.down += matmul(blocks.0.ffn2/actᵀ, grad/blocks.0.ffn2/down)
-	kernels.Gemm(true, false, 256, 128, T, 1, a[1966080:1966080+T*256], 256, a[1048576:1048576+T*128], 128, 0, g[1256064:1288832], 128)
-	// blocks.0.ffn2: grad/blocks.0.ffn2/act += matmul(grad/blocks.0.ffn2/down, @blocks.0.ffn2.downᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[1048576:1048576+T*128], 128, w[1256064:1288832], 128, 0, a[393216:393216+T*256], 256)
-	// blocks.0.ffn2: grad/blocks.0.ffn2/up += act_grad(grad/blocks.0.ffn2/act, blocks.0.ffn2/up) sqrelu
-	kernels.Zero(a[655360 : 655360+T*256])
-	kernels.ActivateBackward(kernels.ActSqReLU, a[655360:655360+T*256], a[393216:393216+T*256], a[1703936:1703936+T*256])
-	// blocks.0.ffn2: @grad/blocks.0.ffn2.up += matmul(blocks.0.ffn2.normᵀ, grad/blocks.0.ffn2/up)
-	kernels.Gemm(true, false, 128, 256, T, 1, a[4849664:4849664+T*128], 128, a[655360:655360+T*256], 256, 0, g[1223296:1256064], 256)
-	// blocks.0.ffn2: grad/blocks.0.ffn2.norm += matmul(grad/blocks.0.ffn2/up, @blocks.0.ffn2.upᵀ)
-	kernels.Gemm(false, true, T, 128, 256, 1, a[655360:655360+T*256], 256, w[1223296:1256064], 256, 0, a[1048576:1048576+T*128], 128)
-	// blocks.0.ffn2: grad/blocks.0.moe2/residual, @grad/blocks.0.ffn2.norm.scale += rmsnorm_grad(grad/blocks.0.ffn2.norm, blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale, blocks.0.ffn2.norm/1)
-	kernels.RMSNormBackward(a[917504:917504+T*128], g[1223168:1223296], a[1048576:1048576+T*128], a[4718592:4718592+T*128], w[1223168:1223296], a[7090176:7090176+T], T, 128)
-	// blocks.0.moe2: grad/blocks.0.ffn1/residual += accum(grad/blocks.0.moe2/residual)
-	copy(a[1048576:1048576+T*128], a[917504:917504+T*128])
+	kernels.Gemm(false, true, T, 96, 288, 1, a[589824:589824+T*288], 288, w[437760:465408], 288, 0, a[983040:983040+T*96], 96)
+	// blocks.1.attn: grad/blocks.0.moe2/residual, @grad/blocks.1.attn.norm.scale += rmsnorm_grad(grad/blocks.1.attn.norm, blocks.0.moe2/residual, @blocks.1.attn.norm.scale, blocks.1.attn.norm/1)
+	kernels.RMSNormBackward(a[884736:884736+T*96], g[437664:437760], a[983040:983040+T*96], a[1802240:1802240+T*96], w[437664:437760], a[2706432:2706432+T], T, 96)
+	// blocks.0.moe2: grad/blocks.0.moe1/residual += accum(grad/blocks.0.moe2/residual)
+	copy(a[983040:983040+T*96], a[884736:884736+T*96])
 	// blocks.0.moe2: grad/blocks.0.moe2/moe += accum(grad/blocks.0.moe2/residual)
-	copy(a[393216:393216+T*128], a[917504:917504+T*128])
-	// blocks.0.moe2: grad/blocks.0.moe2.norm, @grad/blocks.0.moe2.router, @grad/blocks.0.moe2.experts.up, @grad/blocks.0.moe2.experts.down += moe_grad(grad/blocks.0.moe2/moe, grad/blocks.0.moe2/moe/1, blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	kernels.Zero(a[524288 : 524288+T*128])
-	moe.BackwardSet(m.moe[1], a[524288:524288+T*128], g[697856:698880], g[698880:961024], g[961024:1223168], a[393216:393216+T*128], a[7100480], a[4587520:4587520+T*128], w[697856:698880], w[698880:961024], w[961024:1223168])
-	// blocks.0.moe2: grad/blocks.0.ffn1/residual, @grad/blocks.0.moe2.norm.scale += rmsnorm_grad(grad/blocks.0.moe2.norm, blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale, blocks.0.moe2.norm/1)
-	kernels.RMSNormBackward(a[1048576:1048576+T*128], g[697728:697856], a[524288:524288+T*128], a[4456448:4456448+T*128], w[697728:697856], a[7089152:7089152+T], T, 128)
-	// blocks.0.ffn1: grad/blocks.0.moe1/residual += accum(grad/blocks.0.ffn1/residual)
-	copy(a[917504:917504+T*128], a[1048576:1048576+T*128])
-	// blocks.0.ffn1: grad/blocks.0.ffn1/down += accum(grad/blocks.0.ffn1/residual)
-	copy(a[655360:655360+T*128], a[1048576:1048576+T*128])
-	// blocks.0.ffn1: @grad/blocks.0.ffn1.down += matmul(blocks.0.ffn1/actᵀ, grad/blocks.0.ffn1/down)
-	kernels.Gemm(true, false, 256, 128, T, 1, a[1441792:1441792+T*256], 256, a[655360:655360+T*128], 128, 0, g[664960:697728], 128)
-	// blocks.0.ffn1: grad/blocks.0.ffn1/act += matmul(grad/blocks.0.ffn1/down, @blocks.0.ffn1.downᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[655360:655360+T*128], 128, w[664960:697728], 128, 0, a[393216:393216+T*256], 256)
-	// blocks.0.ffn1: grad/blocks.0.ffn1/up += act_grad(grad/blocks.0.ffn1/act, blocks.0.ffn1/up) sqrelu
-	kernels.Zero(a[655360 : 655360+T*256])
-	kernels.ActivateBackward(kernels.ActSqReLU, a[655360:655360+T*256], a[393216:393216+T*256], a[1179648:1179648+T*256])
-	// blocks.0.ffn1: @grad/blocks.0.ffn1.up += matmul(blocks.0.ffn1.normᵀ, grad/blocks.0.ffn1/up)
-	kernels.Gemm(true, false, 128, 256, T, 1, a[4325376:4325376+T*128], 128, a[655360:655360+T*256], 256, 0, g[632192:664960], 256)
-	// blocks.0.ffn1: grad/blocks.0.ffn1.norm += matmul(grad/blocks.0.ffn1/up, @blocks.0.ffn1.upᵀ)
-	kernels.Gemm(false, true, T, 128, 256, 1, a[655360:655360+T*256], 256, w[632192:664960], 256, 0, a[393216:393216+T*128], 128)
-	// blocks.0.ffn1: grad/blocks.0.moe1/residual, @grad/blocks.0.ffn1.norm.scale += rmsnorm_grad(grad/blocks.0.ffn1.norm, blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale, blocks.0.ffn1.norm/1)
-	kernels.RMSNormBackward(a[917504:917504+T*128], g[632064:632192], a[393216:393216+T*128], a[4194304:4194304+T*128], w[632064:632192], a[7088128:7088128+T], T, 128)
+	copy(a[294912:294912+T*96], a[884736:884736+T*96])
+	// blocks.0.moe2: grad/blocks.0.moe2.norm, @grad/blocks.0.moe2.router, @grad/blocks.0.moe2.experts.up, @grad/blocks.0.moe2.experts.down += moe_grad(grad/blocks.0.moe2/moe, grad/blocks.0.moe2/moe/1, blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	kernels.Zero(a[393216 : 393216+T*96])
+	moe.BackwardSet(m.moe[1], a[393216:393216+T*96], g[141984:142752], g[142752:290208], g[290208:437664], a[294912:294912+T*96], a[2711584], a[1703936:1703936+T*96], w[141984:142752], w[142752:290208], w[290208:437664])
+	// blocks.0.moe2: grad/blocks.0.moe1/residual, @grad/blocks.0.moe2.norm.scale += rmsnorm_grad(grad/blocks.0.moe2.norm, blocks.0.moe1/residual, @blocks.0.moe2.norm.scale, blocks.0.moe2.norm/1)
+	kernels.RMSNormBackward(a[983040:983040+T*96], g[141888:141984], a[393216:393216+T*96], a[1605632:1605632+T*96], w[141888:141984], a[2705408:2705408+T], T, 96)
 	// blocks.0.moe1: grad/blocks.0.attn/residual += accum(grad/blocks.0.moe1/residual)
-	copy(a[393216:393216+T*128], a[917504:917504+T*128])
+	copy(a[294912:294912+T*96], a[983040:983040+T*96])
 	// blocks.0.moe1: grad/blocks.0.moe1/moe += accum(grad/blocks.0.moe1/residual)
-	copy(a[524288:524288+T*128], a[917504:917504+T*128])
-	// blocks.0.moe1: grad/blocks.0.moe1.norm, @grad/blocks.0.moe1.router, @grad/blocks.0.moe1.experts.up, @grad/blocks.0.moe1.experts.down += moe_grad(grad/blocks.0.moe1/moe, grad/blocks.0.moe1/moe/1, blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	kernels.Zero(a[655360 : 655360+T*128])
-	moe.BackwardSet(m.moe[0], a[655360:655360+T*128], g[106752:107776], g[107776:369920], g[369920:632064], a[524288:524288+T*128], a[7100512], a[4063232:4063232+T*128], w[106752:107776], w[107776:369920], w[369920:632064])
+	copy(a[393216:393216+T*96], a[983040:983040+T*96])
+	// blocks.0.moe1: grad/blocks.0.moe1.norm, @grad/blocks.0.moe1.router, @grad/blocks.0.moe1.experts.up, @grad/blocks.0.moe1.experts.down += moe_grad(grad/blocks.0.moe1/moe, grad/blocks.0.moe1/moe/1, blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	kernels.Zero(a[491520 : 491520+T*96])
+	moe.BackwardSet(m.moe[0], a[491520:491520+T*96], g[67776:68160], g[68160:105024], g[105024:141888], a[393216:393216+T*96], a[2711616], a[1507328:1507328+T*96], w[67776:68160], w[68160:105024], w[105024:141888])
 	// blocks.0.moe1: grad/blocks.0.attn/residual, @grad/blocks.0.moe1.norm.scale += rmsnorm_grad(grad/blocks.0.moe1.norm, blocks.0.attn/residual, @blocks.0.moe1.norm.scale, blocks.0.moe1.norm/1)
-	kernels.RMSNormBackward(a[393216:393216+T*128], g[106624:106752], a[655360:655360+T*128], a[3932160:3932160+T*128], w[106624:106752], a[7087104:7087104+T], T, 128)
+	kernels.RMSNormBackward(a[294912:294912+T*96], g[67680:67776], a[491520:491520+T*96], a[1409024:1409024+T*96], w[67680:67776], a[2704384:2704384+T], T, 96)
 	// blocks.0.attn: grad/embed/pos += accum(grad/blocks.0.attn/residual)
-	copy(a[786432:786432+T*128], a[393216:393216+T*128])
+	copy(a[589824:589824+T*96], a[294912:294912+T*96])
 	// blocks.0.attn: grad/blocks.0.attn/out += accum(grad/blocks.0.attn/residual)
-	copy(a[524288:524288+T*128], a[393216:393216+T*128])
+	copy(a[393216:393216+T*96], a[294912:294912+T*96])
 	// blocks.0.attn: @grad/blocks.0.attn.out += matmul(blocks.0.attn/attnᵀ, grad/blocks.0.attn/out)
-	kernels.Gemm(true, false, 128, 128, T, 1, a[3801088:3801088+T*128], 128, a[524288:524288+T*128], 128, 0, g[90240:106624], 128)
+	kernels.Gemm(true, false, 96, 96, T, 1, a[1310720:1310720+T*96], 96, a[393216:393216+T*96], 96, 0, g[58464:67680], 96)
 	// blocks.0.attn: grad/blocks.0.attn/attn += matmul(grad/blocks.0.attn/out, @blocks.0.attn.outᵀ)
-	kernels.Gemm(false, true, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 0, a[917504:917504+T*128], 128)
-	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=4 head_dim=32 causal
-	kernels.Zero(a[393216 : 393216+T*384])
-	kernels.AttentionBackward(a[393216:393216+T*384], a[917504:917504+T*128], a[0:T*384], a[3801088:3801088+T*128], a[7077888:7077888+T*4], m.batch, m.seq, 4, 32, true)
+	kernels.Gemm(false, true, T, 96, 96, 1, a[393216:393216+T*96], 96, w[58464:67680], 96, 0, a[688128:688128+T*96], 96)
+	// blocks.0.attn: grad/blocks.0.attn/qkv += attention_grad(grad/blocks.0.attn/attn, blocks.0.attn/qkv, blocks.0.attn/attn, blocks.0.attn/attn/1) heads=8 head_dim=12 causal
+	kernels.Zero(a[294912 : 294912+T*288])
+	kernels.AttentionBackward(a[294912:294912+T*288], a[688128:688128+T*96], a[0:T*288], a[1310720:1310720+T*96], a[2686976:2686976+T*8], m.batch, m.seq, 8, 12, true)
 	// blocks.0.attn: @grad/blocks.0.attn.qkv += matmul(blocks.0.attn.normᵀ, grad/blocks.0.attn/qkv)
-	kernels.Gemm(true, false, 128, 384, T, 1, a[3670016:3670016+T*128], 128, a[393216:393216+T*384], 384, 0, g[41088:90240], 384)
+	kernels.Gemm(true, false, 96, 288, T, 1, a[1212416:1212416+T*96], 96, a[294912:294912+T*288], 288, 0, g[30816:58464], 288)
 	// blocks.0.attn: grad/blocks.0.attn.norm += matmul(grad/blocks.0.attn/qkv, @blocks.0.attn.qkvᵀ)
-	kernels.Gemm(false, true, T, 128, 384, 1, a[393216:393216+T*384], 384, w[41088:90240], 384, 0, a[0:T*128], 128)
+	kernels.Gemm(false, true, T, 96, 288, 1, a[294912:294912+T*288], 288, w[30816:58464], 288, 0, a[0:T*96], 96)
 	// blocks.0.attn: grad/embed/pos, @grad/blocks.0.attn.norm.scale += rmsnorm_grad(grad/blocks.0.attn.norm, embed/pos, @blocks.0.attn.norm.scale, blocks.0.attn.norm/1)
-	kernels.RMSNormBackward(a[786432:786432+T*128], g[40960:41088], a[0:T*128], a[3538944:3538944+T*128], w[40960:41088], a[7086080:7086080+T], T, 128)
+	kernels.RMSNormBackward(a[589824:589824+T*96], g[30720:30816], a[0:T*96], a[1114112:1114112+T*96], w[30720:30816], a[2703360:2703360+T], T, 96)
 	// embed: @grad/embed.pos += addpos_grad(grad/embed/pos)
-	kernels.AddPosEmbedBackward(g[32768:32768+m.seq*128], a[786432:786432+T*128], m.batch, m.seq, 128)
+	kernels.AddPosEmbedBackward(g[24576:24576+m.seq*96], a[589824:589824+T*96], m.batch, m.seq, 96)
 	// embed: grad/embed += accum(grad/embed/pos)
-	copy(a[0:T*128], a[786432:786432+T*128])
+	copy(a[0:T*96], a[589824:589824+T*96])
 	// embed: @grad/embed.tokens += embed_grad(grad/embed, tokens)
-	kernels.EmbedBackward(g[0:32768], a[0:T*128], tok, 128)
+	kernels.EmbedBackward(g[0:24576], a[0:T*96], tok, 96)
 }
 
 // Infer computes the logits of every position of batch sequences of seq tokens:
@@ -656,117 +452,67 @@ func (m *Model) Infer(tokens []int32, batch, seq int) (logits []float32, err err
 	var aux float64 // a moe layer's router losses
 
 	// embed: embed = embed(tokens, @embed.tokens)
-	kernels.Embed(a[0:T*128], w[0:32768], tokens, 128)
+	kernels.Embed(a[0:T*96], w[0:24576], tokens, 96)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[393216:393216+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
+	kernels.AddPosEmbed(a[294912:294912+T*96], a[0:T*96], w[24576:24576+seq*96], batch, seq, 96)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[40960:41088], T, 128, 1e-06)
+	kernels.RMSNorm(a[393216:393216+T*96], a[0:T], a[294912:294912+T*96], w[30720:30816], T, 96, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[41088:90240], 384, 0, a[0:T*384], 384)
-	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.Gemm(false, false, T, 288, 96, 1, a[393216:393216+T*96], 96, w[30816:58464], 288, 0, a[0:T*288], 288)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=8 head_dim=12 causal
+	kernels.Attention(a[393216:393216+T*96], a[491520:491520+T*8], a[0:T*288], batch, seq, 8, 12, true)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 96, 96, 1, a[393216:393216+T*96], 96, w[58464:67680], 96, 0, a[0:T*96], 96)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.moe1: blocks.0.moe1.norm, blocks.0.moe1.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.moe1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[106624:106752], T, 128, 1e-06)
-	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[0], a[0:T*128], a[262144:262144+T*128], w[106752:107776], w[107776:369920], w[369920:632064], batch, seq)
+	kernels.AddRMSNorm(a[98304:98304+T*96], a[196608:196608+T*96], a[393216:393216+T], a[294912:294912+T*96], a[0:T*96], w[67680:67776], T, 96, 1e-06)
+	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*96], a[196608:196608+T*96], w[67776:68160], w[68160:105024], w[105024:141888], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.0.moe1: %w", err)
 	}
-	a[393216] = float32(aux)
+	a[294912] = float32(aux)
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
-	// blocks.0.ffn1: blocks.0.ffn1.norm, blocks.0.ffn1.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[262144:262144+T*128], a[393216:393216+T*128], a[524288:524288+T], a[131072:131072+T*128], a[0:T*128], w[632064:632192], T, 128, 1e-06)
-	// blocks.0.ffn1: blocks.0.ffn1/up = matmul(blocks.0.ffn1.norm, @blocks.0.ffn1.up)
-	// blocks.0.ffn1: blocks.0.ffn1/act = act(blocks.0.ffn1/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[393216:393216+T*128], 128, w[632192:664960], 256, 0, a[0:T*256], 256, a[0:T*256], 256)
-	// blocks.0.ffn1: blocks.0.ffn1/down = matmul(blocks.0.ffn1/act, @blocks.0.ffn1.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[0:T*256], 256, w[664960:697728], 128, 0, a[393216:393216+T*128], 128)
-	// blocks.0.ffn1: blocks.0.ffn1/residual = add(blocks.0.moe1/residual, blocks.0.ffn1/down)
-	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[262144:262144+T*128], a[393216:393216+T*128], w[697728:697856], T, 128, 1e-06)
-	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[1], a[262144:262144+T*128], a[131072:131072+T*128], w[697856:698880], w[698880:961024], w[961024:1223168], batch, seq)
+	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[196608:196608+T*96], a[294912:294912+T*96], a[393216:393216+T], a[98304:98304+T*96], a[0:T*96], w[141888:141984], T, 96, 1e-06)
+	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[1], a[0:T*96], a[294912:294912+T*96], w[141984:142752], w[142752:290208], w[290208:437664], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.0.moe2: %w", err)
 	}
-	a[393216] = float32(aux)
-	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn1/residual, blocks.0.moe2/moe)
-	// blocks.0.ffn2: blocks.0.ffn2.norm, blocks.0.ffn2.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[0:T*128], a[262144:262144+T*128], w[1223168:1223296], T, 128, 1e-06)
-	// blocks.0.ffn2: blocks.0.ffn2/up = matmul(blocks.0.ffn2.norm, @blocks.0.ffn2.up)
-	// blocks.0.ffn2: blocks.0.ffn2/act = act(blocks.0.ffn2/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[524288:524288+T*128], 128, w[1223296:1256064], 256, 0, a[0:T*256], 256, a[0:T*256], 256)
-	// blocks.0.ffn2: blocks.0.ffn2/down = matmul(blocks.0.ffn2/act, @blocks.0.ffn2.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[0:T*256], 256, w[1256064:1288832], 128, 0, a[262144:262144+T*128], 128)
-	// blocks.0.ffn2: blocks.0.ffn2/residual = add(blocks.0.moe2/residual, blocks.0.ffn2/down)
-	// blocks.0.moe3: blocks.0.moe3.norm, blocks.0.moe3.norm/1 = rmsnorm(blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[393216:393216+T*128], a[262144:262144+T*128], w[1288832:1288960], T, 128, 1e-06)
-	// blocks.0.moe3: blocks.0.moe3/moe, blocks.0.moe3/moe/1 = moe(blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[2], a[262144:262144+T*128], a[131072:131072+T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272], batch, seq)
-	if err != nil {
-		return nil, fmt.Errorf("model: blocks.0.moe3: %w", err)
-	}
-	a[393216] = float32(aux)
-	// blocks.0.moe3: blocks.0.moe3/residual = add(blocks.0.ffn2/residual, blocks.0.moe3/moe)
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe3/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[0:T*128], a[262144:262144+T*128], w[1814272:1814400], T, 128, 1e-06)
+	a[98304] = float32(aux)
+	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.moe1/residual, blocks.0.moe2/moe)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[294912:294912+T*96], a[393216:393216+T*96], a[98304:98304+T], a[196608:196608+T*96], a[0:T*96], w[437664:437760], T, 96, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[1814400:1863552], 384, 0, a[0:T*384], 384)
-	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
+	kernels.Gemm(false, false, T, 288, 96, 1, a[393216:393216+T*96], 96, w[437760:465408], 288, 0, a[0:T*288], 288)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=8 head_dim=12 causal
+	kernels.Attention(a[393216:393216+T*96], a[491520:491520+T*8], a[0:T*288], batch, seq, 8, 12, true)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[1863552:1879936], 128, 0, a[0:T*128], 128)
-	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe3/residual, blocks.1.attn/out)
+	kernels.Gemm(false, false, T, 96, 96, 1, a[393216:393216+T*96], 96, w[465408:474624], 96, 0, a[0:T*96], 96)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe2/residual, blocks.1.attn/out)
 	// blocks.1.moe1: blocks.1.moe1.norm, blocks.1.moe1.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.moe1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[1879936:1880064], T, 128, 1e-06)
-	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[3], a[0:T*128], a[262144:262144+T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376], batch, seq)
+	kernels.AddRMSNorm(a[98304:98304+T*96], a[196608:196608+T*96], a[393216:393216+T], a[294912:294912+T*96], a[0:T*96], w[474624:474720], T, 96, 1e-06)
+	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*96], a[196608:196608+T*96], w[474720:475104], w[475104:511968], w[511968:548832], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.1.moe1: %w", err)
 	}
-	a[393216] = float32(aux)
+	a[294912] = float32(aux)
 	// blocks.1.moe1: blocks.1.moe1/residual = add(blocks.1.attn/residual, blocks.1.moe1/moe)
-	// blocks.1.ffn1: blocks.1.ffn1.norm, blocks.1.ffn1.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[262144:262144+T*128], a[393216:393216+T*128], a[524288:524288+T], a[131072:131072+T*128], a[0:T*128], w[2405376:2405504], T, 128, 1e-06)
-	// blocks.1.ffn1: blocks.1.ffn1/up = matmul(blocks.1.ffn1.norm, @blocks.1.ffn1.up)
-	// blocks.1.ffn1: blocks.1.ffn1/act = act(blocks.1.ffn1/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[393216:393216+T*128], 128, w[2405504:2438272], 256, 0, a[0:T*256], 256, a[0:T*256], 256)
-	// blocks.1.ffn1: blocks.1.ffn1/down = matmul(blocks.1.ffn1/act, @blocks.1.ffn1.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[0:T*256], 256, w[2438272:2471040], 128, 0, a[393216:393216+T*128], 128)
-	// blocks.1.ffn1: blocks.1.ffn1/residual = add(blocks.1.moe1/residual, blocks.1.ffn1/down)
-	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[262144:262144+T*128], a[393216:393216+T*128], w[2471040:2471168], T, 128, 1e-06)
-	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[4], a[262144:262144+T*128], a[131072:131072+T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480], batch, seq)
+	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[196608:196608+T*96], a[294912:294912+T*96], a[393216:393216+T], a[98304:98304+T*96], a[0:T*96], w[548832:548928], T, 96, 1e-06)
+	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*96], a[294912:294912+T*96], w[548928:549696], w[549696:697152], w[697152:844608], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.1.moe2: %w", err)
 	}
-	a[393216] = float32(aux)
-	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.ffn1/residual, blocks.1.moe2/moe)
-	// blocks.1.ffn2: blocks.1.ffn2.norm, blocks.1.ffn2.norm/1 = rmsnorm(blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[0:T*128], a[262144:262144+T*128], w[2996480:2996608], T, 128, 1e-06)
-	// blocks.1.ffn2: blocks.1.ffn2/up = matmul(blocks.1.ffn2.norm, @blocks.1.ffn2.up)
-	// blocks.1.ffn2: blocks.1.ffn2/act = act(blocks.1.ffn2/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[524288:524288+T*128], 128, w[2996608:3029376], 256, 0, a[0:T*256], 256, a[0:T*256], 256)
-	// blocks.1.ffn2: blocks.1.ffn2/down = matmul(blocks.1.ffn2/act, @blocks.1.ffn2.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[0:T*256], 256, w[3029376:3062144], 128, 0, a[262144:262144+T*128], 128)
-	// blocks.1.ffn2: blocks.1.ffn2/residual = add(blocks.1.moe2/residual, blocks.1.ffn2/down)
-	// blocks.1.moe3: blocks.1.moe3.norm, blocks.1.moe3.norm/1 = rmsnorm(blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[393216:393216+T*128], a[262144:262144+T*128], w[3062144:3062272], T, 128, 1e-06)
-	// blocks.1.moe3: blocks.1.moe3/moe, blocks.1.moe3/moe/1 = moe(blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[5], a[262144:262144+T*128], a[131072:131072+T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584], batch, seq)
-	if err != nil {
-		return nil, fmt.Errorf("model: blocks.1.moe3: %w", err)
-	}
-	a[393216] = float32(aux)
-	// blocks.1.moe3: blocks.1.moe3/residual = add(blocks.1.ffn2/residual, blocks.1.moe3/moe)
-	// norm: norm, norm/1 = rmsnorm(blocks.1.moe3/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[131072:131072+T*128], a[393216:393216+T*128], a[524288:524288+T], a[0:T*128], a[262144:262144+T*128], w[3587584:3587712], T, 128, 1e-06)
+	a[98304] = float32(aux)
+	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.moe1/residual, blocks.1.moe2/moe)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.moe2/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[98304:98304+T*96], a[294912:294912+T*96], a[393216:393216+T], a[196608:196608+T*96], a[0:T*96], w[844608:844704], T, 96, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[393216:393216+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
+	kernels.Gemm(false, true, T, 256, 96, 1, a[294912:294912+T*96], 96, w[0:24576], 96, 0, a[0:T*256], 256)
 
 	return a[0 : T*Vocab : T*Vocab], nil
 }
@@ -801,10 +547,10 @@ func (m *Model) NewDecoder(batch int) (*Decoder, error) {
 	}
 	d := &Decoder{m: m, batch: batch}
 	d.scores = make([]float32, MaxSeq)
-	d.k[0] = make([]float32, batch*MaxSeq*128) // blocks.0.attn
-	d.v[0] = make([]float32, batch*MaxSeq*128)
-	d.k[1] = make([]float32, batch*MaxSeq*128) // blocks.1.attn
-	d.v[1] = make([]float32, batch*MaxSeq*128)
+	d.k[0] = make([]float32, batch*MaxSeq*96) // blocks.0.attn
+	d.v[0] = make([]float32, batch*MaxSeq*96)
+	d.k[1] = make([]float32, batch*MaxSeq*96) // blocks.1.attn
+	d.v[1] = make([]float32, batch*MaxSeq*96)
 	return d, nil
 }
 
@@ -856,121 +602,67 @@ func (d *Decoder) Step(tokens []int32) (logits []float32, err error) {
 	var aux float64 // a moe layer's router losses
 
 	// embed: embed = embed(tokens, @embed.tokens)
-	kernels.Embed(a[0:T*128], w[0:32768], tokens, 128)
+	kernels.Embed(a[0:T*96], w[0:24576], tokens, 96)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[393216:393216+T*128], a[0:T*128], w[32768+d.pos*128:32896+d.pos*128], T, 1, 128)
+	kernels.AddPosEmbed(a[294912:294912+T*96], a[0:T*96], w[24576+d.pos*96:24672+d.pos*96], T, 1, 96)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[40960:41088], T, 128, 1e-06)
+	kernels.RMSNorm(a[393216:393216+T*96], a[0:T], a[294912:294912+T*96], w[30720:30816], T, 96, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.GemmStreamB(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[41088:90240], 384, 0, a[0:T*384], 384)
-	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
-	kernels.AttentionDecode(a[524288:524288+T*128], a[0:T*384], d.k[0], d.v[0], d.scores, T, MaxSeq, d.pos, 4, 32)
+	kernels.GemmStreamB(false, false, T, 288, 96, 1, a[393216:393216+T*96], 96, w[30816:58464], 288, 0, a[0:T*288], 288)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=8 head_dim=12 causal
+	kernels.AttentionDecode(a[393216:393216+T*96], a[0:T*288], d.k[0], d.v[0], d.scores, T, MaxSeq, d.pos, 8, 12)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.GemmStreamB(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 0, a[0:T*128], 128)
+	kernels.GemmStreamB(false, false, T, 96, 96, 1, a[393216:393216+T*96], 96, w[58464:67680], 96, 0, a[0:T*96], 96)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.moe1: blocks.0.moe1.norm, blocks.0.moe1.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.moe1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[106624:106752], T, 128, 1e-06)
-	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[0], a[0:T*128], a[262144:262144+T*128], w[106752:107776], w[107776:369920], w[369920:632064], T, 1)
+	kernels.AddRMSNorm(a[98304:98304+T*96], a[196608:196608+T*96], a[393216:393216+T], a[294912:294912+T*96], a[0:T*96], w[67680:67776], T, 96, 1e-06)
+	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*96], a[196608:196608+T*96], w[67776:68160], w[68160:105024], w[105024:141888], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.0.moe1: %w", err)
 	}
-	a[393216] = float32(aux)
+	a[294912] = float32(aux)
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
-	// blocks.0.ffn1: blocks.0.ffn1.norm, blocks.0.ffn1.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[262144:262144+T*128], a[393216:393216+T*128], a[524288:524288+T], a[131072:131072+T*128], a[0:T*128], w[632064:632192], T, 128, 1e-06)
-	// blocks.0.ffn1: blocks.0.ffn1/up = matmul(blocks.0.ffn1.norm, @blocks.0.ffn1.up)
-	kernels.GemmStreamB(false, false, T, 256, 128, 1, a[393216:393216+T*128], 128, w[632192:664960], 256, 0, a[0:T*256], 256)
-	// blocks.0.ffn1: blocks.0.ffn1/act = act(blocks.0.ffn1/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[0:T*256], a[0:T*256])
-	// blocks.0.ffn1: blocks.0.ffn1/down = matmul(blocks.0.ffn1/act, @blocks.0.ffn1.down)
-	kernels.GemmStreamB(false, false, T, 128, 256, 1, a[0:T*256], 256, w[664960:697728], 128, 0, a[393216:393216+T*128], 128)
-	// blocks.0.ffn1: blocks.0.ffn1/residual = add(blocks.0.moe1/residual, blocks.0.ffn1/down)
-	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[262144:262144+T*128], a[393216:393216+T*128], w[697728:697856], T, 128, 1e-06)
-	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[1], a[262144:262144+T*128], a[131072:131072+T*128], w[697856:698880], w[698880:961024], w[961024:1223168], T, 1)
+	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[196608:196608+T*96], a[294912:294912+T*96], a[393216:393216+T], a[98304:98304+T*96], a[0:T*96], w[141888:141984], T, 96, 1e-06)
+	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[1], a[0:T*96], a[294912:294912+T*96], w[141984:142752], w[142752:290208], w[290208:437664], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.0.moe2: %w", err)
 	}
-	a[393216] = float32(aux)
-	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn1/residual, blocks.0.moe2/moe)
-	// blocks.0.ffn2: blocks.0.ffn2.norm, blocks.0.ffn2.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[0:T*128], a[262144:262144+T*128], w[1223168:1223296], T, 128, 1e-06)
-	// blocks.0.ffn2: blocks.0.ffn2/up = matmul(blocks.0.ffn2.norm, @blocks.0.ffn2.up)
-	kernels.GemmStreamB(false, false, T, 256, 128, 1, a[524288:524288+T*128], 128, w[1223296:1256064], 256, 0, a[0:T*256], 256)
-	// blocks.0.ffn2: blocks.0.ffn2/act = act(blocks.0.ffn2/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[0:T*256], a[0:T*256])
-	// blocks.0.ffn2: blocks.0.ffn2/down = matmul(blocks.0.ffn2/act, @blocks.0.ffn2.down)
-	kernels.GemmStreamB(false, false, T, 128, 256, 1, a[0:T*256], 256, w[1256064:1288832], 128, 0, a[262144:262144+T*128], 128)
-	// blocks.0.ffn2: blocks.0.ffn2/residual = add(blocks.0.moe2/residual, blocks.0.ffn2/down)
-	// blocks.0.moe3: blocks.0.moe3.norm, blocks.0.moe3.norm/1 = rmsnorm(blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[393216:393216+T*128], a[262144:262144+T*128], w[1288832:1288960], T, 128, 1e-06)
-	// blocks.0.moe3: blocks.0.moe3/moe, blocks.0.moe3/moe/1 = moe(blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[2], a[262144:262144+T*128], a[131072:131072+T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272], T, 1)
-	if err != nil {
-		return nil, fmt.Errorf("model: blocks.0.moe3: %w", err)
-	}
-	a[393216] = float32(aux)
-	// blocks.0.moe3: blocks.0.moe3/residual = add(blocks.0.ffn2/residual, blocks.0.moe3/moe)
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe3/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[0:T*128], a[262144:262144+T*128], w[1814272:1814400], T, 128, 1e-06)
+	a[98304] = float32(aux)
+	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.moe1/residual, blocks.0.moe2/moe)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[294912:294912+T*96], a[393216:393216+T*96], a[98304:98304+T], a[196608:196608+T*96], a[0:T*96], w[437664:437760], T, 96, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.GemmStreamB(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[1814400:1863552], 384, 0, a[0:T*384], 384)
-	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
-	kernels.AttentionDecode(a[524288:524288+T*128], a[0:T*384], d.k[1], d.v[1], d.scores, T, MaxSeq, d.pos, 4, 32)
+	kernels.GemmStreamB(false, false, T, 288, 96, 1, a[393216:393216+T*96], 96, w[437760:465408], 288, 0, a[0:T*288], 288)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=8 head_dim=12 causal
+	kernels.AttentionDecode(a[393216:393216+T*96], a[0:T*288], d.k[1], d.v[1], d.scores, T, MaxSeq, d.pos, 8, 12)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.GemmStreamB(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[1863552:1879936], 128, 0, a[0:T*128], 128)
-	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe3/residual, blocks.1.attn/out)
+	kernels.GemmStreamB(false, false, T, 96, 96, 1, a[393216:393216+T*96], 96, w[465408:474624], 96, 0, a[0:T*96], 96)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe2/residual, blocks.1.attn/out)
 	// blocks.1.moe1: blocks.1.moe1.norm, blocks.1.moe1.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.moe1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[1879936:1880064], T, 128, 1e-06)
-	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[3], a[0:T*128], a[262144:262144+T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376], T, 1)
+	kernels.AddRMSNorm(a[98304:98304+T*96], a[196608:196608+T*96], a[393216:393216+T], a[294912:294912+T*96], a[0:T*96], w[474624:474720], T, 96, 1e-06)
+	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*96], a[196608:196608+T*96], w[474720:475104], w[475104:511968], w[511968:548832], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.1.moe1: %w", err)
 	}
-	a[393216] = float32(aux)
+	a[294912] = float32(aux)
 	// blocks.1.moe1: blocks.1.moe1/residual = add(blocks.1.attn/residual, blocks.1.moe1/moe)
-	// blocks.1.ffn1: blocks.1.ffn1.norm, blocks.1.ffn1.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[262144:262144+T*128], a[393216:393216+T*128], a[524288:524288+T], a[131072:131072+T*128], a[0:T*128], w[2405376:2405504], T, 128, 1e-06)
-	// blocks.1.ffn1: blocks.1.ffn1/up = matmul(blocks.1.ffn1.norm, @blocks.1.ffn1.up)
-	kernels.GemmStreamB(false, false, T, 256, 128, 1, a[393216:393216+T*128], 128, w[2405504:2438272], 256, 0, a[0:T*256], 256)
-	// blocks.1.ffn1: blocks.1.ffn1/act = act(blocks.1.ffn1/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[0:T*256], a[0:T*256])
-	// blocks.1.ffn1: blocks.1.ffn1/down = matmul(blocks.1.ffn1/act, @blocks.1.ffn1.down)
-	kernels.GemmStreamB(false, false, T, 128, 256, 1, a[0:T*256], 256, w[2438272:2471040], 128, 0, a[393216:393216+T*128], 128)
-	// blocks.1.ffn1: blocks.1.ffn1/residual = add(blocks.1.moe1/residual, blocks.1.ffn1/down)
-	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[262144:262144+T*128], a[393216:393216+T*128], w[2471040:2471168], T, 128, 1e-06)
-	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[4], a[262144:262144+T*128], a[131072:131072+T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480], T, 1)
+	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[196608:196608+T*96], a[294912:294912+T*96], a[393216:393216+T], a[98304:98304+T*96], a[0:T*96], w[548832:548928], T, 96, 1e-06)
+	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*96], a[294912:294912+T*96], w[548928:549696], w[549696:697152], w[697152:844608], T, 1)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.1.moe2: %w", err)
 	}
-	a[393216] = float32(aux)
-	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.ffn1/residual, blocks.1.moe2/moe)
-	// blocks.1.ffn2: blocks.1.ffn2.norm, blocks.1.ffn2.norm/1 = rmsnorm(blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[0:T*128], a[262144:262144+T*128], w[2996480:2996608], T, 128, 1e-06)
-	// blocks.1.ffn2: blocks.1.ffn2/up = matmul(blocks.1.ffn2.norm, @blocks.1.ffn2.up)
-	kernels.GemmStreamB(false, false, T, 256, 128, 1, a[524288:524288+T*128], 128, w[2996608:3029376], 256, 0, a[0:T*256], 256)
-	// blocks.1.ffn2: blocks.1.ffn2/act = act(blocks.1.ffn2/up) sqrelu
-	kernels.Activate(kernels.ActSqReLU, a[0:T*256], a[0:T*256])
-	// blocks.1.ffn2: blocks.1.ffn2/down = matmul(blocks.1.ffn2/act, @blocks.1.ffn2.down)
-	kernels.GemmStreamB(false, false, T, 128, 256, 1, a[0:T*256], 256, w[3029376:3062144], 128, 0, a[262144:262144+T*128], 128)
-	// blocks.1.ffn2: blocks.1.ffn2/residual = add(blocks.1.moe2/residual, blocks.1.ffn2/down)
-	// blocks.1.moe3: blocks.1.moe3.norm, blocks.1.moe3.norm/1 = rmsnorm(blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[393216:393216+T*128], a[262144:262144+T*128], w[3062144:3062272], T, 128, 1e-06)
-	// blocks.1.moe3: blocks.1.moe3/moe, blocks.1.moe3/moe/1 = moe(blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[5], a[262144:262144+T*128], a[131072:131072+T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584], T, 1)
-	if err != nil {
-		return nil, fmt.Errorf("model: blocks.1.moe3: %w", err)
-	}
-	a[393216] = float32(aux)
-	// blocks.1.moe3: blocks.1.moe3/residual = add(blocks.1.ffn2/residual, blocks.1.moe3/moe)
-	// norm: norm, norm/1 = rmsnorm(blocks.1.moe3/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[131072:131072+T*128], a[393216:393216+T*128], a[524288:524288+T], a[0:T*128], a[262144:262144+T*128], w[3587584:3587712], T, 128, 1e-06)
+	a[98304] = float32(aux)
+	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.moe1/residual, blocks.1.moe2/moe)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.moe2/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[98304:98304+T*96], a[294912:294912+T*96], a[393216:393216+T], a[196608:196608+T*96], a[0:T*96], w[844608:844704], T, 96, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.GemmStreamB(false, true, T, 256, 128, 1, a[393216:393216+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
+	kernels.GemmStreamB(false, true, T, 256, 96, 1, a[294912:294912+T*96], 96, w[0:24576], 96, 0, a[0:T*256], 256)
 
 	d.pos++
 	return a[0 : T*Vocab : T*Vocab], nil
@@ -1001,119 +693,69 @@ func (d *Decoder) Prefill(tokens []int32, seq int) (logits []float32, err error)
 	var aux float64 // a moe layer's router losses
 
 	// embed: embed = embed(tokens, @embed.tokens)
-	kernels.Embed(a[0:T*128], w[0:32768], tokens, 128)
+	kernels.Embed(a[0:T*96], w[0:24576], tokens, 96)
 	// embed: embed/pos = addpos(embed, @embed.pos)
-	kernels.AddPosEmbed(a[393216:393216+T*128], a[0:T*128], w[32768:32768+seq*128], batch, seq, 128)
+	kernels.AddPosEmbed(a[294912:294912+T*96], a[0:T*96], w[24576:24576+seq*96], batch, seq, 96)
 	// blocks.0.attn: blocks.0.attn.norm, blocks.0.attn.norm/1 = rmsnorm(embed/pos, @blocks.0.attn.norm.scale)
-	kernels.RMSNorm(a[524288:524288+T*128], a[0:T], a[393216:393216+T*128], w[40960:41088], T, 128, 1e-06)
+	kernels.RMSNorm(a[393216:393216+T*96], a[0:T], a[294912:294912+T*96], w[30720:30816], T, 96, 1e-06)
 	// blocks.0.attn: blocks.0.attn/qkv = matmul(blocks.0.attn.norm, @blocks.0.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[41088:90240], 384, 0, a[0:T*384], 384)
-	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
-	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*384], batch, seq, MaxSeq, 4, 32)
+	kernels.Gemm(false, false, T, 288, 96, 1, a[393216:393216+T*96], 96, w[30816:58464], 288, 0, a[0:T*288], 288)
+	// blocks.0.attn: blocks.0.attn/attn, blocks.0.attn/attn/1 = attention(blocks.0.attn/qkv) heads=8 head_dim=12 causal
+	kernels.Attention(a[393216:393216+T*96], a[491520:491520+T*8], a[0:T*288], batch, seq, 8, 12, true)
+	kernels.AttentionCache(d.k[0], d.v[0], a[0:T*288], batch, seq, MaxSeq, 8, 12)
 	// blocks.0.attn: blocks.0.attn/out = matmul(blocks.0.attn/attn, @blocks.0.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[90240:106624], 128, 0, a[0:T*128], 128)
+	kernels.Gemm(false, false, T, 96, 96, 1, a[393216:393216+T*96], 96, w[58464:67680], 96, 0, a[0:T*96], 96)
 	// blocks.0.attn: blocks.0.attn/residual = add(embed/pos, blocks.0.attn/out)
 	// blocks.0.moe1: blocks.0.moe1.norm, blocks.0.moe1.norm/1 = rmsnorm(blocks.0.attn/residual, @blocks.0.moe1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[106624:106752], T, 128, 1e-06)
-	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[0], a[0:T*128], a[262144:262144+T*128], w[106752:107776], w[107776:369920], w[369920:632064], batch, seq)
+	kernels.AddRMSNorm(a[98304:98304+T*96], a[196608:196608+T*96], a[393216:393216+T], a[294912:294912+T*96], a[0:T*96], w[67680:67776], T, 96, 1e-06)
+	// blocks.0.moe1: blocks.0.moe1/moe, blocks.0.moe1/moe/1 = moe(blocks.0.moe1.norm, @blocks.0.moe1.router, @blocks.0.moe1.experts.up, @blocks.0.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[0], a[0:T*96], a[196608:196608+T*96], w[67776:68160], w[68160:105024], w[105024:141888], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.0.moe1: %w", err)
 	}
-	a[393216] = float32(aux)
+	a[294912] = float32(aux)
 	// blocks.0.moe1: blocks.0.moe1/residual = add(blocks.0.attn/residual, blocks.0.moe1/moe)
-	// blocks.0.ffn1: blocks.0.ffn1.norm, blocks.0.ffn1.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.ffn1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[262144:262144+T*128], a[393216:393216+T*128], a[524288:524288+T], a[131072:131072+T*128], a[0:T*128], w[632064:632192], T, 128, 1e-06)
-	// blocks.0.ffn1: blocks.0.ffn1/up = matmul(blocks.0.ffn1.norm, @blocks.0.ffn1.up)
-	// blocks.0.ffn1: blocks.0.ffn1/act = act(blocks.0.ffn1/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[393216:393216+T*128], 128, w[632192:664960], 256, 0, a[0:T*256], 256, a[0:T*256], 256)
-	// blocks.0.ffn1: blocks.0.ffn1/down = matmul(blocks.0.ffn1/act, @blocks.0.ffn1.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[0:T*256], 256, w[664960:697728], 128, 0, a[393216:393216+T*128], 128)
-	// blocks.0.ffn1: blocks.0.ffn1/residual = add(blocks.0.moe1/residual, blocks.0.ffn1/down)
-	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.ffn1/residual, @blocks.0.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[262144:262144+T*128], a[393216:393216+T*128], w[697728:697856], T, 128, 1e-06)
-	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[1], a[262144:262144+T*128], a[131072:131072+T*128], w[697856:698880], w[698880:961024], w[961024:1223168], batch, seq)
+	// blocks.0.moe2: blocks.0.moe2.norm, blocks.0.moe2.norm/1 = rmsnorm(blocks.0.moe1/residual, @blocks.0.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[196608:196608+T*96], a[294912:294912+T*96], a[393216:393216+T], a[98304:98304+T*96], a[0:T*96], w[141888:141984], T, 96, 1e-06)
+	// blocks.0.moe2: blocks.0.moe2/moe, blocks.0.moe2/moe/1 = moe(blocks.0.moe2.norm, @blocks.0.moe2.router, @blocks.0.moe2.experts.up, @blocks.0.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[1], a[0:T*96], a[294912:294912+T*96], w[141984:142752], w[142752:290208], w[290208:437664], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.0.moe2: %w", err)
 	}
-	a[393216] = float32(aux)
-	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.ffn1/residual, blocks.0.moe2/moe)
-	// blocks.0.ffn2: blocks.0.ffn2.norm, blocks.0.ffn2.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.0.ffn2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[0:T*128], a[262144:262144+T*128], w[1223168:1223296], T, 128, 1e-06)
-	// blocks.0.ffn2: blocks.0.ffn2/up = matmul(blocks.0.ffn2.norm, @blocks.0.ffn2.up)
-	// blocks.0.ffn2: blocks.0.ffn2/act = act(blocks.0.ffn2/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[524288:524288+T*128], 128, w[1223296:1256064], 256, 0, a[0:T*256], 256, a[0:T*256], 256)
-	// blocks.0.ffn2: blocks.0.ffn2/down = matmul(blocks.0.ffn2/act, @blocks.0.ffn2.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[0:T*256], 256, w[1256064:1288832], 128, 0, a[262144:262144+T*128], 128)
-	// blocks.0.ffn2: blocks.0.ffn2/residual = add(blocks.0.moe2/residual, blocks.0.ffn2/down)
-	// blocks.0.moe3: blocks.0.moe3.norm, blocks.0.moe3.norm/1 = rmsnorm(blocks.0.ffn2/residual, @blocks.0.moe3.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[393216:393216+T*128], a[262144:262144+T*128], w[1288832:1288960], T, 128, 1e-06)
-	// blocks.0.moe3: blocks.0.moe3/moe, blocks.0.moe3/moe/1 = moe(blocks.0.moe3.norm, @blocks.0.moe3.router, @blocks.0.moe3.experts.up, @blocks.0.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[2], a[262144:262144+T*128], a[131072:131072+T*128], w[1288960:1289984], w[1289984:1552128], w[1552128:1814272], batch, seq)
-	if err != nil {
-		return nil, fmt.Errorf("model: blocks.0.moe3: %w", err)
-	}
-	a[393216] = float32(aux)
-	// blocks.0.moe3: blocks.0.moe3/residual = add(blocks.0.ffn2/residual, blocks.0.moe3/moe)
-	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe3/residual, @blocks.1.attn.norm.scale) (fused)
-	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[0:T*128], a[262144:262144+T*128], w[1814272:1814400], T, 128, 1e-06)
+	a[98304] = float32(aux)
+	// blocks.0.moe2: blocks.0.moe2/residual = add(blocks.0.moe1/residual, blocks.0.moe2/moe)
+	// blocks.1.attn: blocks.1.attn.norm, blocks.1.attn.norm/1 = rmsnorm(blocks.0.moe2/residual, @blocks.1.attn.norm.scale) (fused)
+	kernels.AddRMSNorm(a[294912:294912+T*96], a[393216:393216+T*96], a[98304:98304+T], a[196608:196608+T*96], a[0:T*96], w[437664:437760], T, 96, 1e-06)
 	// blocks.1.attn: blocks.1.attn/qkv = matmul(blocks.1.attn.norm, @blocks.1.attn.qkv)
-	kernels.Gemm(false, false, T, 384, 128, 1, a[524288:524288+T*128], 128, w[1814400:1863552], 384, 0, a[0:T*384], 384)
-	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=4 head_dim=32 causal
-	kernels.Attention(a[524288:524288+T*128], a[655360:655360+T*4], a[0:T*384], batch, seq, 4, 32, true)
-	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*384], batch, seq, MaxSeq, 4, 32)
+	kernels.Gemm(false, false, T, 288, 96, 1, a[393216:393216+T*96], 96, w[437760:465408], 288, 0, a[0:T*288], 288)
+	// blocks.1.attn: blocks.1.attn/attn, blocks.1.attn/attn/1 = attention(blocks.1.attn/qkv) heads=8 head_dim=12 causal
+	kernels.Attention(a[393216:393216+T*96], a[491520:491520+T*8], a[0:T*288], batch, seq, 8, 12, true)
+	kernels.AttentionCache(d.k[1], d.v[1], a[0:T*288], batch, seq, MaxSeq, 8, 12)
 	// blocks.1.attn: blocks.1.attn/out = matmul(blocks.1.attn/attn, @blocks.1.attn.out)
-	kernels.Gemm(false, false, T, 128, 128, 1, a[524288:524288+T*128], 128, w[1863552:1879936], 128, 0, a[0:T*128], 128)
-	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe3/residual, blocks.1.attn/out)
+	kernels.Gemm(false, false, T, 96, 96, 1, a[393216:393216+T*96], 96, w[465408:474624], 96, 0, a[0:T*96], 96)
+	// blocks.1.attn: blocks.1.attn/residual = add(blocks.0.moe2/residual, blocks.1.attn/out)
 	// blocks.1.moe1: blocks.1.moe1.norm, blocks.1.moe1.norm/1 = rmsnorm(blocks.1.attn/residual, @blocks.1.moe1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[131072:131072+T*128], a[262144:262144+T*128], a[524288:524288+T], a[393216:393216+T*128], a[0:T*128], w[1879936:1880064], T, 128, 1e-06)
-	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[3], a[0:T*128], a[262144:262144+T*128], w[1880064:1881088], w[1881088:2143232], w[2143232:2405376], batch, seq)
+	kernels.AddRMSNorm(a[98304:98304+T*96], a[196608:196608+T*96], a[393216:393216+T], a[294912:294912+T*96], a[0:T*96], w[474624:474720], T, 96, 1e-06)
+	// blocks.1.moe1: blocks.1.moe1/moe, blocks.1.moe1/moe/1 = moe(blocks.1.moe1.norm, @blocks.1.moe1.router, @blocks.1.moe1.experts.up, @blocks.1.moe1.experts.down) experts=4 hidden=96 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[2], a[0:T*96], a[196608:196608+T*96], w[474720:475104], w[475104:511968], w[511968:548832], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.1.moe1: %w", err)
 	}
-	a[393216] = float32(aux)
+	a[294912] = float32(aux)
 	// blocks.1.moe1: blocks.1.moe1/residual = add(blocks.1.attn/residual, blocks.1.moe1/moe)
-	// blocks.1.ffn1: blocks.1.ffn1.norm, blocks.1.ffn1.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.ffn1.norm.scale) (fused)
-	kernels.AddRMSNorm(a[262144:262144+T*128], a[393216:393216+T*128], a[524288:524288+T], a[131072:131072+T*128], a[0:T*128], w[2405376:2405504], T, 128, 1e-06)
-	// blocks.1.ffn1: blocks.1.ffn1/up = matmul(blocks.1.ffn1.norm, @blocks.1.ffn1.up)
-	// blocks.1.ffn1: blocks.1.ffn1/act = act(blocks.1.ffn1/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[393216:393216+T*128], 128, w[2405504:2438272], 256, 0, a[0:T*256], 256, a[0:T*256], 256)
-	// blocks.1.ffn1: blocks.1.ffn1/down = matmul(blocks.1.ffn1/act, @blocks.1.ffn1.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[0:T*256], 256, w[2438272:2471040], 128, 0, a[393216:393216+T*128], 128)
-	// blocks.1.ffn1: blocks.1.ffn1/residual = add(blocks.1.moe1/residual, blocks.1.ffn1/down)
-	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.ffn1/residual, @blocks.1.moe2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[262144:262144+T*128], a[393216:393216+T*128], w[2471040:2471168], T, 128, 1e-06)
-	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[4], a[262144:262144+T*128], a[131072:131072+T*128], w[2471168:2472192], w[2472192:2734336], w[2734336:2996480], batch, seq)
+	// blocks.1.moe2: blocks.1.moe2.norm, blocks.1.moe2.norm/1 = rmsnorm(blocks.1.moe1/residual, @blocks.1.moe2.norm.scale) (fused)
+	kernels.AddRMSNorm(a[196608:196608+T*96], a[294912:294912+T*96], a[393216:393216+T], a[98304:98304+T*96], a[0:T*96], w[548832:548928], T, 96, 1e-06)
+	// blocks.1.moe2: blocks.1.moe2/moe, blocks.1.moe2/moe/1 = moe(blocks.1.moe2.norm, @blocks.1.moe2.router, @blocks.1.moe2.experts.up, @blocks.1.moe2.experts.down) experts=8 hidden=192 act=sqrelu route=top_k(k=2, capacity=2, group=position, aux=0.01)
+	aux, err = moe.Forward(m.moeInfer[3], a[0:T*96], a[294912:294912+T*96], w[548928:549696], w[549696:697152], w[697152:844608], batch, seq)
 	if err != nil {
 		return nil, fmt.Errorf("model: blocks.1.moe2: %w", err)
 	}
-	a[393216] = float32(aux)
-	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.ffn1/residual, blocks.1.moe2/moe)
-	// blocks.1.ffn2: blocks.1.ffn2.norm, blocks.1.ffn2.norm/1 = rmsnorm(blocks.1.moe2/residual, @blocks.1.ffn2.norm.scale) (fused)
-	kernels.AddRMSNorm(a[393216:393216+T*128], a[524288:524288+T*128], a[131072:131072+T], a[0:T*128], a[262144:262144+T*128], w[2996480:2996608], T, 128, 1e-06)
-	// blocks.1.ffn2: blocks.1.ffn2/up = matmul(blocks.1.ffn2.norm, @blocks.1.ffn2.up)
-	// blocks.1.ffn2: blocks.1.ffn2/act = act(blocks.1.ffn2/up) sqrelu (fused)
-	kernels.GemmAct(kernels.ActSqReLU, false, false, T, 256, 128, 1, a[524288:524288+T*128], 128, w[2996608:3029376], 256, 0, a[0:T*256], 256, a[0:T*256], 256)
-	// blocks.1.ffn2: blocks.1.ffn2/down = matmul(blocks.1.ffn2/act, @blocks.1.ffn2.down)
-	kernels.Gemm(false, false, T, 128, 256, 1, a[0:T*256], 256, w[3029376:3062144], 128, 0, a[262144:262144+T*128], 128)
-	// blocks.1.ffn2: blocks.1.ffn2/residual = add(blocks.1.moe2/residual, blocks.1.ffn2/down)
-	// blocks.1.moe3: blocks.1.moe3.norm, blocks.1.moe3.norm/1 = rmsnorm(blocks.1.ffn2/residual, @blocks.1.moe3.norm.scale) (fused)
-	kernels.AddRMSNorm(a[0:T*128], a[131072:131072+T*128], a[524288:524288+T], a[393216:393216+T*128], a[262144:262144+T*128], w[3062144:3062272], T, 128, 1e-06)
-	// blocks.1.moe3: blocks.1.moe3/moe, blocks.1.moe3/moe/1 = moe(blocks.1.moe3.norm, @blocks.1.moe3.router, @blocks.1.moe3.experts.up, @blocks.1.moe3.experts.down) experts=8 hidden=256 act=sqrelu route=expert_choice(capacity=1, group=position)
-	aux, err = moe.Forward(m.moeInfer[5], a[262144:262144+T*128], a[131072:131072+T*128], w[3062272:3063296], w[3063296:3325440], w[3325440:3587584], batch, seq)
-	if err != nil {
-		return nil, fmt.Errorf("model: blocks.1.moe3: %w", err)
-	}
-	a[393216] = float32(aux)
-	// blocks.1.moe3: blocks.1.moe3/residual = add(blocks.1.ffn2/residual, blocks.1.moe3/moe)
-	// norm: norm, norm/1 = rmsnorm(blocks.1.moe3/residual, @norm.scale) (fused)
-	kernels.AddRMSNorm(a[131072:131072+T*128], a[393216:393216+T*128], a[524288:524288+T], a[0:T*128], a[262144:262144+T*128], w[3587584:3587712], T, 128, 1e-06)
+	a[98304] = float32(aux)
+	// blocks.1.moe2: blocks.1.moe2/residual = add(blocks.1.moe1/residual, blocks.1.moe2/moe)
+	// norm: norm, norm/1 = rmsnorm(blocks.1.moe2/residual, @norm.scale) (fused)
+	kernels.AddRMSNorm(a[98304:98304+T*96], a[294912:294912+T*96], a[393216:393216+T], a[196608:196608+T*96], a[0:T*96], w[844608:844704], T, 96, 1e-06)
 	// head: logits = matmul(norm, @embed.tokensᵀ)
-	kernels.Gemm(false, true, T, 256, 128, 1, a[393216:393216+T*128], 128, w[0:32768], 128, 0, a[0:T*256], 256)
+	kernels.Gemm(false, true, T, 256, 96, 1, a[294912:294912+T*96], 96, w[0:24576], 96, 0, a[0:T*256], 256)
 
 	d.pos = seq
 	return a[0 : T*Vocab : T*Vocab], nil

@@ -1,5 +1,4 @@
 // Package charlmdecode checks the key/value-cache Decoder of the example
-// model examples/charlm (Brainformer blocks: expert choice over group
-// position, squared-ReLU experts, a tied head) against its Infer, at full
-// size.
+// model examples/charlm (the searched blocks: top-2 over group position,
+// squared-ReLU experts, a tied head) against its Infer, at full size.
 package charlmdecode
