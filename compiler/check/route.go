@@ -53,6 +53,19 @@ var routeRules = map[string]*ruleSpec{
 	},
 }
 
+// foreignAttrs holds, per rule, the other rule's attributes and why they do
+// not apply.
+var foreignAttrs = map[string]map[string]string{
+	"expert_choice": {
+		"aux": "expert choice balances load by construction and takes no auxiliary loss; remove aux (zloss, the router z-loss, is allowed)",
+		"k":   "expert choice derives k, the tokens each expert takes, from the capacity: k = floor(n·c/E) for n tokens per group; set capacity instead",
+	},
+	"top_k": {
+		"fill":   "fill is an expert_choice attribute: under top_k every token already picks its k experts; raise capacity if choices are dropped",
+		"causal": "causal is an expert_choice attribute: top_k with k = 1 is causal over every group, and with k >= 2 over group: position",
+	},
+}
+
 // ruleNames lists the routing rules, for messages.
 var ruleNames = []string{"expert_choice", "top_k"}
 
@@ -98,38 +111,13 @@ func (ev *evaluator) routeRule(call *ast.Call) value {
 
 	// Attributes that belong to the other rule get a message saying why
 	// rather than a plain "unknown attribute".
-	args := call.Args
-	if name == "expert_choice" {
-		args = nil
-		for _, a := range call.Args {
-			switch a.Name.Name {
-			case "aux":
-				ev.errorf(parser.Pos(a.Name.Pos), false, InvalidRoute,
-					"expert choice balances load by construction and takes no auxiliary loss; remove aux (zloss, the router z-loss, is allowed)")
-				continue
-			case "k":
-				ev.errorf(parser.Pos(a.Name.Pos), false, InvalidRoute,
-					"expert choice derives k, the tokens each expert takes, from the capacity: k = floor(n·c/E) for n tokens per group; set capacity instead")
-				continue
-			}
-			args = append(args, a)
+	var args []*ast.Arg
+	for _, a := range call.Args {
+		if why, ok := foreignAttrs[name][a.Name.Name]; ok {
+			ev.errorf(parser.Pos(a.Name.Pos), false, InvalidRoute, "%s", why)
+			continue
 		}
-	}
-	if name == "top_k" {
-		args = nil
-		for _, a := range call.Args {
-			switch a.Name.Name {
-			case "fill":
-				ev.errorf(parser.Pos(a.Name.Pos), false, InvalidRoute,
-					"fill is an expert_choice attribute: under top_k every token already picks its k experts; raise capacity if choices are dropped")
-				continue
-			case "causal":
-				ev.errorf(parser.Pos(a.Name.Pos), false, InvalidRoute,
-					"causal is an expert_choice attribute: top_k with k = 1 is causal over every group, and with k >= 2 over group: position")
-				continue
-			}
-			args = append(args, a)
-		}
+		args = append(args, a)
 	}
 	filtered := *call
 	filtered.Args = args

@@ -41,8 +41,7 @@ type Workspace[F kernels.Float] struct {
 	goff   []int32 // [groups, E] first slot of each group's block in its expert
 	expOff []int32 // [E+1] expert e owns slots expOff[e]:expOff[e+1]
 	order  []int32 // [E] experts by decreasing load (parallel claim order)
-	extra  []int32 // [E] Fill: untaken tokens given to each expert
-	sizes  []int32 // [E] Fill: each expert's slots before filling
+	extra  []int32 // [E] Fill: untaken tokens given to each expert, then each one's fill cursor
 
 	// Causal: per group and expert the members taken ([T·E], n per unit),
 	// and per-group scratch of the selection, n per group.
@@ -90,7 +89,7 @@ func NewWorkspace[F kernels.Float](c Config) *Workspace[F] {
 		logits: make([]F, maxT*e), probs: make([]F, maxT*e), lse: make([]float64, maxT),
 		frac: make([]float64, e),
 		cnt:  make([]int32, maxGroups*e), goff: make([]int32, maxGroups*e),
-		expOff: make([]int32, e+1), order: make([]int32, e), extra: make([]int32, e), sizes: make([]int32, e),
+		expOff: make([]int32, e+1), order: make([]int32, e), extra: make([]int32, e),
 		slotTok: make([]int32, slots), slotExp: make([]int32, slots), slotGate: make([]F, slots),
 		tokPtr: make([]int32, maxT+1), tokSlot: make([]int32, slots), tokCur: make([]int32, maxT),
 		xg: make([]F, slots*c.D), hpre: make([]F, slots*c.H1()), act: make([]F, slots*c.Hidden), out: make([]F, slots*c.D),
@@ -168,20 +167,8 @@ func Forward[F kernels.Float](ws *Workspace[F], y, x, wg, w1, w2 []F, batch, seq
 	// Routing: fill the slots.
 	if c.Rule == ExpertChoice && c.Causal {
 		ws.run(jobSelectCausal, ws.groups, 1)
-		var acc int32
-		for ex := range e {
-			ws.expOff[ex] = acc
-			for g := range ws.groups {
-				ws.goff[g*e+ex] = acc
-				acc += ws.cnt[g*e+ex]
-			}
-		}
-		ws.expOff[e] = acc
-		ws.slots = int(acc)
+		ws.layoutCounts()
 		ws.run(jobFillCausal, ws.groups, 1)
-		if c.Fill {
-			ws.fillUntaken()
-		}
 	} else if c.Rule == ExpertChoice {
 		k := ws.capac
 		for i := range e + 1 {
@@ -190,22 +177,13 @@ func Forward[F kernels.Float](ws *Workspace[F], y, x, wg, w1, w2 []F, batch, seq
 		ws.slots = e * ws.groups * k
 		units := ws.groups * e
 		ws.run(jobSelect, units, max(1, ceilDiv(units, 256)))
-		if c.Fill {
-			ws.fillUntaken()
-		}
 	} else {
 		ws.run(jobPlace, ws.groups, 1)
-		var acc int32
-		for ex := range e {
-			ws.expOff[ex] = acc
-			for g := range ws.groups {
-				ws.goff[g*e+ex] = acc
-				acc += ws.cnt[g*e+ex]
-			}
-		}
-		ws.expOff[e] = acc
-		ws.slots = int(acc)
+		ws.layoutCounts()
 		ws.run(jobFill, ws.groups, 1)
+	}
+	if c.Rule == ExpertChoice && c.Fill {
+		ws.fillUntaken()
 	}
 	if ws.slots > len(ws.slotTok) {
 		panic(fmt.Sprintf("moe: internal error: %d slots, room for %d", ws.slots, len(ws.slotTok)))
@@ -218,6 +196,22 @@ func Forward[F kernels.Float](ws *Workspace[F], y, x, wg, w1, w2 []F, batch, seq
 	ws.valid = true
 	j.x, j.y, j.wg, j.w1, j.w2 = nil, nil, nil, nil, nil
 	return ws.aux, nil
+}
+
+// layoutCounts lays the slots out from cnt, the placements per group and
+// expert: expert by expert, each group's block in group order.
+func (ws *Workspace[F]) layoutCounts() {
+	e := ws.e
+	var acc int32
+	for ex := range e {
+		ws.expOff[ex] = acc
+		for g := range ws.groups {
+			ws.goff[g*e+ex] = acc
+			acc += ws.cnt[g*e+ex]
+		}
+	}
+	ws.expOff[e] = acc
+	ws.slots = int(acc)
 }
 
 // auxLoss sums the chunks' partial sums into the auxiliary loss.

@@ -202,7 +202,8 @@ func (ws *Workspace[F]) fillUntaken() {
 		extra[ex]++
 	}
 	// Move each expert's selected block right by the extras before it,
-	// last expert first, then append its extra tokens.
+	// last expert first; extra[ex] then becomes the cursor where its extra
+	// tokens go, after its block.
 	var total int32
 	for _, n := range extra {
 		total += n
@@ -210,28 +211,21 @@ func (ws *Workspace[F]) fillUntaken() {
 	if total == 0 {
 		return
 	}
-	sizes := ws.sizes
-	for ex := range e {
-		sizes[ex] = ws.expOff[ex+1] - ws.expOff[ex]
-	}
-	shift := total
+	shift, end := total, ws.expOff[e]
 	for ex := e - 1; ex >= 0; ex-- {
 		shift -= extra[ex]
-		from, sel := ws.expOff[ex], sizes[ex]
-		to := from + shift
+		from := ws.expOff[ex]
+		sel, to := end-from, from+shift
 		if shift > 0 {
 			copy(ws.slotTok[to:to+sel], ws.slotTok[from:from+sel])
 			copy(ws.slotGate[to:to+sel], ws.slotGate[from:from+sel])
 			copy(ws.slotExp[to:to+sel], ws.slotExp[from:from+sel])
 		}
-		ws.expOff[ex] = to
+		ws.expOff[ex], extra[ex], end = to, to+sel, from
 	}
 	ws.slots += int(total)
 	ws.expOff[e] = int32(ws.slots)
-	cur := ws.extra // reused as the fill cursor of each expert
-	for ex := range e {
-		cur[ex] = ws.expOff[ex] + sizes[ex]
-	}
+	cur := extra
 	for tok := range t {
 		ex := taken[tok]
 		if ex < 0 {
