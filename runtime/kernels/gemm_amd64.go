@@ -4,7 +4,7 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run gemm_make.go
+//go:generate go run gemm_make.go bf16_make.go
 
 // The micro-kernels compute one mr×nr tile of C:
 //

@@ -1,8 +1,9 @@
 //go:build ignore
 
-// gemm_make.go writes gemm_amd64.s, the float32 GEMM micro-kernels:
+// gemm_make.go writes gemm_amd64.s, the float32 GEMM micro-kernels, and
+// (with bf16_make.go) bf16_amd64.s:
 //
-//	go run gemm_make.go
+//	go run gemm_make.go bf16_make.go
 //
 // Every kernel computes one MR×NR tile of C from an A panel addressed by a
 // row stride and a k stride (so A is read in place or from a packed panel)
@@ -488,4 +489,6 @@ func main() {
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
+	out.Reset()
+	bf16Main()
 }

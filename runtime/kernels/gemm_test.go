@@ -129,6 +129,19 @@ func checkGemmCase[F Float](t *testing.T, r interface{ Float64() float64 }, tA, 
 // poison, if not nil, may plant NaN or Inf in A and B.
 func checkGemmCaseWith[F Float](t *testing.T, r interface{ Float64() float64 }, tA, tB bool, m, n, k int, alpha, beta float64, pad int, poison func(a, b []F)) {
 	t.Helper()
+	checkGemmOn(t, gemmUnderTest[F]{run: Gemm[F]}, r, tA, tB, m, n, k, alpha, beta, pad, poison)
+}
+
+// gemmUnderTest is the product a conformance check runs, and how the
+// float64 reference sees its operands.
+type gemmUnderTest[F Float] struct {
+	run   func(tA, tB bool, m, n, k int, alpha F, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int)
+	round func(x []float64) // applied to copies of A and B for the reference; nil: none
+}
+
+// checkGemmOn is checkGemmCaseWith for the product u.
+func checkGemmOn[F Float](t *testing.T, u gemmUnderTest[F], r interface{ Float64() float64 }, tA, tB bool, m, n, k int, alpha, beta float64, pad int, poison func(a, b []F)) {
+	t.Helper()
 	ar, ac := m, k
 	if tA {
 		ar, ac = k, m
@@ -162,8 +175,13 @@ func checkGemmCaseWith[F Float](t *testing.T, r interface{ Float64() float64 }, 
 	}
 	wantBuf := to64(buf)
 	want := wantBuf[guard:]
-	naiveGemm(tA, tB, m, n, k, alpha, to64(a), lda, to64(b), ldb, beta, want, ldc)
-	Gemm(tA, tB, m, n, k, F(alpha), a, lda, b, ldb, F(beta), c, ldc)
+	a64, b64 := to64(a), to64(b)
+	if u.round != nil {
+		u.round(a64)
+		u.round(b64)
+	}
+	naiveGemm(tA, tB, m, n, k, alpha, a64, lda, b64, ldb, beta, want, ldc)
+	u.run(tA, tB, m, n, k, F(alpha), a, lda, b, ldb, F(beta), c, ldc)
 	tol := tolFor[F]() * (1 + float64(k)/64)
 	for i, g := range buf {
 		w := wantBuf[i]

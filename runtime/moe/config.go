@@ -83,6 +83,11 @@ type Config struct {
 	// than floor((i+1)·c/E) earlier members have a higher probability
 	// (ties to the earlier), so no member's routing depends on later ones.
 	Causal bool
+	// BF16 runs the experts' products in bf16 precision
+	// (kernels.GemmBF16: bfloat16 operands, float32 sums); the router,
+	// the gates and everything else stay in the element type. It needs a
+	// float32 workspace.
+	BF16 bool
 	// AuxWeight weighs the TopK load-balancing loss (must be 0 for
 	// ExpertChoice); ZWeight the router z-loss (either rule). 0 is off.
 	AuxWeight, ZWeight float64

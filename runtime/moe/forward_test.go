@@ -481,3 +481,45 @@ func TestFillGivesEveryTokenAnExpert(t *testing.T) {
 	require.Equal(t, ps.PerToken[0], left)
 	require.Equal(t, sum(ps.Load)+left, sum(fs.Load))
 }
+
+// TestBF16ExpertsMatchReference runs the experts in bf16 precision against
+// the float64 reference with bfloat16 operands in the expert products, on
+// whatever bf16 implementation the CPU has, and checks that the rounding
+// is visible: the float32 reference is ten times further away. Errors are
+// relative norms: an activation computed in float32 may round to the
+// neighbouring bfloat16 of the reference's, which moves single outputs by
+// up to 1e-4.
+func TestBF16ExpertsMatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	relErr := func(want, got []float64) float64 {
+		var d, n float64
+		for i := range want {
+			d += (want[i] - got[i]) * (want[i] - got[i])
+			n += want[i] * want[i]
+		}
+		return math.Sqrt(d / n)
+	}
+	for _, rule := range []Rule{ExpertChoice, TopK} {
+		for _, gated := range []bool{false, true} {
+			c := Config{
+				Experts: 4, D: 40, Hidden: 36, Act: kernels.ActGELU, Gated: gated,
+				Rule: rule, Capacity: 2, Group: GroupBatch, K: 2, BF16: true,
+				MaxBatch: 3, MaxSeq: 16,
+			}
+			p := newParams(r, c, 3, 16)
+			ws, got, _ := forwardAs[float32](t, c, p, 3, 16)
+			want := refForward(c, p.x, p.wg, p.w1, p.w2, 3, 16)
+			name := fmt.Sprintf("%v gated=%v on %s", rule, gated, kernels.BF16Impl())
+			requireAssign(t, want.assign, ws.assignments(), 1e-5, name)
+			requireClose(t, want.y, got, 1e-3, name)
+			e := relErr(want.y, got)
+			require.Less(t, e, 2e-5, name)
+			c.BF16 = false
+			exact := refForward(c, p.x, p.wg, p.w1, p.w2, 3, 16)
+			require.Greater(t, relErr(exact.y, got), 10*e, "%s: bf16 products look like float32 ones", name)
+		}
+	}
+	require.Panics(t, func() {
+		NewWorkspace[float64](Config{Experts: 2, D: 2, Hidden: 2, Rule: TopK, K: 1, Capacity: 1, BF16: true, MaxBatch: 1, MaxSeq: 1})
+	})
+}

@@ -3,6 +3,7 @@ package moe
 import (
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/bfcdev/bfc/runtime/kernels"
 )
@@ -79,6 +80,10 @@ type Workspace[F kernels.Float] struct {
 func NewWorkspace[F kernels.Float](c Config) *Workspace[F] {
 	if err := c.Validate(); err != nil {
 		panic(err)
+	}
+	var zero F
+	if c.BF16 && unsafe.Sizeof(zero) != 4 {
+		panic("moe: BF16 needs a float32 workspace")
 	}
 	maxT := c.MaxBatch * c.MaxSeq
 	e, slots := c.Experts, c.maxSlots()
@@ -553,13 +558,33 @@ func (ws *Workspace[F]) expertForward(ex int, x, w1, w2 []F) {
 	}
 	hp := ws.hpre[o*h1 : (o+n)*h1]
 	a := ws.act[o*h : (o+n)*h]
-	kernels.GemmStreamB(false, false, n, h1, d, 1, xg, d, w1[ex*d*h1:(ex+1)*d*h1], h1, 0, hp, h1)
+	ws.mm(true, false, false, n, h1, d, xg, d, w1[ex*d*h1:(ex+1)*d*h1], h1, 0, hp, h1)
 	if ws.cfg.Gated {
 		kernels.GLU(ws.cfg.Act, a, hp, n, h)
 	} else {
 		kernels.Activate(ws.cfg.Act, a, hp)
 	}
-	kernels.GemmStreamB(false, false, n, d, h, 1, a, h, w2[ex*h*d:(ex+1)*h*d], d, 0, ws.out[o*d:(o+n)*d], d)
+	ws.mm(true, false, false, n, d, h, a, h, w2[ex*h*d:(ex+1)*h*d], d, 0, ws.out[o*d:(o+n)*d], d)
+}
+
+// mm is an expert product C = op(A)·op(B) + beta·C: kernels.GemmBF16 in
+// bf16 precision, else kernels.GemmStreamB (stream, B used once, few
+// rows) or kernels.Gemm.
+func (ws *Workspace[F]) mm(stream, transA, transB bool, m, n, k int, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
+	switch {
+	case ws.cfg.BF16:
+		kernels.GemmBF16(transA, transB, m, n, k, 1, f32(a), lda, f32(b), ldb, float32(beta), f32(c), ldc)
+	case stream:
+		kernels.GemmStreamB(transA, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+	default:
+		kernels.Gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
+// f32 reinterprets x as []float32; F is 4 bytes wide (NewWorkspace checks
+// it for BF16).
+func f32[F kernels.Float](x []F) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
 }
 
 // combine sets y[t] = Σ gate·out over the slots of tokens lo:hi.
@@ -604,16 +629,16 @@ func (ws *Workspace[F]) expertBackward(ex int, dy, w1, w2, dw1, dw2 []F, beta F)
 	we1, we2 := w1[ex*d*h1:(ex+1)*d*h1], w2[ex*h*d:(ex+1)*h*d]
 	xg, hp, a := ws.xg[o*d:(o+n)*d], ws.hpre[o*h1:(o+n)*h1], ws.act[o*h:(o+n)*h]
 	da, dh := ws.dact[o*h:(o+n)*h], ws.dh[o*h1:(o+n)*h1]
-	kernels.GemmStreamB(false, true, n, h, d, 1, dO, d, we2, d, 0, da, h)
-	kernels.Gemm(true, false, h, d, n, 1, a, h, dO, d, beta, dw2[ex*h*d:(ex+1)*h*d], d)
+	ws.mm(true, false, true, n, h, d, dO, d, we2, d, 0, da, h)
+	ws.mm(false, true, false, h, d, n, a, h, dO, d, beta, dw2[ex*h*d:(ex+1)*h*d], d)
 	clear(dh)
 	if ws.cfg.Gated {
 		kernels.GLUBackward(ws.cfg.Act, dh, da, hp, n, h)
 	} else {
 		kernels.ActivateBackward(ws.cfg.Act, dh, da, hp)
 	}
-	kernels.Gemm(true, false, d, h1, n, 1, xg, d, dh, h1, beta, dw1[ex*d*h1:(ex+1)*d*h1], h1)
-	kernels.GemmStreamB(false, true, n, d, h1, 1, dh, h1, we1, h1, 0, dO, d) // dX_in replaces dO
+	ws.mm(false, true, false, d, h1, n, xg, d, dh, h1, beta, dw1[ex*d*h1:(ex+1)*d*h1], h1)
+	ws.mm(true, false, true, n, d, h1, dh, h1, we1, h1, 0, dO, d) // dX_in replaces dO
 }
 
 // routerBackward adds the scattered dX_in of tokens lo:hi to dx and

@@ -187,6 +187,12 @@ func refForward(c Config, x, wg, w1, w2 []float64, batch, seq int) refResult {
 			}
 		}
 	}
+	// In bf16 precision the expert products see their operands rounded
+	// to bfloat16: x, W1, the activations and W2.
+	rb := func(v float64) float64 { return v }
+	if c.BF16 {
+		rb = func(v float64) float64 { return float64(kernels.RoundBF16(float32(v))) }
+	}
 	for t := range T {
 		sort.Slice(res.assign[t], func(i, j int) bool { return res.assign[t][i].expert < res.assign[t][j].expert })
 		for _, a := range res.assign[t] {
@@ -194,7 +200,7 @@ func refForward(c Config, x, wg, w1, w2 []float64, batch, seq int) refResult {
 			h := make([]float64, H1)
 			for j := range H1 {
 				for d := range D {
-					h[j] += x[t*D+d] * w1[(e*D+d)*H1+j]
+					h[j] += rb(x[t*D+d]) * rb(w1[(e*D+d)*H1+j])
 				}
 			}
 			act := make([]float64, H)
@@ -208,7 +214,7 @@ func refForward(c Config, x, wg, w1, w2 []float64, batch, seq int) refResult {
 			for d := range D {
 				var o float64
 				for j := range H {
-					o += act[j] * w2[(e*H+j)*D+d]
+					o += rb(act[j]) * rb(w2[(e*H+j)*D+d])
 				}
 				res.y[t*D+d] += a.gate * o
 			}
