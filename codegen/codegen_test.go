@@ -224,6 +224,8 @@ var e2eTargets = []struct {
 	{"internal/e2e/moemodel.bf", "internal/e2e/moeinfer", codegen.Options{Package: "moeinfer", Source: "moemodel.bf", InferenceOnly: true}, plan.Options{}},
 	{"internal/e2e/moecausal.bf", "internal/e2e/moecausal", codegen.Options{Package: "moecausal", Source: "moecausal.bf"}, plan.Options{}},
 	{"internal/e2e/moecausalseq.bf", "internal/e2e/moecausalseq", codegen.Options{Package: "moecausalseq", Source: "moecausalseq.bf"}, plan.Options{}},
+	{"internal/e2e/gradmodel.bf", "internal/e2e/gradbf16", codegen.Options{Package: "gradbf16", Source: "gradmodel.bf", Precision: "bf16"}, plan.Options{}},
+	{"internal/e2e/moemodel.bf", "internal/e2e/moebf16", codegen.Options{Package: "moebf16", Source: "moemodel.bf", Precision: "bf16"}, plan.Options{}},
 	{"internal/e2e/moeleak.bf", "internal/e2e/moeleak", codegen.Options{Package: "moeleak", Source: "moeleak.bf"}, plan.Options{}},
 	{"internal/e2e/moecausal.bf", "internal/e2e/unfused", codegen.Options{Package: "unfused", Source: "moecausal.bf"}, plan.Options{NoFusion: true}},
 }

@@ -78,7 +78,7 @@ func (b *body) decodeInstr(in *ir.Instr) bool {
 			return false
 		}
 		i := cache()
-		b.add(kernel("Attention").Call(b.val(o[0]), b.val(o[1]), b.val(a[0]),
+		b.add(b.kernel("Attention").Call(b.val(o[0]), b.val(o[1]), b.val(a[0]),
 			b.batch(), b.seq(), jen.Lit(at.Heads), jen.Lit(at.HeadDim), jen.Lit(at.Causal)))
 		b.add(kernel("AttentionCache").Call(jen.Id("d").Dot("k").Index(jen.Lit(i)), jen.Id("d").Dot("v").Index(jen.Lit(i)),
 			b.val(a[0]), b.batch(), b.seq(), jen.Id("MaxSeq"), jen.Lit(at.Heads), jen.Lit(at.HeadDim)))
@@ -95,7 +95,7 @@ func (b *body) decodeInstr(in *ir.Instr) bool {
 		b.add(kernel("AddPosEmbed").Call(b.val(o[0]), b.val(a[0]), row, b.id("T"), jen.Lit(1), jen.Lit(d)))
 	case ir.OpAttention:
 		i := cache()
-		b.add(kernel("AttentionDecode").Call(b.val(o[0]), b.val(a[0]),
+		b.add(b.kernel("AttentionDecode").Call(b.val(o[0]), b.val(a[0]),
 			jen.Id("d").Dot("k").Index(jen.Lit(i)), jen.Id("d").Dot("v").Index(jen.Lit(i)), jen.Id("d").Dot("scores"),
 			b.id("T"), jen.Id("MaxSeq"), pos, jen.Lit(at.Heads), jen.Lit(at.HeadDim)))
 	case ir.OpMoE:

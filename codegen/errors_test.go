@@ -43,6 +43,8 @@ func TestGenerateErrors(t *testing.T) {
 		{"nil program", nil, l, codegen.Options{}, "nil program"},
 		{"nil layout", p, nil, codegen.Options{}, "nil program or layout"},
 		{"dtype", p, l, codegen.Options{DType: "float16"}, `dtype "float16"`},
+		{"precision", p, l, codegen.Options{Precision: "fp8"}, `precision "fp8": want float32 or bf16`},
+		{"bf16 float64", p, l, codegen.Options{Precision: "bf16", DType: "float64"}, `precision bf16 needs dtype float32`},
 		{"package main", p, l, codegen.Options{Package: "main"}, `"main" is not a valid package name`},
 		{"package syntax", p, l, codegen.Options{Package: "my-model"}, `"my-model" is not a valid package name`},
 		{"no backward", pn, ln, codegen.Options{}, "has no backward pass"},

@@ -129,6 +129,21 @@ func (b *body) vals(vs ...*ir.Value) []jen.Code {
 
 func kernel(name string) *jen.Statement { return jen.Qual(kernelsPath, name) }
 
+// bf16Kernels maps the kernels with products to their bf16 forms.
+var bf16Kernels = map[string]string{
+	"Gemm": "GemmBF16", "GemmStreamB": "GemmBF16", "GemmAct": "GemmActBF16",
+	"Attention": "AttentionBF16", "AttentionBackward": "AttentionBackwardBF16",
+	"AttentionDecode": "AttentionDecodeBF16",
+}
+
+// kernel returns the kernel name in the model's precision.
+func (b *body) kernel(name string) *jen.Statement {
+	if n, ok := bf16Kernels[name]; ok && b.g.bf16 {
+		name = n
+	}
+	return kernel(name)
+}
+
 // instrs emits the instructions seq, the i-th preceded by the zeroing
 // zero[i].
 func (b *body) instrs(seq []*ir.Instr, zero [][]*ir.Value) {
@@ -199,7 +214,7 @@ func (b *body) fusedPair(first, second *ir.Instr) {
 	case first.Op == ir.OpMatMul && second.Op == ir.OpAct:
 		y := second.Outs[0]
 		args := append([]jen.Code{act(second.Attrs.Act)}, b.matmulArgs(first)...)
-		b.add(kernel("GemmAct").Call(append(args, b.val(y), jen.Lit(y.Cols))...))
+		b.add(b.kernel("GemmAct").Call(append(args, b.val(y), jen.Lit(y.Cols))...))
 	default:
 		panic(fmt.Sprintf("codegen: no fused kernel for %v then %v", first.Op, second.Op))
 	}
@@ -236,7 +251,7 @@ func (b *body) instr(in *ir.Instr) {
 		b.add(kernel("LayerNorm").Call(b.val(o[0]), b.val(o[1]), b.val(o[2]), b.val(x), b.val(a[1]), b.val(a[2]),
 			b.rows(x.Rows), jen.Lit(x.Cols), jen.Lit(at.Eps)))
 	case ir.OpAttention:
-		b.add(kernel("Attention").Call(b.val(o[0]), b.val(o[1]), b.val(a[0]),
+		b.add(b.kernel("Attention").Call(b.val(o[0]), b.val(o[1]), b.val(a[0]),
 			b.batch(), b.seq(), jen.Lit(at.Heads), jen.Lit(at.HeadDim), jen.Lit(at.Causal)))
 	case ir.OpAct:
 		b.add(kernel("Activate").Call(act(at.Act), b.val(o[0]), b.val(a[0])))
@@ -277,7 +292,7 @@ func (b *body) instr(in *ir.Instr) {
 		b.add(kernel("LayerNormBackward").Call(append(b.vals(o[0], o[1], o[2], a[0], x, a[2], a[3], a[4]),
 			b.rows(x.Rows), jen.Lit(x.Cols))...))
 	case ir.OpAttentionGrad:
-		b.add(kernel("AttentionBackward").Call(append(b.vals(o[0], a[0], a[1], a[2], a[3]),
+		b.add(b.kernel("AttentionBackward").Call(append(b.vals(o[0], a[0], a[1], a[2], a[3]),
 			b.batch(), b.seq(), jen.Lit(at.Heads), jen.Lit(at.HeadDim), jen.Lit(at.Causal))...))
 	case ir.OpActGrad:
 		b.add(kernel("ActivateBackward").Call(act(at.Act), b.val(o[0]), b.val(a[0]), b.val(a[1])))
@@ -662,7 +677,7 @@ func (g *gen) check(f *jen.File) {
 // matmul emits the kernel gemm (Gemm, or GemmStreamB for few rows) for a
 // matmul instruction.
 func (b *body) matmul(gemm string, in *ir.Instr) {
-	b.add(kernel(gemm).Call(b.matmulArgs(in)...))
+	b.add(b.kernel(gemm).Call(b.matmulArgs(in)...))
 }
 
 // matmulArgs renders Gemm's arguments for a matmul instruction.

@@ -207,6 +207,8 @@ type Settings struct {
 	Threads  int    `json:"threads"`
 	Corpus   string `json:"corpus"`
 	Command  string `json:"command"`
+	// Precision of the products: float32, or bf16.
+	Precision string `json:"precision,omitempty"`
 }
 
 // Markdown is the report: settings, then one row per model, the first
@@ -215,6 +217,9 @@ func Markdown(s Settings, rows []Row) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# bfc compare\n\n%s, %s. Each model trained for %s of training time, %d seed(s), %d run(s) at a time × %d thread(s), on %s.\n\n",
 		s.Date, s.CPU, s.Time, s.Seeds, s.Parallel, s.Threads, s.Corpus)
+	if s.Precision != "" {
+		fmt.Fprintf(&b, "Products in %s precision.\n\n", s.Precision)
+	}
 	if s.Command != "" {
 		fmt.Fprintf(&b, "```sh\n%s\n```\n\n", s.Command)
 	}

@@ -110,6 +110,7 @@ type Settings struct {
 	Corpus     []string `json:"corpus,omitempty"`
 	CPU        string   `json:"cpu,omitempty"`
 	Extra      []string `json:"trainer_flags,omitempty"`
+	Precision  string   `json:"precision,omitempty"` // of the trials' products: float32 when empty
 }
 
 // journal appends records to a file, each synced to disk before the

@@ -595,6 +595,7 @@ func sameSettings(old, now *Settings) error {
 	cmp("-hurdle", old.Hurdle, now.Hurdle)
 	cmp("corpus", old.Corpus, now.Corpus)
 	cmp("trainer flags", old.Extra, now.Extra)
+	cmp("precision", orFloat32(old.Precision), orFloat32(now.Precision))
 	if len(diffs) > 0 {
 		return fmt.Errorf("the search was started with other settings: %s; resume with the same ones (only -budget, -workers and the output flags may change)", strings.Join(diffs, ", "))
 	}
@@ -655,4 +656,12 @@ func (c *Config) progress(st *state, recs []*Record, running int, elapsed float6
 	}
 	fmt.Fprintf(c.Progress, "search: %d done (%d rejected, %d failed, %d stopped at the hurdle), %d running; best %s%s; %s left\n",
 		sum.Done, sum.Rejected, sum.Failed, sum.Hurdled, running, best, base, left)
+}
+
+// orFloat32 is a journal's precision, float32 when unset.
+func orFloat32(p string) string {
+	if p == "" {
+		return "float32"
+	}
+	return p
 }

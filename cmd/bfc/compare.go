@@ -37,9 +37,13 @@ func runCompare(e *env, args []string) int {
 	threadsFlag := fs.Int("threads", 0, "threads per run (0: the cores shared out between -parallel runs)")
 	outDir := fs.String("out", "compare", "directory of the report (compare.md, compare.json, curves.png, step.png) and the runs")
 	evalTime := fs.Duration("eval-time", 0, "held-out evaluation every this much training time, for the curves (0: a tenth of -time)")
+	precision := precisionFlag(fs)
 	trainerFlags := fs.String("trainer-flags", "", "flags added to every run's trainer, as '-lr 2e-3' (see bfc train FILE.bf -help)")
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
+	}
+	if !checkPrecision(e, "compare", *precision) {
+		return exitUsage
 	}
 	var files, corpus []string
 	for _, a := range fs.Args() {
@@ -140,7 +144,7 @@ func runCompare(e *env, args []string) int {
 		p, src := checked[i].p, checked[i].src
 		fmt.Fprintf(e.stdout, "bfc compare: building %s (%s parameters, %s activated per token)\n", m.file, stats.Short(m.params), stats.Short(m.activated))
 		var quiet bytes.Buffer
-		bin, err := buildRunner(&env{stdout: &quiet, stderr: &quiet}, p, src)
+		bin, err := buildRunner(&env{stdout: &quiet, stderr: &quiet}, p, src, *precision)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "bfc compare: %s: building the trainer: %v\n%s", m.file, err, quiet.String())
 			return exitError
@@ -154,7 +158,7 @@ func runCompare(e *env, args []string) int {
 	}
 	settings := compare.Settings{
 		Date: time.Now().UTC().Format("2006-01-02"), CPU: orUnknown(cpuName()), Time: budget.String(), Seeds: *seeds,
-		Parallel: *parallel, Threads: threads, Corpus: "Go's sources (the default corpus)",
+		Parallel: *parallel, Threads: threads, Corpus: "Go's sources (the default corpus)", Precision: strings.TrimPrefix(*precision, "float32"),
 		Command: "bfc compare " + strings.Join(args, " "),
 	}
 	if len(corpus) > 0 {

@@ -295,6 +295,7 @@ func runBuild(e *env, args []string) int {
 	pkg := fs.String("pkg", "", "Go package name (default: $GOPACKAGE under go generate, else the model name in lower case)")
 	model := fs.String("model", "", "model to build when the file declares several")
 	dtype := fs.String("dtype", "float32", "float type of the generated code: float32 or float64")
+	precision := precisionFlag(fs)
 	inference := fs.Bool("inference", false, "generate an inference-only package (no backward pass, no gradient buffers)")
 	sets := setFlag(fs)
 	if code, ok := parseFlags(fs, e, args); !ok {
@@ -305,6 +306,14 @@ func runBuild(e *env, args []string) int {
 	}
 	if *dtype != "float32" && *dtype != "float64" {
 		fmt.Fprintf(e.stderr, "bfc build: -dtype %q: want float32 or float64\n", *dtype)
+		return exitUsage
+	}
+	if *precision != "float32" && *precision != "bf16" {
+		fmt.Fprintf(e.stderr, "bfc build: -precision %q: want float32 or bf16\n", *precision)
+		return exitUsage
+	}
+	if *precision == "bf16" && *dtype != "float32" {
+		fmt.Fprintln(e.stderr, "bfc build: -precision bf16 needs -dtype float32")
 		return exitUsage
 	}
 	file := fs.Arg(0)
@@ -334,7 +343,7 @@ func runBuild(e *env, args []string) int {
 		return exitError
 	}
 	files, err := codegen.Generate(p, layout, codegen.Options{
-		Package: name, DType: *dtype, InferenceOnly: *inference, Source: filepath.Base(file),
+		Package: name, DType: *dtype, Precision: *precision, InferenceOnly: *inference, Source: filepath.Base(file),
 	})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "bfc build: %s: %v\n", file, err)

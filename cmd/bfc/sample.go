@@ -56,7 +56,7 @@ func runSample(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "bfc sample: the .bf source recorded in %s no longer compiles with this bfc\n", ckpt)
 		return code
 	}
-	bin, err := buildRunner(e, p, src)
+	bin, err := buildRunner(e, p, src, "float32")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "bfc sample: %v\n", err)
 		return exitError

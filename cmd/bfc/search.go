@@ -44,12 +44,16 @@ func runSearch(e *env, args []string) int {
 	measure := fs.Int("measure-steps", 8, "timed training steps per candidate (after 3 warm-up steps); the median is its step time")
 	spaceName := fs.String("space", "", "the search declaration to run when the file has several")
 	report := fs.String("report", "", "redraw the report, plot and best model from this journal and exit")
+	precision := precisionFlag(fs)
 	trainerFlags := fs.String("trainer-flags", "", "flags added to every trial's trainer, as '-lr 2e-3 -batch 8' (see bfc train FILE.bf -help)")
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
 	}
 	if *report != "" {
 		return searchReport(e, *report, *out)
+	}
+	if !checkPrecision(e, "search", *precision) {
+		return exitUsage
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(e.stderr, "bfc search: want a .bf file with a search declaration")
@@ -155,7 +159,7 @@ func runSearch(e *env, args []string) int {
 		Strategy: *strategy, Init: *initPop, Seed: *seed, Population: *population, Sample: *sample,
 		Budget: *budget, Trial: *trial, Workers: *workers, Threads: threads,
 		Slack: *slack, Hurdle: *hurdle, MaxTrials: *maxTrials, Progress: e.stdout,
-		Settings: search.Settings{Space: file, Corpus: abs, CPU: cpuName(), Extra: extra},
+		Settings: search.Settings{Space: file, Corpus: abs, CPU: cpuName(), Extra: extra, Precision: strings.TrimPrefix(*precision, "float32")},
 	}
 	cfg.Ended = func(recs []*search.Record) {
 		writeSearchOutputs(e, search.Summarise(recs), reportPath, plotPath, *out, false)
@@ -167,7 +171,7 @@ func runSearch(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "bfc search: %v\n", err)
 		return exitError
 	}
-	ev := &trialRunner{e: e, dir: trialsDir, corpus: abs, threads: threads, trial: *trial, hurdle: *hurdle,
+	ev := &trialRunner{e: e, dir: trialsDir, precision: *precision, corpus: abs, threads: threads, trial: *trial, hurdle: *hurdle,
 		seed: *seed, measure: *measure, extra: extra}
 	fmt.Fprintf(e.stdout, "bfc search: %s of %s, %s, %s per trial, budget %s, %d worker(s) × %d thread(s) on %s\n",
 		sp.Name, file, *strategy, *trial, *budget, *workers, threads, orUnknown(cfg.Settings.CPU))
@@ -303,15 +307,16 @@ func cpuName() string {
 // trialRunner evaluates candidates: each is generated and built through
 // bfc train's trainer cache and runs in a process of its own.
 type trialRunner struct {
-	e       *env
-	dir     string
-	corpus  []string
-	threads int
-	trial   time.Duration
-	hurdle  float64
-	seed    uint64
-	measure int
-	extra   []string
+	e         *env
+	dir       string
+	corpus    []string
+	threads   int
+	trial     time.Duration
+	hurdle    float64
+	seed      uint64
+	measure   int
+	extra     []string
+	precision string
 }
 
 // trialResult is what the trainer writes with -result.
@@ -351,7 +356,7 @@ func (r *trialRunner) build(t *search.Trial) (string, error) {
 	}
 	src.Model = progs[0].Name
 	var quiet bytes.Buffer
-	bin, err := buildRunner(&env{stdout: &quiet, stderr: &quiet}, progs[0], src)
+	bin, err := buildRunner(&env{stdout: &quiet, stderr: &quiet}, progs[0], src, r.precision)
 	if err != nil {
 		return "", fmt.Errorf("building the trainer: %v", err)
 	}

@@ -30,6 +30,7 @@ func runTrain(e *env, args []string) int {
 	fs := newFlags(e, "train")
 	model := fs.String("model", "", "model to train when the file declares several")
 	sets := setFlag(fs)
+	precision := precisionFlag(fs)
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
@@ -41,6 +42,9 @@ func runTrain(e *env, args []string) int {
 	if fs.NArg() == 0 {
 		fmt.Fprintln(e.stderr, "bfc train: want a .bf file")
 		fs.Usage()
+		return exitUsage
+	}
+	if !checkPrecision(e, "train", *precision) {
 		return exitUsage
 	}
 	file := fs.Arg(0)
@@ -72,8 +76,11 @@ func runTrain(e *env, args []string) int {
 			cmd += " -set " + shellQuote(kv)
 		}
 	}
+	if *precision != "float32" {
+		cmd += " -precision " + *precision
+	}
 	cmd += " " + shellQuote(file)
-	bin, err := buildRunner(e, p, src)
+	bin, err := buildRunner(e, p, src, *precision)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "bfc train: %v\n", err)
 		return exitError
@@ -133,7 +140,7 @@ func compileSource(e *env, cmd string, src *train.ModelSource, model string, rea
 // runtime/train/cli with it, in a module of its own under the user cache
 // directory (one per source and bfc version, reused), builds it and returns
 // the binary's path.
-func buildRunner(e *env, p *ir.Program, src *train.ModelSource) (string, error) {
+func buildRunner(e *env, p *ir.Program, src *train.ModelSource, precision string) (string, error) {
 	root, err := bfcRoot()
 	if err != nil {
 		return "", err
@@ -141,6 +148,9 @@ func buildRunner(e *env, p *ir.Program, src *train.ModelSource) (string, error) 
 	version := bfcVersion()
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", src.Encode(), version, root, runtime.Version())
+	if precision != "float32" {
+		fmt.Fprintf(h, "\x00precision %s", precision)
+	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
@@ -151,7 +161,7 @@ func buildRunner(e *env, p *ir.Program, src *train.ModelSource) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("%s: planning buffers: %v", src.Main, err)
 	}
-	files, err := codegen.Generate(p, layout, codegen.Options{Package: "model", DType: "float32", Source: filepath.Base(src.Main)})
+	files, err := codegen.Generate(p, layout, codegen.Options{Package: "model", DType: "float32", Precision: precision, Source: filepath.Base(src.Main)})
 	if err != nil {
 		return "", fmt.Errorf("%s: %v", src.Main, err)
 	}

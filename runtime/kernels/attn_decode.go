@@ -12,9 +12,24 @@ import "math"
 // positions 0..pos, as row pos of a causal Attention over those positions.
 // scores is scratch of at least pos+1 elements. It does not allocate.
 func AttentionDecode[F Float](out, qkv, kcache, vcache, scores []F, batch, maxSeq, pos, heads, headDim int) {
+	attentionDecode(out, qkv, kcache, vcache, scores, batch, maxSeq, pos, heads, headDim, false)
+}
+
+// AttentionDecodeBF16 is AttentionDecode in bf16 precision, as
+// AttentionBF16: q, the cached k and v and the probabilities enter the
+// products rounded to bfloat16 (the caches keep float32).
+func AttentionDecodeBF16(out, qkv, kcache, vcache, scores []float32, batch, maxSeq, pos, heads, headDim int) {
+	attentionDecode(out, qkv, kcache, vcache, scores, batch, maxSeq, pos, heads, headDim, true)
+}
+
+func attentionDecode[F Float](out, qkv, kcache, vcache, scores []F, batch, maxSeq, pos, heads, headDim int, bf16 bool) {
 	w := heads * headDim
 	if pos < 0 || pos >= maxSeq {
 		panic("kernels.AttentionDecode: position out of range")
+	}
+	rb := func(x F) F { return x }
+	if bf16 {
+		rb = func(x F) F { return F(RoundBF16(float32(x))) }
 	}
 	checkLen("AttentionDecode", "qkv", len(qkv), batch*3*w)
 	checkLen("AttentionDecode", "out", len(out), batch*w)
@@ -35,7 +50,7 @@ func AttentionDecode[F Float](out, qkv, kcache, vcache, scores []F, batch, maxSe
 				k := kcache[base+t*w+h*headDim:]
 				var dot float64
 				for c, x := range q {
-					dot += float64(x) * float64(k[c])
+					dot += float64(rb(x)) * float64(rb(k[c]))
 				}
 				s[t] = F(dot * scale)
 				m = max(m, float64(s[t]))
@@ -50,10 +65,10 @@ func AttentionDecode[F Float](out, qkv, kcache, vcache, scores []F, batch, maxSe
 			o := out[b*w+h*headDim : b*w+(h+1)*headDim]
 			clear(o)
 			for t, p := range s {
-				p *= inv
+				p = rb(p * inv)
 				v := vcache[base+t*w+h*headDim : base+t*w+(h+1)*headDim]
 				for c, x := range v {
-					o[c] += p * x
+					o[c] += p * rb(x)
 				}
 			}
 		}

@@ -166,6 +166,7 @@ func forwardHead(j *attnJob[float32], b, h, blk0, blk1 int, sc *attnScratch[floa
 		p := sc.s[:nq*nk]
 		s.mulPacked(nq, nk, hd, scale, j.qkv[(b*j.seq+i0)*ld+h*hd:], ld, 1, kT, 0, 0, p, nk, cz(attnSkipAbove), i0, sc.pa, sc.tile)
 		j.softmaxRows(b, h, i0, nq, nk, p)
+		j.roundOperand(p)
 		s.mulPacked(nq, hd, nk, 1, p, nk, 1, vN, 0, 0, j.out[(b*j.seq+i0)*ldo+h*hd:], ldo, cz(attnKUpTo), i0, sc.pa, sc.tile) // O = P·V
 	}
 }
@@ -181,6 +182,7 @@ func backwardHead(j *attnJob[float32], b, h int, sc *attnScratch[float32]) {
 	k := j.qkv[base+(j.heads+h)*hd:]
 	v := j.qkv[base+(2*j.heads+h)*hd:]
 	do := j.dout[b*seq*ldo+h*hd:]
+	doD := j.doutD[b*seq*ldo+h*hd:]
 	o := j.out[b*seq*ldo+h*hd:]
 	dq := j.dqkv[base+h*hd:]
 	dk := j.dqkv[base+(j.heads+h)*hd:]
@@ -197,9 +199,11 @@ func backwardHead(j *attnJob[float32], b, h int, sc *attnScratch[float32]) {
 		p, dp := sc.s[:nq*nk], sc.dp[:nq*nk]
 		s.mulPacked(nq, nk, hd, scale, q[i0*ld:], ld, 1, kT, 0, 0, p, nk, cz(attnSkipAbove), i0, sc.pa, sc.tile)
 		j.softmaxRows(b, h, i0, nq, nk, p)
-		s.mulPacked(nk, hd, nq, 1, p, 1, nk, doN, i0, 1, dv, ld, cz(attnKFrom), i0, sc.pa, sc.tile)              // dV += Pᵀ·dO
 		s.mulPacked(nq, nk, hd, 1, do[i0*ldo:], ldo, 1, vT, 0, 0, dp, nk, cz(attnSkipAbove), i0, sc.pa, sc.tile) // dP = dO·Vᵀ
-		j.dsRows(i0, nq, nk, p, dp, do[i0*ldo:], o[i0*ldo:], ldo)
+		j.dsRows(i0, nq, nk, p, dp, doD[i0*ldo:], o[i0*ldo:], ldo)
+		j.roundOperand(p)
+		s.mulPacked(nk, hd, nq, 1, p, 1, nk, doN, i0, 1, dv, ld, cz(attnKFrom), i0, sc.pa, sc.tile) // dV += Pᵀ·dO
+		j.roundOperand(dp)
 		s.mulPacked(nq, hd, nk, 1, dp, nk, 1, kN, 0, 1, dq[i0*ld:], ld, cz(attnKUpTo), i0, sc.pa, sc.tile) // dQ += dS·K
 		s.mulPacked(nk, hd, nq, 1, dp, 1, nk, qN, i0, 1, dk, ld, cz(attnKFrom), i0, sc.pa, sc.tile)        // dK += dSᵀ·Q
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package gradbf16
+
+const raceEnabled = false

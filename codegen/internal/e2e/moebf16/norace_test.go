@@ -1,0 +1,5 @@
+//go:build !race
+
+package moebf16
+
+const raceEnabled = false
