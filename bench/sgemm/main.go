@@ -4,7 +4,11 @@
 // and numpy on OpenBLAS in each peer set-up (bench/internal/peer), at each
 // thread count, printing GFLOP/s and bfc's ratio to each.
 //
-//	go run ./bench/sgemm [-threads 1,2] [-runs 5] [-rounds 3] [-json] [-peers=false]
+//	go run ./bench/sgemm [-threads 1,2] [-runs 5] [-rounds 3] [-json] [-peers=false] [-dtype bf16]
+//
+// With -dtype bf16 it times bfc's bf16 GEMM (kernels.GemmBF16 on float32
+// matrices, converting as it packs) against torch.matmul on bfloat16
+// tensors (oneDNN) in each set-up, with bfc's float32 Gemm beside it.
 //
 // The machine may be shared, so bfc and the peers take turns shape by
 // shape: each peer set-up runs as one numpy process per thread count
@@ -42,6 +46,9 @@ import (
 //go:embed sgemm.py
 var numpyScript []byte
 
+//go:embed bgemm.py
+var torchScript []byte
+
 // shapes are performance.md's M×K×N.
 var shapes = [][3]int{{512, 512, 512}, {1024, 256, 1024}, {4096, 256, 1024}, {4096, 512, 2048}}
 
@@ -52,6 +59,7 @@ type config struct {
 	rounds  int
 	json    bool
 	peers   bool
+	bf16    bool
 }
 
 func parseFlags(args []string, errOut io.Writer) (config, error) {
@@ -63,12 +71,20 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds in which bfc and the peers take turns; each side's best round is reported")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&c.peers, "peers", true, "also time numpy/OpenBLAS (false: bfc and gonum only)")
+	dtype := fs.String("dtype", "float32", "float32 (bfc against numpy on OpenBLAS) or bf16 (bfc's bf16 GEMM against torch.matmul on bfloat16 tensors)")
 	fs.StringVar(&peer.Python, "python", peer.Python, "the Python interpreter that runs the peers (Debian's by default, as in performance.md; another one, such as a virtual environment's, times the packages installed there)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch *dtype {
+	case "float32":
+	case "bf16":
+		c.bf16 = true
+	default:
+		return c, fmt.Errorf("-dtype %q: want float32 or bf16", *dtype)
 	}
 	var err error
 	if c.threads, err = peer.ParseThreads(*threads); err != nil {
@@ -85,19 +101,24 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 
 // Row is one shape at one thread count, in GFLOP/s.
 type Row struct {
-	Threads int                `json:"threads"`
-	Shape   string             `json:"shape"`
-	BFC     float64            `json:"bfc_gflops"`
-	Gonum   float64            `json:"gonum_gflops"`
-	Peers   map[string]float64 `json:"peers_gflops,omitempty"`
+	Threads int     `json:"threads"`
+	Shape   string  `json:"shape"`
+	BFC     float64 `json:"bfc_gflops"`
+	// BFC32 is bfc's float32 Gemm beside the bf16 one (-dtype bf16).
+	BFC32 float64            `json:"bfc_float32_gflops,omitempty"`
+	Gonum float64            `json:"gonum_gflops,omitempty"`
+	Peers map[string]float64 `json:"peers_gflops,omitempty"`
 }
 
 // Report is the whole run.
 type Report struct {
-	Date   string   `json:"date"`
-	CPU    string   `json:"cpu"`
-	Go     string   `json:"go"`
-	Kernel string   `json:"bfc_kernel"`
+	Date   string `json:"date"`
+	CPU    string `json:"cpu"`
+	Go     string `json:"go"`
+	DType  string `json:"dtype"`
+	Kernel string `json:"bfc_kernel"`
+	// BF16 lists the CPU's bf16 features (-dtype bf16).
+	BF16   string   `json:"cpu_bf16,omitempty"`
 	Setups []string `json:"peer_setups,omitempty"`
 	Runs   int      `json:"runs"`
 	Rounds int      `json:"rounds"`
@@ -145,9 +166,14 @@ func median(runs int, f func()) float64 {
 }
 
 func run(c config, out io.Writer) error {
-	rep := Report{Date: time.Now().UTC().Format(time.RFC3339), CPU: peer.CPUName(), Go: runtime.Version(), Kernel: kernels.SgemmKernel(), Runs: c.runs, Rounds: c.rounds}
+	rep := Report{Date: time.Now().UTC().Format(time.RFC3339), CPU: peer.CPUName(), Go: runtime.Version(), DType: "float32", Kernel: kernels.SgemmKernel(), Runs: c.runs, Rounds: c.rounds}
+	script := numpyScript
+	if c.bf16 {
+		rep.DType, rep.Kernel, rep.BF16 = "bf16", kernels.BF16Impl(), peer.BF16Features()
+		script = torchScript
+	}
 	var setups []peer.Setup
-	var script string
+	var scriptPath string
 	if c.peers {
 		var err error
 		if setups, err = peer.Setups(); err != nil {
@@ -161,8 +187,8 @@ func run(c config, out io.Writer) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		script = filepath.Join(dir, "sgemm.py")
-		if err := os.WriteFile(script, numpyScript, 0o644); err != nil {
+		scriptPath = filepath.Join(dir, "peer.py")
+		if err := os.WriteFile(scriptPath, script, 0o644); err != nil {
 			return err
 		}
 	}
@@ -193,7 +219,7 @@ func run(c config, out io.Writer) error {
 		}
 		var servers []*numpyServer
 		for _, s := range setups {
-			srv, err := startNumpy(script, s, th, c.runs)
+			srv, err := startNumpy(scriptPath, s, th, c.runs)
 			if err != nil {
 				closeAll(servers)
 				return err
@@ -212,6 +238,11 @@ func run(c config, out io.Writer) error {
 				}
 				m, k, n := s[0], s[1], s[2]
 				x := ms[i]
+				if c.bf16 {
+					rows[i].BFC = max(rows[i].BFC, gflops(s, median(c.runs, func() { kernels.GemmBF16(false, false, m, n, k, 1, x.a, k, x.b, n, 0, x.c, n) })))
+					rows[i].BFC32 = max(rows[i].BFC32, gflops(s, median(c.runs, func() { kernels.Gemm(false, false, m, n, k, 1, x.a, k, x.b, n, 0, x.c, n) })))
+					continue
+				}
 				rows[i].BFC = max(rows[i].BFC, gflops(s, median(c.runs, func() { kernels.Gemm(false, false, m, n, k, 1, x.a, k, x.b, n, 0, x.c, n) })))
 				if round == 0 {
 					rows[i].Gonum = gflops(s, median(c.runs, func() {
@@ -322,6 +353,9 @@ func closeAll(servers []*numpyServer) error {
 
 func formatTable(rep Report) string {
 	var b strings.Builder
+	if rep.DType == "bf16" {
+		return formatTableBF16(rep)
+	}
 	fmt.Fprintf(&b, "float32 GEMM C = A·B (M×K×N), %s\nCPU %s; %s; bfc kernel %s", rep.Date, rep.CPU, rep.Go, rep.Kernel)
 	if len(rep.Setups) > 0 {
 		fmt.Fprintf(&b, "; numpy peers: %s", strings.Join(rep.Setups, "; "))
@@ -334,6 +368,29 @@ func formatTable(rep Report) string {
 	b.WriteString("\n|---|---|---|---|---|" + strings.Repeat("---|---|", len(rep.Setups)) + "\n")
 	for _, r := range rep.Rows {
 		fmt.Fprintf(&b, "| %d | %s | %.1f | %.1f | %.1f |", r.Threads, r.Shape, r.BFC, r.Gonum, r.BFC/r.Gonum)
+		for _, s := range rep.Setups {
+			p := r.Peers[s]
+			fmt.Fprintf(&b, " %.1f | %.2f |", p, r.BFC/p)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func formatTableBF16(rep Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "bf16 GEMM C = A·B (M×K×N; bfloat16 operands, float32 sums), %s\nCPU %s (bf16: %s); %s; bfc kernel %s", rep.Date, rep.CPU, rep.BF16, rep.Go, rep.Kernel)
+	if len(rep.Setups) > 0 {
+		fmt.Fprintf(&b, "; torch.matmul on bfloat16 tensors in: %s", strings.Join(rep.Setups, "; "))
+	}
+	fmt.Fprintf(&b, "\nGFLOP/s: best of %d alternating rounds, each the median of %d runs after 100 ms of warm-up; bfc converts its float32 operands as it packs, torch's are bfloat16 already; ratios are bfc bf16 / peer\n\n", rep.Rounds, rep.Runs)
+	b.WriteString("| threads | shape | bfc bf16 | bfc float32 | bf16/float32 |")
+	for _, s := range rep.Setups {
+		fmt.Fprintf(&b, " torch %s | bfc/torch |", s)
+	}
+	b.WriteString("\n|---|---|---|---|---|" + strings.Repeat("---|---|", len(rep.Setups)) + "\n")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(&b, "| %d | %s | %.1f | %.1f | %.2f |", r.Threads, r.Shape, r.BFC, r.BFC32, r.BFC/r.BFC32)
 		for _, s := range rep.Setups {
 			p := r.Peers[s]
 			fmt.Fprintf(&b, " %.1f | %.2f |", p, r.BFC/p)

@@ -87,3 +87,29 @@ func TestPeerThatDiesIsAnError(t *testing.T) {
 		t.Errorf("peer that exits: %v", err)
 	}
 }
+
+func TestRunBF16(t *testing.T) {
+	fakeNumpy(t)
+	var out strings.Builder
+	c := config{shapes: [][3]int{{8, 4, 5}}, threads: []int{1}, runs: 1, rounds: 1, json: true, peers: true, bf16: true}
+	if err := run(c, &out); err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Rows[0]
+	if rep.DType != "bf16" || rep.BF16 == "" || r.BFC <= 0 || r.BFC32 <= 0 || r.Gonum != 0 {
+		t.Errorf("report %+v, row %+v", rep, r)
+	}
+	if got := r.Peers["as installed"]; got < 0.00063 || got > 0.00065 {
+		t.Errorf("peer GFLOP/s = %v, want 0.00064", got)
+	}
+	if tab := formatTable(rep); !strings.Contains(tab, "bfc/torch") || !strings.Contains(tab, "bf16/float32") {
+		t.Errorf("table:\n%s", tab)
+	}
+	if _, err := parseFlags([]string{"-dtype", "fp8"}, io.Discard); err == nil {
+		t.Error("-dtype fp8 accepted")
+	}
+}

@@ -168,3 +168,19 @@ func AtLeast(name string, v, lo int) error {
 	}
 	return nil
 }
+
+// BF16Features lists the CPU's bfloat16 instructions: AMX-BF16,
+// AVX512_BF16, or none.
+func BF16Features() string {
+	var f []string
+	if cpu.X86.HasAMXBF16 {
+		f = append(f, "AMX-BF16")
+	}
+	if cpu.X86.HasAVX512BF16 {
+		f = append(f, "AVX512_BF16")
+	}
+	if len(f) == 0 {
+		return "none"
+	}
+	return strings.Join(f, ", ")
+}
