@@ -76,3 +76,26 @@ func TestMissingTorchIsAnError(t *testing.T) {
 		t.Errorf("without torch: %v", err)
 	}
 }
+
+func TestFormatTableBF16(t *testing.T) {
+	rep := sampleReport()
+	rep.Precision, rep.CPUBF16, rep.BF16Impl = "bf16", "AMX-BF16, AVX512_BF16", "amx"
+	rep.Results[0].BF16 = &GoSide{ForwardMs: 50, ForwardBackMs: 150, HeapInuseMiB: 400, ArenaMiB: 120}
+	rep.Results[0].GoArenaMiB = 110
+	rep.Results[1].BF16 = &GoSide{ForwardMs: 30, ForwardBackMs: 90}
+	s := formatTable(rep)
+	for _, want := range []string{
+		"| 1 | forward | 50.0 | 100.0 | 0.50 | as installed | 200.0 | 0.25 |",
+		"| 1 | forward+backward | 150.0 | 300.0 | 0.50 | as installed | 600.0 | 0.25 |",
+		"| 2 | forward | 30.0 | 60.0 | 0.50 | – | – | – |",
+		"| 1 | 120 | 110 | 400 | 370 | 280 | as installed | 560 |",
+		"bfc runs amx", "torch.autocast",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("table lacks %q:\n%s", want, s)
+		}
+	}
+	if _, err := parseFlags([]string{"-precision", "fp16"}, io.Discard); err == nil {
+		t.Error("-precision fp16 accepted")
+	}
+}

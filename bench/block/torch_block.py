@@ -9,8 +9,10 @@ mean cross-entropy. MoE: 8 experts of 256->1024->256 GELU, expert choice: p =
 softmax(x @ Wg) over experts, each expert takes its 512 = 2048*2/8 tokens of
 highest p over all 2048 tokens, output scaled by p and scatter-added back.
 
-Usage: torch_block.py --threads N --runs R --warmup W
-Prints one JSON object: median forward and forward+backward ms.
+Usage: torch_block.py --threads N --runs R --warmup W [--autocast]
+Prints one JSON object: median forward and forward+backward ms. --autocast
+runs the forward under torch.autocast("cpu", dtype=torch.bfloat16), backward
+outside it, parameters float32 (performance.md's bf16 peer).
 """
 
 import argparse
@@ -59,7 +61,8 @@ def moe(x, p):
     xs = xt[idx]  # E, k, D
     h = F.gelu(torch.bmm(xs, p["up"]))
     y = torch.bmm(h, p["down"]) * gate.unsqueeze(-1)
-    out = torch.zeros_like(xt).index_add(0, idx.reshape(-1), y.reshape(-1, D))
+    # The scatter-add buffer takes the experts' dtype (bf16 under autocast).
+    out = torch.zeros_like(xt, dtype=y.dtype).index_add(0, idx.reshape(-1), y.reshape(-1, D))
     return out.view(B, S, D)
 
 
@@ -119,6 +122,7 @@ def main():
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--autocast", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     P, subs = build()
@@ -127,14 +131,20 @@ def main():
     tokens = torch.randint(0, V, (B, S), generator=g)
     targets = torch.randint(0, V, (B, S), generator=g)
 
+    def run_forward():
+        if a.autocast:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return forward(P, subs, tokens, targets)
+        return forward(P, subs, tokens, targets)
+
     def fwd():
         with torch.no_grad():
-            forward(P, subs, tokens, targets)
+            run_forward()
 
     def fwdbwd():
         for p in ps:
             p.grad = None
-        forward(P, subs, tokens, targets).backward()
+        run_forward().backward()
 
     f = timed(fwd, a.runs, a.warmup)
     fb = timed(fwdbwd, a.runs, a.warmup)
