@@ -37,7 +37,7 @@ no gradient; P_e: mean p_e); z = mean over tokens of logsumexp(x @ router)^2.
 Usage:
     bfc_torch.py --config JSON --batch BATCH.safetensors --out OUT.safetensors
                  (--params IN.safetensors | --init SEED --write-params P.safetensors)
-                 [--dtype float32|float64] [--adamw JSON]
+                 [--dtype float32|float64] [--autocast] [--adamw JSON]
 
 BATCH holds I32 tensors "tokens" and "targets" of shape [B, S]. OUT receives
 "loss" (F64, shape [1]; with the router losses), "ce" (F64, the
@@ -46,7 +46,8 @@ parameter (F32) and, per moe layer L, its routing decisions (I32):
 "route.L.load" [E], "route.L.per_token" [4] (tokens with 0, 1, 2, 3+ experts),
 "route.L.dropped" [1], "route.L.taken" [E, T] (1 where expert e processed
 token t = b*S + s) and, for top-k, "route.L.drop" [T, K] (1 where the choice
-of rank r of token t was dropped). With --adamw it also writes
+of rank r of token t was dropped), and the router probabilities
+"route.L.probs" [T, E] (F32). With --adamw it also writes
 "adamw.<param name>", the parameters after that many AdamW steps on the batch
 (their own gradients, or the gradients of step i from the file named by the
 "grads" key).
@@ -260,7 +261,9 @@ def attention(x, qkv, out, heads, head_dim):
     scores = (q @ k.transpose(-1, -2)) / math.sqrt(head_dim)
     mask = torch.ones(S, S, dtype=torch.bool).triu(1)
     scores = scores.masked_fill(mask, float("-inf"))
-    o = torch.softmax(scores, dim=-1) @ v  # [B, H, S, Dh]
+    # The softmax in the parameters' dtype (float32 under --autocast, as
+    # bfc's bf16; a no-op otherwise).
+    o = torch.softmax(scores.to(qkv.dtype), dim=-1) @ v  # [B, H, S, Dh]
     o = o.permute(0, 2, 1, 3).reshape(B, S, hd)
     return o @ out
 
@@ -293,7 +296,9 @@ def moe(sub, x, router, up, down):
     E = sub["experts"]
     xt = x.reshape(B * S, d)
     T = B * S
-    logits = xt @ router  # [T, E]
+    # The router in float32 under --autocast too, as bfc's bf16.
+    with torch.autocast("cpu", enabled=False):
+        logits = xt.to(router.dtype) @ router  # [T, E]
     probs = torch.softmax(logits, dim=-1)
     pv = probs.detach().tolist()
     assign = []  # (token, expert, gate)
@@ -361,6 +366,7 @@ def moe(sub, x, router, up, down):
         "drops": drops,
         "T": T,
         "K": sub.get("k", 1) if sub["rule"] == "top_k" else 0,
+        "probs": pv,
     }
     return y.reshape(B, S, d), loss, record
 
@@ -390,6 +396,7 @@ def forward(cfg, P, tokens, targets):
         logits = z @ P["head.weight"]
     else:
         logits = z @ P["embed.tokens"].T
+    logits = logits.to(P["norm.scale"].dtype)  # the loss in float32 under --autocast
     flat_t = targets.reshape(-1)
     keep = flat_t >= 0
     lp = torch.log_softmax(logits.reshape(-1, logits.shape[-1]), dim=-1)
@@ -413,6 +420,9 @@ def main():
     ap.add_argument("--init", type=int)
     ap.add_argument("--write-params")
     ap.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    ap.add_argument("--autocast", action="store_true", help="float32 parameters, the forward under "
+                    "torch.autocast(\"cpu\", dtype=torch.bfloat16), backward outside it; softmax, the "
+                    "router and the loss in float32 (bfc's bf16 precision)")
     ap.add_argument("--adamw", help="JSON {lr, beta1, beta2, eps, weight_decay, steps[, grads]}: after "
                     "the pass, take that many AdamW steps on the batch (with grads, a safetensors file of "
                     "step<i>.<param>: with those gradients) and write adamw.<param>")
@@ -453,7 +463,13 @@ def main():
     batch = st_load(a.batch)
     tokens = torch.tensor(batch["tokens"].astype(np.int64))
     targets = torch.tensor(batch["targets"].astype(np.int64))
-    loss, ce, logits, routes = forward(cfg, P, tokens, targets)
+    if a.autocast:
+        if a.dtype != "float32":
+            raise SystemExit("bfc_torch: --autocast needs --dtype float32")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, ce, logits, routes = forward(cfg, P, tokens, targets)
+    else:
+        loss, ce, logits, routes = forward(cfg, P, tokens, targets)
     loss.backward()
 
     out = {
@@ -473,6 +489,7 @@ def main():
         for e, ts in enumerate(rec["tokens"]):
             taken[e, ts] = 1
         out["route.%s.taken" % layer] = taken
+        out["route.%s.probs" % layer] = np.array(rec["probs"], dtype=np.float32)
         if rec["K"]:
             drop = np.zeros((rec["T"], rec["K"]), dtype=np.int32)
             for t, r in rec["drops"]:
