@@ -42,51 +42,27 @@ func AttentionBackward[F Float](dqkv, dout, qkv, out, lse []F, batch, seq, heads
 
 // AttentionBF16 is Attention in bf16 precision: the products Q·Kᵀ and P·V
 // take operands rounded to bfloat16 and sum in float32; the softmax, lse
-// and out stay float32.
+// and out stay float32. It rounds qkv to bfloat16 in place (as autocast's
+// projection would have returned it): qkv is attention's own input, and
+// AttentionBackwardBF16 reads it rounded.
 func AttentionBF16(out, lse, qkv []float32, batch, seq, heads, headDim int, causal bool) {
 	checkAttention("AttentionBF16", len(out), len(lse), len(qkv), batch, seq, heads, headDim)
-	attentionBF16(out, lse, qkv, nil, nil, batch, seq, heads, headDim, causal, false)
+	RoundBF16s(qkv, qkv)
+	attentionOf(out, lse, qkv, nil, nil, batch, seq, heads, headDim, causal, false, true)
 }
 
 // AttentionBackwardBF16 is AttentionBackward in bf16 precision: every
 // product (the recomputed scores, dV, dP, dQ, dK) takes bfloat16 operands;
-// P for dS, D = rowsum(dout*out) and the sums stay float32.
+// P for dS and the sums stay float32. It rounds qkv and dout to bfloat16
+// in place (D = rowsum(dout*out) then reads the rounded dout, as under
+// autocast).
 func AttentionBackwardBF16(dqkv, dout, qkv, out, lse []float32, batch, seq, heads, headDim int, causal bool) {
 	checkAttention("AttentionBackwardBF16", len(out), len(lse), len(qkv), batch, seq, heads, headDim)
 	checkLen("AttentionBackwardBF16", "dqkv", len(dqkv), len(qkv))
 	checkLen("AttentionBackwardBF16", "dout", len(dout), len(out))
-	attentionBF16(out, lse, qkv, dqkv, dout, batch, seq, heads, headDim, causal, true)
-}
-
-// attnRounded holds the bfloat16-rounded copies of qkv and dout of one
-// bf16 attention call.
-type attnRounded struct{ qkv, dout []float32 }
-
-var attnRoundeds = freePool{New: func() any { return new(attnRounded) }}
-
-// attentionBF16 runs attention on rounded copies of qkv and dout: every
-// use of qkv is a product operand, and dout's other use (D) reads the
-// original through doutD.
-func attentionBF16(out, lse, qkv, dqkv, dout []float32, batch, seq, heads, hd int, causal, backward bool) {
-	r := attnRoundeds.Get().(*attnRounded)
-	r.qkv = grow(r.qkv, len(qkv))
-	RoundBF16s(r.qkv, qkv)
-	rdout := dout
-	if backward {
-		r.dout = grow(r.dout, len(dout))
-		RoundBF16s(r.dout, dout)
-		rdout = r.dout
-	}
-	attentionOf(out, lse, r.qkv, dqkv, rdout, dout, batch, seq, heads, hd, causal, backward, true)
-	attnRoundeds.Put(r)
-}
-
-// grow returns buf with length n, reallocated when too small.
-func grow(buf []float32, n int) []float32 {
-	if cap(buf) < n {
-		return make([]float32, n)
-	}
-	return buf[:n]
+	RoundBF16s(qkv, qkv)
+	RoundBF16s(dout, dout)
+	attentionOf(out, lse, qkv, dqkv, dout, batch, seq, heads, headDim, causal, true, true)
 }
 
 func checkAttention(kernel string, nout, nlse, nqkv, batch, seq, heads, headDim int) {
@@ -105,7 +81,6 @@ const attnBlock = 64
 // since query blocks share dK and dV. Causal blocks stop at the diagonal.
 type attnJob[T real] struct {
 	out, lse, qkv, dqkv, dout []T
-	doutD                     []T  // dout for D = rowsum(dout*out): dout itself unless bf16
 	bf16                      bool // products on bfloat16 operands: qkv and dout come rounded, P and dS are rounded here
 	batch, seq, heads, hd     int
 	causal, backward          bool
@@ -132,19 +107,18 @@ var (
 )
 
 func attention[T real](out, lse, qkv, dqkv, dout []T, batch, seq, heads, hd int, causal, backward bool) {
-	attentionOf(out, lse, qkv, dqkv, dout, dout, batch, seq, heads, hd, causal, backward, false)
+	attentionOf(out, lse, qkv, dqkv, dout, batch, seq, heads, hd, causal, backward, false)
 }
 
-// attentionOf is attention with D's dout given apart and bf16 rounding of
-// P and dS (see attnJob).
-func attentionOf[T real](out, lse, qkv, dqkv, dout, doutD []T, batch, seq, heads, hd int, causal, backward, bf16 bool) {
+// attentionOf is attention with bf16 rounding of P and dS (see attnJob).
+func attentionOf[T real](out, lse, qkv, dqkv, dout []T, batch, seq, heads, hd int, causal, backward, bf16 bool) {
 	if batch == 0 || seq == 0 || heads == 0 {
 		return
 	}
 	pool := pick[T](&attnJobs32, &attnJobs64)
 	j := pool.Get().(*attnJob[T])
 	*j = attnJob[T]{
-		out: out, lse: lse, qkv: qkv, dqkv: dqkv, dout: dout, doutD: doutD, bf16: bf16,
+		out: out, lse: lse, qkv: qkv, dqkv: dqkv, dout: dout, bf16: bf16,
 		batch: batch, seq: seq, heads: heads, hd: hd,
 		causal: causal, backward: backward, nblk: ceilDiv(seq, attnBlock),
 	}
@@ -286,12 +260,11 @@ func (j *attnJob[T]) backwardBlock(b, h, blk int, sc *attnScratch[T]) {
 	dk := j.dqkv[base+(j.heads+h)*hd:]
 	dv := j.dqkv[base+(2*j.heads+h)*hd:]
 	do := j.dout[(b*j.seq+i0)*ldo+h*hd:]
-	doD := j.doutD[(b*j.seq+i0)*ldo+h*hd:]
 	o := j.out[(b*j.seq+i0)*ldo+h*hd:]
 	p, dp := sc.s[:nq*nk], sc.dp[:nq*nk]
 
 	gemm(false, true, nq, nk, hd, 1, do, ldo, v, ld, 0, dp, nk, false) // dP = dO·Vᵀ
-	j.dsRows(i0, nq, nk, p, dp, doD, o, ldo)
+	j.dsRows(i0, nq, nk, p, dp, do, o, ldo)
 	j.roundOperand(p)
 	gemm(true, false, nk, hd, nq, 1, p, nk, do, ldo, 1, dv, ld, false) // dV += Pᵀ·dO
 	j.roundOperand(dp)

@@ -10,7 +10,7 @@ import (
 
 // naiveAttentionBF16 is the float64 reference of AttentionBF16 and
 // AttentionBackwardBF16: every product operand rounded to bfloat16, the
-// rest exact. D uses dout unrounded and the out given.
+// rest exact. D uses dout rounded and the out given.
 func naiveAttentionBF16(qkv, dout, outF []float64, batch, seq, heads, hd int, causal bool) (out, lse, dqkv []float64) {
 	rb := func(v float64) float64 { return float64(RoundBF16(float32(v))) }
 	ld, ldo := 3*heads*hd, heads*hd
@@ -57,7 +57,7 @@ func naiveAttentionBF16(qkv, dout, outF []float64, batch, seq, heads, hd int, ca
 				o := outF[(b*seq+i)*ldo+h*hd:]
 				var d float64
 				for c := range hd {
-					d += do[c] * o[c]
+					d += rb(do[c]) * o[c]
 				}
 				for j := range nk {
 					var dp float64
@@ -90,9 +90,11 @@ func relErrNorm[F Float](want []float64, got []F) float64 {
 
 // TestAttentionBF16 checks bf16 attention, forward and backward, on every
 // float32 GEMM implementation against the float64 reference with rounded
-// operands (relative error norms under 1e-4: P and dS computed in float32
-// may round to the neighbouring bfloat16 of the reference's), and that the
-// rounding shows: the exact reference is over ten times further away.
+// operands (relative error norms under 1e-4 forward, 3e-4 backward: P and
+// dS computed in float32 may round to the neighbouring bfloat16 of the
+// reference's, dS after the cancellation in dP − D), and that the rounding
+// shows: the exact reference is over ten (backward four) times further
+// away.
 func TestAttentionBF16(t *testing.T) {
 	forEachSgemm(t, func(t *testing.T) {
 		r := newRand(31)
@@ -108,18 +110,22 @@ func TestAttentionBF16(t *testing.T) {
 			dout := randSlice[float64](r, c.batch*c.seq*c.heads*c.hd)
 			q32, o32, l32 := toF32(qkv), make([]float32, len(dout)), make([]float32, c.batch*c.heads*c.seq)
 			AttentionBF16(o32, l32, q32, c.batch, c.seq, c.heads, c.hd, c.causal)
-			d32 := make([]float32, len(qkv))
-			AttentionBackwardBF16(d32, toF32(dout), q32, o32, l32, c.batch, c.seq, c.heads, c.hd, c.causal)
+			for i, v := range q32 {
+				require.Equal(t, RoundBF16(float32(qkv[i])), v, "%s: qkv[%d] not rounded in place", name, i)
+			}
+			d32, do32 := make([]float32, len(qkv)), toF32(dout)
+			AttentionBackwardBF16(d32, do32, q32, o32, l32, c.batch, c.seq, c.heads, c.hd, c.causal)
+			require.Equal(t, RoundBF16(do32[0]), do32[0], "dout not rounded in place")
 			wo, wl, wd := naiveAttentionBF16(qkv, dout, to64(o32), c.batch, c.seq, c.heads, c.hd, c.causal)
 			eo, ed := relErrNorm(wo, o32), relErrNorm(wd, d32)
 			require.Less(t, eo, 1e-4, name+" out")
 			require.Less(t, relErrNorm(wl, l32), 1e-5, name+" lse")
-			require.Less(t, ed, 1e-4, name+" dqkv")
+			require.Less(t, ed, 3e-4, name+" dqkv")
 			xo, xl := naiveAttention(qkv, c.batch, c.seq, c.heads, c.hd, c.causal)
 			require.Greater(t, relErrNorm(xo, o32), 10*eo, name+": out shows no bfloat16")
 			xd := make([]float64, len(qkv))
 			AttentionBackward(xd, dout, qkv, xo, xl, c.batch, c.seq, c.heads, c.hd, c.causal)
-			require.Greater(t, relErrNorm(xd, d32), 10*ed, name+": dqkv shows no bfloat16")
+			require.Greater(t, relErrNorm(xd, d32), 4*ed, name+": dqkv shows no bfloat16")
 		}
 	})
 }

@@ -182,7 +182,6 @@ func backwardHead(j *attnJob[float32], b, h int, sc *attnScratch[float32]) {
 	k := j.qkv[base+(j.heads+h)*hd:]
 	v := j.qkv[base+(2*j.heads+h)*hd:]
 	do := j.dout[b*seq*ldo+h*hd:]
-	doD := j.doutD[b*seq*ldo+h*hd:]
 	o := j.out[b*seq*ldo+h*hd:]
 	dq := j.dqkv[base+h*hd:]
 	dk := j.dqkv[base+(j.heads+h)*hd:]
@@ -200,7 +199,7 @@ func backwardHead(j *attnJob[float32], b, h int, sc *attnScratch[float32]) {
 		s.mulPacked(nq, nk, hd, scale, q[i0*ld:], ld, 1, kT, 0, 0, p, nk, cz(attnSkipAbove), i0, sc.pa, sc.tile)
 		j.softmaxRows(b, h, i0, nq, nk, p)
 		s.mulPacked(nq, nk, hd, 1, do[i0*ldo:], ldo, 1, vT, 0, 0, dp, nk, cz(attnSkipAbove), i0, sc.pa, sc.tile) // dP = dO·Vᵀ
-		j.dsRows(i0, nq, nk, p, dp, doD[i0*ldo:], o[i0*ldo:], ldo)
+		j.dsRows(i0, nq, nk, p, dp, do[i0*ldo:], o[i0*ldo:], ldo)
 		j.roundOperand(p)
 		s.mulPacked(nk, hd, nq, 1, p, 1, nk, doN, i0, 1, dv, ld, cz(attnKFrom), i0, sc.pa, sc.tile) // dV += Pᵀ·dO
 		j.roundOperand(dp)

@@ -770,6 +770,106 @@ DATA ·bgemmTileCfg<>+48(SB)/8, $0x1010101010101010
 DATA ·bgemmTileCfg<>+56(SB)/8, $0
 GLOBL ·bgemmTileCfg<>(SB), RODATA|NOPTR, $64
 
+// func bgemmKernelAMXRow(kp int, a, b *uint16, panels, bstride int, c *float32, ldc int, beta float32)
+// panels 32×32 tiles on AMX, C = A·B + beta·C with beta 0 or 1; kp is a multiple of 32.
+TEXT ·bgemmKernelAMXRow(SB), NOSPLIT, $0-60
+	LEAQ ·bgemmTileCfg<>(SB), AX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)
+	MOVQ kp+0(FP), CX
+	SHLQ $1, CX
+	MOVQ a+8(FP), R14
+	MOVQ b+16(FP), R12
+	MOVQ panels+24(FP), R11
+	MOVQ bstride+32(FP), R13
+	SHLQ $1, R13
+	MOVQ c+40(FP), R8
+	MOVQ ldc+48(FP), R10
+	SHLQ $2, R10
+	MOVQ R10, R9
+	SHLQ $4, R9
+	ADDQ R8, R9
+	MOVQ $128, SI
+	TESTQ R11, R11
+	JE bgemmKernelAMXRow_done
+	MOVL beta+56(FP), AX
+	ANDL $0x7fffffff, AX
+	JNE bgemmKernelAMXRow_acc
+bgemmKernelAMXRow_zero:
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0 // TILEZERO TMM0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc8 // TILEZERO TMM1
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd0 // TILEZERO TMM2
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd8 // TILEZERO TMM3
+	MOVQ R14, AX
+	MOVQ CX, BX
+	SHLQ $4, BX
+	ADDQ AX, BX
+	MOVQ R12, DX
+	MOVQ kp+0(FP), DI
+	SHRQ $5, DI
+bgemmKernelAMXRow_zero_k:
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x08 // TILELOADD 0(AX)(CX*1), TMM4
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x32 // TILELOADD 0(DX)(SI*1), TMM6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x7c; BYTE $0x32; BYTE $0x40 // TILELOADD 64(DX)(SI*1), TMM7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS TMM0, TMM4, TMM6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x0b // TILELOADD 0(BX)(CX*1), TMM5
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS TMM1, TMM4, TMM7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS TMM2, TMM5, TMM6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS TMM3, TMM5, TMM7
+	ADDQ $64, AX
+	ADDQ $64, BX
+	ADDQ $2048, DX
+	DECQ DI
+	JNZ bgemmKernelAMXRow_zero_k
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x10 // TILESTORED TMM0, 0(R8)(R10*1)
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x4c; BYTE $0x10; BYTE $0x40 // TILESTORED TMM1, 64(R8)(R10*1)
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x11 // TILESTORED TMM2, 0(R9)(R10*1)
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x5c; BYTE $0x11; BYTE $0x40 // TILESTORED TMM3, 64(R9)(R10*1)
+	ADDQ $128, R8
+	ADDQ $128, R9
+	ADDQ R13, R12
+	DECQ R11
+	JNZ bgemmKernelAMXRow_zero
+	JMP bgemmKernelAMXRow_done
+bgemmKernelAMXRow_acc:
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x04; BYTE $0x10 // TILELOADD 0(R8)(R10*1), TMM0
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x4c; BYTE $0x10; BYTE $0x40 // TILELOADD 64(R8)(R10*1), TMM1
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x14; BYTE $0x11 // TILELOADD 0(R9)(R10*1), TMM2
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x5c; BYTE $0x11; BYTE $0x40 // TILELOADD 64(R9)(R10*1), TMM3
+	MOVQ R14, AX
+	MOVQ CX, BX
+	SHLQ $4, BX
+	ADDQ AX, BX
+	MOVQ R12, DX
+	MOVQ kp+0(FP), DI
+	SHRQ $5, DI
+bgemmKernelAMXRow_acc_k:
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x08 // TILELOADD 0(AX)(CX*1), TMM4
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x32 // TILELOADD 0(DX)(SI*1), TMM6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x7c; BYTE $0x32; BYTE $0x40 // TILELOADD 64(DX)(SI*1), TMM7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS TMM0, TMM4, TMM6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x0b // TILELOADD 0(BX)(CX*1), TMM5
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS TMM1, TMM4, TMM7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS TMM2, TMM5, TMM6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS TMM3, TMM5, TMM7
+	ADDQ $64, AX
+	ADDQ $64, BX
+	ADDQ $2048, DX
+	DECQ DI
+	JNZ bgemmKernelAMXRow_acc_k
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x10 // TILESTORED TMM0, 0(R8)(R10*1)
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x4c; BYTE $0x10; BYTE $0x40 // TILESTORED TMM1, 64(R8)(R10*1)
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x11 // TILESTORED TMM2, 0(R9)(R10*1)
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x5c; BYTE $0x11; BYTE $0x40 // TILESTORED TMM3, 64(R9)(R10*1)
+	ADDQ $128, R8
+	ADDQ $128, R9
+	ADDQ R13, R12
+	DECQ R11
+	JNZ bgemmKernelAMXRow_acc
+	JMP bgemmKernelAMXRow_done
+bgemmKernelAMXRow_done:
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE
+	RET
+
 // func roundBF16AVX512(dst, src *float32, n int)
 TEXT ·roundBF16AVX512(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
@@ -943,4 +1043,75 @@ pairs_tail:
 pairs_done:
 	VZEROUPPER
 	RET
+
+// func bf16TransposeAVX512(dst *uint32, ldd int, src *uint32, lds int, rows, cols int)
+TEXT ·bf16TransposeAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+32(FP), R10
+	MOVQ cols+40(FP), R11
+	VPBROADCASTD R9, Z30
+	VPMULLD ·bf16Iota<>(SB), Z30, Z31
+	MOVQ R9, R12
+	SHLQ $4, R12
+	MOVQ R10, CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K3
+	TESTQ R11, R11
+	JE tr_done
+tr_col:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R10, CX
+	CMPQ CX, $16
+	JB tr_tail
+tr_blk:
+	KXNORW K1, K1, K1
+	VPGATHERDD (AX)(Z31*1), K1, Z0
+	VMOVDQU32 Z0, (BX)
+	ADDQ R12, AX
+	ADDQ $64, BX
+	SUBQ $16, CX
+	CMPQ CX, $16
+	JAE tr_blk
+tr_tail:
+	TESTQ CX, CX
+	JE tr_next
+	KMOVW K3, K1
+	VPXORD Z0, Z0, Z0
+	VPGATHERDD (AX)(Z31*1), K1, Z0
+	VMOVDQU32 Z0, K3, (BX)
+tr_next:
+	ADDQ $4, SI
+	ADDQ R8, DI
+	DECQ R11
+	JNZ tr_col
+tr_done:
+	VZEROUPPER
+	RET
+
+DATA ·bf16Iota<>+0(SB)/4, $0
+DATA ·bf16Iota<>+4(SB)/4, $1
+DATA ·bf16Iota<>+8(SB)/4, $2
+DATA ·bf16Iota<>+12(SB)/4, $3
+DATA ·bf16Iota<>+16(SB)/4, $4
+DATA ·bf16Iota<>+20(SB)/4, $5
+DATA ·bf16Iota<>+24(SB)/4, $6
+DATA ·bf16Iota<>+28(SB)/4, $7
+DATA ·bf16Iota<>+32(SB)/4, $8
+DATA ·bf16Iota<>+36(SB)/4, $9
+DATA ·bf16Iota<>+40(SB)/4, $10
+DATA ·bf16Iota<>+44(SB)/4, $11
+DATA ·bf16Iota<>+48(SB)/4, $12
+DATA ·bf16Iota<>+52(SB)/4, $13
+DATA ·bf16Iota<>+56(SB)/4, $14
+DATA ·bf16Iota<>+60(SB)/4, $15
+GLOBL ·bf16Iota<>(SB), RODATA|NOPTR, $64
 

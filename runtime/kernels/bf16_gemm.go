@@ -60,8 +60,12 @@ type bgemmImpl struct {
 	// kernel computes the tile C = alpha·A·B + beta·C (beta 0: C not
 	// read) from an A panel and a B panel kp deep; t is a 32×32 float32
 	// scratch tile the kernel may use.
-	kernel  func(kp int, a, b *uint16, c *float32, ldc int, alpha, beta float32, t *float32)
-	scratch freePool // of *bgemmScratch
+	kernel func(kp int, a, b *uint16, c *float32, ldc int, alpha, beta float32, t *float32)
+	// kernelRow, if not nil, is kernel over panels full tiles side by side
+	// (B panels bstride apart, C nr columns apart) with alpha 1 and beta 0
+	// or 1, the same sums stored straight to C.
+	kernelRow func(kp int, a, b *uint16, panels, bstride int, c *float32, ldc int, beta float32)
+	scratch   freePool // of *bgemmScratch
 }
 
 // Blocking of the bf16 engine: a chunk of C (at most bgemmNB columns)
@@ -285,19 +289,23 @@ func (g *bgemmJob) chunk(idx int, sc *bgemmScratch) {
 		for ic := 0; ic < mc; ic += mcBlk {
 			rows := min(mcBlk, mc-ic)
 			s.packA(sc.pa, g.a, g.lda, g.transA, i0+ic, p0, rows, kc, kp, mr)
-			for jr := 0; jr < nc; jr += nr {
-				ncur := min(nr, nc-jr)
-				bp := &g.pb[(j0+jr)*g.kTot+p0*nr]
-				for ir := 0; ir < rows; ir += mr {
-					mcur := min(mr, rows-ir)
-					ap := &sc.pa[ir*kp]
-					i, j := i0+ic+ir, j0+jr
-					if mcur == mr && ncur == nr {
-						s.kernel(kp, ap, bp, &g.c[i*g.ldc+j], g.ldc, g.alpha, beta, &sc.t[0])
-						continue
+			if s.kernelRow != nil && g.alpha == 1 && (beta == 0 || beta == 1) {
+				g.rowsOfTiles(sc, i0+ic, j0, rows, nc, p0, kp, beta)
+			} else {
+				for jr := 0; jr < nc; jr += nr {
+					ncur := min(nr, nc-jr)
+					bp := &g.pb[(j0+jr)*g.kTot+p0*nr]
+					for ir := 0; ir < rows; ir += mr {
+						mcur := min(mr, rows-ir)
+						ap := &sc.pa[ir*kp]
+						i, j := i0+ic+ir, j0+jr
+						if mcur == mr && ncur == nr {
+							s.kernel(kp, ap, bp, &g.c[i*g.ldc+j], g.ldc, g.alpha, beta, &sc.t[0])
+							continue
+						}
+						s.kernel(kp, ap, bp, &sc.tile[0], nr, 1, 0, &sc.t[0])
+						storeEdge(g.c, g.ldc, i, j, mcur, ncur, sc.tile, nr, g.alpha, beta)
 					}
-					s.kernel(kp, ap, bp, &sc.tile[0], nr, 1, 0, &sc.t[0])
-					storeEdge(g.c, g.ldc, i, j, mcur, ncur, sc.tile, nr, g.alpha, beta)
 				}
 			}
 			if p0+kc == g.k {
@@ -356,12 +364,20 @@ func pairBF16(dst []uint16, x0, x1 []float32) {
 // cols, on pairs of bfloat16 (32-bit words): it turns rows of pairs into
 // columns.
 func transposePairs(dst []uint16, ldd int, src []uint16, lds int, rows, cols int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
 	d := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst)/2)
 	s := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(src))), len(src)/2)
+	// Bounds: the last element read and written.
+	_ = s[(rows-1)*lds+cols-1]
+	_ = d[(cols-1)*ldd+rows-1]
 	if rows == 32 && packBT32Asm != nil && 16*lds < 1<<31 && ldd == 32 {
-		_ = s[31*lds+cols-1]
-		_ = d[(cols-1)*32+31]
 		packBT32Asm((*float32)(unsafe.Pointer(&d[0])), (*float32)(unsafe.Pointer(&s[0])), lds, cols)
+		return
+	}
+	if bf16TransposeAsm != nil && 64*lds < 1<<31 {
+		bf16TransposeAsm(&d[0], ldd, &s[0], lds, rows, cols)
 		return
 	}
 	for r := range rows {
@@ -370,6 +386,9 @@ func transposePairs(dst []uint16, ldd int, src []uint16, lds int, rows, cols int
 		}
 	}
 }
+
+// bf16TransposeAsm, if not nil, is an assembly transposePairs on words.
+var bf16TransposeAsm func(dst *uint32, ldd int, src *uint32, lds int, rows, cols int)
 
 // pairScratch holds rows converted to bfloat16 before a transpose.
 var pairScratch = freePool{New: func() any { return new([]uint16) }}
@@ -381,6 +400,31 @@ func getPairScratch(n int) *[]uint16 {
 	}
 	*b = (*b)[:n]
 	return b
+}
+
+// rowsOfTiles computes rows i0..i0+rows, columns j0..j0+nc of C for one
+// slice of k (A packed in sc.pa) with kernelRow over each panel row's full
+// tiles, and kernel with an edge store for the partial ones.
+func (g *bgemmJob) rowsOfTiles(sc *bgemmScratch, i0, j0, rows, nc, p0, kp int, beta float32) {
+	s := g.s
+	mr, nr := s.mr, s.nr
+	full := nc / nr
+	for ir := 0; ir < rows; ir += mr {
+		mcur := min(mr, rows-ir)
+		ap := &sc.pa[ir*kp]
+		i := i0 + ir
+		jr := 0
+		if mcur == mr && full > 0 {
+			s.kernelRow(kp, ap, &g.pb[j0*g.kTot+p0*nr], full, g.kTot*nr, &g.c[i*g.ldc+j0], g.ldc, beta)
+			jr = full * nr
+		}
+		for ; jr < nc; jr += nr {
+			ncur := min(nr, nc-jr)
+			bp := &g.pb[(j0+jr)*g.kTot+p0*nr]
+			s.kernel(kp, ap, bp, &sc.tile[0], nr, 1, 0, &sc.t[0])
+			storeEdge(g.c, g.ldc, i, j0+jr, mcur, ncur, sc.tile, nr, g.alpha, beta)
+		}
+	}
 }
 
 // packBPairs packs columns j0..j0+ncur of op(B), all k rows, into one
@@ -469,41 +513,40 @@ func packAPairs(dst []uint16, a []float32, lda int, trans bool, i0, p0, rows, kc
 // packARows is packA for tile kernels: panel ir holds op(A)'s rows
 // row-major, dst[ir*kp + r*kp + p] = op(A)[i0+ir+r, p0+p].
 func packARows(dst []uint16, a []float32, lda int, trans bool, i0, p0, rows, kc, kp, mr int) {
-	var tp *[]uint16
-	if trans {
-		tp = getPairScratch(mr * kp)
-	}
-	for ir := 0; ir < rows; ir += mr {
-		mcur := min(mr, rows-ir)
-		d := dst[ir*kp : ir*kp+mr*kp]
-		i := i0 + ir
-		if !trans {
+	if !trans {
+		for ir := 0; ir < rows; ir += mr {
+			mcur := min(mr, rows-ir)
+			d := dst[ir*kp : ir*kp+mr*kp]
+			i := i0 + ir
 			for r := range mcur {
 				row := d[r*kp : (r+1)*kp]
 				narrowBF16(row, a[(i+r)*lda+p0:(i+r)*lda+p0+kc])
 				clear(row[kc:])
 			}
 			clear(d[mcur*kp:])
-			continue
 		}
-		// op(A)[i, p] = a[p*lda + i]: pair rows p and p+1 of a (mr
-		// wide), then turn the pairs' columns into rows.
-		t := *tp
-		for p := 0; p < kp; p += 2 {
-			tq := t[p*mr : p*mr+2*mr]
-			switch {
-			case p+1 < kc:
-				pairBF16(tq, a[(p0+p)*lda+i:(p0+p)*lda+i+mcur], a[(p0+p+1)*lda+i:(p0+p+1)*lda+i+mcur])
-			case p < kc:
-				pairBF16(tq, a[(p0+p)*lda+i:(p0+p)*lda+i+mcur], nil)
-			default:
-				clear(tq[:2*mcur])
-			}
-			clear(tq[2*mcur:])
+		return
+	}
+	// op(A)[i, p] = a[p*lda + i]: pair rows p and p+1 of a across all the
+	// block's rows (t[q][r], rows wide), then turn each panel's columns of
+	// pairs into its rows.
+	w := roundUp(rows, mr)
+	tp := getPairScratch(w * kp)
+	t := *tp
+	for p := 0; p < kp; p += 2 {
+		tq := t[p*w : p*w+2*w]
+		switch {
+		case p+1 < kc:
+			pairBF16(tq, a[(p0+p)*lda+i0:(p0+p)*lda+i0+rows], a[(p0+p+1)*lda+i0:(p0+p+1)*lda+i0+rows])
+		case p < kc:
+			pairBF16(tq, a[(p0+p)*lda+i0:(p0+p)*lda+i0+rows], nil)
+		default:
+			clear(tq[:2*rows])
 		}
-		transposePairs(d, kp/2, t, mr, kp/2, mr)
+		clear(tq[2*rows:])
 	}
-	if tp != nil {
-		pairScratch.Put(tp)
+	for ir := 0; ir < rows; ir += mr {
+		transposePairs(dst[ir*kp:ir*kp+mr*kp], kp/2, t[2*ir:], w, kp/2, mr)
 	}
+	pairScratch.Put(tp)
 }

@@ -18,8 +18,9 @@ import (
 	"strings"
 )
 
-// Register numbers in ModRM/SIB fields.
-var regNum = map[string]int{"AX": 0, "CX": 1, "DX": 2, "BX": 3, "SI": 6, "DI": 7}
+// Register numbers in ModRM/SIB fields (R8–R15 set VEX.B or VEX.X).
+var regNum = map[string]int{"AX": 0, "CX": 1, "DX": 2, "BX": 3, "SI": 6, "DI": 7,
+	"R8": 8, "R9": 9, "R10": 10, "R11": 11, "R12": 12, "R13": 13, "R14": 14, "R15": 15}
 
 // vex3 returns the bytes of a VEX.128.W0 instruction in map 0F38 with
 // prefix pp (0 none, 1 66, 2 F3, 3 F2), vvvv (0–15, stored inverted),
@@ -54,26 +55,34 @@ func vdpbf16ps(src2, src1, dst int) string {
 	return strings.Join(s, "; ") + fmt.Sprintf(" // VDPBF16PS Z%d, Z%d, Z%d", src2, src1, dst)
 }
 
-// sibmem returns ModRM, SIB and displacement bytes for reg field r and
-// the address disp(base)(index*1).
-func sibmem(r int, base, index string, disp int) []byte {
+
+// tileMem returns a tile load or store of TMMt at disp(base)(index*1):
+// VEX.128.pp.0F38.W0 4B with a SIB byte, VEX.X and VEX.B from the index
+// and base registers.
+func tileMem(pp, t int, base, index string, disp int) string {
+	bi, ii := regNum[base], regNum[index]
 	mod := 0
 	if disp != 0 {
 		mod = 1
 	}
-	b := []byte{byte(mod<<6 | r<<3 | 4), byte(regNum[index]<<3 | regNum[base])}
+	b := []byte{0xc4, byte((^(ii>>3)&1)<<6 | (^(bi>>3)&1)<<5 | 0x80 | 2), byte(0x78 | pp), 0x4b,
+		byte(mod<<6 | t<<3 | 4), byte((ii&7)<<3 | bi&7)}
 	if disp != 0 {
 		b = append(b, byte(int8(disp)))
 	}
-	return b
+	s := make([]string, len(b))
+	for i, x := range b {
+		s[i] = fmt.Sprintf("BYTE $0x%02x", x)
+	}
+	return strings.Join(s, "; ")
 }
 
 func tileLoad(t int, base, index string, disp int) {
-	p("\t%s // TILELOADD %d(%s)(%s*1), TMM%d", vex3(3, 0, 0x4b, sibmem(t, base, index, disp)...), disp, base, index, t)
+	p("\t%s // TILELOADD %d(%s)(%s*1), TMM%d", tileMem(3, t, base, index, disp), disp, base, index, t)
 }
 
 func tileStore(t int, base, index string, disp int) {
-	p("\t%s // TILESTORED TMM%d, %d(%s)(%s*1)", vex3(2, 0, 0x4b, sibmem(t, base, index, disp)...), t, disp, base, index)
+	p("\t%s // TILESTORED TMM%d, %d(%s)(%s*1)", tileMem(2, t, base, index, disp), t, disp, base, index)
 }
 
 func tileZero(t int) { p("\t%s // TILEZERO TMM%d", vex3(3, 0, 0x49, byte(0xc0|t<<3)), t) }
@@ -93,9 +102,11 @@ func bf16Main() {
 	p("")
 	kernelBF16Pairs("bgemmKernelAVX512BF16", 12, 8, []int{2, 3, 4, 5, 6, 7}, 2)
 	kernelAMX("bgemmKernelAMX")
+	kernelAMXRow("bgemmKernelAMXRow")
 	roundBF16()
 	narrowBF16()
 	pairsBF16()
+	transposePairs()
 	if err := os.WriteFile("bf16_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -381,4 +392,155 @@ func pairsBF16() {
 			p("\tVMOVDQU32 Z2, (DI)")
 		}
 	}, map[string]int{"SI": 64, "DX": 64, "DI": 64})
+}
+
+// transposePairs writes bf16TransposeAVX512(dst *uint32, ldd int, src
+// *uint32, lds int, rows, cols int): dst[q*ldd + r] = src[r*lds + q] for r <
+// rows, q < cols, each dst row gathered 16 src rows at a time (masked
+// tail); 16*lds*4 < 1<<31.
+func transposePairs() {
+	p("// func bf16TransposeAVX512(dst *uint32, ldd int, src *uint32, lds int, rows, cols int)")
+	p("TEXT ·bf16TransposeAVX512(SB), NOSPLIT, $0-48")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ ldd+8(FP), R8")
+	p("\tSHLQ $2, R8") // dst row stride, bytes
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ lds+24(FP), R9")
+	p("\tSHLQ $2, R9") // src row stride, bytes
+	p("\tMOVQ rows+32(FP), R10")
+	p("\tMOVQ cols+40(FP), R11")
+	p("\tVPBROADCASTD R9, Z30")
+	p("\tVPMULLD ·bf16Iota<>(SB), Z30, Z31") // byte offsets of 16 src rows
+	p("\tMOVQ R9, R12")
+	p("\tSHLQ $4, R12") // 16 src rows, bytes
+	// Mask of the last block of rows.
+	p("\tMOVQ R10, CX")
+	p("\tANDQ $15, CX")
+	p("\tMOVL $1, AX")
+	p("\tSHLL CX, AX")
+	p("\tDECL AX")
+	p("\tKMOVW AX, K3")
+	p("\tTESTQ R11, R11")
+	p("\tJE tr_done")
+	p("tr_col:") // one dst row q: src column q
+	p("\tMOVQ SI, AX") // &src[r*lds + q], r = 0
+	p("\tMOVQ DI, BX") // &dst[q*ldd + r]
+	p("\tMOVQ R10, CX")
+	p("\tCMPQ CX, $16")
+	p("\tJB tr_tail")
+	p("tr_blk:")
+	p("\tKXNORW K1, K1, K1")
+	p("\tVPGATHERDD (AX)(Z31*1), K1, Z0")
+	p("\tVMOVDQU32 Z0, (BX)")
+	p("\tADDQ R12, AX")
+	p("\tADDQ $64, BX")
+	p("\tSUBQ $16, CX")
+	p("\tCMPQ CX, $16")
+	p("\tJAE tr_blk")
+	p("tr_tail:")
+	p("\tTESTQ CX, CX")
+	p("\tJE tr_next")
+	p("\tKMOVW K3, K1")
+	p("\tVPXORD Z0, Z0, Z0")
+	p("\tVPGATHERDD (AX)(Z31*1), K1, Z0")
+	p("\tVMOVDQU32 Z0, K3, (BX)")
+	p("tr_next:")
+	p("\tADDQ $4, SI")
+	p("\tADDQ R8, DI")
+	p("\tDECQ R11")
+	p("\tJNZ tr_col")
+	p("tr_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+	for i := range 16 {
+		p("DATA ·bf16Iota<>+%d(SB)/4, $%d", 4*i, i)
+	}
+	p("GLOBL ·bf16Iota<>(SB), RODATA|NOPTR, $64")
+	p("")
+}
+
+// kernelAMXRow writes the AMX kernel over a row of C: panels 32×32 tiles
+// side by side (B panels bstride bf16 apart, C 32 columns apart), alpha 1
+// and beta 0 or 1, the sums stored straight to C (beta 1 loads C into the
+// accumulators first). No scratch tile, no epilogue.
+//
+//	func(kp int, a, b *uint16, panels, bstride int, c *float32, ldc int, beta float32)
+func kernelAMXRow(name string) {
+	p("// func %s(kp int, a, b *uint16, panels, bstride int, c *float32, ldc int, beta float32)", name)
+	p("// panels 32×32 tiles on AMX, C = A·B + beta·C with beta 0 or 1; kp is a multiple of 32.")
+	p("TEXT ·%s(SB), NOSPLIT, $0-60", name)
+	p("\tLEAQ ·bgemmTileCfg<>(SB), AX")
+	p("\t%s // LDTILECFG (AX)", vex3(0, 0, 0x49, 0x00))
+	p("\tMOVQ kp+0(FP), CX")
+	p("\tSHLQ $1, CX") // A row stride, bytes
+	p("\tMOVQ a+8(FP), R14")
+	p("\tMOVQ b+16(FP), R12")
+	p("\tMOVQ panels+24(FP), R11")
+	p("\tMOVQ bstride+32(FP), R13")
+	p("\tSHLQ $1, R13")
+	p("\tMOVQ c+40(FP), R8")
+	p("\tMOVQ ldc+48(FP), R10")
+	p("\tSHLQ $2, R10")
+	p("\tMOVQ R10, R9")
+	p("\tSHLQ $4, R9")
+	p("\tADDQ R8, R9") // C rows 16–31
+	p("\tMOVQ $128, SI")
+	p("\tTESTQ R11, R11")
+	p("\tJE %s_done", name)
+	p("\tMOVL beta+56(FP), AX")
+	p("\tANDL $0x7fffffff, AX")
+	p("\tJNE %s_acc", name)
+	for _, acc := range []bool{false, true} {
+		lbl := name + "_zero"
+		if acc {
+			lbl = name + "_acc"
+		}
+		p("%s:", lbl)
+		if acc {
+			tileLoad(0, "R8", "R10", 0)
+			tileLoad(1, "R8", "R10", 64)
+			tileLoad(2, "R9", "R10", 0)
+			tileLoad(3, "R9", "R10", 64)
+		} else {
+			for t := range 4 {
+				tileZero(t)
+			}
+		}
+		p("\tMOVQ R14, AX")
+		p("\tMOVQ CX, BX")
+		p("\tSHLQ $4, BX")
+		p("\tADDQ AX, BX")
+		p("\tMOVQ R12, DX")
+		p("\tMOVQ kp+0(FP), DI")
+		p("\tSHRQ $5, DI")
+		p("%s_k:", lbl)
+		tileLoad(4, "AX", "CX", 0)
+		tileLoad(6, "DX", "SI", 0)
+		tileLoad(7, "DX", "SI", 64)
+		tdp(0, 4, 6)
+		tileLoad(5, "BX", "CX", 0)
+		tdp(1, 4, 7)
+		tdp(2, 5, 6)
+		tdp(3, 5, 7)
+		p("\tADDQ $64, AX")
+		p("\tADDQ $64, BX")
+		p("\tADDQ $2048, DX")
+		p("\tDECQ DI")
+		p("\tJNZ %s_k", lbl)
+		tileStore(0, "R8", "R10", 0)
+		tileStore(1, "R8", "R10", 64)
+		tileStore(2, "R9", "R10", 0)
+		tileStore(3, "R9", "R10", 64)
+		p("\tADDQ $128, R8")
+		p("\tADDQ $128, R9")
+		p("\tADDQ R13, R12")
+		p("\tDECQ R11")
+		p("\tJNZ %s", lbl)
+		p("\tJMP %s_done", name)
+	}
+	p("%s_done:", name)
+	p("\t%s // TILERELEASE", vex3(0, 0, 0x49, 0xc0))
+	p("\tRET")
+	p("")
 }

@@ -392,3 +392,29 @@ func BenchmarkGemmBF16(b *testing.B) {
 		}
 	}
 }
+
+// TestTransposePairs checks the word transpose of the packers on every
+// path (32 rows into 32-wide rows, the gather kernel with its masked
+// tail, the loop) against a naive one.
+func TestTransposePairs(t *testing.T) {
+	r := newRand(23)
+	for _, s := range [][4]int{{32, 7, 40, 32}, {32, 50, 50, 32}, {1, 1, 1, 1}, {5, 3, 9, 6}, {17, 33, 40, 20}, {64, 16, 16, 70}, {12, 130, 130, 12}, {256, 32, 32, 260}} {
+		rows, cols, lds, ldd := s[0], s[1], s[2], s[3]
+		src := make([]uint16, 2*rows*lds)
+		for i := range src {
+			src[i] = uint16(r.Uint32())
+		}
+		dst := make([]uint16, 2*cols*ldd)
+		for i := range dst {
+			dst[i] = 0xbeef
+		}
+		want := append([]uint16(nil), dst...)
+		for q := range cols {
+			for rr := range rows {
+				want[2*(q*ldd+rr)], want[2*(q*ldd+rr)+1] = src[2*(rr*lds+q)], src[2*(rr*lds+q)+1]
+			}
+		}
+		transposePairs(dst, ldd, src, lds, rows, cols)
+		require.Equal(t, want, dst, "rows %d cols %d lds %d ldd %d", rows, cols, lds, ldd)
+	}
+}

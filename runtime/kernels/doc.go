@@ -26,4 +26,12 @@
 // relative down to x = -13. Sums are kept in float64. The pure-Go fallback
 // computes in float64 with expFast and A&S 7.1.26 erf (within 3e-7·(1+|y|)).
 // float64 kernels use package math throughout: they serve gradient checks.
+//
+// bf16 precision (GemmBF16, GemmActBF16, AttentionBF16 and its backward and
+// decode forms) rounds product operands to bfloat16 (BF16: ties to even,
+// NaN kept) and sums in float32. It runs on AMX-BF16 tiles (32×32 C tiles,
+// TDPBF16PS) or AVX512_BF16 (12×32, VDPBF16PS), both with operands
+// converted while packed, or else on the float32 kernels over rounded
+// copies (BF16Impl names the choice). Go's assembler lacks these
+// instructions; gemm_make.go and bf16_make.go emit their encodings.
 package kernels

@@ -127,58 +127,62 @@ func BenchmarkExpertsScaling(b *testing.B) {
 // (the same layers as BenchmarkExpertsScaling), and it reports, per E, the
 // best time over the iterations relative to E = 4's best (E8_x_E4 ...
 // E64_x_E4), so that a slow spell of the machine hits every E alike
-// instead of whichever one ran during it. Use -benchtime 5x or more.
+// instead of whichever one ran during it. Use -benchtime 5x or more. The
+// bf16 runs are the same layers with the expert products in bf16
+// precision (Config.BF16, on kernels.BF16Impl()).
 func BenchmarkExpertsFlat(b *testing.B) {
 	const seq, d, hidden = 256, 256, 1024
 	experts := []int{4, 8, 16, 32, 64}
-	for _, batch := range []int{8, 32} {
-		for _, pass := range []string{"forward", "forward+backward"} {
-			bwd := pass != "forward"
-			b.Run(fmt.Sprintf("T%d/%s", batch*seq, pass), func(b *testing.B) {
-				type layer struct {
-					ws                *Workspace[float32]
-					x, wg, w1, w2     []float32
-					y, dy             []float32
-					dx, dwg, dw1, dw2 []float32
-					best              time.Duration
-				}
-				var ls []*layer
-				for _, e := range experts {
-					c := Config{Experts: e, D: d, Hidden: hidden, Act: kernels.ActReLU, Rule: ExpertChoice, Capacity: 2,
-						Group: GroupBatch, MaxBatch: batch, MaxSeq: seq}
-					r := rand.New(rand.NewPCG(1, 2))
-					p := newParams(r, c, batch, seq)
-					l := &layer{ws: NewWorkspace[float32](c)}
-					l.x, l.wg, l.w1, l.w2 = conv[float32](p.x), conv[float32](p.wg), conv[float32](p.w1), conv[float32](p.w2)
-					l.y, l.dy = make([]float32, len(l.x)), conv[float32](randVec(r, len(l.x), 1))
-					l.dx, l.dwg, l.dw1, l.dw2 = make([]float32, len(l.x)), make([]float32, len(l.wg)), make([]float32, len(l.w1)), make([]float32, len(l.w2))
-					ls = append(ls, l)
-				}
-				run := func(l *layer) {
-					if _, err := Forward(l.ws, l.y, l.x, l.wg, l.w1, l.w2, batch, seq); err != nil {
-						b.Fatal(err)
+	for _, prec := range []string{"float32", "bf16"} {
+		for _, batch := range []int{8, 32} {
+			for _, pass := range []string{"forward", "forward+backward"} {
+				bwd := pass != "forward"
+				b.Run(fmt.Sprintf("%s/T%d/%s", prec, batch*seq, pass), func(b *testing.B) {
+					type layer struct {
+						ws                *Workspace[float32]
+						x, wg, w1, w2     []float32
+						y, dy             []float32
+						dx, dwg, dw1, dw2 []float32
+						best              time.Duration
 					}
-					if bwd {
-						BackwardSet(l.ws, l.dx, l.dwg, l.dw1, l.dw2, l.dy, 1, l.x, l.wg, l.w1, l.w2)
+					var ls []*layer
+					for _, e := range experts {
+						c := Config{Experts: e, D: d, Hidden: hidden, Act: kernels.ActReLU, Rule: ExpertChoice, Capacity: 2,
+							Group: GroupBatch, MaxBatch: batch, MaxSeq: seq, BF16: prec == "bf16"}
+						r := rand.New(rand.NewPCG(1, 2))
+						p := newParams(r, c, batch, seq)
+						l := &layer{ws: NewWorkspace[float32](c)}
+						l.x, l.wg, l.w1, l.w2 = conv[float32](p.x), conv[float32](p.wg), conv[float32](p.w1), conv[float32](p.w2)
+						l.y, l.dy = make([]float32, len(l.x)), conv[float32](randVec(r, len(l.x), 1))
+						l.dx, l.dwg, l.dw1, l.dw2 = make([]float32, len(l.x)), make([]float32, len(l.wg)), make([]float32, len(l.w1)), make([]float32, len(l.w2))
+						ls = append(ls, l)
 					}
-				}
-				for _, l := range ls { // warm-up; the first Backward allocates its scratch
-					run(l)
-				}
-				for b.Loop() {
-					for _, l := range ls {
-						t0 := time.Now()
-						run(l)
-						if dt := time.Since(t0); l.best == 0 || dt < l.best {
-							l.best = dt
+					run := func(l *layer) {
+						if _, err := Forward(l.ws, l.y, l.x, l.wg, l.w1, l.w2, batch, seq); err != nil {
+							b.Fatal(err)
+						}
+						if bwd {
+							BackwardSet(l.ws, l.dx, l.dwg, l.dw1, l.dw2, l.dy, 1, l.x, l.wg, l.w1, l.w2)
 						}
 					}
-				}
-				b.ReportMetric(float64(ls[0].best.Nanoseconds())/1e6, "E4_ms")
-				for i, l := range ls[1:] {
-					b.ReportMetric(float64(l.best)/float64(ls[0].best), fmt.Sprintf("E%d_x_E4", experts[i+1]))
-				}
-			})
+					for _, l := range ls { // warm-up; the first Backward allocates its scratch
+						run(l)
+					}
+					for b.Loop() {
+						for _, l := range ls {
+							t0 := time.Now()
+							run(l)
+							if dt := time.Since(t0); l.best == 0 || dt < l.best {
+								l.best = dt
+							}
+						}
+					}
+					b.ReportMetric(float64(ls[0].best.Nanoseconds())/1e6, "E4_ms")
+					for i, l := range ls[1:] {
+						b.ReportMetric(float64(l.best)/float64(ls[0].best), fmt.Sprintf("E%d_x_E4", experts[i+1]))
+					}
+				})
+			}
 		}
 	}
 }
