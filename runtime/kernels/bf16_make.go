@@ -55,7 +55,6 @@ func vdpbf16ps(src2, src1, dst int) string {
 	return strings.Join(s, "; ") + fmt.Sprintf(" // VDPBF16PS Z%d, Z%d, Z%d", src2, src1, dst)
 }
 
-
 // tileMem returns a tile load or store of TMMt at disp(base)(index*1):
 // VEX.128.pp.0F38.W0 4B with a SIB byte, VEX.X and VEX.B from the index
 // and base registers.
@@ -422,7 +421,7 @@ func transposePairs() {
 	p("\tKMOVW AX, K3")
 	p("\tTESTQ R11, R11")
 	p("\tJE tr_done")
-	p("tr_col:") // one dst row q: src column q
+	p("tr_col:")       // one dst row q: src column q
 	p("\tMOVQ SI, AX") // &src[r*lds + q], r = 0
 	p("\tMOVQ DI, BX") // &dst[q*ldd + r]
 	p("\tMOVQ R10, CX")
