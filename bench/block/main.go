@@ -22,7 +22,8 @@
 // block, final RMSNorm, tied head and cross-entropy; forward is the training
 // forward (activations kept for backward). Memory: Go, the peak HeapInuse
 // sampled after each pass and the process's ru_maxrss; PyTorch, the
-// subprocess's ru_maxrss (interpreter and libraries included).
+// subprocess's peak resident set (VmHWM; interpreter and libraries
+// included).
 package main
 
 import (
@@ -366,6 +367,7 @@ func runTorch(script string, s peer.Setup, threads int, c config) (Torch, error)
 		Threads       int     `json:"threads"`
 		ForwardMs     float64 `json:"forward_ms"`
 		ForwardBackMs float64 `json:"forward_backward_ms"`
+		VmHWMMiB      float64 `json:"vmhwm_mib"`
 	}
 	if err := json.Unmarshal(out, &v); err != nil {
 		return Torch{}, fmt.Errorf("PyTorch (%s, %d threads): unreadable output %q: %v", s.Name, threads, out, err)
@@ -374,7 +376,10 @@ func runTorch(script string, s peer.Setup, threads int, c config) (Torch, error)
 		return Torch{}, fmt.Errorf("PyTorch (%s): asked for %d threads, runs %d", s.Name, threads, v.Threads)
 	}
 	t := Torch{Setup: s.Name, ForwardMs: v.ForwardMs, ForwardBackMs: v.ForwardBackMs}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	// The script's own VmHWM: the child's ru_maxrss includes the Go
+	// process's peak, which Linux carries across fork and exec.
+	t.MaxRSSMiB = v.VmHWMMiB
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && t.MaxRSSMiB == 0 {
 		t.MaxRSSMiB = float64(ru.Maxrss) / 1024
 	}
 	return t, nil
@@ -412,8 +417,8 @@ func formatTable(rep Report) string {
 			}
 		}
 	}
-	b.WriteString("\npeak memory, MiB (Go: peak HeapInuse after a pass, and process ru_maxrss so far; PyTorch: the subprocess's ru_maxrss)\n\n")
-	b.WriteString("| threads | Go HeapInuse | Go ru_maxrss | PyTorch set-up | PyTorch ru_maxrss | Go/PyTorch (ru_maxrss) |\n|---|---|---|---|---|---|\n")
+	b.WriteString("\npeak memory, MiB (Go: peak HeapInuse after a pass, and process ru_maxrss so far; PyTorch: the subprocess's VmHWM)\n\n")
+	b.WriteString("| threads | Go HeapInuse | Go ru_maxrss | PyTorch set-up | PyTorch VmHWM | Go ru_maxrss/PyTorch VmHWM |\n|---|---|---|---|---|---|\n")
 	for _, r := range rep.Results {
 		if len(r.Torch) == 0 {
 			fmt.Fprintf(&b, "| %d | %.0f | %.0f | – | – | – |\n", r.Threads, r.GoHeapInuseMiB, r.GoMaxRSSMiB)
@@ -457,8 +462,8 @@ func formatTableBF16(rep Report) string {
 			}
 		}
 	}
-	b.WriteString("\nmemory, MiB (arena: the heap New takes; peak: HeapInuse after a pass, both models allocated; PyTorch: the subprocess's ru_maxrss)\n\n")
-	b.WriteString("| threads | bf16 arena | float32 arena | bf16 peak | float32 peak | Go ru_maxrss | PyTorch set-up | PyTorch ru_maxrss |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\nmemory, MiB (arena: the heap New takes; peak: HeapInuse after a pass, both models allocated; PyTorch: the subprocess's VmHWM)\n\n")
+	b.WriteString("| threads | bf16 arena | float32 arena | bf16 peak | float32 peak | Go ru_maxrss | PyTorch set-up | PyTorch VmHWM |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rep.Results {
 		if r.BF16 == nil {
 			continue

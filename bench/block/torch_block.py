@@ -106,6 +106,20 @@ def params(P, subs):
     return out
 
 
+def vmhwm_mib():
+    """This process's peak resident set (VmHWM), MiB; 0 where unknown. Not
+    ru_maxrss: Linux carries the parent's peak across fork and exec into
+    it, so a child of a large Go process would report the parent's."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0
+
+
 def timed(fn, runs, warmup):
     for _ in range(warmup):
         fn()
@@ -149,7 +163,7 @@ def main():
     f = timed(fwd, a.runs, a.warmup)
     fb = timed(fwdbwd, a.runs, a.warmup)
     json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(),
-               "forward_ms": f, "forward_backward_ms": fb}, sys.stdout)
+               "forward_ms": f, "forward_backward_ms": fb, "vmhwm_mib": vmhwm_mib()}, sys.stdout)
     print()
 
 

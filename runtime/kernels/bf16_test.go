@@ -418,3 +418,39 @@ func TestTransposePairs(t *testing.T) {
 		require.Equal(t, want, dst, "rows %d cols %d lds %d ldd %d", rows, cols, lds, ldd)
 	}
 }
+
+// BenchmarkBF16Kernel times the micro-kernels alone on packed panels in
+// L1/L2 (one tile, or a row of 16 tiles for the AMX row kernel): the
+// ceiling the engine's packing and blocking are measured against.
+func BenchmarkBF16Kernel(b *testing.B) {
+	const kp = 512
+	for _, s := range bgemmImpls {
+		if s.kernel == nil || !s.available {
+			continue
+		}
+		a := make([]uint16, s.mr*kp)
+		bp := make([]uint16, 16*kp*s.nr)
+		for i := range a {
+			a[i] = uint16(ToBF16(float32(i%7) - 3))
+		}
+		for i := range bp {
+			bp[i] = uint16(ToBF16(float32(i%5) - 2))
+		}
+		c := make([]float32, s.mr*16*s.nr)
+		t := aligned64(32 * 32)
+		b.Run(s.name+"/tile", func(b *testing.B) {
+			for b.Loop() {
+				s.kernel(kp, &a[0], &bp[0], &c[0], 16*s.nr, 1, 0, &t[0])
+			}
+			b.ReportMetric(2*float64(s.mr*s.nr*kp)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		if s.kernelRow != nil {
+			b.Run(s.name+"/row16", func(b *testing.B) {
+				for b.Loop() {
+					s.kernelRow(kp, &a[0], &bp[0], 16, kp*s.nr, &c[0], 16*s.nr, 0)
+				}
+				b.ReportMetric(2*float64(16*s.mr*s.nr*kp)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
