@@ -74,7 +74,7 @@ type bgemmImpl struct {
 // (32 KiB) stays in L1/L2 while the chunk's A panels stream past.
 const (
 	bgemmKC = 512 // multiple of every kb
-	bgemmMC = 96  // multiple of every mr (12, 32)... see mcOf
+	bgemmMC = 96  // rounded up to each mr by mcOf
 	bgemmNB = 512
 )
 
@@ -123,18 +123,16 @@ func aligned64(n int) []float32 {
 // gemmBF16 runs GemmBF16 (with the epilogue ep); par false keeps it on
 // the calling goroutine.
 func gemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, par bool, ep gemmEpilogue[float32]) {
-	s := bgemmUse
-	if m == 0 || n == 0 || k == 0 || alpha == 0 || s.kernel == nil {
-		// Nothing to multiply, or the convert fallback: the float32
-		// engine handles beta, the epilogue and empty products.
-		if k > 0 && alpha != 0 && m > 0 && n > 0 {
-			gemmConvert(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, par, ep)
-			return
-		}
+	switch s := bgemmUse; {
+	case m == 0 || n == 0 || k == 0 || alpha == 0:
+		// Nothing to multiply: the float32 engine applies beta and the
+		// epilogue.
 		gemmEp(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, par, ep)
-		return
+	case s.kernel == nil:
+		gemmConvert(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, par, ep)
+	default:
+		s.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, par, ep)
 	}
-	s.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, par, ep)
 }
 
 // convertBuf holds the rounded copies of one convert product.

@@ -433,14 +433,6 @@ func TestNoAllocs(t *testing.T) {
 // stay within bfloat16's reach of the exact ones (relative error norms
 // under 2 %, routing unchanged), and that bf16 is in use (over 1e-4).
 func TestBF16Backward(t *testing.T) {
-	relErr := func(want, got []float64) float64 {
-		var d, n float64
-		for i := range want {
-			d += (want[i] - got[i]) * (want[i] - got[i])
-			n += want[i] * want[i]
-		}
-		return math.Sqrt(d / n)
-	}
 	for _, rule := range []Rule{ExpertChoice, TopK} {
 		c := Config{Experts: 6, D: 48, Hidden: 40, Act: kernels.ActGELU, Rule: rule, Capacity: 1.25, Group: GroupSequence, K: 2,
 			ZWeight: 0.01, MaxBatch: 3, MaxSeq: 16}

@@ -491,14 +491,6 @@ func TestFillGivesEveryTokenAnExpert(t *testing.T) {
 // up to 1e-4.
 func TestBF16ExpertsMatchReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	relErr := func(want, got []float64) float64 {
-		var d, n float64
-		for i := range want {
-			d += (want[i] - got[i]) * (want[i] - got[i])
-			n += want[i] * want[i]
-		}
-		return math.Sqrt(d / n)
-	}
 	for _, rule := range []Rule{ExpertChoice, TopK} {
 		for _, gated := range []bool{false, true} {
 			c := Config{

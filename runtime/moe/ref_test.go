@@ -321,3 +321,13 @@ func requireAssign(t testing.TB, want, got [][]refAssign, tol float64, msg strin
 		}
 	}
 }
+
+// relErr is the relative error norm ‖got − want‖₂ / ‖want‖₂.
+func relErr(want, got []float64) float64 {
+	var d, n float64
+	for i := range want {
+		d += (want[i] - got[i]) * (want[i] - got[i])
+		n += want[i] * want[i]
+	}
+	return math.Sqrt(d / n)
+}
